@@ -1,0 +1,57 @@
+"""Augmentation of whole uint8 batches on the training device, with tensor ops only.
+
+Random crop with zero padding and horizontal flip are one gather: each image's crop offset and
+flip decide which padded pixel lands at each output position.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def crop_flip(
+    images: torch.Tensor,
+    pad: int,
+    flip: bool,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Pad each image by `pad` zeros, take a random crop of the original size, flip half.
+
+    Offsets are uniform in [0, 2*pad] per image and axis; each image is flipped with p = 0.5.
+    """
+    n, _, h, w = images.shape
+    if pad == 0 and not flip:
+        return images
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), device=images.device, generator=generator)
+    flips = torch.rand(n, device=images.device, generator=generator) < 0.5
+    return crop_flip_at(images, pad, offsets[0], offsets[1], flips if flip else None)
+
+
+def crop_flip_at(
+    images: torch.Tensor,
+    pad: int,
+    top: torch.Tensor,
+    left: torch.Tensor,
+    flips: torch.Tensor | None,
+) -> torch.Tensor:
+    """The deterministic part of `crop_flip`: given offsets (N,) and flip flags (N,) or None."""
+    n, c, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad)) if pad else images
+    rows = top[:, None] + torch.arange(h, device=images.device)  # N x H
+    cols = torch.arange(w, device=images.device).expand(n, w)  # N x W
+    if flips is not None:
+        cols = torch.where(flips[:, None], cols.flip(1), cols)
+    cols = cols + left[:, None]
+    batch = torch.arange(n, device=images.device)[:, None, None, None]
+    channel = torch.arange(c, device=images.device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def normalize(
+    images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, channels_last: bool = False
+) -> torch.Tensor:
+    """uint8 images to float, per-channel standardised with training-set statistics."""
+    x = images.float().div_(255)
+    x = (x - mean[None, :, None, None]) / std[None, :, None, None]
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x

@@ -1,0 +1,220 @@
+"""Run and sweep configuration: one dataclass per training run, validated on creation.
+
+A `RunConfig` is everything that decides what one training run computes; it is logged whole as
+MLflow params. A `SweepConfig` is the grid (archs x depths x seeds) plus the fields every cell
+shares, so plain and residual nets of one sweep differ only in the block kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from resnet import models
+from resnet.data import LOADERS
+
+PRECISIONS = ("fp32", "bf16")
+SCHEDULES = ("step", "cosine", "constant")
+# Fields that change where or how fast a run computes, not what: not part of a run's identity.
+NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size")
+
+
+class ConfigError(ValueError):
+    """Bad input: the message is one line saying what is wrong and what is allowed."""
+
+
+def _section(name: str, default: Any, **kw) -> Any:
+    return field(default=default, metadata={"section": name}, **kw)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    arch: str = _section("cell", "residual")
+    depth: int = _section("cell", 20)
+    seed: int = _section("cell", 0)
+    # model
+    shortcut: str = _section("model", "A")  # A: zero-pad identity (paper's CIFAR); B: projection
+    # data
+    dataset: str = _section("data", "synthetic")
+    data_dir: str = _section("data", "data")
+    val_size: int | None = _section("data", None)  # None: 5000 for cifar10/fashion-mnist, else 10%
+    train_subset: int | None = _section("data", None)  # train on the first N of the shuffled split
+    image_size: int | None = _section("data", None)  # synthetic size, or imagefolder resize
+    crop_pad: int = _section("data", 4)  # random crop after zero padding by this many pixels
+    flip: bool = _section("data", True)  # random horizontal flips
+    # optimisation
+    iterations: int = _section("train", 64000)
+    batch_size: int = _section("train", 128)
+    lr: float = _section("train", 0.1)
+    momentum: float = _section("train", 0.9)
+    weight_decay: float = _section("train", 1e-4)
+    schedule: str = _section("train", "step")  # step: lr x gamma at milestones; cosine; constant
+    milestones: tuple[int, ...] = _section("train", (32000, 48000))
+    gamma: float = _section("train", 0.1)
+    warmup_iterations: int = _section("train", 0)  # linear warm-up from ~0 to lr, then schedule
+    error_warmup_lr: float | None = _section("train", None)  # paper's ResNet-110 warm-up lr
+    error_warmup_until: float = _section("train", 0.8)  # ... held until train error < this
+    error_warmup_min_depth: int = _section("train", 110)  # ... for nets at least this deep
+    # a step's loss above this times chance-level loss, ln(classes), or non-finite: diverged
+    divergence_factor: float = _section("train", 10.0)
+    precision: str = _section("train", "fp32")
+    device: str = _section("train", "auto")
+    channels_last: bool = _section("train", True)
+    log_every: int = _section("train", 100)  # train_loss / train_error / lr / images_per_sec
+    eval_every: int = _section("train", 1000)  # plus val and test metrics
+    eval_batch_size: int = _section("train", 1000)
+
+    def __post_init__(self) -> None:
+        problem = run_config_problem(self)
+        if problem:
+            raise ConfigError(problem)
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}-{self.depth}-s{self.seed}"
+
+    @property
+    def residual(self) -> bool:
+        return models.arch_spec(self.arch).residual
+
+    @property
+    def uses_error_warmup(self) -> bool:
+        return self.error_warmup_lr is not None and self.depth >= self.error_warmup_min_depth
+
+    def to_params(self) -> dict[str, str]:
+        """Every field as a string, for MLflow params."""
+        return {k: _param_str(v) for k, v in dataclasses.asdict(self).items()}
+
+    def identity(self) -> str:
+        """A hash of the fields that decide what the run computes: equal hash, same run."""
+        fields = {
+            k: v for k, v in dataclasses.asdict(self).items() if k not in NON_IDENTITY_FIELDS
+        }
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _param_str(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def run_config_problem(c: RunConfig) -> str | None:
+    """The first thing wrong with a run config, as one line, or None."""
+    checks = [
+        (c.arch in models.ARCHS, f"unknown arch {c.arch!r} (allowed: {', '.join(models.ARCHS)})"),
+        (c.dataset in LOADERS, f"unknown dataset {c.dataset!r} (allowed: {', '.join(LOADERS)})"),
+        (c.precision in PRECISIONS, f"unknown precision {c.precision!r} (allowed: fp32, bf16)"),
+        (c.schedule in SCHEDULES,
+         f"unknown schedule {c.schedule!r} (allowed: {', '.join(SCHEDULES)})"),
+        (c.shortcut in models.SHORTCUTS, f"unknown shortcut {c.shortcut!r} (allowed: A, B)"),
+        (bool(DEVICE_PATTERN.match(c.device)),
+         f"unknown device {c.device!r} (allowed: auto, cpu, cuda, cuda:N, mps)"),
+        (c.lr > 0, f"lr must be positive, got {c.lr}"),
+        (c.batch_size > 0, f"batch size must be positive, got {c.batch_size}"),
+        (c.iterations > 0, f"iterations must be positive, got {c.iterations}"),
+        (c.weight_decay >= 0, f"weight decay must be zero or positive, got {c.weight_decay}"),
+        (0 <= c.momentum < 1, f"momentum must be in [0, 1), got {c.momentum}"),
+        (c.divergence_factor > 1,
+         f"divergence_factor must be above 1, got {c.divergence_factor}"),
+        (0 < c.gamma <= 1, f"gamma must be in (0, 1], got {c.gamma}"),
+        (c.seed >= 0, f"seed must be zero or positive, got {c.seed}"),
+        (c.log_every > 0, f"log_every must be positive, got {c.log_every}"),
+        (c.eval_every > 0, f"eval_every must be positive, got {c.eval_every}"),
+        (c.eval_batch_size > 0, f"eval_batch_size must be positive, got {c.eval_batch_size}"),
+        (c.crop_pad >= 0, f"crop_pad must be zero or positive, got {c.crop_pad}"),
+        (0 <= c.warmup_iterations < c.iterations,
+         f"warmup_iterations must be in [0, iterations={c.iterations}), got {c.warmup_iterations}"),
+        (c.error_warmup_lr is None or c.error_warmup_lr > 0,
+         f"error_warmup_lr must be positive, got {c.error_warmup_lr}"),
+        (0 < c.error_warmup_until <= 1,
+         f"error_warmup_until must be in (0, 1], got {c.error_warmup_until}"),
+        (c.train_subset is None or c.train_subset > 0,
+         f"train_subset must be positive, got {c.train_subset}"),
+        (c.val_size is None or c.val_size > 0, f"val_size must be positive, got {c.val_size}"),
+        (c.image_size is None or c.image_size >= 8,
+         f"image_size must be at least 8, got {c.image_size}"),
+        (list(c.milestones) == sorted(set(c.milestones)),
+         f"milestones must be increasing, got {list(c.milestones)}"),
+        (c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
+         f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            return message
+    if c.arch in models.ARCHS:
+        return models.depth_error(c.arch, c.depth)
+    return None
+
+
+CELL_FIELDS = ("arch", "depth", "seed")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The grid archs x depths x seeds; `run` holds the RunConfig fields every cell shares."""
+
+    archs: tuple[str, ...] = ("plain", "residual")
+    depths: tuple[int, ...] = (20, 32, 44, 56)
+    seeds: tuple[int, ...] = (0,)
+    preset: str = "custom"
+    experiment: str | None = None
+    exclude: tuple[str, ...] = ()  # cells left out of the grid, by "arch-depth" (e.g. plain-110)
+    run: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("archs", "depths", "seeds"):
+            values = getattr(self, name)
+            if not values:
+                raise ConfigError(f"{name} must not be empty")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"{name} has repeated values: {list(values)}")
+        for name in self.exclude:
+            if not re.fullmatch(r"[a-z0-9]+-\d+", name):
+                raise ConfigError(f"exclude entry {name!r} must look like arch-depth, e.g. plain-110")
+        self.cells()  # every cell must be a valid run
+
+    @property
+    def dataset(self) -> str:
+        return self.run.get("dataset", RunConfig.dataset)
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or f"depth-{self.preset}-{self.dataset}"
+
+    def cells(self) -> list[RunConfig]:
+        """One run per (seed, depth, arch): shallow nets and seed 0 first."""
+        grid = []
+        for seed in self.seeds:
+            for depth in sorted(self.depths):
+                for arch in self.archs:
+                    fixed = models.arch_spec(arch).fixed_depth if arch in models.ARCHS else None
+                    if fixed is not None and depth != sorted(self.depths)[0]:
+                        continue  # fixed-depth archs: one cell per seed
+                    if f"{arch}-{fixed or depth}" not in self.exclude:
+                        cell = RunConfig(arch=arch, depth=fixed or depth, seed=seed, **self.run)
+                        grid.append(cell)
+        return grid
+
+    def identity(self) -> str:
+        body = {"cells": sorted(c.identity() for c in self.cells()), "preset": self.preset}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_params(self) -> dict[str, str]:
+        params = {
+            "archs": _param_str(self.archs),
+            "depths": _param_str(self.depths),
+            "seeds": _param_str(self.seeds),
+            "exclude": _param_str(self.exclude),
+            "preset": self.preset,
+        }
+        shared = dataclasses.asdict(RunConfig(**self.run))
+        params.update({k: _param_str(v) for k, v in shared.items() if k not in CELL_FIELDS})
+        return params

@@ -1,0 +1,173 @@
+"""Plain and residual networks from one builder: the only difference is the shortcut.
+
+CIFAR-style nets (He et al. 2016, section 4.2) have depth 6n+2: a 3x3 stem with 16 filters,
+three stages of n basic blocks at 16/32/64 filters, global average pooling and a linear layer.
+The ImageNet-style pairs (resnet18/34 and their plain twins) keep basic blocks at widths 64-512,
+with a 3x3 stem and no max-pool so they work on 28x28 and 32x32 images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SHORTCUTS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What an architecture name means: block kind and, for fixed-depth nets, the stage layout."""
+
+    residual: bool
+    stem_width: int
+    widths: tuple[int, ...]
+    blocks: tuple[int, ...] | None = None  # None: n blocks per stage from depth = 6n + 2
+
+    @property
+    def fixed_depth(self) -> int | None:
+        return None if self.blocks is None else 2 * sum(self.blocks) + 2
+
+
+_CIFAR_WIDTHS = (16, 32, 64)
+_IMAGENET_WIDTHS = (64, 128, 256, 512)
+
+ARCHS: dict[str, ArchSpec] = {
+    "plain": ArchSpec(residual=False, stem_width=16, widths=_CIFAR_WIDTHS),
+    "residual": ArchSpec(residual=True, stem_width=16, widths=_CIFAR_WIDTHS),
+    "plain18": ArchSpec(False, 64, _IMAGENET_WIDTHS, (2, 2, 2, 2)),
+    "plain34": ArchSpec(False, 64, _IMAGENET_WIDTHS, (3, 4, 6, 3)),
+    "resnet18": ArchSpec(True, 64, _IMAGENET_WIDTHS, (2, 2, 2, 2)),
+    "resnet34": ArchSpec(True, 64, _IMAGENET_WIDTHS, (3, 4, 6, 3)),
+}
+
+
+def arch_spec(arch: str) -> ArchSpec:
+    try:
+        return ARCHS[arch]
+    except KeyError:
+        raise ValueError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})") from None
+
+
+def depth_error(arch: str, depth: int) -> str | None:
+    """Why `depth` is not valid for `arch`, or None when it is."""
+    spec = arch_spec(arch)
+    if spec.fixed_depth is not None:
+        if depth != spec.fixed_depth:
+            return f"arch {arch} has depth {spec.fixed_depth}, not {depth}"
+        return None
+    if depth >= 8 and (depth - 2) % 6 == 0:
+        return None
+    below = max(8, depth - (depth - 2) % 6)
+    above = below + 6 if depth > below else below
+    near = f"{below}, {above}" if below != above else f"{below}"
+    return f"depth {depth} is not 6n+2 for arch {arch} (nearest valid: {near})"
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A: parameter-free identity with stride-2 subsampling and zero-padded channels."""
+
+    def __init__(self, stride: int, extra_channels: int):
+        super().__init__()
+        self.stride = stride
+        self.extra_channels = extra_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+
+
+def projection_shortcut(in_ch: int, out_ch: int, stride: int) -> nn.Module:
+    """Option B: 1x1 convolution + BN where the shape changes."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch)
+    )
+
+
+def make_shortcut(kind: str, in_ch: int, out_ch: int, stride: int) -> nn.Module:
+    if stride == 1 and in_ch == out_ch:
+        return nn.Identity()
+    if kind == "A":
+        return ZeroPadShortcut(stride, out_ch - in_ch)
+    if kind == "B":
+        return projection_shortcut(in_ch, out_ch, stride)
+    raise ValueError(f"unknown shortcut {kind!r} (allowed: {', '.join(SHORTCUTS)})")
+
+
+class BasicBlock(nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN, then `+ shortcut` when residual, then ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, shortcut: str | None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.shortcut = None if shortcut is None else make_shortcut(shortcut, in_ch, out_ch, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return F.relu(out)
+
+
+class Net(nn.Module):
+    def __init__(
+        self,
+        spec: ArchSpec,
+        blocks: tuple[int, ...],
+        shortcut: str | None,
+        in_channels: int,
+        num_classes: int,
+    ):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, spec.stem_width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(spec.stem_width),
+            nn.ReLU(inplace=True),
+        )
+        layers, in_ch = [], spec.stem_width
+        for stage, (width, count) in enumerate(zip(spec.widths, blocks, strict=True)):
+            for i in range(count):
+                stride = 2 if stage > 0 and i == 0 else 1
+                layers.append(BasicBlock(in_ch, width, stride, shortcut))
+                in_ch = width
+        self.blocks = nn.Sequential(*layers)
+        self.head = nn.Linear(in_ch, num_classes)
+        init_he(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.stem(x))
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def init_he(model: nn.Module) -> None:
+    """He et al. 2015 initialisation for convolutions, as the paper uses; BN starts at identity."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def build(
+    arch: str, depth: int, shortcut: str = "A", in_channels: int = 3, num_classes: int = 10
+) -> Net:
+    """The network for an (arch, depth). `shortcut` is ignored by plain nets, which have none."""
+    spec = arch_spec(arch)
+    problem = depth_error(arch, depth)
+    if problem:
+        raise ValueError(problem)
+    if spec.residual and shortcut not in SHORTCUTS:
+        raise ValueError(f"unknown shortcut {shortcut!r} (allowed: {', '.join(SHORTCUTS)})")
+    blocks = spec.blocks or (((depth - 2) // 6),) * len(spec.widths)
+    return Net(spec, blocks, shortcut if spec.residual else None, in_channels, num_classes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,154 @@
+"""Presets: TOML files that fill a SweepConfig, checked key by key and type by type.
+
+Layout of a preset file (every key optional; missing keys take RunConfig's defaults):
+
+    description = "..."
+    [sweep]  archs, depths, seeds, experiment, exclude
+    [model]  shortcut
+    [data]   dataset, data_dir, val_size, train_subset, image_size, crop_pad, flip
+    [train]  iterations, batch_size, lr, ... (see RunConfig)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from resnet.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
+
+PRESET_DIR = Path(__file__).parent / "presets"
+SWEEP_KEYS = {
+    "archs": list[str],
+    "depths": list[int],
+    "seeds": list[int],
+    "experiment": str,
+    "exclude": list[str],
+}
+TOP_LEVEL_KEYS = {"description": str}
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def preset_path(name_or_path: str) -> Path:
+    path = PRESET_DIR / f"{name_or_path}.toml"
+    if path.is_file():
+        return path
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        return path
+    allowed = ", ".join(preset_names())
+    raise ConfigError(f"unknown preset {name_or_path!r} (allowed: {allowed}, or a .toml file)")
+
+
+def run_field_types() -> dict[str, dict[str, Any]]:
+    """RunConfig's fields by preset section, with their types: {section: {key: type}}."""
+    hints = typing.get_type_hints(RunConfig)
+    sections: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(RunConfig):
+        section = f.metadata["section"]
+        if section != "cell":
+            sections.setdefault(section, {})[f.name] = hints[f.name]
+    return sections
+
+
+def read_preset(name_or_path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(preset name, sweep keys, run fields) from a preset, every key and type checked."""
+    path = preset_path(name_or_path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"preset {path} is not valid TOML: {exc}") from exc
+    sections = {"sweep": SWEEP_KEYS, **run_field_types()}
+    sweep, run = {}, {}
+    for key, value in document.items():
+        if key in TOP_LEVEL_KEYS:
+            check_type(f"{path.name}: {key}", value, TOP_LEVEL_KEYS[key])
+        elif key in sections and isinstance(value, dict):
+            target = sweep if key == "sweep" else run
+            target.update(read_section(path.name, key, value, sections[key]))
+        else:
+            allowed = ", ".join([*TOP_LEVEL_KEYS, *(f"[{s}]" for s in sections)])
+            raise ConfigError(f"{path.name}: unknown key {key!r} (allowed: {allowed})")
+    return path.stem, sweep, run
+
+
+def read_section(
+    file: str, section: str, table: dict[str, Any], types_: dict[str, Any]
+) -> dict[str, Any]:
+    values = {}
+    for key, value in table.items():
+        if key not in types_:
+            allowed = ", ".join(types_)
+            raise ConfigError(f"{file}: unknown key '{section}.{key}' (allowed: {allowed})")
+        values[key] = check_type(f"{file}: {section}.{key}", value, types_[key])
+    return values
+
+
+def check_type(where: str, value: Any, hint: Any) -> Any:
+    """The value converted to the field's type (lists to tuples), or a ConfigError naming it."""
+    ok, converted = _convert(value, hint)
+    if not ok:
+        raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
+    return converted
+
+
+def _convert(value: Any, hint: Any) -> tuple[bool, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        for arg in args:
+            ok, converted = _convert(value, arg)
+            if ok:
+                return True, converted
+        return False, None
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            return False, None
+        items = [_convert(v, args[0]) for v in value]
+        if not all(ok for ok, _ in items):
+            return False, None
+        converted = [v for _, v in items]
+        return True, tuple(converted) if origin is tuple else converted
+    if hint is type(None):
+        return value is None, None
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else None
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    return isinstance(value, hint), value
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in args if a is not type(None))
+    if origin in (tuple, list):
+        return f"a list of {_type_name(args[0])}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        hint, str(hint)
+    )
+
+
+def build_sweep(
+    preset: str, sweep_overrides: dict[str, Any], run_overrides: dict[str, Any]
+) -> SweepConfig:
+    """A SweepConfig from a preset plus command-line overrides (None values are ignored)."""
+    name, sweep, run = read_preset(preset)
+    sweep.update({k: v for k, v in sweep_overrides.items() if v is not None})
+    run.update({k: v for k, v in run_overrides.items() if v is not None})
+    assert not set(run) & set(CELL_FIELDS)
+    return SweepConfig(
+        archs=tuple(sweep.get("archs", SweepConfig.archs)),
+        depths=tuple(sweep.get("depths", SweepConfig.depths)),
+        seeds=tuple(sweep.get("seeds", SweepConfig.seeds)),
+        preset=name,
+        experiment=sweep.get("experiment"),
+        exclude=tuple(sweep.get("exclude", ())),
+        run=run,
+    )

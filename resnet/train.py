@@ -1,0 +1,272 @@
+"""`train(config) -> TrainResult`: the one way a network gets trained.
+
+The data set lives on the training device as uint8; batches are slices of a device-side
+permutation, augmented as whole batches. Metrics accumulate on the device and are read only at
+log points, so the hot loop has no host syncs but a cheap finiteness check every few steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from resnet import data as data_lib
+from resnet import models
+from resnet.augment import crop_flip, normalize
+from resnet.config import RunConfig
+from resnet.schedule import ErrorWarmup, make_scheduler
+
+HEALTH_CHECK_EVERY = 10  # iterations between finiteness (and error warm-up) checks
+
+
+class Tracker(Protocol):
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    status: str  # "finished" or "diverged"
+    metrics: dict[str, float]  # the last value of every metric
+    iterations: int  # iterations completed
+    model: nn.Module
+    num_params: int
+    seconds: float
+    failure: str | None = None  # why the run did not finish
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_data(config: RunConfig) -> data_lib.Dataset:
+    """The data set a config asks for, on the CPU."""
+    return data_lib.load(
+        config.dataset, config.data_dir, config.val_size, config.train_subset, config.image_size
+    )
+
+
+class BatchStream:
+    """Endless training batches: consecutive slices of per-epoch random permutations."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
+        if batch_size > n:
+            raise ValueError(f"batch size {batch_size} exceeds the {n} training images")
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+        self.order, self.position = self._permutation(), 0
+
+    def _permutation(self) -> torch.Tensor:
+        return torch.randperm(self.n, generator=self.generator, device=self.generator.device)
+
+    def next_indices(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.n:  # drop the remainder, start a new epoch
+            self.order, self.position = self._permutation(), 0
+        indices = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return indices
+
+
+@dataclass
+class RunningStats:
+    """Training loss and error summed on the device since the last log point, and the first
+    iteration whose loss was non-finite or above `loss_limit` (a diverged run)."""
+
+    device: torch.device
+    loss_limit: float
+    loss_sum: torch.Tensor = field(init=False)
+    wrong: torch.Tensor = field(init=False)
+    first_bad: torch.Tensor = field(init=False)  # iteration, loss
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.wrong = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.first_bad = torch.tensor([-1.0, 0.0], dtype=torch.float64, device=self.device)
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, it: int) -> None:
+        loss = loss.detach().float()
+        self.loss_sum += loss * len(labels)
+        self.wrong += (logits.argmax(1) != labels).sum()
+        self.count += len(labels)
+        bad = (~torch.isfinite(loss) | (loss > self.loss_limit)) & (self.first_bad[0] < 0)
+        here = torch.stack([torch.full_like(self.first_bad[0], it), loss.double()])
+        self.first_bad = torch.where(bad, here, self.first_bad)
+
+    def divergence(self) -> str | None:
+        """Why the run diverged, or None while every loss so far was fine."""
+        it, loss = self.first_bad.tolist()
+        if it < 0:
+            return None
+        why = "non-finite" if not math.isfinite(loss) else f"above the limit {self.loss_limit:.3g}"
+        return f"diverged: training loss {loss:.4g} at iteration {int(it)} ({why})"
+
+    def take(self) -> tuple[float, float]:
+        """(mean loss, error) since the last take, then reset."""
+        loss, error = (self.loss_sum / self.count).item(), (self.wrong / self.count).item()
+        self.loss_sum.zero_()
+        self.wrong.zero_()
+        self.count = 0
+        return loss, error
+
+
+def divergence_limit(config: RunConfig, num_classes: int) -> float:
+    """A training loss this far above chance level (log of the class count) means divergence."""
+    return config.divergence_factor * math.log(num_classes)
+
+
+def autocast(config: RunConfig, device: torch.device):
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
+    )
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module, split: data_lib.Split, dataset: data_lib.Dataset, config: RunConfig
+) -> tuple[float, float]:
+    """(mean loss, error) on a split, in eval mode; the model is back in train mode after."""
+    device = split.images.device
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    wrong = torch.zeros((), dtype=torch.int64, device=device)
+    for start in range(0, len(split), config.eval_batch_size):
+        images = split.images[start : start + config.eval_batch_size]
+        labels = split.labels[start : start + config.eval_batch_size]
+        x = normalize(images, dataset.mean, dataset.std, config.channels_last)
+        with autocast(config, device):
+            logits = model(x)
+        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
+        wrong += (logits.argmax(1) != labels).sum()
+    model.train(was_training)
+    return (loss_sum / len(split)).item(), (wrong / len(split)).item()
+
+
+def build_model(config: RunConfig, dataset: data_lib.Dataset, device: torch.device) -> nn.Module:
+    torch.manual_seed(config.seed)  # the same initial weights on every device
+    model = models.build(
+        config.arch, config.depth, config.shortcut, dataset.in_channels, dataset.num_classes
+    ).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def train(
+    config: RunConfig,
+    dataset: data_lib.Dataset | None = None,
+    tracker: Tracker | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train one network as the config says; log metrics to `tracker` every few iterations."""
+    device = resolve_device(config.device)
+    dataset = (dataset or load_data(config)).to(device)
+    model = build_model(config, dataset, device)
+    num_params = models.count_parameters(model)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )  # fmt: skip
+    warmup = ErrorWarmup(config)
+    scheduler = make_scheduler(optimizer, config, warmup)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    batches = BatchStream(len(dataset.train), config.batch_size, generator)
+    loop = _Loop(config, dataset, model, tracker, device)
+
+    bar = tqdm(total=config.iterations, desc=config.name, leave=False, disable=not progress)
+    start = time.perf_counter()
+    for it in range(1, config.iterations + 1):
+        indices = batches.next_indices()
+        images = crop_flip(dataset.train.images[indices], config.crop_pad, config.flip, generator)
+        x = normalize(images, dataset.mean, dataset.std, config.channels_last)
+        labels = dataset.train.labels[indices]
+        with autocast(config, device):
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        loop.stats.add(loss, logits, labels, it)
+
+        if it % HEALTH_CHECK_EVERY == 0 or it == config.iterations:
+            failure = loop.stats.divergence()
+            if failure is not None:
+                bar.close()
+                return loop.result("diverged", it, num_params, start, failure)
+            if warmup.active:
+                warmup.update(loop.recent_error())
+        if it % config.log_every == 0 or it % config.eval_every == 0 or it == config.iterations:
+            loop.log_point(it, lr, evaluate_now=it % config.eval_every == 0 or it == config.iterations)
+            bar.set_postfix(loop.postfix(), refresh=False)
+        bar.update(1)
+    bar.close()
+    return loop.result("finished", config.iterations, num_params, start)
+
+
+class _Loop:
+    """Book-keeping around the training steps: metric windows, timing, logging."""
+
+    def __init__(self, config, dataset, model, tracker, device):
+        self.config, self.dataset, self.model, self.tracker = config, dataset, model, tracker
+        self.stats = RunningStats(device, divergence_limit(config, dataset.num_classes))
+        self.metrics: dict[str, float] = {}
+        self.window_start, self.window_images, self.eval_seconds = time.perf_counter(), 0, 0.0
+        self.warmup_wrong, self.warmup_count = 0, 0
+
+    def recent_error(self) -> float:
+        """Training error since the last call (only used during the error warm-up)."""
+        wrong, count = int(self.stats.wrong), self.stats.count
+        error = (wrong - self.warmup_wrong) / max(1, count - self.warmup_count)
+        self.warmup_wrong, self.warmup_count = wrong, count
+        return error
+
+    def log_point(self, it: int, lr: float, evaluate_now: bool) -> None:
+        images = self.stats.count
+        train_loss, train_error = self.stats.take()
+        self.warmup_wrong = self.warmup_count = 0
+        now = time.perf_counter()
+        train_seconds = now - self.window_start
+        metrics = {
+            "train_loss": train_loss,
+            "train_error": train_error,
+            "lr": lr,
+            "images_per_sec": images / max(train_seconds, 1e-9),
+        }
+        if evaluate_now:
+            for split in ("val", "test"):
+                loss, error = evaluate(
+                    self.model, getattr(self.dataset, split), self.dataset, self.config
+                )
+                metrics[f"{split}_loss"], metrics[f"{split}_error"] = loss, error
+        self.metrics.update(metrics)
+        if self.tracker is not None:
+            self.tracker.log_metrics(metrics, step=it)
+        self.window_start = time.perf_counter()  # evaluation time is not training time
+
+    def postfix(self) -> dict[str, str]:
+        m = self.metrics
+        return {
+            "loss": f"{m['train_loss']:.3f}",
+            "err": f"{m['train_error']:.3f}",
+            "img/s": f"{m['images_per_sec']:.0f}",
+        }
+
+    def result(self, status, iterations, num_params, start, failure=None) -> TrainResult:
+        seconds = time.perf_counter() - start
+        return TrainResult(
+            status, dict(self.metrics), iterations, self.model, num_params, seconds, failure
+        )
