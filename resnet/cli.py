@@ -1,0 +1,134 @@
+"""Command line of the depth sweep: parse, validate everything, then run.
+
+Bad input is one line on stderr and exit code 2, before any compute and before anything is
+written to the MLflow store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from resnet.config import ConfigError, SweepConfig
+from resnet.data import DataError
+from resnet.estimate import estimate_seconds, human_duration
+from resnet.presets import build_sweep, preset_names
+from resnet.tracking import Store, resolve_tracking_uri, runs_url, ui_command
+from resnet.train import load_data, resolve_device
+
+EXIT_BAD_INPUT = 2
+
+
+class InputError(Exception):
+    """Bad command-line input; the message is the one line the user sees."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad input in one line instead of usage + error."""
+
+    def error(self, message: str):
+        raise InputError(message)
+
+
+def comma_list(item_type: Callable, what: str) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        try:
+            values = [item_type(v.strip()) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"{what} must not be empty")
+        return values
+
+    return parse
+
+
+def make_parser() -> OneLineParser:
+    p = OneLineParser(
+        prog="depth_sweep.py",
+        description="Train plain and residual nets of several depths; track every run in MLflow.",
+    )
+    p.add_argument("--preset", default="quick",
+                   help=f"{', '.join(preset_names())}, or a path to a preset .toml (default: quick)")
+    p.add_argument("--archs", type=comma_list(str, "--archs"), help="e.g. plain,residual")
+    p.add_argument("--depths", type=comma_list(int, "--depths"), help="6n+2, e.g. 20,32,44,56")
+    p.add_argument("--seeds", type=comma_list(int, "--seeds"), help="e.g. 0,1,2")
+    p.add_argument("--dataset", help="cifar10, fashion-mnist, imagefolder or synthetic")
+    p.add_argument("--data-dir", help="where data sets are read or downloaded (default: data)")
+    p.add_argument("--image-size", type=int, help="resize imagefolder images to this size")
+    p.add_argument("--train-subset", type=int, help="train on this many training images")
+    p.add_argument("--shortcut", help="A (zero-padding identity, default) or B (projection)")
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--milestones", type=comma_list(int, "--milestones"),
+                   help="iterations where the step schedule divides the lr by 10")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--precision", help="fp32 or bf16 (autocast)")
+    p.add_argument("--experiment", help="MLflow experiment name (default: depth-<preset>-<data>)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, "
+                   "else sqlite:///mlruns/mlflow.db)")
+    p.add_argument("--force", action="store_true", help="rerun cells that already finished")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p  # fmt: skip
+
+
+RUN_OVERRIDES = (
+    "dataset", "data_dir", "image_size", "train_subset", "shortcut", "iterations", "milestones",
+    "lr", "weight_decay", "batch_size", "device", "precision",
+)  # fmt: skip
+
+
+def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
+    sweep_overrides = {k: getattr(args, k) for k in ("archs", "depths", "seeds", "experiment")}
+    run_overrides = {k: getattr(args, k) for k in RUN_OVERRIDES}
+    if run_overrides["milestones"] is not None:
+        run_overrides["milestones"] = tuple(run_overrides["milestones"])
+    return build_sweep(args.preset, sweep_overrides, run_overrides)
+
+
+def print_estimate(sweep: SweepConfig, dataset) -> None:
+    """Without a GPU, long sweeps say up front how long they will take."""
+    cells = sweep.cells()
+    if resolve_device(cells[0].device).type != "cpu" or sweep.preset != "paper":
+        return
+    seconds = estimate_seconds(cells, dataset)
+    print(
+        f"No GPU: training these {len(cells)} runs on this CPU will take about "
+        f"{human_duration(seconds)} (measured from a few steps per net). "
+        "Run it on a GPU, or try --preset quick.",
+        file=sys.stderr,
+    )
+
+
+def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
+    table = pd.DataFrame(rows).drop(columns=["run_id"])
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200):
+        print(table.to_string(index=False))
+    print(f"\nBrowse the runs:\n  {ui_command(uri)}\n  {runs_url(uri, experiment_id)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        sweep = sweep_from_args(args)
+        dataset = load_data(sweep.cells()[0])
+    except (InputError, ConfigError, DataError) as exc:
+        print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    from resnet.sweep import run_sweep  # imported late: bad input exits fast
+
+    print_estimate(sweep, dataset)
+    uri = resolve_tracking_uri(args.tracking_uri)
+    try:
+        result = run_sweep(sweep, Store(uri), dataset, args.force, not args.no_progress)
+    except KeyboardInterrupt:
+        print("\nInterrupted: finished runs are kept; rerun to do the rest.", file=sys.stderr)
+        return 130
+    print_summary(result.rows, uri, result.experiment_id)
+    return 1 if any(r["status"] == "failed" for r in result.rows) else 0

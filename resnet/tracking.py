@@ -1,0 +1,221 @@
+"""MLflow tracking: one experiment per study, a parent run per sweep, a child run per cell.
+
+The default store lives in ./mlruns: runs in SQLite (`sqlite:///mlruns/mlflow.db`), artifacts in
+`mlruns/artifacts/`. `--tracking-uri` or MLFLOW_TRACKING_URI point elsewhere (e.g. a server).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from resnet.config import RunConfig, SweepConfig
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+UI_PORT = 5000
+PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
+
+
+def resolve_tracking_uri(given: str | None = None) -> str:
+    return given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a local SQLite tracking URI, else None."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+
+
+def ui_command(uri: str) -> str:
+    if sqlite_path(uri) is None:
+        return f"open {uri} in a browser"
+    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
+
+
+def runs_url(uri: str, experiment_id: str) -> str:
+    base = uri if uri.startswith("http") else f"http://127.0.0.1:{UI_PORT}"
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Store:
+    """The MLflow store of a study: experiments, runs, metrics and artifacts."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        db = sqlite_path(uri)
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=uri)
+
+    def artifact_location(self, name: str) -> str | None:
+        """Next to a local SQLite database: <db folder>/artifacts/<experiment>; else the server's."""
+        db = sqlite_path(self.uri)
+        if db is None:
+            return None
+        return (db.parent / "artifacts" / name).resolve().as_uri()
+
+    def experiment_id(self, name: str) -> str:
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                self.client.restore_experiment(experiment.experiment_id)
+            return experiment.experiment_id
+        # Without this tag, MLflow's UI opens the experiment in its GenAI view.
+        tags = {"mlflow.experimentKind": "custom_model_development"}
+        return self.client.create_experiment(name, self.artifact_location(name), tags)
+
+    def find_runs(self, experiment_id: str, filter_string: str) -> list:
+        return list(
+            self.client.search_runs(
+                [experiment_id], filter_string, order_by=["attributes.start_time DESC"]
+            )
+        )
+
+    def finished_run(self, experiment_id: str, config: RunConfig):
+        """The newest FINISHED run of exactly this config, or None."""
+        runs = self.find_runs(
+            experiment_id,
+            f"tags.run_identity = '{config.identity()}' and attributes.status = 'FINISHED'",
+        )
+        return runs[0] if runs else None
+
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        items = [Param(k, v) for k, v in params.items()]
+        for i in range(0, len(items), PARAM_CHUNK):
+            self.client.log_batch(run_id, params=items[i : i + PARAM_CHUNK])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
+        stamp = now_ms()
+        batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
+        self.client.log_batch(run_id, metrics=batch)
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def end(self, run_id: str, status: str) -> None:
+        self.client.set_terminated(run_id, status=status, end_time=now_ms())
+
+
+class SweepRun:
+    """The parent run of a sweep: reopened when the same sweep runs again."""
+
+    def __init__(self, store: Store, experiment_id: str, sweep: SweepConfig):
+        self.store, self.experiment_id, self.sweep = store, experiment_id, sweep
+        existing = store.find_runs(experiment_id, f"tags.sweep_identity = '{sweep.identity()}'")
+        if existing:
+            self.run_id = existing[0].info.run_id
+            store.client.update_run(self.run_id, status="RUNNING")
+        else:
+            self.run_id = self._create()
+
+    def _create(self) -> str:
+        tags = {
+            "sweep_identity": self.sweep.identity(),
+            "preset": self.sweep.preset,
+            "dataset": self.sweep.dataset,
+            "kind": "sweep",
+        }
+        run = self.store.client.create_run(
+            self.experiment_id, run_name=f"sweep-{self.sweep.preset}", tags=tags
+        )
+        self.store.log_params(run.info.run_id, self.sweep.to_params())
+        return run.info.run_id
+
+    def finish(self, rows: list[dict[str, Any]], status: str = "FINISHED") -> None:
+        """Log the final metrics of every cell as a CSV, then close the run."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "final_metrics.csv"
+            write_csv(path, rows)
+            self.store.log_file(self.run_id, path)
+        self.store.end(self.run_id, status)
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+class CellRun:
+    """The child run of one (arch, depth, seed) cell; a `Tracker` for `train`."""
+
+    def __init__(self, sweep_run: SweepRun, config: RunConfig, device: torch.device):
+        self.store = sweep_run.store
+        tags = {
+            "mlflow.parentRunId": sweep_run.run_id,
+            "arch": config.arch,
+            "depth": config.depth,
+            "seed": config.seed,
+            "dataset": config.dataset,
+            "preset": sweep_run.sweep.preset,
+            "shortcut": config.shortcut if config.residual else "none",
+            "run_identity": config.identity(),
+            "torch_version": torch.__version__,
+            "device_name": device_name(device),
+            "kind": "cell",
+        }
+        commit = git_commit()
+        if commit:
+            tags["git_commit"] = tags["mlflow.source.git.commit"] = commit
+        run = self.store.client.create_run(
+            sweep_run.experiment_id, run_name=config.name, tags={k: str(v) for k, v in tags.items()}
+        )
+        self.run_id = run.info.run_id
+        self.store.log_params(self.run_id, config.to_params())
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.store.log_metrics(self.run_id, metrics, step)
+
+    def log_weights(self, model: torch.nn.Module) -> None:
+        """The final state_dict, loadable with torch.load(weights_only=True)."""
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "weights.pt"
+            torch.save(state, path)
+            self.store.log_file(self.run_id, path)
+
+    def log_num_params(self, num_params: int) -> None:
+        self.store.log_params(self.run_id, {"num_params": str(num_params)})
+
+    def finish(self) -> None:
+        self.store.end(self.run_id, "FINISHED")
+
+    def fail(self, reason: str, status: str = "FAILED") -> None:
+        self.store.set_tags(self.run_id, {"failure_reason": reason})
+        self.store.end(self.run_id, status)
