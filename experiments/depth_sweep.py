@@ -1,7 +1,7 @@
 """Plain vs residual nets across depth (He et al. 2016), every run tracked in MLflow.
 
-    python experiments/depth_sweep.py --preset quick
-    python experiments/depth_sweep.py --help
+python experiments/depth_sweep.py --preset quick
+python experiments/depth_sweep.py --help
 """
 
 import sys
@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
-from resnet.cli import main  # noqa: E402
+from resnet.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

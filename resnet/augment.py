@@ -20,7 +20,7 @@ def crop_flip(
 
     Offsets are uniform in [0, 2*pad] per image and axis; each image is flipped with p = 0.5.
     """
-    n, _, h, w = images.shape
+    n, _, _h, _w = images.shape
     if pad == 0 and not flip:
         return images
     offsets = torch.randint(0, 2 * pad + 1, (2, n), device=images.device, generator=generator)

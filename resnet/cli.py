@@ -51,8 +51,11 @@ def make_parser() -> OneLineParser:
         prog="depth_sweep.py",
         description="Train plain and residual nets of several depths; track every run in MLflow.",
     )
-    p.add_argument("--preset", default="quick",
-                   help=f"{', '.join(preset_names())}, or a path to a preset .toml (default: quick)")
+    p.add_argument(
+        "--preset",
+        default="quick",
+        help=f"{', '.join(preset_names())}, or a path to a preset .toml (default: quick)",
+    )
     p.add_argument("--archs", type=comma_list(str, "--archs"), help="e.g. plain,residual")
     p.add_argument("--depths", type=comma_list(int, "--depths"), help="6n+2, e.g. 20,32,44,56")
     p.add_argument("--seeds", type=comma_list(int, "--seeds"), help="e.g. 0,1,2")
@@ -62,16 +65,21 @@ def make_parser() -> OneLineParser:
     p.add_argument("--train-subset", type=int, help="train on this many training images")
     p.add_argument("--shortcut", help="A (zero-padding identity, default) or B (projection)")
     p.add_argument("--iterations", type=int)
-    p.add_argument("--milestones", type=comma_list(int, "--milestones"),
-                   help="iterations where the step schedule divides the lr by 10")
+    p.add_argument(
+        "--milestones",
+        type=comma_list(int, "--milestones"),
+        help="iterations where the step schedule divides the lr by 10",
+    )
     p.add_argument("--lr", type=float)
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", help="fp32 or bf16 (autocast)")
     p.add_argument("--experiment", help="MLflow experiment name (default: depth-<preset>-<data>)")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, "
-                   "else sqlite:///mlruns/mlflow.db)")
+    p.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
     p.add_argument("--force", action="store_true", help="rerun cells that already finished")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p  # fmt: skip

@@ -91,9 +91,7 @@ class RunConfig:
 
     def identity(self) -> str:
         """A hash of the fields that decide what the run computes: equal hash, same run."""
-        fields = {
-            k: v for k, v in dataclasses.asdict(self).items() if k not in NON_IDENTITY_FIELDS
-        }
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in NON_IDENTITY_FIELDS}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -112,39 +110,60 @@ def run_config_problem(c: RunConfig) -> str | None:
         (c.arch in models.ARCHS, f"unknown arch {c.arch!r} (allowed: {', '.join(models.ARCHS)})"),
         (c.dataset in LOADERS, f"unknown dataset {c.dataset!r} (allowed: {', '.join(LOADERS)})"),
         (c.precision in PRECISIONS, f"unknown precision {c.precision!r} (allowed: fp32, bf16)"),
-        (c.schedule in SCHEDULES,
-         f"unknown schedule {c.schedule!r} (allowed: {', '.join(SCHEDULES)})"),
+        (
+            c.schedule in SCHEDULES,
+            f"unknown schedule {c.schedule!r} (allowed: {', '.join(SCHEDULES)})",
+        ),
         (c.shortcut in models.SHORTCUTS, f"unknown shortcut {c.shortcut!r} (allowed: A, B)"),
-        (bool(DEVICE_PATTERN.match(c.device)),
-         f"unknown device {c.device!r} (allowed: auto, cpu, cuda, cuda:N, mps)"),
+        (
+            bool(DEVICE_PATTERN.match(c.device)),
+            f"unknown device {c.device!r} (allowed: auto, cpu, cuda, cuda:N, mps)",
+        ),
         (c.lr > 0, f"lr must be positive, got {c.lr}"),
         (c.batch_size > 0, f"batch size must be positive, got {c.batch_size}"),
         (c.iterations > 0, f"iterations must be positive, got {c.iterations}"),
         (c.weight_decay >= 0, f"weight decay must be zero or positive, got {c.weight_decay}"),
         (0 <= c.momentum < 1, f"momentum must be in [0, 1), got {c.momentum}"),
-        (c.divergence_factor > 1,
-         f"divergence_factor must be above 1, got {c.divergence_factor}"),
+        (c.divergence_factor > 1, f"divergence_factor must be above 1, got {c.divergence_factor}"),
         (0 < c.gamma <= 1, f"gamma must be in (0, 1], got {c.gamma}"),
         (c.seed >= 0, f"seed must be zero or positive, got {c.seed}"),
         (c.log_every > 0, f"log_every must be positive, got {c.log_every}"),
         (c.eval_every > 0, f"eval_every must be positive, got {c.eval_every}"),
         (c.eval_batch_size > 0, f"eval_batch_size must be positive, got {c.eval_batch_size}"),
         (c.crop_pad >= 0, f"crop_pad must be zero or positive, got {c.crop_pad}"),
-        (0 <= c.warmup_iterations < c.iterations,
-         f"warmup_iterations must be in [0, iterations={c.iterations}), got {c.warmup_iterations}"),
-        (c.error_warmup_lr is None or c.error_warmup_lr > 0,
-         f"error_warmup_lr must be positive, got {c.error_warmup_lr}"),
-        (0 < c.error_warmup_until <= 1,
-         f"error_warmup_until must be in (0, 1], got {c.error_warmup_until}"),
-        (c.train_subset is None or c.train_subset > 0,
-         f"train_subset must be positive, got {c.train_subset}"),
+        (
+            0 <= c.warmup_iterations < c.iterations,
+            f"warmup_iterations must be in [0, {c.iterations}), got {c.warmup_iterations}",
+        ),
+        (
+            c.error_warmup_lr is None or c.error_warmup_lr > 0,
+            f"error_warmup_lr must be positive, got {c.error_warmup_lr}",
+        ),
+        (
+            0 < c.error_warmup_until <= 1,
+            f"error_warmup_until must be in (0, 1], got {c.error_warmup_until}",
+        ),
+        (
+            c.train_subset is None or c.train_subset > 0,
+            f"train_subset must be positive, got {c.train_subset}",
+        ),
         (c.val_size is None or c.val_size > 0, f"val_size must be positive, got {c.val_size}"),
-        (c.image_size is None or c.image_size >= 8,
-         f"image_size must be at least 8, got {c.image_size}"),
-        (list(c.milestones) == sorted(set(c.milestones)),
-         f"milestones must be increasing, got {list(c.milestones)}"),
-        (c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
-         f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations"),
+        (
+            c.image_size is None or c.dataset in ("synthetic", "imagefolder"),
+            f"image_size applies to synthetic and imagefolder data, not {c.dataset}",
+        ),
+        (
+            c.image_size is None or c.image_size >= 8,
+            f"image_size must be at least 8, got {c.image_size}",
+        ),
+        (
+            list(c.milestones) == sorted(set(c.milestones)),
+            f"milestones must be increasing, got {list(c.milestones)}",
+        ),
+        (
+            c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
+            f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations",
+        ),
     ]
     for ok, message in checks:
         if not ok:
@@ -178,7 +197,9 @@ class SweepConfig:
                 raise ConfigError(f"{name} has repeated values: {list(values)}")
         for name in self.exclude:
             if not re.fullmatch(r"[a-z0-9]+-\d+", name):
-                raise ConfigError(f"exclude entry {name!r} must look like arch-depth, e.g. plain-110")
+                raise ConfigError(
+                    f"exclude entry {name!r} must look like arch-depth, e.g. plain-110"
+                )
         self.cells()  # every cell must be a valid run
 
     @property

@@ -168,11 +168,13 @@ def load_imagefolder(data_dir: Path, image_size: int | None) -> tuple[Split, Spl
     test_set = ImageFolder(str(data_dir / "test"))
     if train_set.classes != test_set.classes:
         raise DataError(f"{data_dir}/train and {data_dir}/test have different class folders")
-    return (
-        _images_to_split(train_set, image_size),
-        _images_to_split(test_set, image_size),
-        len(train_set.classes),
-    )
+    train, test = _images_to_split(train_set, image_size), _images_to_split(test_set, image_size)
+    if train.images.shape[1:] != test.images.shape[1:]:
+        raise DataError(
+            f"train images are {tuple(train.images.shape[1:])} but test images "
+            f"{tuple(test.images.shape[1:])}: they differ in size; give --image-size to resize"
+        )
+    return train, test, len(train_set.classes)
 
 
 def _images_to_split(folder, image_size: int | None) -> Split:

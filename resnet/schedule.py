@@ -12,7 +12,7 @@ from resnet.config import RunConfig
 
 
 def base_multiplier(config: RunConfig) -> Callable[[int], float]:
-    """lr / base lr before iteration `it` (0-based): linear warm-up, then step, cosine or constant."""
+    """lr / base lr at 0-based iteration `it`: linear warm-up, then step, cosine or constant."""
     warm, total = config.warmup_iterations, config.iterations
 
     def multiplier(it: int) -> float:

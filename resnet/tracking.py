@@ -76,10 +76,12 @@ class Store:
         db = sqlite_path(uri)
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
+            # MLflow caches stores by URI: a relative one would follow the first working dir.
+            uri = f"sqlite:///{db.resolve()}"
         self.client = MlflowClient(tracking_uri=uri)
 
     def artifact_location(self, name: str) -> str | None:
-        """Next to a local SQLite database: <db folder>/artifacts/<experiment>; else the server's."""
+        """Next to a local SQLite db: <db folder>/artifacts/<experiment>; else the server's."""
         db = sqlite_path(self.uri)
         if db is None:
             return None

@@ -210,7 +210,9 @@ def train(
             if warmup.active:
                 warmup.update(loop.recent_error())
         if it % config.log_every == 0 or it % config.eval_every == 0 or it == config.iterations:
-            loop.log_point(it, lr, evaluate_now=it % config.eval_every == 0 or it == config.iterations)
+            loop.log_point(
+                it, lr, evaluate_now=it % config.eval_every == 0 or it == config.iterations
+            )
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
     bar.close()

@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from resnet.models import ARCHS, build, count_parameters, depth_error
+
+# He et al. 2016, CIFAR-10 with option A shortcuts: parameter counts by depth.
+PAPER_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
+
+
+@pytest.mark.parametrize("depth", sorted(PAPER_PARAMS))
+def test_parameter_counts_match_the_paper(depth):
+    assert count_parameters(build("residual", depth, "A")) == PAPER_PARAMS[depth]
+    assert count_parameters(build("plain", depth)) == PAPER_PARAMS[depth]
+
+
+def test_option_b_adds_two_projections():
+    # 1x1 conv + BN at the two stage transitions: 16*32 + 2*32 + 32*64 + 2*64
+    extra = 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64
+    assert count_parameters(build("residual", 20, "B")) == PAPER_PARAMS[20] + extra
+
+
+def test_plain_and_residual_differ_only_in_the_shortcut():
+    plain, residual = build("plain", 20), build("residual", 20, "A")
+    assert [n for n, _ in plain.named_parameters()] == [n for n, _ in residual.named_parameters()]
+    assert all(b.shortcut is None for b in plain.blocks)
+    assert all(b.shortcut is not None for b in residual.blocks)
+
+
+@pytest.mark.parametrize("arch", ["plain18", "resnet18", "plain34", "resnet34"])
+def test_imagenet_style_nets_work_on_small_images(arch):
+    net = build(arch, int(arch[-2:]), in_channels=1, num_classes=7).eval()
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 7)
+
+
+def test_imagenet_style_twins_have_equal_parameter_counts():
+    assert count_parameters(build("plain18", 18)) == count_parameters(build("resnet18", 18))
+    assert count_parameters(build("plain34", 34)) == count_parameters(build("resnet34", 34))
+
+
+def test_output_shape_follows_data_channels_and_classes():
+    net = build("residual", 8, in_channels=1, num_classes=4).eval()
+    assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 4)
+
+
+def test_option_a_shortcut_is_zero_padded_subsampling():
+    block = build("residual", 8, "A").blocks[1]  # first block of stage 2: 16 -> 32, stride 2
+    x = torch.randn(1, 16, 8, 8)
+    out = block.shortcut(x)
+    assert out.shape == (1, 32, 4, 4)
+    assert torch.equal(out[:, :16], x[:, :, ::2, ::2])
+    assert torch.count_nonzero(out[:, 16:]) == 0
+
+
+def test_convolutions_get_he_initialisation():
+    torch.manual_seed(0)
+    conv = build("plain", 110).blocks[-1].conv2  # 64 -> 64, 3x3: fan_out = 576
+    assert conv.weight.std().item() == pytest.approx((2 / 576) ** 0.5, rel=0.05)
+
+
+@pytest.mark.parametrize(("depth", "nearest"), [(21, "20, 26"), (19, "14, 20"), (3, "8"), (0, "8")])
+def test_depth_not_6n_plus_2_names_valid_depths(depth, nearest):
+    assert f"nearest valid: {nearest})" in depth_error("plain", depth)
+
+
+def test_valid_depths_pass():
+    for depth in (8, 20, 56, 110, 1202):
+        assert depth_error("residual", depth) is None
+
+
+def test_unknown_arch_is_refused():
+    with pytest.raises(ValueError, match="unknown arch 'vgg'"):
+        build("vgg", 20)
+    assert set(ARCHS) == {"plain", "residual", "plain18", "plain34", "resnet18", "resnet34"}

@@ -1,0 +1,82 @@
+import pytest
+
+from resnet.config import ConfigError, RunConfig
+from resnet.presets import build_sweep, preset_names
+
+
+def write(tmp_path, text):
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_the_three_presets_load():
+    assert {"smoke", "quick", "paper"} <= set(preset_names())
+    paper = build_sweep("paper", {}, {})
+    assert [c.name for c in paper.cells() if c.arch == "plain"] == [
+        f"plain-{d}-s0" for d in (20, 32, 44, 56)
+    ]
+    assert [c.depth for c in paper.cells() if c.arch == "residual"] == [20, 32, 44, 56, 110]
+    cell = paper.cells()[0]
+    assert (cell.iterations, cell.milestones, cell.lr, cell.weight_decay) == (
+        64000,
+        (32000, 48000),
+        0.1,
+        1e-4,
+    )
+    assert [c.uses_error_warmup for c in paper.cells()][-1] is True
+    assert not any(c.uses_error_warmup for c in paper.cells()[:-1])
+
+
+def test_quick_uses_fashion_mnist_and_both_archs():
+    quick = build_sweep("quick", {}, {})
+    assert quick.dataset == "fashion-mnist"
+    assert {c.arch for c in quick.cells()} == {"plain", "residual"}
+    assert quick.depths == (20, 32, 44, 56)
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'train.lrr'"):
+        build_sweep(write(tmp_path, "[train]\nlrr = 0.1\n"), {}, {})
+    with pytest.raises(ConfigError, match=r"unknown key 'optimizer'"):
+        build_sweep(write(tmp_path, "[optimizer]\nlr = 0.1\n"), {}, {})
+
+
+def test_wrong_type_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"train.batch_size must be an integer, got '128'"):
+        build_sweep(write(tmp_path, '[train]\nbatch_size = "128"\n'), {}, {})
+    with pytest.raises(ConfigError, match=r"sweep.depths must be a list of an integer"):
+        build_sweep(write(tmp_path, "[sweep]\ndepths = 20\n"), {}, {})
+
+
+def test_integers_are_accepted_for_floats(tmp_path):
+    sweep = build_sweep(write(tmp_path, "[train]\nlr = 1\n"), {}, {})
+    assert sweep.cells()[0].lr == 1.0
+
+
+def test_overrides_win_over_the_preset():
+    sweep = build_sweep("smoke", {"depths": [20]}, {"lr": 0.3, "iterations": None})
+    assert [c.depth for c in sweep.cells()] == [20, 20]
+    assert sweep.cells()[0].lr == 0.3 and sweep.cells()[0].iterations == 60
+
+
+def test_milestones_past_the_end_are_refused():
+    with pytest.raises(ConfigError, match="milestones"):
+        build_sweep("paper", {}, {"iterations": 1000})
+
+
+def test_identity_ignores_where_a_run_computes_but_not_what():
+    a = RunConfig()
+    assert a.identity() == RunConfig(device="cpu", data_dir="elsewhere").identity()
+    assert a.identity() != RunConfig(lr=0.2).identity()
+    assert a.identity() != RunConfig(seed=1).identity()
+
+
+def test_fixed_depth_archs_get_one_cell_per_seed():
+    sweep = build_sweep("smoke", {"archs": ["plain18", "resnet18"], "seeds": [0, 1]}, {})
+    assert [c.name for c in sweep.cells()] == [
+        "plain18-18-s0",
+        "resnet18-18-s0",
+        "plain18-18-s1",
+        "resnet18-18-s1",
+    ]

@@ -1,0 +1,108 @@
+"""The smoke sweep end to end, as a user runs it, and what it leaves in MLflow."""
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+from mlflow import MlflowClient
+
+import resnet.sweep
+from resnet.cli import main
+from resnet.config import RunConfig
+from resnet.models import build
+
+REPO = Path(__file__).resolve().parents[1]
+CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
+TAGS = {"arch", "depth", "seed", "dataset", "preset", "shortcut", "torch_version", "device_name"}
+
+
+def client():
+    return MlflowClient(f"sqlite:///{Path('mlruns/mlflow.db').resolve()}")
+
+
+def runs(**filters):
+    c = client()
+    experiments = [e.experiment_id for e in c.search_experiments()]
+    found = c.search_runs(experiments)
+    return [r for r in found if all(r.data.tags.get(k) == v for k, v in filters.items())]
+
+
+def test_smoke_sweep_end_to_end(workdir):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1" in done.stdout
+    )
+
+    (parent,) = runs(kind="sweep")
+    assert parent.info.status == "FINISHED"
+    children = runs(kind="cell")
+    assert {r.info.run_name for r in children} == CELLS
+    c = client()
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert set(child.data.tags) >= TAGS
+        assert child.data.tags["shortcut"] == (
+            "A" if child.data.tags["arch"] == "residual" else "none"
+        )
+        fields = {f.name for f in dataclasses.fields(RunConfig)}
+        assert fields <= set(child.data.params)
+        history = c.get_metric_history(child.info.run_id, "train_error")
+        assert [m.step for m in history] == [10, 20, 30, 40, 50, 60]
+        assert len(c.get_metric_history(child.info.run_id, "test_error")) == 2
+        weights = Path(c.download_artifacts(child.info.run_id, "weights.pt", str(workdir)))
+        state = torch.load(weights, weights_only=True)
+        net = build(child.data.tags["arch"], int(child.data.tags["depth"]))
+        net.load_state_dict(state)
+        assert int(child.data.params["num_params"]) == sum(p.numel() for p in net.parameters())
+
+    table = pd.read_csv(c.download_artifacts(parent.info.run_id, "final_metrics.csv", str(workdir)))
+    assert set(table["run"]) == CELLS and (table["status"] == "finished").all()
+    assert table["val_error"].max() < 0.5  # learnable: chance is 0.9
+
+    # Acceptance: the same sweep again leaves no duplicate finished runs.
+    assert main(["--preset", "smoke", "--no-progress"]) == 0
+    finished = [r for r in runs(kind="cell") if r.info.status == "FINISHED"]
+    assert sorted(r.info.run_name for r in finished) == sorted(CELLS)
+    assert len(runs(kind="sweep")) == 1
+
+
+def test_force_reruns_finished_cells(workdir):
+    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress"]
+    assert main(argv) == 0
+    assert main([*argv, "--force"]) == 0
+    assert len(runs(kind="cell")) == 2
+
+
+def test_lr_10_diverges_as_failed_and_the_sweep_goes_on(workdir, capsys):
+    assert main(["--preset", "smoke", "--lr", "10", "--no-progress"]) == 0
+    cells = runs(kind="cell")
+    assert {r.info.run_name for r in cells} == CELLS  # every cell ran despite the failures
+    for run in cells:
+        assert run.info.status == "FAILED"
+        assert run.data.tags["failure_reason"].startswith("diverged: training loss")
+    assert runs(kind="sweep")[0].info.status == "FINISHED"
+    assert "diverged" in capsys.readouterr().out
+
+
+def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
+    real_train = resnet.sweep.train
+
+    def crash_on_plain_14(config, *args, **kwargs):
+        if config.name == "plain-14-s0":
+            raise RuntimeError("out of memory (injected)")
+        return real_train(config, *args, **kwargs)
+
+    monkeypatch.setattr(resnet.sweep, "train", crash_on_plain_14)
+    assert main(["--preset", "smoke", "--no-progress"]) == 1
+    status = {r.info.run_name: r.info.status for r in runs(kind="cell")}
+    assert status == {**{name: "FINISHED" for name in CELLS}, "plain-14-s0": "FAILED"}
+    (crashed,) = runs(kind="cell", arch="plain", depth="14")
+    assert crashed.data.tags["failure_reason"] == "RuntimeError: out of memory (injected)"

@@ -1,0 +1,143 @@
+import dataclasses
+
+import pytest
+import torch
+
+from resnet.config import RunConfig
+from resnet.schedule import base_multiplier
+from resnet.train import evaluate, train
+
+
+def tiny(**changes):
+    base = dict(
+        arch="residual",
+        depth=8,
+        dataset="synthetic",
+        image_size=16,
+        iterations=30,
+        batch_size=32,
+        lr=0.05,
+        schedule="cosine",
+        warmup_iterations=5,
+        log_every=10,
+        eval_every=15,
+        eval_batch_size=500,
+        precision="fp32",
+        device="cpu",
+    )
+    return RunConfig(**{**base, **changes})
+
+
+class Recorder:
+    def __init__(self):
+        self.logged = []
+
+    def log_metrics(self, metrics, step):
+        self.logged.append((step, dict(metrics)))
+
+    def values(self):
+        """Everything logged but the timing, which no seed controls."""
+        return [(s, {k: v for k, v in m.items() if k != "images_per_sec"}) for s, m in self.logged]
+
+
+def test_training_learns_the_synthetic_task(synthetic16):
+    result = train(tiny(iterations=60), synthetic16, progress=False)
+    assert result.finished
+    assert result.metrics["val_error"] < 0.3  # chance is 0.9
+
+
+def test_same_seed_same_metrics_on_cpu(synthetic16):
+    a, b = Recorder(), Recorder()
+    train(tiny(), synthetic16, tracker=a, progress=False)
+    train(tiny(), synthetic16, tracker=b, progress=False)
+    assert a.values() == b.values()
+    c = Recorder()
+    train(tiny(seed=1), synthetic16, tracker=c, progress=False)
+    assert c.values() != a.values()
+
+
+def test_metrics_are_logged_at_log_and_eval_points(synthetic16):
+    rec = Recorder()
+    train(tiny(), synthetic16, tracker=rec, progress=False)
+    steps = [step for step, _ in rec.logged]
+    assert steps == [10, 15, 20, 30]
+    assert set(rec.logged[1][1]) == {
+        "train_loss",
+        "train_error",
+        "lr",
+        "images_per_sec",
+        "val_loss",
+        "val_error",
+        "test_loss",
+        "test_error",
+    }
+    assert "val_error" not in rec.logged[0][1]
+    for _, metrics in rec.logged:
+        assert all(0 <= metrics[k] <= 1 for k in metrics if k.endswith("_error"))
+
+
+def test_huge_lr_ends_as_diverged_with_the_iteration(synthetic16):
+    result = train(tiny(lr=10.0), synthetic16, progress=False)
+    assert result.status == "diverged"
+    assert "diverged: training loss" in result.failure and "at iteration" in result.failure
+    assert result.iterations < 30
+
+
+def test_nan_loss_is_caught_as_non_finite(synthetic16, monkeypatch):
+    import resnet.train as train_module
+
+    real = train_module.F.cross_entropy
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 7 else loss
+
+    monkeypatch.setattr(train_module.F, "cross_entropy", poisoned)
+    result = train(tiny(), synthetic16, progress=False)
+    assert result.status == "diverged"
+    assert "at iteration 7 (non-finite)" in result.failure
+
+
+def test_evaluation_changes_neither_weights_nor_bn_statistics(synthetic16):
+    result = train(tiny(iterations=10), synthetic16, progress=False)
+    model = result.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    evaluate(model, synthetic16.val, synthetic16, tiny())
+    assert model.training
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_bf16_autocast_trains(synthetic16):
+    result = train(tiny(precision="bf16"), synthetic16, progress=False)
+    assert result.finished and result.metrics["val_error"] < 0.9
+
+
+def test_schedules():
+    step = base_multiplier(RunConfig(iterations=100, milestones=(50, 75)))
+    assert [step(i) for i in (0, 49, 50, 74, 75, 99)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
+    cosine = base_multiplier(RunConfig(iterations=100, schedule="cosine", warmup_iterations=10))
+    assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
+    assert cosine(10) == pytest.approx(1.0) and cosine(55) == pytest.approx(0.5)
+    assert cosine(99) < 0.001
+
+
+def test_error_warmup_holds_the_small_lr_until_the_error_drops(synthetic16):
+    rec = Recorder()
+    config = tiny(
+        depth=14,
+        schedule="constant",
+        warmup_iterations=0,
+        error_warmup_lr=0.005,
+        error_warmup_until=0.5,
+        error_warmup_min_depth=14,
+        iterations=80,
+    )
+    train(config, synthetic16, tracker=rec, progress=False)
+    lrs = [m["lr"] for _, m in rec.logged]
+    assert lrs[0] == pytest.approx(0.005)
+    assert lrs[-1] == pytest.approx(0.05)
+    shallow = dataclasses.replace(config, depth=8)
+    assert not shallow.uses_error_warmup
