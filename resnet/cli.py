@@ -11,9 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 import pandas as pd
+import torch
 
 from resnet.config import ConfigError, SweepConfig
-from resnet.data import DataError
+from resnet.data import DataError, Dataset
 from resnet.estimate import estimate_seconds, human_duration
 from resnet.presets import build_sweep, preset_names
 from resnet.tracking import Store, resolve_tracking_uri, runs_url, ui_command
@@ -96,7 +97,31 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     run_overrides = {k: getattr(args, k) for k in RUN_OVERRIDES}
     if run_overrides["milestones"] is not None:
         run_overrides["milestones"] = tuple(run_overrides["milestones"])
-    return build_sweep(args.preset, sweep_overrides, run_overrides)
+    sweep = build_sweep(args.preset, sweep_overrides, run_overrides)
+    schedule = sweep.cells()[0].schedule
+    if args.milestones is not None and schedule != "step":
+        raise InputError(f"--milestones needs the step schedule; this preset uses {schedule}")
+    return sweep
+
+
+def check_device(name: str) -> None:
+    """A device that this machine does not have is bad input, found before anything runs."""
+    device = resolve_device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if (device.index is not None and device.index >= count) or count == 0:
+            raise InputError(f"device {name} is not available here ({count} CUDA devices); "
+                             "use --device cpu or auto")  # fmt: skip
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device mps is not available here; use --device cpu or auto")
+
+
+def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
+    batch_size = sweep.cells()[0].batch_size
+    if batch_size > len(dataset.train):
+        raise InputError(
+            f"batch size {batch_size} exceeds the {len(dataset.train)} training images"
+        )
 
 
 def print_estimate(sweep: SweepConfig, dataset) -> None:
@@ -124,7 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         sweep = sweep_from_args(args)
+        check_device(sweep.cells()[0].device)
         dataset = load_data(sweep.cells()[0])
+        check_fits(sweep, dataset)
     except (InputError, ConfigError, DataError) as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -139,4 +166,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nInterrupted: finished runs are kept; rerun to do the rest.", file=sys.stderr)
         return 130
     print_summary(result.rows, uri, result.experiment_id)
-    return 1 if any(r["status"] == "failed" for r in result.rows) else 0
+    return 1 if result.crashed else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,7 +92,10 @@ class RunConfig:
 
     def identity(self) -> str:
         """A hash of the fields that decide what the run computes: equal hash, same run."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in NON_IDENTITY_FIELDS}
+        ignored = set(NON_IDENTITY_FIELDS)
+        if self.dataset == "imagefolder":
+            ignored.discard("data_dir")  # the folder is the data set
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ignored}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -119,10 +123,13 @@ def run_config_problem(c: RunConfig) -> str | None:
             bool(DEVICE_PATTERN.match(c.device)),
             f"unknown device {c.device!r} (allowed: auto, cpu, cuda, cuda:N, mps)",
         ),
-        (c.lr > 0, f"lr must be positive, got {c.lr}"),
+        (c.lr > 0 and math.isfinite(c.lr), f"lr must be positive and finite, got {c.lr}"),
         (c.batch_size > 0, f"batch size must be positive, got {c.batch_size}"),
         (c.iterations > 0, f"iterations must be positive, got {c.iterations}"),
-        (c.weight_decay >= 0, f"weight decay must be zero or positive, got {c.weight_decay}"),
+        (
+            c.weight_decay >= 0 and math.isfinite(c.weight_decay),
+            f"weight decay must be zero or positive and finite, got {c.weight_decay}",
+        ),
         (0 <= c.momentum < 1, f"momentum must be in [0, 1), got {c.momentum}"),
         (c.divergence_factor > 1, f"divergence_factor must be above 1, got {c.divergence_factor}"),
         (0 < c.gamma <= 1, f"gamma must be in (0, 1], got {c.gamma}"),
@@ -174,6 +181,7 @@ def run_config_problem(c: RunConfig) -> str | None:
 
 
 CELL_FIELDS = ("arch", "depth", "seed")
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\- ]*")
 
 
 @dataclass(frozen=True)
@@ -195,12 +203,18 @@ class SweepConfig:
                 raise ConfigError(f"{name} must not be empty")
             if len(set(values)) != len(values):
                 raise ConfigError(f"{name} has repeated values: {list(values)}")
+        if self.experiment is not None and not EXPERIMENT_NAME.fullmatch(self.experiment):
+            raise ConfigError(
+                f"experiment name {self.experiment!r} may hold letters, digits, '.', '_', '-' "
+                "and spaces, and must start with a letter or digit"
+            )
         for name in self.exclude:
             if not re.fullmatch(r"[a-z0-9]+-\d+", name):
                 raise ConfigError(
                     f"exclude entry {name!r} must look like arch-depth, e.g. plain-110"
                 )
-        self.cells()  # every cell must be a valid run
+        if not self.cells():  # every cell must be a valid run, and there must be one
+            raise ConfigError("the sweep has no cells left: every (arch, depth) is excluded")
 
     @property
     def dataset(self) -> str:

@@ -28,8 +28,9 @@ class SweepResult:
     rows: list[dict[str, Any]]
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r["status"] in ("diverged", "failed")]
+    def crashed(self) -> list[dict[str, Any]]:
+        """Cells that broke (not those that diverged: divergence is a result)."""
+        return [r for r in self.rows if r["status"] == "failed"]
 
 
 def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], **extra) -> dict:
@@ -42,17 +43,21 @@ def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], 
 
 def run_cell(sweep_run: SweepRun, config: RunConfig, dataset: Dataset, progress: bool) -> dict:
     """Train one cell in its own child run; never raises but for an interrupt."""
-    device = resolve_device(config.device)
-    cell = CellRun(sweep_run, config, device)
+    cell = CellRun(sweep_run, config, resolve_device(config.device))
     try:
-        result: TrainResult = train(config, dataset, tracker=cell, progress=progress)
+        return train_and_record(cell, config, dataset, progress)
     except KeyboardInterrupt:
         cell.fail("interrupted by the user", status="KILLED")
         raise
     except Exception as exc:  # a crash in one cell must not end the sweep
         traceback.print_exc(file=sys.stderr)
-        cell.fail(f"{type(exc).__name__}: {exc}")
-        return row(config, "failed", cell.run_id, {}, note=f"{type(exc).__name__}: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        cell.fail(reason)
+        return row(config, "failed", cell.run_id, {}, note=reason)
+
+
+def train_and_record(cell: CellRun, config: RunConfig, dataset: Dataset, progress: bool) -> dict:
+    result: TrainResult = train(config, dataset, tracker=cell, progress=progress)
     cell.log_num_params(result.num_params)
     if not result.finished:
         cell.fail(result.failure or result.status)
@@ -84,8 +89,8 @@ def run_sweep(
                                 note="FINISHED earlier"))  # fmt: skip
                 continue
             rows.append(run_cell(sweep_run, config, dataset, progress))
-    except KeyboardInterrupt:
-        sweep_run.finish(rows, status="KILLED")
+    except BaseException as exc:
+        sweep_run.finish(rows, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     sweep_run.finish(rows)
     return SweepResult(experiment_id, sweep_run.run_id, rows)

@@ -202,17 +202,17 @@ def train(
         scheduler.step()
         loop.stats.add(loss, logits, labels, it)
 
-        if it % HEALTH_CHECK_EVERY == 0 or it == config.iterations:
+        evaluate_now = it % config.eval_every == 0 or it == config.iterations
+        log_now = evaluate_now or it % config.log_every == 0
+        if log_now or it % HEALTH_CHECK_EVERY == 0:  # never log a diverged loss
             failure = loop.stats.divergence()
             if failure is not None:
                 bar.close()
                 return loop.result("diverged", it, num_params, start, failure)
             if warmup.active:
                 warmup.update(loop.recent_error())
-        if it % config.log_every == 0 or it % config.eval_every == 0 or it == config.iterations:
-            loop.log_point(
-                it, lr, evaluate_now=it % config.eval_every == 0 or it == config.iterations
-            )
+        if log_now:
+            loop.log_point(it, lr, evaluate_now)
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
     bar.close()

@@ -19,6 +19,15 @@ BAD_INPUTS = {
     "negative iterations": (["--iterations", "-5"], "iterations must be positive"),
     "depth not a number": (["--depths", "twenty"], "--depths must be a comma-separated list"),
     "unknown option": (["--epochs", "3"], "unrecognized arguments: --epochs"),
+    "infinite lr": (["--lr", "inf"], "lr must be positive and finite"),
+    "batch larger than the data": (["--batch-size", "5000"], "exceeds the 2700 training images"),
+    "device not here": (["--device", "cuda:7"], "device cuda:7 is not available here"),
+    "milestones without step schedule": (["--milestones", "10,20"], "needs the step schedule"),
+    "every cell excluded": (
+        ["--preset", "paper", "--archs", "plain", "--depths", "110"],
+        "the sweep has no cells left",
+    ),
+    "experiment name with a path": (["--experiment", "../x"], "experiment name '../x' may hold"),
     "milestones past the end": (
         ["--preset", "paper", "--iterations", "1000"],
         "lr milestones [32000, 48000] must lie inside the 1000 iterations",

@@ -53,8 +53,8 @@ def test_option_a_shortcut_is_zero_padded_subsampling():
 
 def test_convolutions_get_he_initialisation():
     torch.manual_seed(0)
-    conv = build("plain", 110).blocks[-1].conv2  # 64 -> 64, 3x3: fan_out = 576
-    assert conv.weight.std().item() == pytest.approx((2 / 576) ** 0.5, rel=0.05)
+    conv = build("plain", 110).blocks[18].conv1  # 16 -> 32, 3x3: fan_out 288 (fan_in 144)
+    assert conv.weight.std().item() == pytest.approx((2 / 288) ** 0.5, rel=0.05)
 
 
 @pytest.mark.parametrize(("depth", "nearest"), [(21, "20, 26"), (19, "14, 20"), (3, "8"), (0, "8")])

@@ -74,6 +74,14 @@ def test_smoke_sweep_end_to_end(workdir):
     assert len(runs(kind="sweep")) == 1
 
 
+def test_a_changed_config_is_not_skipped(workdir):
+    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress"]
+    assert main(argv) == 0
+    assert main([*argv, "--lr", "0.02"]) == 0
+    lrs = sorted(r.data.params["lr"] for r in runs(kind="cell") if r.info.status == "FINISHED")
+    assert lrs == ["0.02", "0.05"]
+
+
 def test_force_reruns_finished_cells(workdir):
     argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress"]
     assert main(argv) == 0

@@ -112,7 +112,28 @@ def test_evaluation_changes_neither_weights_nor_bn_statistics(synthetic16):
 
 def test_bf16_autocast_trains(synthetic16):
     result = train(tiny(precision="bf16"), synthetic16, progress=False)
-    assert result.finished and result.metrics["val_error"] < 0.9
+    assert result.finished and result.metrics["val_error"] < 0.5
+
+
+def test_plain_and_residual_of_one_seed_share_initial_weights_and_batches(synthetic16, monkeypatch):
+    import resnet.train as train_module
+
+    seen = {}
+    real = train_module.crop_flip
+
+    def record(images, *args, **kwargs):
+        seen.setdefault(current, []).append(images.clone())
+        return real(images, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "crop_flip", record)
+    initial = {}
+    for current in ("plain", "residual"):
+        config = tiny(arch=current, iterations=5)
+        initial[current] = train_module.build_model(config, synthetic16, torch.device("cpu"))
+        train(config, synthetic16, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(seen["plain"], seen["residual"], strict=True))
+    plain, residual = (initial[k].state_dict() for k in ("plain", "residual"))
+    assert all(torch.equal(plain[k], residual[k]) for k in plain)
 
 
 def test_schedules():
@@ -133,11 +154,15 @@ def test_error_warmup_holds_the_small_lr_until_the_error_drops(synthetic16):
         error_warmup_lr=0.005,
         error_warmup_until=0.5,
         error_warmup_min_depth=14,
-        iterations=80,
+        iterations=100,
+        log_every=10,
+        eval_every=100,
     )
     train(config, synthetic16, tracker=rec, progress=False)
-    lrs = [m["lr"] for _, m in rec.logged]
-    assert lrs[0] == pytest.approx(0.005)
-    assert lrs[-1] == pytest.approx(0.05)
-    shallow = dataclasses.replace(config, depth=8)
-    assert not shallow.uses_error_warmup
+    logged = [(m["lr"], m["train_error"]) for _, m in rec.logged]
+    switch = next(i for i, (lr, _) in enumerate(logged) if lr == pytest.approx(0.05))
+    assert switch > 0, "the warm-up lr must come first"
+    assert all(lr == pytest.approx(0.005) for lr, _ in logged[:switch])
+    assert all(error >= 0.5 for _, error in logged[: switch - 1])  # still above the level
+    assert all(lr == pytest.approx(0.05) for lr, _ in logged[switch:])  # and never back
+    assert not dataclasses.replace(config, depth=8).uses_error_warmup

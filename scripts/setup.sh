@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One-time set-up, safe to rerun: a virtual environment in .venv with this package and its
+# dependencies, and Debian's Fashion-MNIST package for offline data when apt-get is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+FASHION_MNIST=/usr/share/datasets/fashion-mnist
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+apt_install() {
+  command -v apt-get >/dev/null || return 1
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: needs Python 3.11 or newer as $PYTHON (set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+fi
+
+if [ ! -d "$FASHION_MNIST" ]; then
+  apt_install dataset-fashion-mnist \
+    || echo "setup: dataset-fashion-mnist not installed; Fashion-MNIST will be downloaded instead"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv 2>/dev/null || {
+    rm -rf .venv
+    apt_install python3-venv && "$PYTHON" -m venv .venv
+  }
+fi
+
+# Reinstall only when the dependencies changed.
+if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  touch .venv/.installed
+fi
