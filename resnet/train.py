@@ -164,6 +164,17 @@ def build_model(config: RunConfig, dataset: data_lib.Dataset, device: torch.devi
     return model
 
 
+def train_step(model, optimizer, x, labels, config: RunConfig, device: torch.device):
+    """One SGD step; returns (loss, logits) without reading them back to the host."""
+    with autocast(config, device):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
 def train(
     config: RunConfig,
     dataset: data_lib.Dataset | None = None,
@@ -192,13 +203,8 @@ def train(
         images = crop_flip(dataset.train.images[indices], config.crop_pad, config.flip, generator)
         x = normalize(images, dataset.mean, dataset.std, config.channels_last)
         labels = dataset.train.labels[indices]
-        with autocast(config, device):
-            logits = model(x)
-            loss = F.cross_entropy(logits.float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         lr = optimizer.param_groups[0]["lr"]
+        loss, logits = train_step(model, optimizer, x, labels, config, device)
         scheduler.step()
         loop.stats.add(loss, logits, labels, it)
 
@@ -226,7 +232,7 @@ class _Loop:
         self.config, self.dataset, self.model, self.tracker = config, dataset, model, tracker
         self.stats = RunningStats(device, divergence_limit(config, dataset.num_classes))
         self.metrics: dict[str, float] = {}
-        self.window_start, self.window_images, self.eval_seconds = time.perf_counter(), 0, 0.0
+        self.window_start = time.perf_counter()
         self.warmup_wrong, self.warmup_count = 0, 0
 
     def recent_error(self) -> float:
