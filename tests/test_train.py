@@ -128,7 +128,7 @@ def test_plain_and_residual_of_one_seed_share_initial_weights_and_batches(synthe
     monkeypatch.setattr(train_module, "crop_flip", record)
     initial = {}
     for current in ("plain", "residual"):
-        config = tiny(arch=current, iterations=5)
+        config = tiny(arch=current, iterations=8)
         initial[current] = train_module.build_model(config, synthetic16, torch.device("cpu"))
         train(config, synthetic16, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(seen["plain"], seen["residual"], strict=True))
