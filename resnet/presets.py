@@ -20,7 +20,7 @@ from typing import Any
 
 from resnet.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
 
-PRESET_DIR = Path(__file__).parent / "presets"
+PRESET_DIR = Path(__file__).parent / "configs"
 SWEEP_KEYS = {
     "archs": list[str],
     "depths": list[int],
