@@ -50,7 +50,8 @@ def comma_list(item_type: Callable, what: str) -> Callable[[str], list]:
 def make_parser() -> OneLineParser:
     p = OneLineParser(
         prog="depth_sweep.py",
-        description="Train plain and residual nets of several depths; track every run in MLflow.",
+        description="Train plain and residual nets of several depths; track every run in MLflow. "
+        "Every value not given here comes from the preset.",
     )
     p.add_argument(
         "--preset",
