@@ -7,6 +7,7 @@ written to the MLflow store.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -63,10 +64,11 @@ def make_parser() -> OneLineParser:
     p.add_argument("--seeds", type=comma_list(int, "--seeds"), help="e.g. 0,1,2")
     p.add_argument("--dataset", help="cifar10, fashion-mnist, imagefolder or synthetic")
     p.add_argument("--data-dir", help="where data sets are read or downloaded (default: data)")
-    p.add_argument("--image-size", type=int, help="resize imagefolder images to this size")
+    p.add_argument("--image-size", type=int, help="resize images to this size (square)")
     p.add_argument("--train-subset", type=int, help="train on this many training images")
     p.add_argument("--shortcut", help="A (zero-padding identity, default) or B (projection)")
     p.add_argument("--iterations", type=int)
+    p.add_argument("--warmup-iterations", type=int, help="linear lr warm-up before the schedule")
     p.add_argument(
         "--milestones",
         type=comma_list(int, "--milestones"),
@@ -88,7 +90,8 @@ def make_parser() -> OneLineParser:
 
 
 RUN_OVERRIDES = (
-    "dataset", "data_dir", "image_size", "train_subset", "shortcut", "iterations", "milestones",
+    "dataset", "data_dir", "image_size", "train_subset", "shortcut", "iterations",
+    "warmup_iterations", "milestones",
     "lr", "weight_decay", "batch_size", "device", "precision",
 )  # fmt: skip
 
@@ -125,6 +128,29 @@ def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
         )
 
 
+def open_store(uri: str) -> Store:
+    """The MLflow store, read once so that a bad URI is one line of error, not a traceback."""
+    quick_failure = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+    saved = {k: os.environ.get(k) for k in quick_failure}
+    os.environ.update(quick_failure)
+    try:
+        store = Store(uri)
+        store.check()
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
+        raise InputError(
+            f"tracking URI {uri!r} cannot be opened ({reason}); "
+            "allowed: sqlite:///path/to/mlflow.db, a database URL or http://host:port"
+        ) from exc
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return store
+
+
 def print_estimate(sweep: SweepConfig, dataset) -> None:
     """Without a GPU, long sweeps say up front how long they will take."""
     cells = sweep.cells()
@@ -141,8 +167,9 @@ def print_estimate(sweep: SweepConfig, dataset) -> None:
 
 def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
     table = pd.DataFrame(rows).drop(columns=["run_id"])
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200):
-        print(table.to_string(index=False))
+    for column in table.select_dtypes("float").columns:  # 4 decimals; blank where not known
+        table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+    print(table.fillna("").to_string(index=False))
     print(f"\nBrowse the runs:\n  {ui_command(uri)}\n  {runs_url(uri, experiment_id)}")
 
 
@@ -159,10 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from resnet.sweep import run_sweep  # imported late: bad input exits fast
 
-    print_estimate(sweep, dataset)
     uri = resolve_tracking_uri(args.tracking_uri)
     try:
-        result = run_sweep(sweep, Store(uri), dataset, args.force, not args.no_progress)
+        store = open_store(uri)
+    except InputError as exc:
+        print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print_estimate(sweep, dataset)
+    try:
+        result = run_sweep(sweep, store, dataset, args.force, not args.no_progress)
     except KeyboardInterrupt:
         print("\nInterrupted: finished runs are kept; rerun to do the rest.", file=sys.stderr)
         return 130

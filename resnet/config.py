@@ -19,6 +19,7 @@ from resnet import models
 from resnet.data import LOADERS
 
 PRECISIONS = ("fp32", "bf16")
+PLAIN_ARCHS = tuple(name for name, spec in models.ARCHS.items() if not spec.residual)
 SCHEDULES = ("step", "cosine", "constant")
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
 NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size")
@@ -44,7 +45,7 @@ class RunConfig:
     data_dir: str = _section("data", "data")
     val_size: int | None = _section("data", None)  # None: 5000 for cifar10/fashion-mnist, else 10%
     train_subset: int | None = _section("data", None)  # train on the first N of the shuffled split
-    image_size: int | None = _section("data", None)  # synthetic size, or imagefolder resize
+    image_size: int | None = _section("data", None)  # resize to this (synthetic: generate at it)
     crop_pad: int = _section("data", 4)  # random crop after zero padding by this many pixels
     flip: bool = _section("data", True)  # random horizontal flips
     # optimisation
@@ -118,7 +119,10 @@ def run_config_problem(c: RunConfig) -> str | None:
             c.schedule in SCHEDULES,
             f"unknown schedule {c.schedule!r} (allowed: {', '.join(SCHEDULES)})",
         ),
-        (c.shortcut in models.SHORTCUTS, f"unknown shortcut {c.shortcut!r} (allowed: A, B)"),
+        (
+            c.shortcut in models.SHORTCUTS or (c.shortcut == "none" and c.arch in PLAIN_ARCHS),
+            f"unknown shortcut {c.shortcut!r} (allowed: A, B; none for plain nets)",
+        ),
         (
             bool(DEVICE_PATTERN.match(c.device)),
             f"unknown device {c.device!r} (allowed: auto, cpu, cuda, cuda:N, mps)",
@@ -140,7 +144,8 @@ def run_config_problem(c: RunConfig) -> str | None:
         (c.crop_pad >= 0, f"crop_pad must be zero or positive, got {c.crop_pad}"),
         (
             0 <= c.warmup_iterations < c.iterations,
-            f"warmup_iterations must be in [0, {c.iterations}), got {c.warmup_iterations}",
+            f"warmup_iterations must be in [0, {c.iterations}), got {c.warmup_iterations} "
+            "(set --warmup-iterations)",
         ),
         (
             c.error_warmup_lr is None or c.error_warmup_lr > 0,
@@ -156,10 +161,6 @@ def run_config_problem(c: RunConfig) -> str | None:
         ),
         (c.val_size is None or c.val_size > 0, f"val_size must be positive, got {c.val_size}"),
         (
-            c.image_size is None or c.dataset in ("synthetic", "imagefolder"),
-            f"image_size applies to synthetic and imagefolder data, not {c.dataset}",
-        ),
-        (
             c.image_size is None or c.image_size >= 8,
             f"image_size must be at least 8, got {c.image_size}",
         ),
@@ -169,7 +170,8 @@ def run_config_problem(c: RunConfig) -> str | None:
         ),
         (
             c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
-            f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations",
+            f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations "
+            "(set --milestones)",
         ),
     ]
     for ok, message in checks:
@@ -203,6 +205,9 @@ class SweepConfig:
                 raise ConfigError(f"{name} must not be empty")
             if len(set(values)) != len(values):
                 raise ConfigError(f"{name} has repeated values: {list(values)}")
+        shortcut = self.run.get("shortcut", RunConfig.shortcut)
+        if shortcut not in models.SHORTCUTS:
+            raise ConfigError(f"unknown shortcut {shortcut!r} (allowed: A, B)")
         if self.experiment is not None and not EXPERIMENT_NAME.fullmatch(self.experiment):
             raise ConfigError(
                 f"experiment name {self.experiment!r} may hold letters, digits, '.', '_', '-' "
@@ -234,9 +239,14 @@ class SweepConfig:
                     if fixed is not None and depth != sorted(self.depths)[0]:
                         continue  # fixed-depth archs: one cell per seed
                     if f"{arch}-{fixed or depth}" not in self.exclude:
-                        cell = RunConfig(arch=arch, depth=fixed or depth, seed=seed, **self.run)
-                        grid.append(cell)
+                        grid.append(self._cell(arch, fixed or depth, seed))
         return grid
+
+    def _cell(self, arch: str, depth: int, seed: int) -> RunConfig:
+        run = dict(self.run)
+        if arch in PLAIN_ARCHS:
+            run["shortcut"] = "none"  # a plain net has none, whatever the sweep's choice
+        return RunConfig(arch=arch, depth=depth, seed=seed, **run)
 
     def identity(self) -> str:
         body = {"cells": sorted(c.identity() for c in self.cells()), "preset": self.preset}

@@ -231,6 +231,15 @@ LOADERS: dict[str, Callable[[Path, int | None], tuple[Split, Split, int]]] = {
 }
 
 
+def resized(split: Split, size: int) -> Split:
+    """All images at size x size (a no-op when they already are)."""
+    if split.images.shape[-2:] == (size, size):
+        return split
+    from torchvision.transforms.functional import resize
+
+    return Split(resize(split.images, [size, size], antialias=True), split.labels)
+
+
 def split_train_val(full: Split, val_size: int) -> tuple[Split, Split]:
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(SPLIT_SEED))
     return full.subset(order[val_size:]), full.subset(order[:val_size])
@@ -264,6 +273,8 @@ def load(
     if data_dir.exists() and not data_dir.is_dir():
         raise DataError(f"data dir {data_dir} is a file, not a folder")
     full_train, test, num_classes = LOADERS[dataset](data_dir, image_size)
+    if image_size is not None:
+        full_train, test = resized(full_train, image_size), resized(test, image_size)
     val_size = resolve_val_size(dataset, val_size, len(full_train))
     train, val = split_train_val(full_train, val_size)
     if train_subset is not None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,9 +39,20 @@ def sqlite_path(uri: str) -> Path | None:
 
 
 def ui_command(uri: str) -> str:
-    if sqlite_path(uri) is None:
+    if uri.startswith("http"):
         return f"open {uri} in a browser"
-    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
+    return f"{mlflow_executable()} ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
+
+
+def mlflow_executable() -> str:
+    """The mlflow command of this environment, as a user can type it from here."""
+    beside = Path(sys.executable).parent / "mlflow"
+    if not beside.exists() or shutil.which("mlflow") == str(beside):
+        return "mlflow"
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
 
 
 def runs_url(uri: str, experiment_id: str) -> str:
@@ -79,6 +92,10 @@ class Store:
             # MLflow caches stores by URI: a relative one would follow the first working dir.
             uri = f"sqlite:///{db.resolve()}"
         self.client = MlflowClient(tracking_uri=uri)
+
+    def check(self) -> None:
+        """Raise if the store cannot be read (a wrong URI, an unreachable server)."""
+        self.client.search_experiments(max_results=1)
 
     def artifact_location(self, name: str) -> str | None:
         """Next to a local SQLite db: <db folder>/artifacts/<experiment>; else the server's."""
@@ -186,7 +203,7 @@ class CellRun:
             "seed": config.seed,
             "dataset": config.dataset,
             "preset": sweep_run.sweep.preset,
-            "shortcut": config.shortcut if config.residual else "none",
+            "shortcut": config.shortcut,
             "run_identity": config.identity(),
             "torch_version": torch.__version__,
             "device_name": device_name(device),

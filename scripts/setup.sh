@@ -14,6 +14,9 @@ apt_install() {
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "$@" >/dev/null
 }
 
+if ! command -v "$PYTHON" >/dev/null; then
+  apt_install python3 python3-venv || true
+fi
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "setup: needs Python 3.11 or newer as $PYTHON (set PYTHON=/path/to/python3.11)" >&2
   exit 2

@@ -28,6 +28,8 @@ BAD_INPUTS = {
         "the sweep has no cells left",
     ),
     "experiment name with a path": (["--experiment", "../x"], "experiment name '../x' may hold"),
+    "shortcut of no kind": (["--archs", "plain", "--shortcut", "C"], "unknown shortcut 'C'"),
+    "tracking URI of a file store": (["--tracking-uri", "mlruns"], "tracking URI 'mlruns'"),
     "milestones past the end": (
         ["--preset", "paper", "--iterations", "1000"],
         "lr milestones [32000, 48000] must lie inside the 1000 iterations",

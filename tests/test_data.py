@@ -49,6 +49,12 @@ def test_fashion_mnist_is_read_from_the_data_dir(tmp_path):
     assert (len(ds.val), len(ds.test), ds.num_classes, ds.in_channels) == (20, 30, 10, 1)
 
 
+def test_image_size_resizes_any_data_set(tmp_path):
+    fake_fashion_mnist(tmp_path)
+    ds = load("fashion-mnist", tmp_path, val_size=20, image_size=16)
+    assert ds.train.images.shape[1:] == (1, 16, 16) and ds.test.images.shape[1:] == (1, 16, 16)
+
+
 def test_fashion_mnist_falls_back_to_the_debian_package(tmp_path, monkeypatch):
     debian = tmp_path / "debian"
     debian.mkdir()

@@ -72,6 +72,14 @@ def test_identity_ignores_where_a_run_computes_but_not_what():
     assert a.identity() != RunConfig(seed=1).identity()
 
 
+def test_plain_nets_have_no_shortcut_so_b_reruns_only_residual_nets():
+    a = {c.name: c for c in build_sweep("smoke", {}, {"shortcut": "A"}).cells()}
+    b = {c.name: c for c in build_sweep("smoke", {}, {"shortcut": "B"}).cells()}
+    assert a["plain-8-s0"].shortcut == "none"
+    assert a["plain-8-s0"].identity() == b["plain-8-s0"].identity()
+    assert a["residual-8-s0"].identity() != b["residual-8-s0"].identity()
+
+
 def test_fixed_depth_archs_get_one_cell_per_seed():
     sweep = build_sweep("smoke", {"archs": ["plain18", "resnet18"], "seeds": [0, 1]}, {})
     assert [c.name for c in sweep.cells()] == [
