@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -17,9 +18,11 @@ import torch
 from resnet.config import ConfigError, SweepConfig
 from resnet.data import DataError, Dataset
 from resnet.estimate import estimate_seconds, human_duration
-from resnet.presets import build_sweep, preset_names
+from resnet.presets import build_sweep, build_tune, preset_names
+from resnet.sweep import Tuning, run_sweep
 from resnet.tracking import Store, resolve_tracking_uri, runs_url, ui_command
 from resnet.train import load_data, resolve_device
+from resnet.tuning import default_storage, open_storage, study_name
 
 EXIT_BAD_INPUT = 2
 
@@ -85,6 +88,23 @@ def make_parser() -> OneLineParser:
         help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
     )
     p.add_argument("--force", action="store_true", help="rerun cells that already finished")
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="first tune lr and weight decay per (arch, depth) with Optuna, then "
+        "train the cells with the best values",
+    )
+    p.add_argument(
+        "--use-tuned",
+        action="store_true",
+        help="train the cells with the best values of earlier --tune studies",
+    )
+    p.add_argument("--trials", type=int, help="trials per study, in total (default: preset)")
+    p.add_argument(
+        "--storage",
+        help="Optuna storage URL or journal file "
+        "(default: mlruns/optuna-journal.log beside the MLflow store)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p  # fmt: skip
 
@@ -106,6 +126,33 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     if args.milestones is not None and schedule != "step":
         raise InputError(f"--milestones needs the step schedule; this preset uses {schedule}")
     return sweep
+
+
+def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, uri: str) -> Tuning | None:
+    """How the sweep is tuned, checked before anything runs; None when it is not."""
+    if args.tune and args.use_tuned:
+        raise InputError("--tune and --use-tuned exclude each other (--tune already uses them)")
+    if not (args.tune or args.use_tuned):
+        if args.trials is not None or args.storage is not None:
+            raise InputError("--trials and --storage need --tune or --use-tuned")
+        return None
+    tune = build_tune(args.preset, {"trials": args.trials})
+    storage = args.storage or default_storage(uri)
+    if args.use_tuned:
+        check_studies_exist(sweep, storage)
+    return Tuning(tune, storage, run_trials=args.tune)
+
+
+def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
+    import optuna
+
+    if "://" not in storage and not Path(storage).is_file():
+        raise InputError(f"--use-tuned: no Optuna storage at {storage} (run --tune first)")
+    known = {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))}
+    for cell in sweep.cells():
+        name = study_name(sweep.experiment_name, cell.arch, cell.depth)
+        if name not in known:
+            raise InputError(f"--use-tuned: no study {name!r} in {storage} (run --tune first)")
 
 
 def check_device(name: str) -> None:
@@ -178,15 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         sweep = sweep_from_args(args)
         check_device(sweep.cells()[0].device)
+        uri = resolve_tracking_uri(args.tracking_uri)
+        tuning = tuning_from_args(args, sweep, uri)
         dataset = load_data(sweep.cells()[0])
         check_fits(sweep, dataset)
     except (InputError, ConfigError, DataError) as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from resnet.sweep import run_sweep  # imported late: bad input exits fast
-
-    uri = resolve_tracking_uri(args.tracking_uri)
     try:
         store = open_store(uri)
     except InputError as exc:
@@ -194,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     print_estimate(sweep, dataset)
     try:
-        result = run_sweep(sweep, store, dataset, args.force, not args.no_progress)
+        result = run_sweep(sweep, store, dataset, args.force, not args.no_progress, tuning)
     except KeyboardInterrupt:
         print("\nInterrupted: finished runs are kept; rerun to do the rest.", file=sys.stderr)
         return 130

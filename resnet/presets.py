@@ -7,6 +7,7 @@ Layout of a preset file (every key optional; missing keys take RunConfig's defau
     [model]  shortcut
     [data]   dataset, data_dir, val_size, train_subset, image_size, crop_pad, flip
     [train]  iterations, batch_size, lr, ... (see RunConfig)
+    [tune]   trials, lr_min, lr_max, weight_decay_min, weight_decay_max, iterations, pruner, seed
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
+from resnet.tuning import TuneConfig
 
 PRESET_DIR = Path(__file__).parent / "configs"
 SWEEP_KEYS = {
@@ -57,25 +59,33 @@ def run_field_types() -> dict[str, dict[str, Any]]:
     return sections
 
 
-def read_preset(name_or_path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(preset name, sweep keys, run fields) from a preset, every key and type checked."""
+def tune_field_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(TuneConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(TuneConfig)}
+
+
+Section = dict[str, Any]
+
+
+def read_preset(name_or_path: str) -> tuple[str, Section, Section, Section]:
+    """(name, sweep keys, run fields, tune keys) from a preset, every key and type checked."""
     path = preset_path(name_or_path)
     try:
         document = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"preset {path} is not valid TOML: {exc}") from exc
-    sections = {"sweep": SWEEP_KEYS, **run_field_types()}
-    sweep, run = {}, {}
+    sections = {"sweep": SWEEP_KEYS, "tune": tune_field_types(), **run_field_types()}
+    sweep, run, tune = {}, {}, {}
     for key, value in document.items():
         if key in TOP_LEVEL_KEYS:
             check_type(f"{path.name}: {key}", value, TOP_LEVEL_KEYS[key])
         elif key in sections and isinstance(value, dict):
-            target = sweep if key == "sweep" else run
+            target = {"sweep": sweep, "tune": tune}.get(key, run)
             target.update(read_section(path.name, key, value, sections[key]))
         else:
             allowed = ", ".join([*TOP_LEVEL_KEYS, *(f"[{s}]" for s in sections)])
             raise ConfigError(f"{path.name}: unknown key {key!r} (allowed: {allowed})")
-    return path.stem, sweep, run
+    return path.stem, sweep, run, tune
 
 
 def read_section(
@@ -139,7 +149,7 @@ def build_sweep(
     preset: str, sweep_overrides: dict[str, Any], run_overrides: dict[str, Any]
 ) -> SweepConfig:
     """A SweepConfig from a preset plus command-line overrides (None values are ignored)."""
-    name, sweep, run = read_preset(preset)
+    name, sweep, run, _ = read_preset(preset)
     sweep.update({k: v for k, v in sweep_overrides.items() if v is not None})
     run.update({k: v for k, v in run_overrides.items() if v is not None})
     assert not set(run) & set(CELL_FIELDS)
@@ -152,3 +162,10 @@ def build_sweep(
         exclude=tuple(sweep.get("exclude", ())),
         run=run,
     )
+
+
+def build_tune(preset: str, overrides: dict[str, Any]) -> TuneConfig:
+    """The preset's [tune] section plus command-line overrides (None values are ignored)."""
+    tune = read_preset(preset)[3]
+    tune.update({k: v for k, v in overrides.items() if v is not None})
+    return TuneConfig(**tune)

@@ -6,6 +6,7 @@ A diverged or crashed cell ends FAILED with its reason, and the sweep goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import traceback
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from resnet.config import RunConfig, SweepConfig
 from resnet.data import Dataset
 from resnet.tracking import CellRun, Store, SweepRun
 from resnet.train import TrainResult, load_data, resolve_device, train
+from resnet.tuning import StudyRunner, TuneConfig, open_storage
 
 SUMMARY_METRICS = ("train_error", "val_error", "test_error", "train_loss")
 
@@ -41,9 +43,11 @@ def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], 
     }  # fmt: skip
 
 
-def run_cell(sweep_run: SweepRun, config: RunConfig, dataset: Dataset, progress: bool) -> dict:
+def run_cell(
+    sweep_run: SweepRun, config: RunConfig, dataset: Dataset, progress: bool, tags=None
+) -> dict:
     """Train one cell in its own child run; never raises but for an interrupt."""
-    cell = CellRun(sweep_run, config, resolve_device(config.device))
+    cell = CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags)
     try:
         return train_and_record(cell, config, dataset, progress)
     except KeyboardInterrupt:
@@ -67,14 +71,56 @@ def train_and_record(cell: CellRun, config: RunConfig, dataset: Dataset, progres
     return row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """How a sweep takes its lr and weight decay from Optuna studies."""
+
+    tune: TuneConfig
+    storage: str
+    run_trials: bool  # False: only read the studies' best values (--use-tuned)
+
+
+def tuned_values(sweep_run: SweepRun, cells: list[RunConfig], tuning: Tuning, dataset) -> dict:
+    """{(arch, depth): (best params, study name)}, after running the missing trials."""
+    storage = open_storage(tuning.storage)
+    values = {}
+    for cell in cells:
+        key = (cell.arch, cell.depth)
+        if key in values:
+            continue
+        runner = StudyRunner(sweep_run, cell, tuning.tune, storage)
+        if tuning.run_trials:
+            print(f"tuning {runner.name}: {tuning.tune.trials} trials", file=sys.stderr)
+            runner.run(dataset)
+        if runner.record_best():
+            values[key] = (runner.best().params, runner.name)
+        else:
+            print(
+                f"warning: {runner.name} has no completed trial (every trial diverged or was "
+                "pruned); its cells keep the preset's lr and weight decay",
+                file=sys.stderr,
+            )
+    return values
+
+
+def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]:
+    if (config.arch, config.depth) not in values:
+        return config, None
+    params, study = values[(config.arch, config.depth)]
+    tuned = dataclasses.replace(config, lr=params["lr"], weight_decay=params["weight_decay"])
+    return tuned, {"tuned_from": study}
+
+
 def run_sweep(
     sweep: SweepConfig,
     store: Store,
     dataset: Dataset | None = None,
     force: bool = False,
     progress: bool = True,
+    tuning: Tuning | None = None,
 ) -> SweepResult:
-    """Run every cell of the sweep that has no FINISHED run yet (all of them with `force`)."""
+    """Run every cell of the sweep that has no FINISHED run yet (all of them with `force`);
+    with `tuning`, first tune each (arch, depth) and train the cells with the best values."""
     cells = sweep.cells()
     dataset = dataset or load_data(cells[0])
     dataset = dataset.to(resolve_device(cells[0].device))  # once for all cells
@@ -82,13 +128,15 @@ def run_sweep(
     sweep_run = SweepRun(store, experiment_id, sweep)
     rows = []
     try:
-        for config in tqdm(cells, desc="sweep", unit="run", disable=not progress):
+        values = tuned_values(sweep_run, cells, tuning, dataset) if tuning else {}
+        for plain_config in tqdm(cells, desc="sweep", unit="run", disable=not progress):
+            config, tags = with_tuned(plain_config, values)
             done = None if force else store.finished_run(experiment_id, config)
             if done is not None:
                 rows.append(row(config, "skipped", done.info.run_id, done.data.metrics,
                                 note="FINISHED earlier"))  # fmt: skip
                 continue
-            rows.append(run_cell(sweep_run, config, dataset, progress))
+            rows.append(run_cell(sweep_run, config, dataset, progress, tags))
     except BaseException as exc:
         sweep_run.finish(rows, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise

@@ -125,7 +125,8 @@ class Store:
         """The newest FINISHED run of exactly this config, or None."""
         runs = self.find_runs(
             experiment_id,
-            f"tags.run_identity = '{config.identity()}' and attributes.status = 'FINISHED'",
+            f"tags.run_identity = '{config.identity()}' and tags.kind = 'cell' "
+            "and attributes.status = 'FINISHED'",
         )
         return runs[0] if runs else None
 
@@ -194,10 +195,19 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 class CellRun:
     """The child run of one (arch, depth, seed) cell; a `Tracker` for `train`."""
 
-    def __init__(self, sweep_run: SweepRun, config: RunConfig, device: torch.device):
+    def __init__(
+        self,
+        sweep_run: SweepRun,
+        config: RunConfig,
+        device: torch.device,
+        parent_run_id: str | None = None,
+        kind: str = "cell",
+        extra_tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ):
         self.store = sweep_run.store
         tags = {
-            "mlflow.parentRunId": sweep_run.run_id,
+            "mlflow.parentRunId": parent_run_id or sweep_run.run_id,
             "arch": config.arch,
             "depth": config.depth,
             "seed": config.seed,
@@ -207,13 +217,16 @@ class CellRun:
             "run_identity": config.identity(),
             "torch_version": torch.__version__,
             "device_name": device_name(device),
-            "kind": "cell",
+            "kind": kind,
+            **(extra_tags or {}),
         }
         commit = git_commit()
         if commit:
             tags["git_commit"] = tags["mlflow.source.git.commit"] = commit
         run = self.store.client.create_run(
-            sweep_run.experiment_id, run_name=config.name, tags={k: str(v) for k, v in tags.items()}
+            sweep_run.experiment_id,
+            run_name=run_name or config.name,
+            tags={k: str(v) for k, v in tags.items()},
         )
         self.run_id = run.info.run_id
         self.store.log_params(self.run_id, config.to_params())

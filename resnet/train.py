@@ -180,8 +180,12 @@ def train(
     dataset: data_lib.Dataset | None = None,
     tracker: Tracker | None = None,
     progress: bool = True,
+    eval_splits: tuple[str, ...] = ("val", "test"),
 ) -> TrainResult:
-    """Train one network as the config says; log metrics to `tracker` every few iterations."""
+    """Train one network as the config says; log metrics to `tracker` every few iterations.
+
+    `eval_splits` are the splits evaluated every `eval_every` iterations (tuning trials leave
+    the test set out: nothing may be chosen on it, so it is not even computed)."""
     device = resolve_device(config.device)
     dataset = (dataset or load_data(config)).to(device)
     model = build_model(config, dataset, device)
@@ -194,7 +198,7 @@ def train(
     scheduler = make_scheduler(optimizer, config, warmup)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     batches = BatchStream(len(dataset.train), config.batch_size, generator)
-    loop = _Loop(config, dataset, model, tracker, device)
+    loop = _Loop(config, dataset, model, tracker, device, eval_splits)
 
     bar = tqdm(total=config.iterations, desc=config.name, leave=False, disable=not progress)
     start = time.perf_counter()
@@ -228,8 +232,9 @@ def train(
 class _Loop:
     """Book-keeping around the training steps: metric windows, timing, logging."""
 
-    def __init__(self, config, dataset, model, tracker, device):
+    def __init__(self, config, dataset, model, tracker, device, eval_splits):
         self.config, self.dataset, self.model, self.tracker = config, dataset, model, tracker
+        self.eval_splits = eval_splits
         self.stats = RunningStats(device, divergence_limit(config, dataset.num_classes))
         self.metrics: dict[str, float] = {}
         self.window_start = time.perf_counter()
@@ -255,7 +260,7 @@ class _Loop:
             "images_per_sec": images / max(train_seconds, 1e-9),
         }
         if evaluate_now:
-            for split in ("val", "test"):
+            for split in self.eval_splits:
                 loss, error = evaluate(
                     self.model, getattr(self.dataset, split), self.dataset, self.config
                 )

@@ -1,0 +1,295 @@
+"""Optuna tuning of learning rate and weight decay, one study per (arch, depth).
+
+Each trial trains the cell with a shortened budget through the same `train()` and is scored on
+the validation error (never the test set); the validation error at each evaluation goes to the
+pruner. Studies live in an Optuna storage (by default a JournalStorage file next to the MLflow
+store) and are reopened by name, so a rerun continues them up to the wanted number of trials.
+Every trial is a nested MLflow run under its study's tuning run, tagged with its Optuna state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from resnet.config import ConfigError, RunConfig
+from resnet.data import Dataset
+from resnet.tracking import CellRun, Store, SweepRun, sqlite_path
+from resnet.train import resolve_device, train
+
+PRUNERS = ("median", "hyperband", "none")
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
+MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    trials: int = 8  # the total wanted per study, not extra trials
+    lr_min: float = 1e-3
+    lr_max: float = 1.0
+    weight_decay_min: float = 1e-5
+    weight_decay_max: float = 1e-2
+    iterations: int | None = None  # per-trial budget; None: the run's own
+    pruner: str = "median"
+    seed: int = 0  # the TPE sampler's seed
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.trials > 0, f"tune.trials must be positive, got {self.trials}"),
+            (0 < self.lr_min < self.lr_max, "tune needs 0 < lr_min < lr_max"),
+            (0 < self.weight_decay_min < self.weight_decay_max,
+             "tune needs 0 < weight_decay_min < weight_decay_max"),
+            (self.iterations is None or self.iterations > 0,
+             f"tune.iterations must be positive, got {self.iterations}"),
+            (self.pruner in PRUNERS,
+             f"unknown pruner {self.pruner!r} (allowed: {', '.join(PRUNERS)})"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+def default_storage(tracking_uri: str) -> str:
+    """A JournalStorage file beside the SQLite store (else in ./mlruns)."""
+    db = sqlite_path(tracking_uri)
+    folder = db.parent if db is not None else Path("mlruns")
+    return str(folder / "optuna-journal.log")
+
+
+def open_storage(storage: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage URL (sqlite://, postgresql://, ...) or a journal file path."""
+    if "://" in storage:
+        return optuna.storages.RDBStorage(storage)
+    Path(storage).parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+
+
+def study_name(experiment: str, arch: str, depth: int) -> str:
+    return f"{experiment}/{arch}-{depth}"
+
+
+def make_pruner(tune: TuneConfig, config: RunConfig) -> optuna.pruners.BasePruner:
+    if tune.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2)
+    if tune.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=config.eval_every, max_resource=config.iterations
+        )
+    return optuna.pruners.NopPruner()
+
+
+def trial_budget(cell: RunConfig, tune: TuneConfig) -> RunConfig:
+    """The cell with the tuning budget: milestones, warm-up and the log and evaluation
+    intervals scaled to the shorter run (as many validation reports for the pruner)."""
+    if tune.iterations is None or tune.iterations == cell.iterations:
+        return cell
+    scale = tune.iterations / cell.iterations
+    return dataclasses.replace(
+        cell,
+        iterations=tune.iterations,
+        milestones=tuple(max(1, round(m * scale)) for m in cell.milestones),
+        warmup_iterations=round(cell.warmup_iterations * scale),
+        log_every=max(1, round(cell.log_every * scale)),
+        eval_every=max(1, round(cell.eval_every * scale)),
+    )
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_dead(value: str | None) -> bool:
+    """True for a trial started on this host by a process that no longer exists."""
+    if not value:
+        return True
+    host, _, pid = value.rpartition(":")
+    if host != socket.gethostname():
+        return False  # another machine's worker: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+class TrialRun(CellRun):
+    """An MLflow run for one trial; reports each validation error to Optuna for pruning."""
+
+    def __init__(self, parent: SweepRun, parent_run_id: str, config: RunConfig, trial):
+        tags = {"trial_number": trial.number, "study": trial.study.study_name}
+        device = resolve_device(config.device)
+        name = f"{config.arch}-{config.depth}-trial{trial.number}"
+        super().__init__(parent, config, device, parent_run_id, "trial", tags, name)
+        self.trial = trial
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        super().log_metrics(metrics, step)
+        if "val_error" in metrics:
+            self.trial.report(metrics["val_error"], step)
+            if self.trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at iteration {step}")
+
+    def end_as(self, state: str, reason: str | None = None) -> None:
+        tags = {"optuna_state": state}
+        if reason:
+            tags["failure_reason"] = reason
+        self.store.set_tags(self.run_id, tags)
+        self.store.end(self.run_id, MLFLOW_STATUS[state])
+
+
+class StudyRunner:
+    """One (arch, depth) study: its Optuna study, its MLflow tuning run, and its trials."""
+
+    def __init__(self, sweep_run: SweepRun, cell: RunConfig, tune: TuneConfig, storage):
+        self.sweep_run, self.cell, self.tune, self.storage = sweep_run, cell, tune, storage
+        self.name = study_name(sweep_run.sweep.experiment_name, cell.arch, cell.depth)
+        self.study = optuna.create_study(
+            study_name=self.name,
+            storage=storage,
+            pruner=make_pruner(tune, trial_budget(cell, tune)),
+            direction="minimize",
+            load_if_exists=True,
+        )
+        # Seeded, and offset by the trials already there: a resumed study draws new values
+        # rather than repeating its own start.
+        self.study.sampler = optuna.samplers.TPESampler(seed=tune.seed + len(self.study.trials))
+        self.run_id = self._tuning_run()
+
+    def _tuning_run(self) -> str:
+        store: Store = self.sweep_run.store
+        found = store.find_runs(self.sweep_run.experiment_id, f"tags.study = '{self.name}'")
+        found = [r for r in found if r.data.tags.get("kind") == "tuning"]
+        if found:
+            store.client.update_run(found[0].info.run_id, status="RUNNING")
+            return found[0].info.run_id
+        tags = {
+            "mlflow.parentRunId": self.sweep_run.run_id, "kind": "tuning", "study": self.name,
+            "arch": self.cell.arch, "depth": str(self.cell.depth),
+        }  # fmt: skip
+        run = store.client.create_run(
+            self.sweep_run.experiment_id, run_name=f"tune-{self.cell.arch}-{self.cell.depth}",
+            tags=tags,
+        )  # fmt: skip
+        return run.info.run_id
+
+    def fail_abandoned_trials(self) -> None:
+        """Trials left RUNNING by a killed process become FAIL, so they are tried again."""
+        store = self.sweep_run.store
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if owner_is_dead(trial.user_attrs.get("owner")):
+                # FrozenTrial keeps its storage id private; Optuna's own stale-trial code uses it.
+                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                run_id = trial.user_attrs.get("mlflow_run_id")
+                if run_id:
+                    store.set_tags(
+                        run_id,
+                        {"optuna_state": "FAIL", "failure_reason": "the process running it died"},
+                    )
+                    store.end(run_id, "KILLED")
+
+    def counted(self) -> int:
+        return len(self.study.get_trials(deepcopy=False, states=COUNTED))
+
+    def objective(self, dataset: Dataset):
+        def run_trial(trial: optuna.Trial) -> float:
+            config = dataclasses.replace(
+                trial_budget(self.cell, self.tune),
+                lr=trial.suggest_float("lr", self.tune.lr_min, self.tune.lr_max, log=True),
+                weight_decay=trial.suggest_float(
+                    "weight_decay", self.tune.weight_decay_min, self.tune.weight_decay_max,
+                    log=True,
+                ),
+            )  # fmt: skip
+            trial.set_user_attr("owner", owner())  # first: a killed trial is known as ours
+            run = TrialRun(self.sweep_run, self.run_id, config, trial)
+            trial.set_user_attr("mlflow_run_id", run.run_id)
+            try:
+                result = train(config, dataset, run, progress=False, eval_splits=("val",))
+            except optuna.TrialPruned as pruned:
+                run.end_as("PRUNED", str(pruned))
+                raise
+            except BaseException as exc:
+                run.end_as("FAIL", f"{type(exc).__name__}: {exc}")
+                raise
+            run.log_num_params(result.num_params)
+            if not result.finished:  # diverged: a visible PRUNED, and the study goes on
+                run.end_as("PRUNED", result.failure)
+                raise optuna.TrialPruned(result.failure)
+            run.end_as("COMPLETE")
+            return result.metrics["val_error"]
+
+        return run_trial
+
+    def run(self, dataset: Dataset) -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # MLflow has every trial
+        self.fail_abandoned_trials()
+        missing = self.tune.trials - self.counted()
+        if missing > 0:
+            self.study.optimize(self.objective(dataset), n_trials=missing)
+
+    def best(self) -> optuna.trial.FrozenTrial:
+        completed = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not completed:
+            raise ConfigError(f"study {self.name} has no completed trial to take values from")
+        return min(completed, key=lambda t: t.value)
+
+    def record_best(self) -> bool:
+        """Log the best values and Optuna's figures to the tuning run; False if there are none."""
+        store = self.sweep_run.store
+        if not self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            store.set_tags(self.run_id, {"best_trial": "none: no completed trial"})
+            store.end(self.run_id, "FINISHED")
+            return False
+        best = self.best()
+        store.log_metrics(
+            self.run_id,
+            {"best_lr": best.params["lr"], "best_weight_decay": best.params["weight_decay"],
+             "best_val_error": best.value},
+            step=self.counted(),
+        )  # fmt: skip
+        store.set_tags(self.run_id, {"best_trial": best.number})
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in save_figures(self.study, Path(tmp)):
+                store.log_file(self.run_id, path, "figures")
+        store.end(self.run_id, "FINISHED")
+        return True
+
+
+def save_figures(study: optuna.Study, folder: Path) -> list[Path]:
+    """Optuna's own figures as PNG files; those that need more trials are left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as vis
+
+    figures = {
+        "optimization_history": vis.plot_optimization_history,
+        "param_importances": vis.plot_param_importances,
+        "contour_lr_weight_decay": vis.plot_contour,
+        "slice": vis.plot_slice,
+    }
+    saved = []
+    for name, plot in figures.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                axes = plot(study)
+        except (ValueError, RuntimeError):  # e.g. importances need two completed trials
+            continue
+        figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+        path = folder / f"{name}.png"
+        figure.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(figure)
+        saved.append(path)
+    return saved

@@ -1,0 +1,194 @@
+"""Optuna tuning: studies per (arch, depth), trials in MLflow, resume after SIGINT and SIGKILL."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from resnet.cli import main
+from resnet.tuning import open_storage
+
+REPO = Path(__file__).resolve().parents[1]
+JOURNAL = "mlruns/optuna-journal.log"
+
+
+def client():
+    return MlflowClient(f"sqlite:///{Path('mlruns/mlflow.db').resolve()}")
+
+
+def runs(kind):
+    c = client()
+    found = c.search_runs([e.experiment_id for e in c.search_experiments()])
+    return [r for r in found if r.data.tags.get("kind") == kind]
+
+
+def studies():
+    storage = open_storage(JOURNAL)
+    return {
+        s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
+        for s in optuna.get_all_study_summaries(storage)
+    }
+
+
+def counted(study):
+    return study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def one_cell_preset(tmp_path, lr_min=0.01, lr_max=0.5, iterations=40):
+    path = tmp_path / "tune.toml"
+    path.write_text(
+        f"""
+[sweep]
+archs = ["residual"]
+depths = [8]
+[data]
+dataset = "synthetic"
+image_size = 16
+[train]
+iterations = {iterations}
+batch_size = 32
+schedule = "cosine"
+warmup_iterations = 5
+log_every = 10
+eval_every = 10
+[tune]
+trials = 4
+lr_min = {lr_min}
+lr_max = {lr_max}
+pruner = "none"
+"""
+    )
+    return str(path)
+
+
+def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir):
+    assert main(["--preset", "smoke", "--tune", "--no-progress"]) == 0
+    found = studies()
+    assert len(found) == 4
+    assert all(len(counted(s)) == 4 for s in found.values())
+
+    tuning = runs("tuning")
+    assert len(tuning) == 4
+    trials = runs("trial")
+    for parent in tuning:
+        mine = [t for t in trials if t.data.tags["mlflow.parentRunId"] == parent.info.run_id]
+        assert len(mine) == 4
+        for t in mine:
+            state = t.data.tags["optuna_state"]
+            assert state in ("COMPLETE", "PRUNED")
+            assert t.info.status == ("FINISHED" if state == "COMPLETE" else "KILLED")
+        assert "best_lr" in parent.data.metrics and "best_weight_decay" in parent.data.metrics
+        figures = {a.path for a in client().list_artifacts(parent.info.run_id, "figures")}
+        assert "figures/optimization_history.png" in figures
+
+    for cell in runs("cell"):
+        study = found[cell.data.tags["tuned_from"]]
+        best = min(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.value)
+        assert float(cell.data.params["lr"]) == pytest.approx(best.params["lr"])
+        assert float(cell.data.params["weight_decay"]) == pytest.approx(best.params["weight_decay"])
+
+    # --trials is the total: asking again for 4 runs no new trial.
+    assert main(["--preset", "smoke", "--tune", "--no-progress"]) == 0
+    assert all(len(s.trials) == 4 for s in studies().values())
+
+
+def test_diverging_trials_are_pruned_and_the_study_completes(workdir, capsys):
+    preset = one_cell_preset(workdir, lr_min=20.0, lr_max=80.0)
+    assert main(["--preset", preset, "--tune", "--no-progress"]) == 0
+    (study,) = studies().values()
+    assert [t.state for t in study.trials] == [TrialState.PRUNED] * 4
+    for trial in runs("trial"):
+        assert trial.data.tags["optuna_state"] == "PRUNED"
+        assert trial.data.tags["failure_reason"].startswith("diverged")
+        assert trial.info.status == "KILLED"
+    assert "no completed trial" in capsys.readouterr().err
+
+
+def test_use_tuned_needs_existing_studies(workdir, capsys):
+    assert main(["--preset", "smoke", "--use-tuned"]) == 2
+    assert "run --tune first" in capsys.readouterr().err
+
+
+def wait_for_counted_trials(n, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if Path(JOURNAL).exists():
+            found = studies()
+            if found and len(counted(next(iter(found.values())))) >= n:
+                return
+        time.sleep(0.3)
+    raise AssertionError("no trial finished in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig):
+    preset = one_cell_preset(workdir, iterations=120)
+    argv = [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", preset,
+            "--tune", "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_counted_trials(1)
+        process.send_signal(sig)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    (study,) = studies().values()
+    before = {t.number: t.params for t in counted(study)}
+    assert 1 <= len(before) < 4
+
+    assert main(["--preset", preset, "--tune", "--no-progress"]) == 0
+    (study,) = studies().values()
+    after = {t.number: t.params for t in counted(study)}
+    assert len(after) == 4
+    assert {n: after[n] for n in before} == before  # finished trials kept, not redone
+    assert len({tuple(sorted(p.items())) for p in after.values()}) == 4  # no value drawn twice
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    trial_runs = {r.data.tags["trial_number"]: r for r in runs("trial")}
+    for trial in study.trials:
+        run = trial_runs[str(trial.number)]
+        assert run.data.tags["optuna_state"] == trial.state.name
+
+
+def test_trial_budget_scales_schedule_and_evaluation():
+    from resnet.presets import build_sweep, build_tune
+    from resnet.tuning import trial_budget
+
+    cell = build_sweep("paper", {}, {}).cells()[0]
+    short = trial_budget(cell, build_tune("paper", {}))
+    assert short.iterations == 16000 and short.milestones == (8000, 12000)
+    assert (short.eval_every, short.log_every) == (250, 25)
+    assert (short.lr, short.weight_decay, short.seed) == (cell.lr, cell.weight_decay, cell.seed)
+
+
+def test_pruners_by_name():
+    from resnet.presets import build_sweep
+    from resnet.tuning import TuneConfig, make_pruner
+
+    cell = build_sweep("smoke", {}, {}).cells()[0]
+    assert isinstance(
+        make_pruner(TuneConfig(pruner="hyperband"), cell), optuna.pruners.HyperbandPruner
+    )
+    assert isinstance(make_pruner(TuneConfig(), cell), optuna.pruners.MedianPruner)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[tune]\ntrails = 3\n", "unknown key 'tune.trails'"),
+        ("[tune]\npruner = 'asha'\n", "unknown pruner 'asha'"),
+        ("[tune]\nlr_min = 1.0\nlr_max = 0.1\n", "0 < lr_min < lr_max"),
+    ],
+)
+def test_bad_tune_section_is_one_line_and_exit_2(text, expected, workdir, capsys):
+    preset = workdir / "bad.toml"
+    preset.write_text("[data]\ndataset = 'synthetic'\n" + text)
+    assert main(["--preset", str(preset), "--tune"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err
+    assert not (workdir / "mlruns").exists()
