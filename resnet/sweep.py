@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from resnet.config import RunConfig, SweepConfig
 from resnet.data import Dataset
+from resnet.responses import RESPONSES_FILE, layer_response_stds
 from resnet.tracking import CellRun, Store, SweepRun
 from resnet.train import TrainResult, load_data, resolve_device, train
 from resnet.tuning import StudyRunner, TuneConfig, open_storage
@@ -67,6 +68,7 @@ def train_and_record(cell: CellRun, config: RunConfig, dataset: Dataset, progres
         cell.fail(result.failure or result.status)
         return row(config, result.status, cell.run_id, result.metrics, note=result.failure)
     cell.log_weights(result.model)
+    cell.log_table(RESPONSES_FILE, layer_response_stds(result.model, dataset, config.channels_last))
     cell.finish()
     return row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
 
@@ -133,6 +135,7 @@ def run_sweep(
             config, tags = with_tuned(plain_config, values)
             done = None if force else store.finished_run(experiment_id, config)
             if done is not None:
+                sweep_run.note_reused(config.name, done.info.run_id)
                 rows.append(row(config, "skipped", done.info.run_id, done.data.metrics,
                                 note="FINISHED earlier"))  # fmt: skip
                 continue

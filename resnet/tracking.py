@@ -25,6 +25,7 @@ from resnet.config import RunConfig, SweepConfig
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 UI_PORT = 5000
+REUSED_TAG_PREFIX = "reused."  # parent tag per cell taken from an earlier sweep: its run id
 PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
 
 
@@ -175,6 +176,11 @@ class SweepRun:
         self.store.log_params(run.info.run_id, self.sweep.to_params())
         return run.info.run_id
 
+    def note_reused(self, cell_name: str, run_id: str) -> None:
+        """A cell this sweep did not rerun because an earlier run already FINISHED it: the tag
+        lets the analysis find it, since it is not a child of this run."""
+        self.store.set_tags(self.run_id, {f"{REUSED_TAG_PREFIX}{cell_name}": run_id})
+
     def finish(self, rows: list[dict[str, Any]], status: str = "FINISHED") -> None:
         """Log the final metrics of every cell as a CSV, then close the run."""
         with tempfile.TemporaryDirectory() as tmp:
@@ -240,6 +246,13 @@ class CellRun:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "weights.pt"
             torch.save(state, path)
+            self.store.log_file(self.run_id, path)
+
+    def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """`rows` as the CSV artifact `name`."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            write_csv(path, rows)
             self.store.log_file(self.run_id, path)
 
     def log_num_params(self, num_params: int) -> None:

@@ -62,6 +62,10 @@ def test_smoke_sweep_end_to_end(workdir):
         net = build(child.data.tags["arch"], int(child.data.tags["depth"]))
         net.load_state_dict(state)
         assert int(child.data.params["num_params"]) == sum(p.numel() for p in net.parameters())
+        responses = pd.read_csv(
+            c.download_artifacts(child.info.run_id, "layer_responses.csv", str(workdir))
+        )
+        assert len(responses) == int(child.data.tags["depth"]) - 1  # every 3x3 layer
 
     table = pd.read_csv(c.download_artifacts(parent.info.run_id, "final_metrics.csv", str(workdir)))
     assert set(table["run"]) == CELLS and (table["status"] == "finished").all()
@@ -71,7 +75,9 @@ def test_smoke_sweep_end_to_end(workdir):
     assert main(["--preset", "smoke", "--no-progress"]) == 0
     finished = [r for r in runs(kind="cell") if r.info.status == "FINISHED"]
     assert sorted(r.info.run_name for r in finished) == sorted(CELLS)
-    assert len(runs(kind="sweep")) == 1
+    (parent,) = runs(kind="sweep")
+    reused = {k: v for k, v in parent.data.tags.items() if k.startswith("reused.")}
+    assert reused == {f"reused.{r.info.run_name}": r.info.run_id for r in finished}
 
 
 def test_a_changed_config_is_not_skipped(workdir):

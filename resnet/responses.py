@@ -1,0 +1,53 @@
+"""Layer responses, as in He et al. 2016 Figure 7: the standard deviation of each 3x3 layer's
+output after BN and before the addition and ReLU, on a fixed batch of validation images.
+
+Computed once at the end of a finished run, in eval mode (BN uses its running statistics) and in
+fp32, so the numbers depend on the trained weights only, not on the batch's own statistics.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from resnet.augment import normalize
+from resnet.data import Dataset
+from resnet.models import BasicBlock, Net
+
+RESPONSES_FILE = "layer_responses.csv"  # the artifact of a finished cell run
+RESPONSE_IMAGES = 500  # the first images of the validation split (a fixed split, SPLIT_SEED)
+
+
+def response_layers(model: Net) -> list[tuple[str, nn.BatchNorm2d]]:
+    """(name, BN) of every 3x3 convolution in forward order: the stem, then conv1/conv2 of each
+    block. Projection shortcuts (1x1) are not 3x3 layers and are left out."""
+    layers = [("stem", model.stem[1])]
+    for i, block in enumerate(model.blocks):
+        assert isinstance(block, BasicBlock)
+        layers += [(f"block{i + 1}.conv1", block.bn1), (f"block{i + 1}.conv2", block.bn2)]
+    return layers
+
+
+@torch.inference_mode()
+def layer_response_stds(model: Net, dataset: Dataset, channels_last: bool) -> list[dict]:
+    """[{layer, index, std}] in forward order; the model is left as it was (mode and weights)."""
+    images = dataset.val.images[:RESPONSE_IMAGES]
+    if len(images) == 0:
+        return []
+    stds: dict[str, torch.Tensor] = {}
+    hooks = [
+        bn.register_forward_hook(lambda _m, _i, out, name=name: stds.__setitem__(name, out.std()))
+        for name, bn in response_layers(model)
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        model(normalize(images, dataset.mean, dataset.std, channels_last).float())
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return [
+        {"layer": name, "index": i + 1, "std": float(stds[name])}
+        for i, (name, _) in enumerate(response_layers(model))
+    ]
