@@ -106,6 +106,12 @@ def make_parser() -> OneLineParser:
         "(default: mlruns/optuna-journal.log beside the MLflow store)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-report",
+        action="store_true",
+        help="skip the report (figures, table, verdict) written at the end; "
+        "python -m analysis.report --experiment NAME writes it later",
+    )
     return p  # fmt: skip
 
 
@@ -245,4 +251,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nInterrupted: finished runs are kept; rerun to do the rest.", file=sys.stderr)
         return 130
     print_summary(result.rows, uri, result.experiment_id)
+    if not args.no_report:
+        report_sweep(sweep.experiment_name, uri, result.parent_run_id)
     return 1 if result.crashed else 0
+
+
+def report_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:
+    """The analysis report of the sweep just run; a failure here loses no run, so it warns."""
+    from analysis.report import print_written, write_report
+
+    try:
+        written = write_report(experiment, uri, sweep_run_id)
+    except Exception as exc:
+        print(f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
+              f"retry with: python -m analysis.report --experiment '{experiment}'",
+              file=sys.stderr)  # fmt: skip
+        return
+    print()
+    print_written(written)

@@ -169,6 +169,8 @@ class SweepRun:
             "preset": self.sweep.preset,
             "dataset": self.sweep.dataset,
             "kind": "sweep",
+            # The cells the sweep asked for, so the analysis can name those still missing.
+            "cells": ",".join(cell.name for cell in self.sweep.cells()),
         }
         run = self.store.client.create_run(
             self.experiment_id, run_name=f"sweep-{self.sweep.preset}", tags=tags

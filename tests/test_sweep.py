@@ -1,6 +1,7 @@
 """The smoke sweep end to end, as a user runs it, and what it leaves in MLflow."""
 
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,12 +68,32 @@ def test_smoke_sweep_end_to_end(workdir):
         )
         assert len(responses) == int(child.data.tags["depth"]) - 1  # every 3x3 layer
 
+    # The report is written at the end of the sweep; the analysis CLI rewrites it.
+    assert (
+        "Report (figures, table, verdict): reports/depth-smoke-synthetic/report.md" in done.stdout
+    )
+    report = subprocess.run(
+        [sys.executable, "-m", "analysis.report", "--experiment", "depth-smoke-synthetic"],
+        capture_output=True, text=True, timeout=300, cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert "no test is possible" in report.stdout  # one seed
+    stems = ["curves", "error_vs_depth", "plain_shallow_vs_deep", "residual_shallow_vs_deep",
+             "layer_responses"]  # fmt: skip
+    figures = [f"figures/{stem}{suffix}" for stem in stems for suffix in (".png", ".svg")]
+    for name in ["report.md", "table.csv", "cells.csv", *figures]:
+        assert (workdir / "reports" / "depth-smoke-synthetic" / name).stat().st_size > 100
+    logged = {f.path for f in c.list_artifacts(parent.info.run_id, "report")}
+    logged |= {f.path for f in c.list_artifacts(parent.info.run_id, "report/figures")}
+    assert {f"report/{name}" for name in ["report.md", "table.csv", *figures]} <= logged
+
     table = pd.read_csv(c.download_artifacts(parent.info.run_id, "final_metrics.csv", str(workdir)))
     assert set(table["run"]) == CELLS and (table["status"] == "finished").all()
     assert table["val_error"].max() < 0.5  # learnable: chance is 0.9
 
     # Acceptance: the same sweep again leaves no duplicate finished runs.
-    assert main(["--preset", "smoke", "--no-progress"]) == 0
+    assert main(["--preset", "smoke", "--no-progress", "--no-report"]) == 0
     finished = [r for r in runs(kind="cell") if r.info.status == "FINISHED"]
     assert sorted(r.info.run_name for r in finished) == sorted(CELLS)
     (parent,) = runs(kind="sweep")
@@ -81,7 +102,8 @@ def test_smoke_sweep_end_to_end(workdir):
 
 
 def test_a_changed_config_is_not_skipped(workdir):
-    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress"]
+    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress",
+            "--no-report"]  # fmt: skip
     assert main(argv) == 0
     assert main([*argv, "--lr", "0.02"]) == 0
     lrs = sorted(r.data.params["lr"] for r in runs(kind="cell") if r.info.status == "FINISHED")
@@ -89,7 +111,8 @@ def test_a_changed_config_is_not_skipped(workdir):
 
 
 def test_force_reruns_finished_cells(workdir):
-    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress"]
+    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress",
+            "--no-report"]  # fmt: skip
     assert main(argv) == 0
     assert main([*argv, "--force"]) == 0
     assert len(runs(kind="cell")) == 2
@@ -103,7 +126,12 @@ def test_lr_10_diverges_as_failed_and_the_sweep_goes_on(workdir, capsys):
         assert run.info.status == "FAILED"
         assert run.data.tags["failure_reason"].startswith("diverged: training loss")
     assert runs(kind="sweep")[0].info.status == "FINISHED"
-    assert "diverged" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "diverged" in out
+    # The analysis shows them as diverged rather than failing on a sweep with no finished cell.
+    report = (workdir / "reports" / "depth-smoke-synthetic" / "report.md").read_text()
+    assert "`plain-14-s0` is diverged: diverged: training loss" in report
+    assert "No arch has two depths finished." in report
 
 
 def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
@@ -115,7 +143,7 @@ def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
         return real_train(config, *args, **kwargs)
 
     monkeypatch.setattr(resnet.sweep, "train", crash_on_plain_14)
-    assert main(["--preset", "smoke", "--no-progress"]) == 1
+    assert main(["--preset", "smoke", "--no-progress", "--no-report"]) == 1
     status = {r.info.run_name: r.info.status for r in runs(kind="cell")}
     assert status == {**{name: "FINISHED" for name in CELLS}, "plain-14-s0": "FAILED"}
     (crashed,) = runs(kind="cell", arch="plain", depth="14")

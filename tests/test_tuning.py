@@ -93,14 +93,17 @@ def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir):
         assert float(cell.data.params["lr"]) == pytest.approx(best.params["lr"])
         assert float(cell.data.params["weight_decay"]) == pytest.approx(best.params["weight_decay"])
 
+    # The report draws the tuning figure from those runs.
+    assert (workdir / "reports" / "depth-smoke-synthetic" / "figures" / "tuning.png").exists()
+
     # --trials is the total: asking again for 4 runs no new trial.
-    assert main(["--preset", "smoke", "--tune", "--no-progress"]) == 0
+    assert main(["--preset", "smoke", "--tune", "--no-progress", "--no-report"]) == 0
     assert all(len(s.trials) == 4 for s in studies().values())
 
 
 def test_diverging_trials_are_pruned_and_the_study_completes(workdir, capsys):
     preset = one_cell_preset(workdir, lr_min=20.0, lr_max=80.0)
-    assert main(["--preset", preset, "--tune", "--no-progress"]) == 0
+    assert main(["--preset", preset, "--tune", "--no-progress", "--no-report"]) == 0
     (study,) = studies().values()
     assert [t.state for t in study.trials] == [TrialState.PRUNED] * 4
     for trial in runs("trial"):
@@ -130,7 +133,7 @@ def wait_for_counted_trials(n, timeout=120):
 def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig):
     preset = one_cell_preset(workdir, iterations=120)
     argv = [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", preset,
-            "--tune", "--no-progress"]  # fmt: skip
+            "--tune", "--no-progress", "--no-report"]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_counted_trials(1)
@@ -142,7 +145,7 @@ def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig
     before = {t.number: t.params for t in counted(study)}
     assert 1 <= len(before) < 4
 
-    assert main(["--preset", preset, "--tune", "--no-progress"]) == 0
+    assert main(["--preset", preset, "--tune", "--no-progress", "--no-report"]) == 0
     (study,) = studies().values()
     after = {t.number: t.params for t in counted(study)}
     assert len(after) == 4

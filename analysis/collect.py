@@ -1,0 +1,253 @@
+"""An experiment's runs, read from MLflow into tidy pandas frames.
+
+One sweep (a parent run) is analysed at a time: by default the newest one in the experiment. Its
+cells are its child runs, plus the runs it reused from earlier sweeps (tagged `reused.<cell>` on
+the parent). Every cell the sweep asked for gets a row, with a status: finished, running,
+diverged, failed, killed, or missing when no run exists yet.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+CURVE_METRICS = ("train_error", "val_error", "test_error")
+FINAL_METRICS = ("train_error", "val_error", "test_error", "train_loss", "test_loss")
+RESPONSES_FILE = "layer_responses.csv"
+REUSED_TAG_PREFIX = "reused."
+CELL_NAME = re.compile(r"^(?P<arch>.+)-(?P<depth>\d+)-s(?P<seed>\d+)$")
+# Which run stands for a cell when it has several: a finished one, else the newest attempt.
+STATUS_RANK = {"FINISHED": 0, "RUNNING": 1, "SCHEDULED": 1, "FAILED": 2, "KILLED": 3}
+
+
+class CollectError(Exception):
+    """The experiment or sweep cannot be read; the message is one line for the user."""
+
+
+@dataclass
+class Study:
+    """What the analysis knows about one sweep."""
+
+    experiment: str
+    experiment_id: str
+    sweep_run_id: str
+    sweep_name: str
+    dataset: str
+    cells: pd.DataFrame  # one row per cell the sweep asked for
+    curves: pd.DataFrame  # run_id, arch, depth, seed, metric, step, value
+    tuning: pd.DataFrame  # one row per (arch, depth) study: best_lr, best_weight_decay, ...
+    trials: pd.DataFrame  # one row per tuning trial: lr, weight_decay, val_error, state
+    responses: pd.DataFrame  # arch, depth, seed, layer, index, std
+
+    @property
+    def finished(self) -> pd.DataFrame:
+        return self.cells[self.cells["status"] == "finished"]
+
+    @property
+    def incomplete(self) -> pd.DataFrame:
+        return self.cells[self.cells["status"] != "finished"]
+
+
+def absolute_uri(uri: str) -> str:
+    """MLflow caches stores by URI: a relative SQLite path would follow the first working dir."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+def open_client(uri: str) -> MlflowClient:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file
+    if uri.startswith("sqlite:///") and not Path(absolute_uri(uri)[len("sqlite:///") :]).exists():
+        raise CollectError(f"no MLflow store at {uri} (run a sweep first, or pass --tracking-uri)")
+    mlflow.set_tracking_uri(absolute_uri(uri))
+    return MlflowClient(absolute_uri(uri))
+
+
+def collect(
+    experiment: str, uri: str = DEFAULT_TRACKING_URI, sweep_run_id: str | None = None
+) -> Study:
+    client = open_client(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        names = ", ".join(e.name for e in client.search_experiments()) or "none"
+        raise CollectError(f"no experiment {experiment!r} in {uri} (there are: {names})")
+    runs = search(found.experiment_id)
+    sweep = pick_sweep(runs, sweep_run_id, experiment)
+    cells = cell_table(runs, sweep)
+    tuning, trials = tuning_tables(runs, sweep, cells)
+    return Study(
+        experiment=experiment,
+        experiment_id=found.experiment_id,
+        sweep_run_id=sweep["run_id"],
+        sweep_name=sweep.get("tags.mlflow.runName") or sweep["run_id"],
+        dataset=sweep.get("tags.dataset") or "",
+        cells=cells,
+        curves=curve_table(client, cells),
+        tuning=tuning,
+        trials=trials,
+        responses=response_table(client, cells),
+    )
+
+
+def search(experiment_id: str) -> pd.DataFrame:
+    runs = mlflow.search_runs([experiment_id], order_by=["attributes.start_time DESC"])
+    for column in ("tags.kind", "tags.mlflow.parentRunId", "tags.failure_reason"):
+        if column not in runs:
+            runs[column] = None
+    return runs
+
+
+def pick_sweep(runs: pd.DataFrame, sweep_run_id: str | None, experiment: str) -> pd.Series:
+    sweeps = runs[runs["tags.kind"] == "sweep"]
+    if sweep_run_id is not None:
+        sweeps = sweeps[sweeps["run_id"] == sweep_run_id]
+        if sweeps.empty:
+            raise CollectError(f"no sweep run {sweep_run_id} in experiment {experiment!r}")
+    elif sweeps.empty:
+        raise CollectError(f"experiment {experiment!r} has no sweep run yet")
+    return sweeps.iloc[0]  # newest first
+
+
+def expected_cells(sweep: pd.Series) -> list[str]:
+    """The cell names the sweep asked for: its `cells` tag, else every arch, depth and seed."""
+    tagged = sweep.get("tags.cells")
+    if isinstance(tagged, str) and tagged:
+        return tagged.split(",")
+
+    def values(key: str) -> list[str]:
+        return [v for v in str(sweep.get(f"params.{key}") or "").split(",") if v]
+
+    grid = product(values("seeds"), sorted(values("depths"), key=int), values("archs"))
+    excluded = set(values("exclude"))
+    return [f"{a}-{d}-s{s}" for s, d, a in grid if f"{a}-{d}" not in excluded]
+
+
+def cell_status(run: pd.Series) -> str:
+    status = run["status"]
+    if status == "FAILED" and str(run.get("tags.failure_reason") or "").startswith("diverged"):
+        return "diverged"
+    return {"FINISHED": "finished", "RUNNING": "running", "KILLED": "killed"}.get(status, "failed")
+
+
+def cell_table(runs: pd.DataFrame, sweep: pd.Series) -> pd.DataFrame:
+    reused = {
+        key[len("tags." + REUSED_TAG_PREFIX) :]: run_id
+        for key, run_id in sweep.items()
+        if key.startswith("tags." + REUSED_TAG_PREFIX) and isinstance(run_id, str)
+    }
+    cells = runs[runs["tags.kind"] == "cell"]
+    mine = cells[
+        (cells["tags.mlflow.parentRunId"] == sweep["run_id"])
+        | cells["run_id"].isin(list(reused.values()))
+    ]
+    names = expected_cells(sweep)
+    names += sorted(set(mine["tags.mlflow.runName"]) - set(names))  # cells added by hand
+    return pd.DataFrame([cell_row(name, mine) for name in names])
+
+
+def cell_row(name: str, runs: pd.DataFrame) -> dict:
+    parts = CELL_NAME.match(name)
+    row = {
+        "cell": name,
+        "arch": parts["arch"] if parts else name,
+        "depth": int(parts["depth"]) if parts else None,
+        "seed": int(parts["seed"]) if parts else None,
+        "status": "missing",
+        "run_id": None,
+        "note": "",
+        "attempts": 0,
+    }
+    attempts = runs[runs["tags.mlflow.runName"] == name]
+    row["attempts"] = len(attempts)
+    if attempts.empty:
+        return row | {metric: float("nan") for metric in FINAL_METRICS}
+    ranked = attempts.assign(rank=attempts["status"].map(STATUS_RANK).fillna(9))
+    best = ranked.sort_values(["rank", "start_time"], ascending=[True, False]).iloc[0]
+    row.update(
+        status=cell_status(best),
+        run_id=best["run_id"],
+        note=best.get("tags.failure_reason") or "",
+        lr=pd.to_numeric(best.get("params.lr"), errors="coerce"),
+        weight_decay=pd.to_numeric(best.get("params.weight_decay"), errors="coerce"),
+        iterations=pd.to_numeric(best.get("params.iterations"), errors="coerce"),
+        tuned_from=best.get("tags.tuned_from") or "",
+    )
+    for metric in FINAL_METRICS:
+        row[metric] = best.get(f"metrics.{metric}", float("nan"))
+    return row
+
+
+def curve_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for cell in cells[cells["run_id"].notna()].itertuples():
+        for metric in CURVE_METRICS:
+            for point in client.get_metric_history(cell.run_id, metric):
+                rows.append((cell.run_id, cell.arch, cell.depth, cell.seed, cell.status, metric,
+                             point.step, point.value))  # fmt: skip
+    columns = ["run_id", "arch", "depth", "seed", "status", "metric", "step", "value"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def response_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
+    """Figure 7's layer responses, logged by each finished run as an artifact."""
+    frames = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in cells[cells["status"] == "finished"].itertuples():
+            listed = {f.path for f in client.list_artifacts(cell.run_id)}
+            if RESPONSES_FILE not in listed:
+                continue  # runs from before responses were logged
+            path = client.download_artifacts(cell.run_id, RESPONSES_FILE, tmp)
+            frame = pd.read_csv(path).assign(arch=cell.arch, depth=cell.depth, seed=cell.seed)
+            frames.append(frame)
+    columns = ["arch", "depth", "seed", "layer", "index", "std"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def column(frame: pd.DataFrame, name: str, numeric: bool = False) -> pd.Series:
+    """A column of a search_runs frame; all-missing when no run has that param, tag or metric."""
+    values = frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+    return pd.to_numeric(values, errors="coerce") if numeric else values
+
+
+def tuning_tables(
+    runs: pd.DataFrame, sweep: pd.Series, cells: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The studies this sweep ran or took its values from, and their trials."""
+    studies = set(cells["tuned_from"].dropna()) - {""} if "tuned_from" in cells else set()
+    tuning = runs[runs["tags.kind"] == "tuning"]
+    tuning = tuning[
+        (tuning["tags.mlflow.parentRunId"] == sweep["run_id"])
+        | column(tuning, "tags.study").isin(studies)
+    ]
+    best = pd.DataFrame({
+        "study": column(tuning, "tags.study"),
+        "arch": column(tuning, "tags.arch"),
+        "depth": column(tuning, "tags.depth", numeric=True),
+        "best_lr": column(tuning, "metrics.best_lr", numeric=True),
+        "best_weight_decay": column(tuning, "metrics.best_weight_decay", numeric=True),
+        "best_val_error": column(tuning, "metrics.best_val_error", numeric=True),
+    })  # fmt: skip
+    trials = runs[runs["tags.kind"] == "trial"]
+    trials = trials[column(trials, "tags.study").isin(set(best["study"].dropna()))]
+    trial_rows = pd.DataFrame({
+        "study": column(trials, "tags.study"),
+        "arch": column(trials, "tags.arch"),
+        "depth": column(trials, "tags.depth", numeric=True),
+        "lr": column(trials, "params.lr", numeric=True),
+        "weight_decay": column(trials, "params.weight_decay", numeric=True),
+        "val_error": column(trials, "metrics.val_error", numeric=True),
+        "state": column(trials, "tags.optuna_state"),
+    })  # fmt: skip
+    return best.reset_index(drop=True), trial_rows.reset_index(drop=True)

@@ -1,0 +1,190 @@
+"""The paper's figures, each a function from tidy frames to a matplotlib Figure.
+
+Errors are drawn in %, iterations on the x-axis as in He et al. 2016. Where a cell has several
+seeds, lines are the mean and the band spans the lowest to the highest seed.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+TRAIN_STYLE = {"linestyle": "--", "linewidth": 1.2}
+EVAL_STYLE = {"linestyle": "-", "linewidth": 2.0}
+BAND_ALPHA = 0.18
+
+
+def arch_key(arch: str) -> tuple[int, str]:
+    return (0 if "plain" in arch else 1, arch)
+
+
+def depth_colours(depths) -> dict[int, tuple]:
+    """One colour per depth, the same in every panel and figure (darker is deeper)."""
+    depths = sorted({int(d) for d in depths})
+    cmap = mpl.colormaps["viridis"]
+    if len(depths) == 1:
+        return {depths[0]: cmap(0.35)}
+    return {d: cmap(0.85 * (len(depths) - 1 - i) / (len(depths) - 1)) for i, d in enumerate(depths)}
+
+
+def legend(ax, **options) -> None:
+    """A legend when the panel has labelled lines; else say that it has none."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", **options)
+    else:
+        ax.text(0.5, 0.5, "no finished runs", transform=ax.transAxes, ha="center", color="grey")
+
+
+def spread(curves: pd.DataFrame) -> pd.DataFrame:
+    """Mean, min and max over seeds of each (arch, depth, metric, step), in %."""
+    grouped = curves.groupby(["arch", "depth", "metric", "step"])["value"]
+    return (100 * grouped.agg(["mean", "min", "max"])).reset_index()
+
+
+def draw_curve(ax, points: pd.DataFrame, colour, style: dict, label: str | None) -> None:
+    points = points.sort_values("step")
+    ax.plot(points["step"], points["mean"], color=colour, label=label, **style)
+    if (points["max"] > points["min"]).any():
+        ax.fill_between(points["step"], points["min"], points["max"], color=colour,
+                        alpha=BAND_ALPHA, linewidth=0)  # fmt: skip
+
+
+def curves_figure(curves: pd.DataFrame, eval_metric: str = "test_error") -> Figure:
+    """Figure 6: training error (dashed) and `eval_metric` (solid) against iterations, one panel
+    per arch (plain left, residual right), one colour per depth, shared y-axis."""
+    curves = curves[curves["status"] == "finished"]
+    archs = sorted(curves["arch"].unique(), key=arch_key) or ["(no finished runs)"]
+    fig = Figure(figsize=(5.2 * len(archs), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(archs), sharey=True, squeeze=False)[0]
+    colours = depth_colours(curves["depth"]) if len(curves) else {}
+    points = spread(curves)
+    for ax, arch in zip(axes, archs, strict=True):
+        for depth in sorted(colours):
+            mine = points[(points["arch"] == arch) & (points["depth"] == depth)]
+            if mine.empty:
+                continue
+            draw_curve(ax, mine[mine["metric"] == "train_error"], colours[depth], TRAIN_STYLE, None)
+            draw_curve(ax, mine[mine["metric"] == eval_metric], colours[depth], EVAL_STYLE,
+                       f"{arch}-{depth}")  # fmt: skip
+        ax.set_title(f"{arch} nets")
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        legend(ax, loc="upper right")
+    axes[0].set_ylabel(f"error (%)  — dashed: training, solid: {eval_label(eval_metric)}")
+    return fig
+
+
+def eval_label(metric: str) -> str:
+    return {"test_error": "test", "val_error": "validation"}.get(metric, metric)
+
+
+def shallow_deep_figure(curves: pd.DataFrame, arch: str = "plain", eval_metric="test_error"):
+    """Figure 1: the shallowest against the deepest `arch` net (20 vs 56 layers in the paper),
+    training error left, `eval_metric` right."""
+    curves = curves[(curves["status"] == "finished") & (curves["arch"] == arch)]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    depths = sorted(curves["depth"].unique())
+    chosen = [depths[0], depths[-1]] if len(depths) > 1 else depths
+    colours = dict(zip(chosen, ["tab:orange", "tab:red"], strict=False))
+    points = spread(curves)
+    for ax, metric, title in zip(
+        axes,
+        ("train_error", eval_metric),
+        ("training error", f"{eval_label(eval_metric)} error"),
+        strict=True,
+    ):
+        for depth in chosen:
+            mine = points[(points["depth"] == depth) & (points["metric"] == metric)]
+            draw_curve(ax, mine, colours[depth], EVAL_STYLE, f"{depth}-layer")
+        ax.set_title(f"{arch} nets: {title}")
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        legend(ax)
+    axes[0].set_ylabel("error (%)")
+    return fig
+
+
+def depth_figure(cells: pd.DataFrame) -> Figure:
+    """Final training and test error against depth, mean ± std over seeds: the deeper-is-worse
+    curve of the plain nets against the residual nets."""
+    done = cells[cells["status"] == "finished"]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    styles = {"plain": ("tab:red", "o"), "residual": ("tab:blue", "s")}
+    for ax, metric, title in zip(
+        axes,
+        ("train_error", "test_error"),
+        ("final training error", "final test error"),
+        strict=True,
+    ):
+        for arch in sorted(done["arch"].unique(), key=arch_key):
+            values = 100 * done[done["arch"] == arch].groupby("depth")[metric].agg(["mean", "std"])
+            colour, marker = styles.get(arch, (None, "^"))
+            ax.errorbar(values.index, values["mean"], yerr=values["std"].fillna(0), label=arch,
+                        color=colour, marker=marker, capsize=4)  # fmt: skip
+        ax.set_title(title)
+        ax.set_xlabel("depth (layers)")
+        ax.set_xticks(sorted(done["depth"].unique()))
+        ax.grid(alpha=0.3)
+        legend(ax)
+    axes[0].set_ylabel("error (%), mean ± std over seeds")
+    return fig
+
+
+def tuning_figure(tuning: pd.DataFrame, trials: pd.DataFrame) -> Figure:
+    """Best lr and weight decay per (arch, depth), and every trial's validation error against
+    lr and weight decay (failed and pruned trials left out)."""
+    fig = Figure(figsize=(12, 7.5), layout="constrained")
+    axes = fig.subplots(2, 2)
+    for ax, column, label in ((axes[0, 0], "best_lr", "best lr"),
+                              (axes[0, 1], "best_weight_decay", "best weight decay")):  # fmt: skip
+        for arch in sorted(tuning["arch"].dropna().unique(), key=arch_key):
+            mine = tuning[tuning["arch"] == arch].sort_values("depth")
+            ax.plot(mine["depth"], mine[column], marker="o", label=arch)
+        ax.set_yscale("log")
+        ax.set_xlabel("depth (layers)")
+        ax.set_title(label)
+        ax.grid(alpha=0.3, which="both")
+        legend(ax)
+    complete = trials[(trials["state"] == "COMPLETE") & trials["val_error"].notna()]
+    colours = depth_colours(complete["depth"].dropna()) if len(complete) else {}
+    markers = {"plain": "o", "residual": "s"}
+    for ax, column in ((axes[1, 0], "lr"), (axes[1, 1], "weight_decay")):
+        for (arch, depth), mine in complete.groupby(["arch", "depth"]):
+            ax.scatter(mine[column], 100 * mine["val_error"], color=colours[int(depth)],
+                       marker=markers.get(arch, "^"), label=f"{arch}-{int(depth)}")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel(column.replace("_", " "))
+        ax.set_ylabel("trial validation error (%)")
+        ax.grid(alpha=0.3, which="both")
+    if len(complete):
+        axes[1, 1].legend(fontsize="x-small", ncol=2)
+    return fig
+
+
+def responses_figure(responses: pd.DataFrame) -> Figure:
+    """Figure 7: the std of each 3x3 layer's response (after BN, before addition and ReLU),
+    in layer order (top) and sorted by magnitude (bottom); mean over seeds."""
+    fig = Figure(figsize=(9, 7), layout="constrained")
+    top, bottom = fig.subplots(2, 1)
+    colours = depth_colours(responses["depth"]) if len(responses) else {}
+    nets = responses.groupby(["arch", "depth"], sort=False) if len(responses) else []
+    for (arch, depth), mine in sorted(nets, key=lambda item: (arch_key(item[0][0]), item[0][1])):
+        per_layer = mine.groupby("index")["std"].mean()
+        style = "--" if "plain" in arch else "-"
+        label = f"{arch}-{int(depth)}"
+        colour = colours[int(depth)]
+        top.plot(per_layer.index, per_layer.values, style, color=colour, label=label)
+        ranked = np.sort(per_layer.values)[::-1]
+        bottom.plot(np.arange(1, len(ranked) + 1), ranked, style, color=colour, label=label)
+    top.set_xlabel("layer index (original order)")
+    bottom.set_xlabel("layer index (sorted by magnitude)")
+    for ax in (top, bottom):
+        ax.set_ylabel("std of response")
+        ax.grid(alpha=0.3)
+    if len(responses):
+        legend(top, ncol=2)
+    return fig

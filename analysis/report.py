@@ -1,0 +1,236 @@
+"""`python -m analysis.report --experiment NAME`: figures, table and verdict of a sweep.
+
+Writes reports/<experiment>/ (report.md, table.csv, cells.csv, figures/*.png and *.svg) and logs
+the same files under `report/` to the sweep's parent run, so they show in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis import figures
+from analysis.collect import DEFAULT_TRACKING_URI, CollectError, Study, collect, open_client
+from analysis.markdown import markdown_table
+from analysis.stats import PAPER_DATASET, Verdict, summary_table, verdicts
+
+EXIT_BAD_INPUT = 2
+EVAL_METRICS = ("test_error", "val_error")
+ARTIFACT_DIR = "report"
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message is the one line the user sees."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m analysis.report",
+        description="Draw the figures, table and verdict of a depth sweep from MLflow.",
+    )
+    p.add_argument(
+        "--experiment", required=True, help="MLflow experiment, e.g. depth-quick-fashion-mnist"
+    )
+    p.add_argument(
+        "--tracking-uri",
+        help=f"MLflow tracking URI (default: MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})",
+    )
+    p.add_argument("--sweep-run", help="the sweep's parent run id (default: the newest sweep)")
+    p.add_argument("--out", default="reports", help="folder for reports (default: reports)")
+    p.add_argument(
+        "--eval-metric",
+        default="test_error",
+        choices=EVAL_METRICS,
+        help="the solid curves of the figures (default: test_error)",
+    )
+    p.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
+    return p  # fmt: skip
+
+
+def folder_name(experiment: str) -> str:
+    """The experiment's name as one safe folder name."""
+    return re.sub(r"[^A-Za-z0-9._ -]", "_", experiment).lstrip(".") or "experiment"
+
+
+def draw(study: Study, eval_metric: str) -> dict[str, Figure]:
+    """Every figure the data allows, by file stem."""
+    drawn = {
+        "curves": figures.curves_figure(study.curves, eval_metric),
+        "error_vs_depth": figures.depth_figure(study.cells),
+    }
+    for arch in ("plain", "residual"):
+        if study.finished[study.finished["arch"] == arch]["depth"].nunique() >= 2:
+            drawn[f"{arch}_shallow_vs_deep"] = figures.shallow_deep_figure(
+                study.curves, arch, eval_metric
+            )
+    if not study.tuning.empty:
+        drawn["tuning"] = figures.tuning_figure(study.tuning, study.trials)
+    if not study.responses.empty:
+        drawn["layer_responses"] = figures.responses_figure(study.responses)
+    return drawn
+
+
+def save_figures(drawn: dict[str, Figure], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, fig in drawn.items():
+        for suffix in (".png", ".svg"):
+            path = folder / f"{stem}{suffix}"
+            fig.savefig(path, dpi=150 if suffix == ".png" else None)
+            paths.append(path)
+    return paths
+
+
+def result_table(study: Study) -> pd.DataFrame:
+    """The summary table with the n/a cells blank and mean ± std in one column per metric."""
+    table = summary_table(study.cells, study.dataset)
+    shown = pd.DataFrame({"net": table["arch"] + "-" + table["depth"].astype(str), "n": table["n"]})
+    for metric, label in (("train_error", "train error %"), ("test_error", "test error %")):
+        pairs = zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)
+        shown[label] = [plus_minus(mean, std) for mean, std in pairs]
+    if "paper_test_error" in table:
+        shown["He et al. Table 6 test error %"] = table["paper_test_error"]
+    shown["not finished"] = table["not_finished"]
+    return shown
+
+
+def plus_minus(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return ""
+    return f"{mean:.2f}" if pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def incomplete_lines(study: Study) -> list[str]:
+    lines = []
+    for cell in study.incomplete.itertuples():
+        why = f": {cell.note}" if cell.note else ""
+        lines.append(f"- `{cell.cell}` is {cell.status}{why}")
+    return lines
+
+
+def compose(
+    study: Study, found: list[Verdict], eval_metric: str, drawn: dict[str, Figure], uri: str
+) -> str:
+    finished, total = len(study.finished), len(study.cells)
+    sentences = [f"- **{v.arch}**: {v.sentence}" for v in found]
+    data = study.dataset or "unknown data"
+    parts = [
+        f"# Depth study: {study.experiment}",
+        "",
+        f"Sweep run `{study.sweep_run_id}` ({study.sweep_name}) on {data},"
+        f" {finished} of {total} cells finished. Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f" from {uri}.",
+        "",
+        "## Verdict: is deeper worse?",
+        "",
+        *(sentences or ["- No arch has two depths finished."]),
+        "",
+        "Both tests use the final training error of each seed (the degradation problem is about "
+        "fitting the training set). Welch's t-test compares the shallowest and the deepest net, "
+        "one-sided (deeper is worse); Kendall's τ-b between depth and error over all runs tests "
+        "a monotonic trend across every depth. Degradation is called reproduced when both give "
+        "p < 0.05.",
+        "",
+        "## Final errors",
+        "",
+        markdown_table(result_table(study)),
+        "",
+    ]
+    if study.dataset == PAPER_DATASET:
+        parts += ["He et al. 2016 report the best of 5 runs; ours is mean ± std over seeds.", ""]
+    if len(study.incomplete):
+        parts += ["## Cells not finished", "", *incomplete_lines(study), ""]
+    parts += ["## Figures", ""]
+    for stem in drawn:
+        parts += [f"### {FIGURE_TITLES.get(stem, stem)}", "", f"![{stem}](figures/{stem}.png)", ""]
+        if stem == "layer_responses":
+            parts += [RESPONSES_NOTE, ""]
+    if eval_metric != "test_error":
+        parts += [f"Solid curves show {eval_metric}.", ""]
+    return "\n".join(parts)
+
+
+FIGURE_TITLES = {
+    "curves": "Training (dashed) and test (solid) error against iterations (Figure 6)",
+    "plain_shallow_vs_deep": "Plain nets, shallowest against deepest (Figure 1)",
+    "residual_shallow_vs_deep": "Residual nets, shallowest against deepest",
+    "error_vs_depth": "Final error against depth",
+    "tuning": "Tuning: best values and trials",
+    "layer_responses": "Standard deviation of layer responses (Figure 7)",
+}
+RESPONSES_NOTE = (
+    "Each finished run logs `layer_responses.csv` when training ends: the std of every 3x3 "
+    "layer's output after BN and before the addition and ReLU, over the first 500 validation "
+    "images, in eval mode (BN running statistics) and fp32. Lines are the mean over seeds; "
+    "dashed lines are plain nets."
+)
+
+
+@dataclass
+class Written:
+    path: Path  # report.md
+    verdicts: list[str]  # one sentence per arch
+
+
+def write_report(
+    experiment: str,
+    uri: str | None = None,
+    sweep_run_id: str | None = None,
+    out: str | Path = "reports",
+    eval_metric: str = "test_error",
+    log: bool = True,
+) -> Written:
+    """Collect, draw, write reports/<experiment>/ and log it to the sweep run; the report path."""
+    uri = resolve_uri(uri)
+    study = collect(experiment, uri, sweep_run_id)
+    folder = Path(out) / folder_name(experiment)
+    drawn = draw(study, eval_metric)
+    save_figures(drawn, folder / "figures")
+    result_table(study).to_csv(folder / "table.csv", index=False)
+    study.cells.to_csv(folder / "cells.csv", index=False)
+    report = folder / "report.md"
+    found = verdicts(study.cells)
+    report.write_text(compose(study, found, eval_metric, drawn, uri))
+    if log:
+        open_client(uri).log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
+    return Written(report, [f"{v.arch}: {v.sentence}" for v in found])
+
+
+def resolve_uri(given: str | None) -> str:
+    return given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        written = write_report(args.experiment, args.tracking_uri, args.sweep_run, args.out,
+                               args.eval_metric, log=not args.no_log)  # fmt: skip
+    except (UsageError, CollectError) as exc:
+        print(f"analysis.report: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print_written(written)
+    return 0
+
+
+def print_written(written: Written) -> None:
+    for sentence in written.verdicts or ["no arch has two depths finished: no verdict"]:
+        print(sentence)
+    print(f"Report (figures, table, verdict): {written.path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

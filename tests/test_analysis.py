@@ -1,0 +1,169 @@
+"""The analysis on a fabricated MLflow store: metric histories the test writes itself, so the
+table, the verdicts and the report of missing cells can be checked against known numbers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+
+from analysis.collect import collect
+from analysis.report import main, write_report
+from analysis.stats import PAPER_TABLE6, degradation_verdict, summary_table
+
+EXPERIMENT = "fabricated"
+STEPS = (100, 200, 300)
+# Final train errors per (arch, depth): three seeds each.
+DEGRADING = {
+    ("plain", 20): [0.110, 0.115, 0.105],
+    ("plain", 32): [0.150, 0.160, 0.140],
+    ("plain", 56): [0.300, 0.290, 0.310],
+    ("residual", 20): [0.100, 0.105, 0.095],
+    ("residual", 32): [0.090, 0.092, 0.088],
+    ("residual", 56): [0.070, 0.075, 0.065],
+}
+
+
+def uri(workdir) -> str:
+    return f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
+
+
+def fabricate(workdir, finals: dict, dataset="fashion-mnist", extra_cells=(), diverged=()) -> str:
+    """A sweep run and one cell run per (arch, depth, seed) whose train_error history ends at
+    the given value; `extra_cells` are asked for but never run, `diverged` end FAILED."""
+    (workdir / "mlruns").mkdir(exist_ok=True)
+    client = MlflowClient(uri(workdir))
+    experiment = client.create_experiment(EXPERIMENT)
+    names = [f"{a}-{d}-s{s}" for (a, d), errors in finals.items() for s in range(len(errors))]
+    sweep = client.create_run(experiment, run_name="sweep-test", tags={
+        "kind": "sweep", "dataset": dataset, "cells": ",".join([*names, *extra_cells]),
+    })  # fmt: skip
+    for (arch, depth), errors in finals.items():
+        for seed, final in enumerate(errors):
+            name = f"{arch}-{depth}-s{seed}"
+            run = client.create_run(experiment, run_name=name, tags={
+                "kind": "cell", "arch": arch, "depth": str(depth), "seed": str(seed),
+                "mlflow.parentRunId": sweep.info.run_id,
+            })  # fmt: skip
+            rid = run.info.run_id
+            client.log_param(rid, "lr", "0.1")
+            metrics = [
+                Metric(key, value, 0, step)
+                for step, scale in zip(STEPS, (3.0, 1.5, 1.0), strict=True)
+                for key, value in (("train_error", final * scale), ("test_error", final + 0.02))
+            ]
+            client.log_batch(rid, metrics=metrics)
+            if name in diverged:
+                client.set_tag(rid, "failure_reason", "diverged: training loss nan at iteration 7")
+                client.set_terminated(rid, "FAILED")
+            else:
+                client.set_terminated(rid, "FINISHED")
+    client.set_terminated(sweep.info.run_id, "FINISHED")
+    return sweep.info.run_id
+
+
+def test_table_holds_mean_std_and_n_per_cell(workdir):
+    fabricate(workdir, DEGRADING)
+    study = collect(EXPERIMENT, uri(workdir))
+    table = summary_table(study.cells, study.dataset).set_index(["arch", "depth"])
+    for (arch, depth), errors in DEGRADING.items():
+        row = table.loc[(arch, depth)]
+        assert row["n"] == 3
+        assert row["train_error_mean"] == pytest.approx(100 * np.mean(errors))
+        assert row["train_error_std"] == pytest.approx(100 * np.std(errors, ddof=1))
+        assert row["test_error_mean"] == pytest.approx(100 * (np.mean(errors) + 0.02))
+    assert "paper_test_error" not in table  # the paper's table is for CIFAR-10 only
+    curves = study.curves
+    assert set(curves["metric"]) == {"train_error", "test_error"}
+    assert sorted(curves[curves["run_id"] == study.cells["run_id"][0]]["step"].unique()) == [*STEPS]
+
+
+def test_verdict_finds_degradation_in_plain_nets_only(workdir):
+    fabricate(workdir, DEGRADING)
+    cells = collect(EXPERIMENT, uri(workdir)).cells
+    plain = degradation_verdict(cells, "plain")
+    assert plain.conclusion == "degradation reproduced"
+    assert plain.welch_p < 0.05 and plain.trend_p < 0.05
+    assert plain.sentence.startswith("plain-56 train error 30.0 ± 1.0 % vs plain-20 11.0 ± 0.5 %")
+    assert "n = 3 seeds" in plain.sentence
+    residual = degradation_verdict(cells, "residual")
+    assert residual.conclusion == "no degradation: the deeper net trains better"
+    assert residual.welch_p > 0.5
+
+
+def test_overlapping_seeds_are_not_called_degradation(workdir):
+    noisy = {("plain", 20): [0.10, 0.20, 0.15], ("plain", 56): [0.12, 0.19, 0.16]}
+    fabricate(workdir, noisy)
+    verdict = degradation_verdict(collect(EXPERIMENT, uri(workdir)).cells, "plain")
+    assert verdict.welch_p > 0.05
+    assert verdict.conclusion == "no degradation detected"
+
+
+def test_one_seed_says_no_test_is_possible(workdir):
+    fabricate(workdir, {("plain", 20): [0.11], ("plain", 56): [0.30]})
+    verdict = degradation_verdict(collect(EXPERIMENT, uri(workdir)).cells, "plain")
+    assert verdict.conclusion == "no test possible"
+    assert verdict.welch_p is None
+    assert "no test is possible" in verdict.sentence
+
+
+def test_missing_and_diverged_cells_are_reported_not_fatal(workdir):
+    fabricate(workdir, DEGRADING, extra_cells=["plain-44-s0"], diverged=["plain-56-s2"])
+    study = collect(EXPERIMENT, uri(workdir))
+    status = dict(zip(study.cells["cell"], study.cells["status"], strict=True))
+    assert status["plain-44-s0"] == "missing"
+    assert status["plain-56-s2"] == "diverged"
+    table = summary_table(study.cells, study.dataset).set_index(["arch", "depth"])
+    assert table.loc[("plain", 56), "n"] == 2  # the diverged seed is not averaged in
+    assert table.loc[("plain", 56), "not_finished"] == 1
+
+    written = write_report(EXPERIMENT, uri(workdir), out=workdir / "reports")
+    report = written.path.read_text()
+    assert "`plain-44-s0` is missing" in report
+    assert "`plain-56-s2` is diverged: diverged: training loss nan at iteration 7" in report
+    assert "n = 2 and 3 seeds" in report
+
+
+def test_report_files_and_artifacts(workdir):
+    sweep_id = fabricate(workdir, DEGRADING, dataset="cifar10")
+    assert main(["--experiment", EXPERIMENT, "--tracking-uri", uri(workdir)]) == 0
+    folder = workdir / "reports" / EXPERIMENT
+    stems = ["curves", "error_vs_depth", "plain_shallow_vs_deep", "residual_shallow_vs_deep"]
+    for stem in stems:
+        for suffix in (".png", ".svg"):
+            assert (folder / "figures" / f"{stem}{suffix}").stat().st_size > 1000
+    table = pd.read_csv(folder / "table.csv")
+    paper = dict(zip(table["net"], table["He et al. Table 6 test error %"], strict=True))
+    assert paper["residual-56"] == PAPER_TABLE6[56] and np.isnan(paper["plain-56"])
+    report = (folder / "report.md").read_text()
+    assert "degradation reproduced" in report and "![curves](figures/curves.png)" in report
+
+    client = MlflowClient(uri(workdir))
+    logged = {f.path for f in client.list_artifacts(sweep_id, "report")}
+    assert {"report/report.md", "report/table.csv", "report/cells.csv"} <= logged
+    figures = {f.path for f in client.list_artifacts(sweep_id, "report/figures")}
+    assert {f"report/figures/{stem}.svg" for stem in stems} <= figures
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--experiment", "nope"], "no experiment 'nope'"),
+        ([], "the following arguments are required: --experiment"),
+        (["--experiment", EXPERIMENT, "--eval-metric", "train_error"], "invalid choice"),
+        (["--experiment", EXPERIMENT, "--sweep-run", "abc"], "no sweep run abc"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(workdir, capsys, argv, message):
+    fabricate(workdir, {("plain", 20): [0.1]})
+    capsys.readouterr()  # MLflow's own log lines while the store was created
+    assert main([*argv, "--tracking-uri", uri(workdir)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (workdir / "reports").exists()
+
+
+def test_no_store_is_one_line(workdir, capsys):
+    assert main(["--experiment", "x"]) == 2
+    assert "no MLflow store at sqlite:///mlruns/mlflow.db" in capsys.readouterr().err
+    assert not (workdir / "mlruns").exists()
