@@ -27,6 +27,7 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 UI_PORT = 5000
 REUSED_TAG_PREFIX = "reused."  # parent tag per cell taken from an earlier sweep: its run id
 PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
+MAX_TAG_LENGTH = 8000  # MLflow's limit on a tag value
 
 
 def resolve_tracking_uri(given: str | None = None) -> str:
@@ -169,9 +170,10 @@ class SweepRun:
             "preset": self.sweep.preset,
             "dataset": self.sweep.dataset,
             "kind": "sweep",
-            # The cells the sweep asked for, so the analysis can name those still missing.
-            "cells": ",".join(cell.name for cell in self.sweep.cells()),
         }
+        cells = ",".join(cell.name for cell in self.sweep.cells())
+        if len(cells) <= MAX_TAG_LENGTH:  # else the analysis rebuilds the grid from the params
+            tags["cells"] = cells  # the cells asked for, so the analysis names missing ones
         run = self.store.client.create_run(
             self.experiment_id, run_name=f"sweep-{self.sweep.preset}", tags=tags
         )

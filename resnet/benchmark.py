@@ -1,0 +1,275 @@
+"""Throughput of the depth study's training, measured three ways in one process:
+
+(a) `step`: the bare training step of the model on random tensors already on the device;
+(b) `trainer`: our full `train()` loop: data on the device, batched augmentation, metrics,
+    divergence checks and MLflow tracking;
+(c) `reference`: the usual pipeline: a torchvision-style dataset of PIL images, a DataLoader with
+    workers, RandomCrop(32, padding=4) / RandomHorizontalFlip / ToTensor / Normalize per image,
+    fp32, eager, and the customary `loss.item()` per step.
+
+The three run interleaved in rounds, so drift of the machine (heat, other load) hits all alike;
+each reports the median images per second over its rounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from resnet import data as data_lib
+from resnet.config import RunConfig
+from resnet.presets import build_sweep
+from resnet.train import build_model, resolve_device, train, train_step
+
+KINDS = ("step", "trainer", "reference")
+CIFAR_SHAPE = (3, 32, 32)
+TRAIN_IMAGES = 45_000  # the paper's training split size
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    arch: str
+    depth: int
+    precision: str  # of (a) and (b); the reference is always fp32
+    batch_size: int
+    device: str
+    channels_last: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}-{self.depth} {self.precision} b{self.batch_size}"
+
+    def run_config(self, iterations: int) -> RunConfig:
+        """The paper preset's training config for this case (log every 100, pad-4 crop + flip)."""
+        sweep = build_sweep(
+            "paper",
+            {"archs": [self.arch], "depths": [self.depth]},
+            {"precision": self.precision, "batch_size": self.batch_size, "device": self.device},
+        )
+        config = sweep.cells()[0]
+        return dataclasses.replace(
+            config, iterations=iterations, milestones=(), eval_every=iterations,
+            channels_last=self.channels_last, error_warmup_min_depth=10_000,
+        )  # fmt: skip
+
+
+def cifar_shaped(n: int = TRAIN_IMAGES, seed: int = 0) -> data_lib.Dataset:
+    """Generated uint8 images and labels of CIFAR-10's shape, so the benchmark runs offline."""
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, *CIFAR_SHAPE), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (n,), generator=gen)
+    split = data_lib.Split(images, labels)
+    small = data_lib.Split(images[:500], labels[:500])
+    mean, std = data_lib.channel_stats(images[:5000])
+    return data_lib.Dataset("cifar-shaped", split, small, small, 10, mean, std)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# Each runner is built once, then called once per round: it trains `steps` iterations and
+# returns the seconds they took.
+Runner = Callable[[int], float]
+
+
+def step_runner(case: BenchCase, dataset: data_lib.Dataset) -> Runner:
+    config = case.run_config(1)
+    device = resolve_device(case.device)
+    model = build_model(config, dataset, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    x = torch.randn(case.batch_size, *CIFAR_SHAPE, device=device)
+    if case.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (case.batch_size,), device=device)
+
+    def run(steps: int) -> float:
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            train_step(model, optimizer, x, y, config, device)
+        synchronize(device)
+        return time.perf_counter() - start
+
+    return run
+
+
+class MlflowTracker:
+    """Metrics into a throwaway MLflow store, as a sweep logs them."""
+
+    def __init__(self, folder: Path):
+        from mlflow import MlflowClient
+
+        from resnet.tracking import Store
+
+        self.store = Store(f"sqlite:///{folder / 'mlflow.db'}")
+        client: MlflowClient = self.store.client
+        experiment = client.create_experiment("benchmark", (folder / "artifacts").as_uri())
+        self.run_id = client.create_run(experiment).info.run_id
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.store.log_metrics(self.run_id, metrics, step)
+
+
+def trainer_runner(case: BenchCase, dataset: data_lib.Dataset, tracker) -> Runner:
+    device = resolve_device(case.device)
+    on_device = dataset.to(device)
+
+    def run(steps: int) -> float:
+        synchronize(device)
+        start = time.perf_counter()
+        train(case.run_config(steps), on_device, tracker, progress=False, eval_splits=())
+        synchronize(device)
+        return time.perf_counter() - start
+
+    return run
+
+
+def reference_runner(case: BenchCase, dataset: data_lib.Dataset, workers: int) -> Runner:
+    """The usual pipeline, written as most reproductions write it."""
+    from PIL import Image
+    from torchvision import transforms
+
+    class PILDataset(torch.utils.data.Dataset):
+        def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+            array = images.permute(0, 2, 3, 1).numpy()
+            self.images = [Image.fromarray(a) for a in array]
+            self.labels = labels.tolist()
+            self.transform = transform
+
+        def __len__(self) -> int:
+            return len(self.images)
+
+        def __getitem__(self, i: int):
+            return self.transform(self.images[i]), self.labels[i]
+
+    transform = transforms.Compose([
+        transforms.RandomCrop(32, padding=4),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        transforms.Normalize(dataset.mean.tolist(), dataset.std.tolist()),
+    ])  # fmt: skip
+    device = resolve_device(case.device)
+    loader = torch.utils.data.DataLoader(
+        PILDataset(dataset.train.images, dataset.train.labels, transform),
+        batch_size=case.batch_size, shuffle=True, drop_last=True, num_workers=workers,
+        persistent_workers=workers > 0, pin_memory=device.type == "cuda",
+    )  # fmt: skip
+    fp32 = dataclasses.replace(case, precision="fp32", channels_last=False)
+    model = build_model(fp32.run_config(1), dataset, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    batches = iter(loader)
+
+    def next_batch():
+        nonlocal batches
+        try:
+            return next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            return next(batches)
+
+    def run(steps: int) -> float:
+        synchronize(device)
+        start = time.perf_counter()
+        running_loss, correct = 0.0, 0
+        for _ in range(steps):
+            x, y = next_batch()
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+            correct += (logits.argmax(1) == y).sum().item()
+        synchronize(device)
+        return time.perf_counter() - start
+
+    return run
+
+
+@dataclass
+class Measured:
+    case: BenchCase
+    seconds: dict[str, list[float]]  # per kind, one entry per round
+    steps: int
+    train_flops_per_image: float
+
+    def ips(self, kind: str) -> float:
+        return self.steps * self.case.batch_size / statistics.median(self.seconds[kind])
+
+
+def train_flops_per_image(case: BenchCase, dataset: data_lib.Dataset) -> float:
+    """3 x forward MACs x 2 FLOPs, the usual count of a training step, per image."""
+    model = build_model(case.run_config(1), dataset, torch.device("cpu"))
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, *CIFAR_SHAPE))
+    return 3 * counter.get_total_flops()  # the counter's FLOPs are 2 x MACs already
+
+
+def measure(
+    cases: list[BenchCase],
+    rounds: int,
+    steps: int,
+    workers: int,
+    kinds: tuple[str, ...] = KINDS,
+    report: Callable[[str], None] = print,
+) -> list[Measured]:
+    """Build every runner, warm each up once, then time `rounds` interleaved rounds."""
+    dataset = cifar_shaped()
+    with tempfile.TemporaryDirectory() as tmp:
+        tracker = MlflowTracker(Path(tmp))
+        runners = {}
+        for case in cases:
+            builders = {
+                "step": lambda c=case: step_runner(c, dataset),
+                "trainer": lambda c=case: trainer_runner(c, dataset, tracker),
+                "reference": lambda c=case: reference_runner(c, dataset, workers),
+            }
+            runners[case] = {kind: builders[kind]() for kind in kinds}
+        for case in cases:
+            for kind in kinds:
+                runners[case][kind](max(2, steps // 4))  # warm-up: allocations, workers, caches
+        results = {c: Measured(c, {k: [] for k in kinds}, steps, 0.0) for c in cases}
+        for r in range(rounds):
+            for case in cases:
+                for kind in kinds:
+                    results[case].seconds[kind].append(runners[case][kind](steps))
+                report(f"round {r + 1}/{rounds} {case.name}: " + ", ".join(
+                    f"{k} {steps * case.batch_size / results[case].seconds[k][-1]:.0f}"
+                    for k in kinds) + " img/s")  # fmt: skip
+    for measured in results.values():
+        measured.train_flops_per_image = train_flops_per_image(measured.case, dataset)
+    return list(results.values())
+
+
+def peak_flops(device: torch.device, precision: str, seconds: float = 2.0) -> float:
+    """Measured matrix-multiply FLOP/s in this precision: the machine's practical peak."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    n = 2048
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+
+    def timed(count: int) -> float:
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(count):
+            a @ b
+        synchronize(device)
+        return time.perf_counter() - start
+
+    count = 1
+    while timed(count) < seconds / 4:  # also the warm-up
+        count *= 2
+    best = min(timed(count) for _ in range(3))
+    return 2 * n**3 * count / best

@@ -1,0 +1,135 @@
+"""Command line of the benchmark: validate, measure, print the table, optionally write JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from resnet.benchmark import KINDS, BenchCase, Measured, measure, peak_flops
+from resnet.cli import EXIT_BAD_INPUT, InputError, OneLineParser, check_device, comma_list
+from resnet.models import ARCHS, depth_error
+from resnet.tracking import device_name
+from resnet.train import resolve_device
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def make_parser() -> OneLineParser:
+    p = OneLineParser(
+        prog="benchmark.py",
+        description="Images/s of (a) the bare training step, (b) our full training loop and "
+        "(c) the usual PIL + DataLoader pipeline (fp32), interleaved in rounds, on generated "
+        "CIFAR-shaped data.",
+    )
+    p.add_argument("--archs", type=comma_list(str, "--archs"), default=["residual"])
+    p.add_argument("--depths", type=comma_list(int, "--depths"), default=[20, 56])
+    p.add_argument("--precision", default="bf16", help="of (a) and (b): fp32 or bf16")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median reported)")
+    p.add_argument("--steps", type=int, default=20, help="training steps per round and kind")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="DataLoader workers of the reference pipeline (default: 2)",
+    )
+    p.add_argument("--no-channels-last", action="store_true", help="(a) and (b) in NCHW")
+    p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    return p  # fmt: skip
+
+
+def cases_from_args(args) -> list[BenchCase]:
+    if args.precision not in PRECISIONS:
+        raise InputError(f"unknown precision {args.precision!r} (allowed: fp32, bf16)")
+    for name in ("batch_size", "rounds", "steps"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.workers < 0:
+        raise InputError("--workers must be 0 or more")
+    check_device(args.device)
+    cases = []
+    for arch in args.archs:
+        if arch not in ARCHS:
+            raise InputError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})")
+        for depth in args.depths:
+            problem = depth_error(arch, depth)
+            if problem:
+                raise InputError(problem)
+            cases.append(BenchCase(arch, depth, args.precision, args.batch_size, args.device,
+                                   not args.no_channels_last))  # fmt: skip
+    if args.json is not None and args.json.is_dir():
+        raise InputError(f"--json {args.json} is a folder; give a file name")
+    return cases
+
+
+def machine() -> dict[str, str]:
+    device = resolve_device("auto")
+    return {
+        "device": device_name(device),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_cores": str(os.cpu_count()),
+        "torch_threads": str(torch.get_num_threads()),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def rows(results: list[Measured], peak: float) -> list[dict]:
+    table = []
+    for m in results:
+        ips = {kind: m.ips(kind) for kind in KINDS}
+        trainer_flops = ips["trainer"] * m.train_flops_per_image
+        table.append({
+            "config": m.case.name,
+            "step_ips": ips["step"], "trainer_ips": ips["trainer"],
+            "reference_ips": ips["reference"],
+            "trainer_vs_step": ips["trainer"] / ips["step"],
+            "trainer_vs_reference": ips["trainer"] / ips["reference"],
+            "train_gflops_per_image": m.train_flops_per_image / 1e9,
+            "trainer_tflops": trainer_flops / 1e12,
+            "trainer_fraction_of_peak": trainer_flops / peak,
+        })  # fmt: skip
+    return table
+
+
+def print_table(table: list[dict], peak: float, precision: str) -> None:
+    print("\n| config | (a) step img/s | (b) trainer img/s | (c) reference img/s (fp32) | "
+          "(b)/(a) | (b)/(c) | (b) TFLOP/s | (b) / peak |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in table:
+        print(f"| {r['config']} | {r['step_ips']:.0f} | {r['trainer_ips']:.0f} | "
+              f"{r['reference_ips']:.0f} | {r['trainer_vs_step']:.2f} | "
+              f"{r['trainer_vs_reference']:.2f} | {r['trainer_tflops']:.3f} | "
+              f"{100 * r['trainer_fraction_of_peak']:.1f} % |")  # fmt: skip
+    print(
+        f"\npeak: {peak / 1e12:.3f} TFLOP/s, measured with {precision} 2048x2048 matmuls; "
+        "training FLOPs per image = 3 x forward MACs x 2"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        cases = cases_from_args(args)
+    except InputError as exc:
+        print(f"benchmark.py: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    info = machine()
+    print(", ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
+    results = measure(cases, args.rounds, args.steps, args.workers,
+                      report=lambda line: print(line, file=sys.stderr))  # fmt: skip
+    peak = peak_flops(resolve_device(args.device), args.precision)
+    table = rows(results, peak)
+    print_table(table, peak, args.precision)
+    if args.json is not None:
+        body = {"machine": info, "peak_flops": peak, "rounds": args.rounds, "steps": args.steps,
+                "results": {r["config"]: r for r in table}}  # fmt: skip
+        args.json.write_text(json.dumps(body, indent=2))
+    return 0
