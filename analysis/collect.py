@@ -18,6 +18,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 CURVE_METRICS = ("train_error", "val_error", "test_error")
@@ -25,8 +26,6 @@ FINAL_METRICS = ("train_error", "val_error", "test_error", "train_loss", "test_l
 RESPONSES_FILE = "layer_responses.csv"
 REUSED_TAG_PREFIX = "reused."
 CELL_NAME = re.compile(r"^(?P<arch>.+)-(?P<depth>\d+)-s(?P<seed>\d+)$")
-# Which run stands for a cell when it has several: a finished one, else the newest attempt.
-STATUS_RANK = {"FINISHED": 0, "RUNNING": 1, "SCHEDULED": 1, "FAILED": 2, "KILLED": 3}
 
 
 class CollectError(Exception):
@@ -57,6 +56,11 @@ class Study:
         return self.cells[self.cells["status"] != "finished"]
 
 
+def arch_key(arch: str) -> tuple[int, str]:
+    """Plain nets before residual ones, in tables and figures."""
+    return (0 if "plain" in arch else 1, arch)
+
+
 def absolute_uri(uri: str) -> str:
     """MLflow caches stores by URI: a relative SQLite path would follow the first working dir."""
     prefix = "sqlite:///"
@@ -66,7 +70,13 @@ def absolute_uri(uri: str) -> str:
 
 
 def open_client(uri: str) -> MlflowClient:
+    """A client of an existing store; never creates one (a file store would be created)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file
+    if "://" not in uri or uri.startswith("file:"):
+        raise CollectError(
+            f"tracking URI {uri!r} is not supported (allowed: sqlite:///path/to/mlflow.db, "
+            "a database URL or http://host:port)"
+        )
     if uri.startswith("sqlite:///") and not Path(absolute_uri(uri)[len("sqlite:///") :]).exists():
         raise CollectError(f"no MLflow store at {uri} (run a sweep first, or pass --tracking-uri)")
     mlflow.set_tracking_uri(absolute_uri(uri))
@@ -77,6 +87,14 @@ def collect(
     experiment: str, uri: str = DEFAULT_TRACKING_URI, sweep_run_id: str | None = None
 ) -> Study:
     client = open_client(uri)
+    try:
+        return read_study(client, experiment, uri, sweep_run_id)
+    except MlflowException as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CollectError(f"cannot read {uri}: {reason}") from exc
+
+
+def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: str | None):
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(e.name for e in client.search_experiments()) or "none"
@@ -101,13 +119,16 @@ def collect(
 
 def search(experiment_id: str) -> pd.DataFrame:
     runs = mlflow.search_runs([experiment_id], order_by=["attributes.start_time DESC"])
-    for column in ("tags.kind", "tags.mlflow.parentRunId", "tags.failure_reason"):
+    for column in ("tags.kind", "tags.mlflow.parentRunId", "tags.failure_reason",
+                   "tags.run_identity", "tags.mlflow.runName"):  # fmt: skip
         if column not in runs:
             runs[column] = None
     return runs
 
 
 def pick_sweep(runs: pd.DataFrame, sweep_run_id: str | None, experiment: str) -> pd.Series:
+    """The given sweep run, else the one that ran last (a rerun reopens its sweep's run, so
+    the newest run start among its children counts, not the parent's own start)."""
     sweeps = runs[runs["tags.kind"] == "sweep"]
     if sweep_run_id is not None:
         sweeps = sweeps[sweeps["run_id"] == sweep_run_id]
@@ -115,7 +136,11 @@ def pick_sweep(runs: pd.DataFrame, sweep_run_id: str | None, experiment: str) ->
             raise CollectError(f"no sweep run {sweep_run_id} in experiment {experiment!r}")
     elif sweeps.empty:
         raise CollectError(f"experiment {experiment!r} has no sweep run yet")
-    return sweeps.iloc[0]  # newest first
+    last_child = runs.groupby("tags.mlflow.parentRunId")["start_time"].max()
+    activity = [
+        max(s.start_time, last_child.get(s.run_id, s.start_time)) for s in sweeps.itertuples()
+    ]
+    return sweeps.iloc[max(range(len(sweeps)), key=activity.__getitem__)]
 
 
 def expected_cells(sweep: pd.Series) -> list[str]:
@@ -130,6 +155,14 @@ def expected_cells(sweep: pd.Series) -> list[str]:
     grid = product(values("seeds"), sorted(values("depths"), key=int), values("archs"))
     excluded = set(values("exclude"))
     return [f"{a}-{d}-s{s}" for s, d, a in grid if f"{a}-{d}" not in excluded]
+
+
+def fixed_depth_archs(runs: pd.DataFrame, depths: set[str]) -> set[str]:
+    """Archs whose runs have a depth outside the sweep's depths (resnet18, plain34, ...): the
+    grid fallback cannot name their cells, so their runs are taken as they are."""
+    if "tags.arch" not in runs or "tags.depth" not in runs:
+        return set()
+    return set(runs[~runs["tags.depth"].isin(depths)]["tags.arch"].dropna())
 
 
 def cell_status(run: pd.Series) -> str:
@@ -151,12 +184,17 @@ def cell_table(runs: pd.DataFrame, sweep: pd.Series) -> pd.DataFrame:
         | cells["run_id"].isin(list(reused.values()))
     ]
     names = expected_cells(sweep)
-    names += sorted(set(mine["tags.mlflow.runName"]) - set(names))  # cells added by hand
+    if not isinstance(sweep.get("tags.cells"), str):  # a sweep from before the `cells` tag
+        depths = set(str(sweep.get("params.depths") or "").split(","))
+        fixed = fixed_depth_archs(mine, depths)
+        names = [n for n in names if CELL_NAME.match(n)["arch"] not in fixed]
+    names += sorted(set(mine["tags.mlflow.runName"]) - set(names))  # cells not in the grid
     return pd.DataFrame([cell_row(name, mine) for name in names])
 
 
 def cell_row(name: str, runs: pd.DataFrame) -> dict:
     parts = CELL_NAME.match(name)
+    attempts = runs[runs["tags.mlflow.runName"] == name]
     row = {
         "cell": name,
         "arch": parts["arch"] if parts else name,
@@ -165,18 +203,15 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
         "status": "missing",
         "run_id": None,
         "note": "",
-        "attempts": 0,
+        "attempts": len(attempts),
     }
-    attempts = runs[runs["tags.mlflow.runName"] == name]
-    row["attempts"] = len(attempts)
     if attempts.empty:
         return row | {metric: float("nan") for metric in FINAL_METRICS}
-    ranked = attempts.assign(rank=attempts["status"].map(STATUS_RANK).fillna(9))
-    best = ranked.sort_values(["rank", "start_time"], ascending=[True, False]).iloc[0]
+    best, note = representative(attempts)
     row.update(
         status=cell_status(best),
         run_id=best["run_id"],
-        note=best.get("tags.failure_reason") or "",
+        note=note,
         lr=pd.to_numeric(best.get("params.lr"), errors="coerce"),
         weight_decay=pd.to_numeric(best.get("params.weight_decay"), errors="coerce"),
         iterations=pd.to_numeric(best.get("params.iterations"), errors="coerce"),
@@ -185,6 +220,24 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
     for metric in FINAL_METRICS:
         row[metric] = best.get(f"metrics.{metric}", float("nan"))
     return row
+
+
+def representative(attempts: pd.DataFrame) -> tuple[pd.Series, str]:
+    """The run that stands for a cell, and a note: the newest attempt, unless it did not finish
+    and an older attempt of the very same config (run identity) did."""
+    newest = attempts.iloc[0]  # search order: newest first
+    reason = newest.get("tags.failure_reason") or ""
+    if newest["status"] == "FINISHED":
+        return newest, ""
+    same = attempts[
+        (attempts["status"] == "FINISHED")
+        & (attempts["tags.run_identity"] == newest["tags.run_identity"])
+        & attempts["tags.run_identity"].notna()
+    ]
+    if same.empty:
+        return newest, reason
+    later = f"a later attempt {newest['run_id']} is {newest['status'].lower()}"
+    return same.iloc[0], f"{later}: {reason}" if reason else later
 
 
 def curve_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:

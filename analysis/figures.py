@@ -11,13 +11,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.collect import arch_key
+
 TRAIN_STYLE = {"linestyle": "--", "linewidth": 1.2}
 EVAL_STYLE = {"linestyle": "-", "linewidth": 2.0}
 BAND_ALPHA = 0.18
-
-
-def arch_key(arch: str) -> tuple[int, str]:
-    return (0 if "plain" in arch else 1, arch)
 
 
 def depth_colours(depths) -> dict[int, tuple]:
@@ -65,9 +63,11 @@ def curves_figure(curves: pd.DataFrame, eval_metric: str = "test_error") -> Figu
             mine = points[(points["arch"] == arch) & (points["depth"] == depth)]
             if mine.empty:
                 continue
-            draw_curve(ax, mine[mine["metric"] == "train_error"], colours[depth], TRAIN_STYLE, None)
-            draw_curve(ax, mine[mine["metric"] == eval_metric], colours[depth], EVAL_STYLE,
-                       f"{arch}-{depth}")  # fmt: skip
+            evaluated = mine[mine["metric"] == eval_metric]
+            label = f"{arch}-{depth}"  # on the solid curve, or the dashed one when it is alone
+            draw_curve(ax, mine[mine["metric"] == "train_error"], colours[depth], TRAIN_STYLE,
+                       None if len(evaluated) else label)  # fmt: skip
+            draw_curve(ax, evaluated, colours[depth], EVAL_STYLE, label)
         ax.set_title(f"{arch} nets")
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
@@ -81,13 +81,13 @@ def eval_label(metric: str) -> str:
 
 
 def shallow_deep_figure(curves: pd.DataFrame, arch: str = "plain", eval_metric="test_error"):
-    """Figure 1: the shallowest against the deepest `arch` net (20 vs 56 layers in the paper),
+    """Figure 1: 20 against 56 layers of `arch` (else its shallowest against its deepest net),
     training error left, `eval_metric` right."""
     curves = curves[(curves["status"] == "finished") & (curves["arch"] == arch)]
     fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
-    depths = sorted(curves["depth"].unique())
-    chosen = [depths[0], depths[-1]] if len(depths) > 1 else depths
+    depths = sorted(int(d) for d in curves["depth"].unique())
+    chosen = [20, 56] if {20, 56} <= set(depths) else [depths[0], depths[-1]]
     colours = dict(zip(chosen, ["tab:orange", "tab:red"], strict=False))
     points = spread(curves)
     for ax, metric, title in zip(
@@ -170,8 +170,8 @@ def responses_figure(responses: pd.DataFrame) -> Figure:
     in layer order (top) and sorted by magnitude (bottom); mean over seeds."""
     fig = Figure(figsize=(9, 7), layout="constrained")
     top, bottom = fig.subplots(2, 1)
-    colours = depth_colours(responses["depth"]) if len(responses) else {}
-    nets = responses.groupby(["arch", "depth"], sort=False) if len(responses) else []
+    colours = depth_colours(responses["depth"])
+    nets = responses.groupby(["arch", "depth"], sort=False)
     for (arch, depth), mine in sorted(nets, key=lambda item: (arch_key(item[0][0]), item[0][1])):
         per_layer = mine.groupby("index")["std"].mean()
         style = "--" if "plain" in arch else "-"
@@ -185,6 +185,5 @@ def responses_figure(responses: pd.DataFrame) -> Figure:
     for ax in (top, bottom):
         ax.set_ylabel("std of response")
         ax.grid(alpha=0.3)
-    if len(responses):
-        legend(top, ncol=2)
+    legend(top, ncol=2)
     return fig

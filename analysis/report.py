@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +21,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import figures
-from analysis.collect import DEFAULT_TRACKING_URI, CollectError, Study, collect, open_client
+from analysis.collect import (
+    DEFAULT_TRACKING_URI,
+    CollectError,
+    Study,
+    arch_key,
+    collect,
+    open_client,
+)
 from analysis.markdown import markdown_table
 from analysis.stats import PAPER_DATASET, Verdict, summary_table, verdicts
 
@@ -72,7 +81,7 @@ def draw(study: Study, eval_metric: str) -> dict[str, Figure]:
         "curves": figures.curves_figure(study.curves, eval_metric),
         "error_vs_depth": figures.depth_figure(study.cells),
     }
-    for arch in ("plain", "residual"):
+    for arch in sorted(study.finished["arch"].unique(), key=arch_key):
         if study.finished[study.finished["arch"] == arch]["depth"].nunique() >= 2:
             drawn[f"{arch}_shallow_vs_deep"] = figures.shallow_deep_figure(
                 study.curves, arch, eval_metric
@@ -151,27 +160,36 @@ def compose(
         "",
     ]
     if study.dataset == PAPER_DATASET:
-        parts += ["He et al. 2016 report the best of 5 runs; ours is mean ± std over seeds.", ""]
+        parts += [
+            "He et al. 2016 give single runs for ResNet-20 to -56 and the best of 5 runs for "
+            "ResNet-110 (mean 6.61 ± 0.16 %); ours are mean ± std over seeds.",
+            "",
+        ]
     if len(study.incomplete):
         parts += ["## Cells not finished", "", *incomplete_lines(study), ""]
     parts += ["## Figures", ""]
     for stem in drawn:
-        parts += [f"### {FIGURE_TITLES.get(stem, stem)}", "", f"![{stem}](figures/{stem}.png)", ""]
+        parts += [f"### {figure_title(stem, eval_metric)}", "", f"![{stem}](figures/{stem}.png)",
+                  ""]  # fmt: skip
         if stem == "layer_responses":
             parts += [RESPONSES_NOTE, ""]
-    if eval_metric != "test_error":
-        parts += [f"Solid curves show {eval_metric}.", ""]
     return "\n".join(parts)
 
 
-FIGURE_TITLES = {
-    "curves": "Training (dashed) and test (solid) error against iterations (Figure 6)",
-    "plain_shallow_vs_deep": "Plain nets, shallowest against deepest (Figure 1)",
-    "residual_shallow_vs_deep": "Residual nets, shallowest against deepest",
-    "error_vs_depth": "Final error against depth",
-    "tuning": "Tuning: best values and trials",
-    "layer_responses": "Standard deviation of layer responses (Figure 7)",
-}
+def figure_title(stem: str, eval_metric: str) -> str:
+    solid = "validation" if eval_metric == "val_error" else "test"
+    arch = stem.removesuffix("_shallow_vs_deep")
+    titles = {
+        "curves": f"Training (dashed) and {solid} (solid) error against iterations (Figure 6)",
+        "error_vs_depth": "Final training and test error against depth",
+        "tuning": "Tuning: best values and trials",
+        "layer_responses": "Standard deviation of layer responses (Figure 7)",
+        f"{arch}_shallow_vs_deep": f"{arch} nets, 20 vs 56 layers or shallowest vs deepest"
+        + (" (Figure 1)" if arch == "plain" else ""),
+    }
+    return titles.get(stem, stem)
+
+
 RESPONSES_NOTE = (
     "Each finished run logs `layer_responses.csv` when training ends: the std of every 3x3 "
     "layer's output after BN and before the addition and ReLU, over the first 500 validation "
@@ -198,16 +216,38 @@ def write_report(
     uri = resolve_uri(uri)
     study = collect(experiment, uri, sweep_run_id)
     folder = Path(out) / folder_name(experiment)
-    drawn = draw(study, eval_metric)
-    save_figures(drawn, folder / "figures")
-    result_table(study).to_csv(folder / "table.csv", index=False)
-    study.cells.to_csv(folder / "cells.csv", index=False)
-    report = folder / "report.md"
     found = verdicts(study.cells)
-    report.write_text(compose(study, found, eval_metric, drawn, uri))
+    # Built aside and swapped in whole: no half-written report, no files left from an older one.
+    with tempfile.TemporaryDirectory(dir=make_folder(Path(out)), prefix=".partial-") as tmp:
+        draft = Path(tmp)
+        drawn = draw(study, eval_metric)
+        save_figures(drawn, draft / "figures")
+        result_table(study).to_csv(draft / "table.csv", index=False)
+        study.cells.to_csv(draft / "cells.csv", index=False)
+        (draft / "report.md").write_text(compose(study, found, eval_metric, drawn, uri))
+        replace_folder(folder, draft)
     if log:
         open_client(uri).log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
-    return Written(report, [f"{v.arch}: {v.sentence}" for v in found])
+    return Written(folder / "report.md", [f"{v.arch}: {v.sentence}" for v in found])
+
+
+def make_folder(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise CollectError(f"--out {path} is a file; give a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def replace_folder(folder: Path, draft: Path) -> None:
+    """Put `draft` where `folder` is, removing the old one only once the new one is there."""
+    old = folder.with_name(f".old-{folder.name}")
+    if old.exists():
+        shutil.rmtree(old)
+    if folder.exists():
+        folder.rename(old)
+    shutil.copytree(draft, folder)
+    if old.exists():
+        shutil.rmtree(old)
 
 
 def resolve_uri(given: str | None) -> str:

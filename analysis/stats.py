@@ -14,8 +14,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.collect import arch_key
+
 ALPHA = 0.05
-# He et al. 2016, Table 6: CIFAR-10 test error (%) of the residual nets (best of 5 runs).
+# He et al. 2016, Table 6: CIFAR-10 test error (%) of the residual nets. ResNet-110 is the best
+# of 5 runs (mean 6.61 ± 0.16); the others are single runs.
 PAPER_TABLE6 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
 PAPER_DATASET = "cifar10"
 
@@ -37,14 +40,8 @@ def summary_table(cells: pd.DataFrame, dataset: str) -> pd.DataFrame:
             row["paper_test_error"] = paper if paper is not None else np.nan
         rows.append(row)
     table = pd.DataFrame(rows)
-    return table.sort_values(["arch", "depth"], key=arch_order).reset_index(drop=True)
-
-
-def arch_order(values: pd.Series) -> pd.Series:
-    """Plain nets before residual ones; other columns sort as they are."""
-    if values.name == "arch":
-        return values.map(lambda a: (0 if "plain" in a else 1, a))
-    return values
+    order = sorted(range(len(table)), key=lambda i: (arch_key(rows[i]["arch"]), rows[i]["depth"]))
+    return table.iloc[order].reset_index(drop=True)
 
 
 @dataclass
@@ -52,15 +49,15 @@ class Verdict:
     arch: str
     shallow: int
     deep: int
-    shallow_errors: list[float]  # final train errors, %
-    deep_errors: list[float]
-    welch_p: float | None  # one-sided: deeper is worse
-    better_p: float | None  # one-sided: deeper is better
-    trend_tau: float | None
-    trend_p: float | None  # one-sided: error rises with depth
     depths: list[int]
-    conclusion: str
-    sentence: str
+    shallow_errors: list[float]  # final train errors of the finished seeds, %
+    deep_errors: list[float]
+    conclusion: str = ""
+    sentence: str = ""
+    welch_p: float | None = None  # one-sided: deeper is worse
+    better_p: float | None = None  # one-sided: deeper is better
+    trend_tau: float | None = None
+    trend_p: float | None = None  # one-sided: error rises with depth
 
 
 def mean_std(values: list[float]) -> str:
@@ -77,53 +74,76 @@ def format_p(p: float | None) -> str:
 
 def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
     """The verdict for one arch, or None when it has fewer than two depths finished."""
-    done = cells[(cells["arch"] == arch) & (cells["status"] == "finished")]
+    mine = cells[cells["arch"] == arch]
+    done = mine[(mine["status"] == "finished") & mine["train_error"].notna()]
     depths = sorted(int(d) for d in done["depth"].unique())
     if len(depths) < 2:
         return None
     errors = {d: list(100 * done[done["depth"] == d]["train_error"].astype(float)) for d in depths}
     shallow, deep = depths[0], depths[-1]
+    verdict = Verdict(arch=arch, shallow=shallow, deep=deep, depths=depths,
+                      shallow_errors=errors[shallow], deep_errors=errors[deep])  # fmt: skip
     described = (
         f"{arch}-{deep} train error {mean_std(errors[deep])} vs {arch}-{shallow} "
-        f"{mean_std(errors[shallow])}"
+        f"{mean_std(errors[shallow])}{unfinished_note(mine, done, depths)}"
     )
-    verdict = Verdict(arch, shallow, deep, errors[shallow], errors[deep], None, None, None, None,
-                      depths, "", "")  # fmt: skip
-    n_shallow, n_deep = len(errors[shallow]), len(errors[deep])
-    if min(n_shallow, n_deep) < 2:
+    fewest = min(len(errors[shallow]), len(errors[deep]))
+    if fewest < 2:
         verdict.conclusion = "no test possible"
         verdict.sentence = (
-            f"{described}, with {min(n_shallow, n_deep)} seed at a depth: no test is possible "
-            "(run more seeds, e.g. --seeds 0,1,2)."
+            f"{described}; with {fewest} finished seed at a depth, no test is possible "
+            "(it needs at least 2 seeds at the shallowest and the deepest depth)."
         )
         return verdict
-    return test_degradation(verdict, done, described, n_shallow, n_deep)
+    return with_tests(verdict, done, described)
 
 
-def test_degradation(verdict: Verdict, done: pd.DataFrame, described: str, n_a, n_b) -> Verdict:
+def unfinished_note(mine: pd.DataFrame, done: pd.DataFrame, depths: list[int]) -> str:
+    """' (plain-56: 2 of 3 seeds finished)' for depths with unfinished seeds, else ''."""
+    parts = []
+    for depth in depths:
+        asked, finished = (mine["depth"] == depth).sum(), (done["depth"] == depth).sum()
+        if finished < asked:
+            parts.append(f"{mine['arch'].iloc[0]}-{depth}: {finished} of {asked} seeds finished")
+    missing = sorted(set(int(d) for d in mine["depth"].dropna()) - set(depths))
+    parts += [f"{mine['arch'].iloc[0]}-{d}: no seed finished" for d in missing]
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def with_tests(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
+    """The two tests, the conclusion and the sentence, for at least 2 seeds at either end."""
     deep, shallow = verdict.deep_errors, verdict.shallow_errors
     verdict.welch_p = one_sided_welch(deep, shallow, "greater")
     verdict.better_p = one_sided_welch(deep, shallow, "less")
     trend = stats.kendalltau(done["depth"].astype(int), done["train_error"].astype(float),
                              alternative="greater")  # fmt: skip
     verdict.trend_tau, verdict.trend_p = float(trend.statistic), float(trend.pvalue)
-    worse = verdict.welch_p < ALPHA and verdict.trend_p < ALPHA
-    if worse:
-        verdict.conclusion = "degradation reproduced"
-    elif verdict.better_p < ALPHA:
-        verdict.conclusion = "no degradation: the deeper net trains better"
-    elif verdict.welch_p < ALPHA or verdict.trend_p < ALPHA:
-        verdict.conclusion = "inconclusive: only one of the two tests finds degradation"
-    else:
-        verdict.conclusion = "no degradation detected"
-    n = f"n = {n_a}" if n_a == n_b else f"n = {n_b} and {n_a}"
-    depth_span = f"{verdict.depths[0]} to {verdict.depths[-1]}"
+    verdict.conclusion = conclusion(verdict)
+    n_deep, n_shallow = len(deep), len(shallow)
+    n = f"n = {n_deep}" if n_deep == n_shallow else f"n = {n_deep} and {n_shallow}"
+    trend_text = (
+        "no trend test (every error is equal)"
+        if np.isnan(verdict.trend_tau)
+        else f"τ = {verdict.trend_tau:.2f}, p = {format_p(verdict.trend_p)}"
+    )
     verdict.sentence = (
         f"{described}, {n} seeds; Welch's t-test (one-sided, deeper worse) "
-        f"p = {format_p(verdict.welch_p)}; Kendall's trend over depths {depth_span} "
-        f"τ = {verdict.trend_tau:.2f}, p = {format_p(verdict.trend_p)}: {verdict.conclusion}."
+        f"p = {format_p(verdict.welch_p)}; Kendall's trend over depths {verdict.depths[0]} to "
+        f"{verdict.depths[-1]} {trend_text}: {verdict.conclusion}."
     )
     return verdict
+
+
+def conclusion(v: Verdict) -> str:
+    trend_p = 1.0 if v.trend_p is None or np.isnan(v.trend_p) else v.trend_p
+    if v.welch_p < ALPHA and trend_p < ALPHA:
+        return "degradation reproduced"
+    if v.better_p < ALPHA:
+        p = format_p(v.better_p)
+        return f"no degradation: the deeper net trains better (one-sided p = {p})"
+    if v.welch_p < ALPHA or trend_p < ALPHA:
+        return "inconclusive: only one of the two tests finds degradation"
+    return "no degradation detected"
 
 
 def one_sided_welch(a: list[float], b: list[float], alternative: str) -> float:
@@ -136,5 +156,5 @@ def one_sided_welch(a: list[float], b: list[float], alternative: str) -> float:
 
 
 def verdicts(cells: pd.DataFrame) -> list[Verdict]:
-    archs = sorted(cells["arch"].unique(), key=lambda a: (0 if "plain" in a else 1, a))
+    archs = sorted(cells["arch"].unique(), key=arch_key)
     return [v for arch in archs if (v := degradation_verdict(cells, arch)) is not None]

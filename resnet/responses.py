@@ -2,7 +2,8 @@
 output after BN and before the addition and ReLU, on a fixed batch of validation images.
 
 Computed once at the end of a finished run, in eval mode (BN uses its running statistics) and in
-fp32, so the numbers depend on the trained weights only, not on the batch's own statistics.
+fp32, so the numbers depend on the trained weights only, not on the batch's own statistics. The
+std is over every element of the layer's output (images, channels and positions).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from resnet.augment import normalize
+from resnet.config import RunConfig
 from resnet.data import Dataset
 from resnet.models import BasicBlock, Net
 
@@ -28,26 +30,47 @@ def response_layers(model: Net) -> list[tuple[str, nn.BatchNorm2d]]:
     return layers
 
 
+class Moments:
+    """Sum and sum of squares of every response, accumulated over batches (in float64)."""
+
+    def __init__(self):
+        self.n, self.total, self.squares = 0, 0.0, 0.0
+
+    def add(self, out: torch.Tensor) -> None:
+        out = out.double()
+        self.n += out.numel()
+        self.total += out.sum().item()
+        self.squares += out.square().sum().item()
+
+    def std(self) -> float:
+        """Sample std (n - 1), as torch.std."""
+        mean = self.total / self.n
+        return max(0.0, (self.squares - self.n * mean**2) / (self.n - 1)) ** 0.5
+
+
 @torch.inference_mode()
-def layer_response_stds(model: Net, dataset: Dataset, channels_last: bool) -> list[dict]:
+def layer_response_stds(model: Net, dataset: Dataset, config: RunConfig) -> list[dict]:
     """[{layer, index, std}] in forward order; the model is left as it was (mode and weights)."""
     images = dataset.val.images[:RESPONSE_IMAGES]
     if len(images) == 0:
         return []
-    stds: dict[str, torch.Tensor] = {}
+    layers = response_layers(model)
+    moments = {name: Moments() for name, _ in layers}
     hooks = [
-        bn.register_forward_hook(lambda _m, _i, out, name=name: stds.__setitem__(name, out.std()))
-        for name, bn in response_layers(model)
+        bn.register_forward_hook(lambda _m, _i, out, name=name: moments[name].add(out))
+        for name, bn in layers
     ]
     was_training = model.training
     model.eval()
     try:
-        model(normalize(images, dataset.mean, dataset.std, channels_last).float())
+        for start in range(0, len(images), config.eval_batch_size):
+            batch = images[start : start + config.eval_batch_size]
+            model(normalize(batch, dataset.mean, dataset.std, config.channels_last))
     finally:
         model.train(was_training)
         for hook in hooks:
             hook.remove()
     return [
-        {"layer": name, "index": i + 1, "std": float(stds[name])}
-        for i, (name, _) in enumerate(response_layers(model))
+        {"layer": name, "index": i + 1, "std": moments[name].std()}
+        for i, (name, _) in enumerate(layers)
     ]

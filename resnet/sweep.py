@@ -68,9 +68,20 @@ def train_and_record(cell: CellRun, config: RunConfig, dataset: Dataset, progres
         cell.fail(result.failure or result.status)
         return row(config, result.status, cell.run_id, result.metrics, note=result.failure)
     cell.log_weights(result.model)
-    cell.log_table(RESPONSES_FILE, layer_response_stds(result.model, dataset, config.channels_last))
+    log_responses(cell, result, dataset, config)
     cell.finish()
     return row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
+
+
+def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: RunConfig) -> None:
+    """Figure 7's layer responses; a failure here must not fail the trained cell."""
+    try:
+        rows = layer_response_stds(result.model, dataset, config)
+    except Exception as exc:
+        print(f"warning: {config.name}: layer responses not logged ({type(exc).__name__}: {exc})",
+              file=sys.stderr)  # fmt: skip
+        return
+    cell.log_table(RESPONSES_FILE, rows)
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,7 @@ def run_sweep(
     dataset = dataset or load_data(cells[0])
     dataset = dataset.to(resolve_device(cells[0].device))  # once for all cells
     experiment_id = store.experiment_id(sweep.experiment_name)
-    sweep_run = SweepRun(store, experiment_id, sweep)
+    sweep_run = SweepRun(store, experiment_id, sweep, tuned=tuning is not None)
     rows = []
     try:
         values = tuned_values(sweep_run, cells, tuning, dataset) if tuning else {}

@@ -155,9 +155,11 @@ class Store:
 class SweepRun:
     """The parent run of a sweep: reopened when the same sweep runs again."""
 
-    def __init__(self, store: Store, experiment_id: str, sweep: SweepConfig):
-        self.store, self.experiment_id, self.sweep = store, experiment_id, sweep
-        existing = store.find_runs(experiment_id, f"tags.sweep_identity = '{sweep.identity()}'")
+    def __init__(self, store: Store, experiment_id: str, sweep: SweepConfig, tuned: bool = False):
+        self.store, self.experiment_id, self.sweep, self.tuned = store, experiment_id, sweep, tuned
+        # A tuned sweep trains other lr and weight decay than the untuned one: its own run.
+        self.identity = sweep.identity() + ("-tuned" if tuned else "")
+        existing = store.find_runs(experiment_id, f"tags.sweep_identity = '{self.identity}'")
         if existing:
             self.run_id = existing[0].info.run_id
             store.client.update_run(self.run_id, status="RUNNING")
@@ -166,7 +168,8 @@ class SweepRun:
 
     def _create(self) -> str:
         tags = {
-            "sweep_identity": self.sweep.identity(),
+            "sweep_identity": self.identity,
+            "tuned": str(self.tuned).lower(),
             "preset": self.sweep.preset,
             "dataset": self.sweep.dataset,
             "kind": "sweep",
@@ -175,7 +178,9 @@ class SweepRun:
         if len(cells) <= MAX_TAG_LENGTH:  # else the analysis rebuilds the grid from the params
             tags["cells"] = cells  # the cells asked for, so the analysis names missing ones
         run = self.store.client.create_run(
-            self.experiment_id, run_name=f"sweep-{self.sweep.preset}", tags=tags
+            self.experiment_id,
+            run_name=f"sweep-{self.sweep.preset}" + ("-tuned" if self.tuned else ""),
+            tags=tags,
         )
         self.store.log_params(run.info.run_id, self.sweep.to_params())
         return run.info.run_id

@@ -43,7 +43,7 @@ def fabricate(workdir, finals: dict, dataset="fashion-mnist", extra_cells=(), di
             name = f"{arch}-{depth}-s{seed}"
             run = client.create_run(experiment, run_name=name, tags={
                 "kind": "cell", "arch": arch, "depth": str(depth), "seed": str(seed),
-                "mlflow.parentRunId": sweep.info.run_id,
+                "mlflow.parentRunId": sweep.info.run_id, "run_identity": f"id-{name}",
             })  # fmt: skip
             rid = run.info.run_id
             client.log_param(rid, "lr", "0.1")
@@ -87,7 +87,7 @@ def test_verdict_finds_degradation_in_plain_nets_only(workdir):
     assert plain.sentence.startswith("plain-56 train error 30.0 ± 1.0 % vs plain-20 11.0 ± 0.5 %")
     assert "n = 3 seeds" in plain.sentence
     residual = degradation_verdict(cells, "residual")
-    assert residual.conclusion == "no degradation: the deeper net trains better"
+    assert residual.conclusion.startswith("no degradation: the deeper net trains better (")
     assert residual.welch_p > 0.5
 
 
@@ -167,3 +167,108 @@ def test_no_store_is_one_line(workdir, capsys):
     assert main(["--experiment", "x"]) == 2
     assert "no MLflow store at sqlite:///mlruns/mlflow.db" in capsys.readouterr().err
     assert not (workdir / "mlruns").exists()
+
+
+def attempt(workdir, parent_id: str, name: str, status: str, identity: str, **tags) -> str:
+    """One more run of a cell under `parent_id`, started after every run so far."""
+    client = MlflowClient(uri(workdir))
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    arch, depth, seed = name.rsplit("-", 2)
+    run = client.create_run(experiment, run_name=name, tags={
+        "kind": "cell", "arch": arch, "depth": depth, "seed": seed.removeprefix("s"),
+        "mlflow.parentRunId": parent_id, "run_identity": identity, **tags,
+    })  # fmt: skip
+    if status != "RUNNING":
+        client.set_terminated(run.info.run_id, status)
+    return run.info.run_id
+
+
+def test_a_cell_is_its_newest_attempt_unless_an_equal_config_finished(workdir):
+    sweep_id = fabricate(workdir, DEGRADING)
+    attempt(workdir, sweep_id, "plain-20-s0", "FAILED", "id-plain-20-s0",
+            failure_reason="RuntimeError: boom")  # fmt: skip
+    attempt(workdir, sweep_id, "plain-32-s0", "RUNNING", "id-other-config")
+    cells = collect(EXPERIMENT, uri(workdir)).cells.set_index("cell")
+    # A --force rerun that crashed: the finished run of the same config still stands.
+    assert cells.loc["plain-20-s0", "status"] == "finished"
+    assert "is failed: RuntimeError: boom" in cells.loc["plain-20-s0", "note"]
+    assert cells.loc["plain-20-s0", "attempts"] == 2
+    # Another config now running: the older finished run is not mixed in.
+    assert cells.loc["plain-32-s0", "status"] == "running"
+
+
+def test_the_newest_sweep_counts_the_runs_it_reused(workdir):
+    first = fabricate(workdir, DEGRADING)
+    client = MlflowClient(uri(workdir))
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    reused = collect(EXPERIMENT, uri(workdir)).cells.set_index("cell").loc["plain-20-s0", "run_id"]
+    second = client.create_run(experiment, run_name="sweep-two", tags={
+        "kind": "sweep", "dataset": "fashion-mnist", "cells": "plain-20-s0,plain-20-s3",
+        "reused.plain-20-s0": reused,
+    }).info.run_id  # fmt: skip
+    attempt(workdir, second, "plain-20-s3", "FINISHED", "id-plain-20-s3")
+
+    study = collect(EXPERIMENT, uri(workdir))
+    assert study.sweep_run_id == second
+    assert dict(zip(study.cells["cell"], study.cells["run_id"], strict=True)) == {
+        "plain-20-s0": reused,
+        "plain-20-s3": study.cells.set_index("cell").loc["plain-20-s3", "run_id"],
+    }
+    assert (study.cells["status"] == "finished").all()
+    assert len(collect(EXPERIMENT, uri(workdir), sweep_run_id=first).cells) == 18
+
+
+def test_tuning_and_layer_response_figures(workdir):
+    sweep_id = fabricate(workdir, DEGRADING)
+    client = MlflowClient(uri(workdir))
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    for arch, depth in (("plain", 20), ("plain", 56)):
+        study = f"{EXPERIMENT}/{arch}-{depth}"
+        tuning = client.create_run(experiment, tags={
+            "kind": "tuning", "study": study, "arch": arch, "depth": str(depth),
+            "mlflow.parentRunId": sweep_id,
+        }).info.run_id  # fmt: skip
+        client.log_metric(tuning, "best_lr", 0.1 * depth / 20)
+        client.log_metric(tuning, "best_weight_decay", 1e-4)
+        for number, lr in enumerate((0.01, 0.1, 1.0)):
+            trial = client.create_run(experiment, tags={
+                "kind": "trial", "study": study, "arch": arch, "depth": str(depth),
+                "optuna_state": "COMPLETE", "mlflow.parentRunId": tuning,
+            }).info.run_id  # fmt: skip
+            client.log_param(trial, "lr", str(lr))
+            client.log_param(trial, "weight_decay", "0.0001")
+            client.log_metric(trial, "val_error", 0.1 + number / 10)
+    for cell in collect(EXPERIMENT, uri(workdir)).cells.itertuples():
+        responses = workdir / "layer_responses.csv"
+        layers = cell.depth - 1
+        pd.DataFrame({"layer": [f"l{i}" for i in range(layers)], "index": range(1, layers + 1),
+                      "std": np.linspace(2, 1, layers)}).to_csv(responses, index=False)  # fmt: skip
+        client.log_artifact(cell.run_id, str(responses))
+
+    study = collect(EXPERIMENT, uri(workdir))
+    assert sorted(study.tuning["best_lr"]) == pytest.approx([0.1, 0.28])
+    assert len(study.trials) == 6 and set(study.trials["lr"]) == {0.01, 0.1, 1.0}
+    assert len(study.responses) == 3 * (19 + 31 + 55) * 2
+    folder = write_report(EXPERIMENT, uri(workdir), out=workdir / "reports").path.parent
+    for stem in ("tuning", "layer_responses"):
+        assert (folder / "figures" / f"{stem}.png").stat().st_size > 1000
+
+
+def test_names_shared_with_the_trainer_match():
+    """analysis/ may not import resnet/, so the few names both use are checked here."""
+    import analysis.collect as collected
+    import resnet.responses
+    import resnet.tracking
+
+    assert collected.RESPONSES_FILE == resnet.responses.RESPONSES_FILE
+    assert collected.REUSED_TAG_PREFIX == resnet.tracking.REUSED_TAG_PREFIX
+    assert collected.DEFAULT_TRACKING_URI == resnet.tracking.DEFAULT_TRACKING_URI
+
+
+def test_analysis_never_imports_the_training_code():
+    import subprocess
+    import sys
+
+    code = "import sys, analysis.report; print([m for m in sys.modules if m.startswith('resnet')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
