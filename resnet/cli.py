@@ -12,17 +12,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import torch
 
-from resnet.config import ConfigError, SweepConfig
+from resnet.config import ConfigError, RunConfig, SweepConfig
 from resnet.data import DataError, Dataset
-from resnet.estimate import estimate_seconds, human_duration
+from resnet.estimate import human_duration, project
 from resnet.presets import build_sweep, build_tune, preset_names
 from resnet.sweep import Tuning, run_sweep
-from resnet.tracking import Store, resolve_tracking_uri, runs_url, ui_command
+from resnet.tracking import Store, device_name, resolve_tracking_uri, runs_url, ui_command
 from resnet.train import load_data, resolve_device
-from resnet.tuning import default_storage, open_storage, study_name
+from resnet.tuning import default_storage, open_storage, study_name, trial_budget
 
 EXIT_BAD_INPUT = 2
 
@@ -150,8 +151,6 @@ def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, uri: str) -> 
 
 
 def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
-    import optuna
-
     if "://" not in storage and not Path(storage).is_file():
         raise InputError(f"--use-tuned: no Optuna storage at {storage} (run --tune first)")
     known = {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))}
@@ -204,18 +203,50 @@ def open_store(uri: str) -> Store:
     return store
 
 
-def print_estimate(sweep: SweepConfig, dataset) -> None:
-    """Without a GPU, long sweeps say up front how long they will take."""
+def cells_to_run(sweep: SweepConfig, store: Store, force: bool) -> list[RunConfig]:
+    """The cells without a FINISHED run (all with `force`); read only, nothing is created."""
     cells = sweep.cells()
-    if resolve_device(cells[0].device).type != "cpu" or sweep.preset != "paper":
+    experiment = store.client.get_experiment_by_name(sweep.experiment_name)
+    if force or experiment is None:
+        return cells
+    return [c for c in cells if store.finished_run(experiment.experiment_id, c) is None]
+
+
+def trials_to_run(sweep: SweepConfig, tuning: Tuning | None) -> list[RunConfig]:
+    """One config (with the trial budget) per tuning trial still wanted."""
+    if tuning is None or not tuning.run_trials:
+        return []
+    done = {}
+    if "://" in tuning.storage or Path(tuning.storage).is_file():
+        summaries = optuna.get_all_study_summaries(open_storage(tuning.storage))
+        done = {s.study_name: s.n_trials for s in summaries}
+    trials, seen = [], set()
+    for cell in sweep.cells():
+        if (cell.arch, cell.depth) in seen:
+            continue
+        seen.add((cell.arch, cell.depth))
+        name = study_name(sweep.experiment_name, cell.arch, cell.depth)
+        wanted = max(0, tuning.tune.trials - done.get(name, 0))
+        trials += [trial_budget(cell, tuning.tune)] * wanted
+    return trials
+
+
+def print_projection(sweep, dataset, store: Store, force: bool, tuning: Tuning | None) -> None:
+    """How long the sweep will take here, from a few timed steps per net, before it starts."""
+    cells = cells_to_run(sweep, store, force)
+    trials = trials_to_run(sweep, tuning)
+    if not cells and not trials:
         return
-    seconds = estimate_seconds(cells, dataset)
-    print(
-        f"No GPU: training these {len(cells)} runs on this CPU will take about "
-        f"{human_duration(seconds)} (measured from a few steps per net). "
-        "Run it on a GPU, or try --preset quick.",
-        file=sys.stderr,
-    )
+    device = resolve_device(sweep.cells()[0].device)
+    projection = project(cells, trials, dataset)
+    runs = f"{human_duration(projection.training)} for {projection.runs} runs"
+    if projection.trials:
+        tuning_part = f"up to {human_duration(projection.tuning)} for {projection.trials} trials"
+        runs = f"{human_duration(projection.seconds)}: {tuning_part} of tuning + {runs}"
+    print(f"Projected on {device_name(device)}: {runs} (from a few timed steps per net)",
+          file=sys.stderr)  # fmt: skip
+    if device.type == "cpu" and projection.seconds > 3 * 3600:
+        print("That is long for a CPU: run it on a GPU, or try --preset quick.", file=sys.stderr)
 
 
 def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
@@ -244,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print_estimate(sweep, dataset)
+    print_projection(sweep, dataset, store, args.force, tuning)
     try:
         result = run_sweep(sweep, store, dataset, args.force, not args.no_progress, tuning)
     except KeyboardInterrupt:

@@ -1,8 +1,16 @@
-"""How long a sweep will take on this device, from a few timed training steps per depth."""
+"""How long a sweep will take on this device, projected from a short calibration.
+
+Each distinct net is timed for a few bare training steps on random batches of the data's shape;
+a run's projection adds its evaluations (forward passes only, about a third of a training
+step's work per image) and the training loop's own overhead over the bare step, as measured by
+experiments/benchmark.py.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +20,8 @@ from resnet.data import Dataset
 from resnet.train import autocast, build_model, resolve_device
 
 WARMUP_STEPS, TIMED_STEPS = 1, 3
+EVAL_SPEEDUP = 3.0  # images per second of evaluation over training: forward only
+LOOP_OVERHEAD = 1.05  # the full training loop over the bare step (benchmark: (b)/(a) ~ 0.95)
 
 
 def seconds_per_step(config: RunConfig, dataset: Dataset) -> float:
@@ -39,16 +49,48 @@ def seconds_per_step(config: RunConfig, dataset: Dataset) -> float:
     return (time.perf_counter() - start) / TIMED_STEPS
 
 
-def estimate_seconds(cells: list[RunConfig], dataset: Dataset) -> float:
-    """Projected training time of all cells (one calibration per distinct net shape)."""
-    per_step: dict[tuple[str, int], float] = {}
-    total = 0.0
-    for cell in cells:
-        key = (cell.arch, cell.depth)
-        if key not in per_step:
-            per_step[key] = seconds_per_step(cell, dataset)
-        total += per_step[key] * cell.iterations
-    return total
+def run_seconds(config: RunConfig, dataset: Dataset, step_seconds: float, splits=2) -> float:
+    """One run: its training steps, plus its evaluations of `splits` splits (val, test)."""
+    evaluations = math.ceil(config.iterations / config.eval_every)
+    eval_images = evaluations * (len(dataset.val) + (len(dataset.test) if splits > 1 else 0))
+    eval_seconds = eval_images / config.batch_size * step_seconds / EVAL_SPEEDUP
+    return LOOP_OVERHEAD * step_seconds * config.iterations + eval_seconds
+
+
+@dataclass
+class Projection:
+    training: float  # seconds for the cells still to run
+    tuning: float  # seconds for the trials still to run, at most (pruning cuts it short)
+    runs: int
+    trials: int
+
+    @property
+    def seconds(self) -> float:
+        return self.training + self.tuning
+
+
+class Calibration:
+    """Seconds per training step of each distinct net, measured once."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.measured: dict[tuple, float] = {}
+
+    def step(self, config: RunConfig) -> float:
+        key = (config.arch, config.depth, config.batch_size, config.precision, config.device,
+               config.channels_last, config.shortcut)  # fmt: skip
+        if key not in self.measured:
+            self.measured[key] = seconds_per_step(config, self.dataset)
+        return self.measured[key]
+
+
+def project(cells: list[RunConfig], trials: list[RunConfig], dataset: Dataset) -> Projection:
+    """`cells`: the runs to train; `trials`: one config per tuning trial still to run (each with
+    the trial budget). Trials evaluate the validation split only."""
+    calibration = Calibration(dataset)
+    training = sum(run_seconds(c, dataset, calibration.step(c)) for c in cells)
+    tuning = sum(run_seconds(t, dataset, calibration.step(t), splits=1) for t in trials)
+    return Projection(training, tuning, len(cells), len(trials))
 
 
 def human_duration(seconds: float) -> str:

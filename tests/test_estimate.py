@@ -1,6 +1,11 @@
-from resnet.cli import print_estimate
-from resnet.estimate import estimate_seconds, human_duration
+import dataclasses
+
+import pytest
+
+from resnet.cli import main, print_projection
+from resnet.estimate import LOOP_OVERHEAD, human_duration, project, run_seconds
 from resnet.presets import build_sweep
+from resnet.tracking import Store
 
 
 def paper_on(dataset_name, **run):
@@ -8,23 +13,54 @@ def paper_on(dataset_name, **run):
     return build_sweep("paper", {"depths": [20, 32]}, overrides)
 
 
-def test_estimate_scales_with_iterations_and_cells(synthetic16):
-    sweep = paper_on("synthetic")
-    seconds = estimate_seconds(sweep.cells(), synthetic16)
-    assert seconds > 0
-    per_iteration = seconds / sweep.cells()[0].iterations
-    assert per_iteration < 60  # a few 4-image steps of small nets
+def test_a_run_is_its_steps_plus_its_evaluations(synthetic16):
+    config = dataclasses.replace(
+        paper_on("synthetic").cells()[0],
+        iterations=100,
+        milestones=(),
+        eval_every=50,
+        batch_size=10,
+    )
+    images = len(synthetic16.val) + len(synthetic16.test)
+    evaluation = 2 * images / 10 * 0.5 / 3  # 2 evaluations, forward only: a third of a step
+    assert run_seconds(config, synthetic16, 0.5) == pytest.approx(
+        LOOP_OVERHEAD * 100 * 0.5 + evaluation
+    )
+    val_only = 2 * len(synthetic16.val) / 10 * 0.5 / 3
+    assert run_seconds(config, synthetic16, 0.5, splits=1) == pytest.approx(
+        LOOP_OVERHEAD * 100 * 0.5 + val_only
+    )
 
 
-def test_paper_preset_on_cpu_prints_its_estimate_first(synthetic16, capsys):
-    print_estimate(paper_on("synthetic"), synthetic16)
+def test_projection_calibrates_each_net_and_adds_up(synthetic16):
+    cells = paper_on("synthetic").cells()
+    projection = project(cells, cells[:1], synthetic16)
+    assert projection.runs == len(cells) and projection.trials == 1
+    assert projection.training > projection.tuning > 0
+
+
+def test_the_sweep_prints_its_projection_first(workdir, capsys):
+    sweep = build_sweep("smoke", {}, {"device": "cpu"})
+    from resnet.data import load
+
+    store = Store("sqlite:///mlruns/mlflow.db")
+    print_projection(sweep, load("synthetic", image_size=16), store, False, None)
     err = capsys.readouterr().err
-    assert err.startswith("No GPU: training these 4 runs on this CPU will take about ")
+    assert "Projected on cpu" in err and "for 4 runs (from a few timed steps per net)" in err
 
 
-def test_other_presets_print_no_estimate(synthetic16, capsys):
-    print_estimate(build_sweep("smoke", {}, {"device": "cpu"}), synthetic16)
-    assert capsys.readouterr().err == ""
+def test_finished_cells_are_not_projected(workdir, capsys):
+    argv = ["--preset", "smoke", "--depths", "8", "--no-progress", "--no-report"]
+    assert main(argv) == 0
+    assert "for 2 runs" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "Projected" not in capsys.readouterr().err  # nothing left to run
+
+
+def test_paper_preset_on_a_cpu_says_it_is_long(workdir, synthetic16, capsys):
+    store = Store("sqlite:///mlruns/mlflow.db")
+    print_projection(paper_on("synthetic", batch_size=128), synthetic16, store, False, None)
+    assert "That is long for a CPU" in capsys.readouterr().err
 
 
 def test_human_duration():
