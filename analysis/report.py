@@ -219,7 +219,8 @@ def write_report(
     found = verdicts(study.cells)
     # Built aside and swapped in whole: no half-written report, no files left from an older one.
     with tempfile.TemporaryDirectory(dir=make_folder(Path(out)), prefix=".partial-") as tmp:
-        draft = Path(tmp)
+        draft = Path(tmp) / "report"  # made with the usual permissions, unlike `tmp`
+        draft.mkdir()
         drawn = draw(study, eval_metric)
         save_figures(drawn, draft / "figures")
         result_table(study).to_csv(draft / "table.csv", index=False)

@@ -67,9 +67,10 @@ def mean_std(values: list[float]) -> str:
 
 
 def format_p(p: float | None) -> str:
+    """'p = 0.031', 'p < 0.0001' or 'p n/a'."""
     if p is None or np.isnan(p):
-        return "n/a"
-    return "< 0.0001" if p < 1e-4 else f"{p:.2g}"
+        return "p n/a"
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
 
 
 def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
@@ -124,11 +125,11 @@ def with_tests(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
     trend_text = (
         "no trend test (every error is equal)"
         if np.isnan(verdict.trend_tau)
-        else f"τ = {verdict.trend_tau:.2f}, p = {format_p(verdict.trend_p)}"
+        else f"τ = {verdict.trend_tau:.2f}, {format_p(verdict.trend_p)}"
     )
     verdict.sentence = (
         f"{described}, {n} seeds; Welch's t-test (one-sided, deeper worse) "
-        f"p = {format_p(verdict.welch_p)}; Kendall's trend over depths {verdict.depths[0]} to "
+        f"{format_p(verdict.welch_p)}; Kendall's trend over depths {verdict.depths[0]} to "
         f"{verdict.depths[-1]} {trend_text}: {verdict.conclusion}."
     )
     return verdict
@@ -140,7 +141,7 @@ def conclusion(v: Verdict) -> str:
         return "degradation reproduced"
     if v.better_p < ALPHA:
         p = format_p(v.better_p)
-        return f"no degradation: the deeper net trains better (one-sided p = {p})"
+        return f"no degradation: the deeper net trains better (one-sided {p})"
     if v.welch_p < ALPHA or trend_p < ALPHA:
         return "inconclusive: only one of the two tests finds degradation"
     return "no degradation detected"
