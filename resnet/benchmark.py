@@ -43,10 +43,12 @@ class BenchCase:
     batch_size: int
     device: str
     channels_last: bool = True
+    compile: bool = False  # of (a) and (b); the reference stays eager
 
     @property
     def name(self) -> str:
-        return f"{self.arch}-{self.depth} {self.precision} b{self.batch_size}"
+        compiled = " compiled" if self.compile else ""
+        return f"{self.arch}-{self.depth} {self.precision}{compiled} b{self.batch_size}"
 
     def run_config(self, iterations: int) -> RunConfig:
         """The paper preset's training config for this case (log every 100, pad-4 crop + flip)."""
@@ -58,7 +60,7 @@ class BenchCase:
         config = sweep.cells()[0]
         return dataclasses.replace(
             config, iterations=iterations, milestones=(), eval_every=iterations,
-            channels_last=self.channels_last, error_warmup_min_depth=10_000,
+            channels_last=self.channels_last, compile=self.compile, error_warmup_min_depth=10_000,
         )  # fmt: skip
 
 
@@ -68,7 +70,7 @@ def cifar_shaped(n: int = TRAIN_IMAGES, seed: int = 0) -> data_lib.Dataset:
     images = torch.randint(0, 256, (n, *CIFAR_SHAPE), dtype=torch.uint8, generator=gen)
     labels = torch.randint(0, 10, (n,), generator=gen)
     split = data_lib.Split(images, labels)
-    small = data_lib.Split(images[:500], labels[:500])
+    small = data_lib.Split(images[:500], labels[:500])  # not evaluated; Dataset needs them
     mean, std = data_lib.channel_stats(images[:5000])
     return data_lib.Dataset("cifar-shaped", split, small, small, 10, mean, std)
 
@@ -88,6 +90,7 @@ def step_runner(case: BenchCase, dataset: data_lib.Dataset) -> Runner:
     device = resolve_device(case.device)
     model = build_model(config, dataset, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    forward = torch.compile(model) if case.compile else model
     x = torch.randn(case.batch_size, *CIFAR_SHAPE, device=device)
     if case.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -97,7 +100,7 @@ def step_runner(case: BenchCase, dataset: data_lib.Dataset) -> Runner:
         synchronize(device)
         start = time.perf_counter()
         for _ in range(steps):
-            train_step(model, optimizer, x, y, config, device)
+            train_step(forward, optimizer, x, y, config, device)
         synchronize(device)
         return time.perf_counter() - start
 
@@ -165,7 +168,7 @@ def reference_runner(case: BenchCase, dataset: data_lib.Dataset, workers: int) -
         batch_size=case.batch_size, shuffle=True, drop_last=True, num_workers=workers,
         persistent_workers=workers > 0, pin_memory=device.type == "cuda",
     )  # fmt: skip
-    fp32 = dataclasses.replace(case, precision="fp32", channels_last=False)
+    fp32 = dataclasses.replace(case, precision="fp32", channels_last=False, compile=False)
     model = build_model(fp32.run_config(1), dataset, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     batches = iter(loader)
@@ -224,9 +227,10 @@ def measure(
     workers: int,
     kinds: tuple[str, ...] = KINDS,
     report: Callable[[str], None] = print,
+    images: int = TRAIN_IMAGES,
 ) -> list[Measured]:
     """Build every runner, warm each up once, then time `rounds` interleaved rounds."""
-    dataset = cifar_shaped()
+    dataset = cifar_shaped(images)
     with tempfile.TemporaryDirectory() as tmp:
         tracker = MlflowTracker(Path(tmp))
         runners = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from resnet.benchmark import KINDS, BenchCase, Measured, measure, peak_flops
+from resnet.benchmark import KINDS, TRAIN_IMAGES, BenchCase, Measured, measure, peak_flops
 from resnet.cli import EXIT_BAD_INPUT, InputError, OneLineParser, check_device, comma_list
 from resnet.models import ARCHS, depth_error
 from resnet.tracking import device_name
@@ -41,6 +41,13 @@ def make_parser() -> OneLineParser:
         help="DataLoader workers of the reference pipeline (default: 2)",
     )
     p.add_argument("--no-channels-last", action="store_true", help="(a) and (b) in NCHW")
+    p.add_argument("--compile", action="store_true", help="torch.compile (a) and (b)")
+    p.add_argument(
+        "--images",
+        type=int,
+        default=TRAIN_IMAGES,
+        help=f"generated training images (default: {TRAIN_IMAGES}, as CIFAR-10's split)",
+    )
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     return p  # fmt: skip
 
@@ -48,7 +55,7 @@ def make_parser() -> OneLineParser:
 def cases_from_args(args) -> list[BenchCase]:
     if args.precision not in PRECISIONS:
         raise InputError(f"unknown precision {args.precision!r} (allowed: fp32, bf16)")
-    for name in ("batch_size", "rounds", "steps"):
+    for name in ("batch_size", "rounds", "steps", "images"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if args.workers < 0:
@@ -63,9 +70,11 @@ def cases_from_args(args) -> list[BenchCase]:
             if problem:
                 raise InputError(problem)
             cases.append(BenchCase(arch, depth, args.precision, args.batch_size, args.device,
-                                   not args.no_channels_last))  # fmt: skip
-    if args.json is not None and args.json.is_dir():
-        raise InputError(f"--json {args.json} is a folder; give a file name")
+                                   not args.no_channels_last, args.compile))  # fmt: skip
+    if args.batch_size > args.images:
+        raise InputError(f"--batch-size {args.batch_size} exceeds the {args.images} images")
+    if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
+        raise InputError(f"--json {args.json}: give a file in an existing folder")
     return cases
 
 
@@ -123,13 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     info = machine()
     print(", ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
-    results = measure(cases, args.rounds, args.steps, args.workers,
+    results = measure(cases, args.rounds, args.steps, args.workers, images=args.images,
                       report=lambda line: print(line, file=sys.stderr))  # fmt: skip
     peak = peak_flops(resolve_device(args.device), args.precision)
     table = rows(results, peak)
     print_table(table, peak, args.precision)
     if args.json is not None:
-        body = {"machine": info, "peak_flops": peak, "rounds": args.rounds, "steps": args.steps,
+        body = {"machine": info, "command": "python experiments/benchmark.py " + " ".join(
+                    sys.argv[1:] if argv is None else argv),
+                "peak_flops": peak, "rounds": args.rounds, "steps": args.steps,
                 "results": {r["config"]: r for r in table}}  # fmt: skip
         args.json.write_text(json.dumps(body, indent=2))
     return 0

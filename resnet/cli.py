@@ -83,6 +83,12 @@ def make_parser() -> OneLineParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--precision", help="fp32 or bf16 (autocast)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the training step (worth it for long runs; each net compiles first)",
+    )
     p.add_argument("--experiment", help="MLflow experiment name (default: depth-<preset>-<data>)")
     p.add_argument(
         "--tracking-uri",
@@ -119,7 +125,7 @@ def make_parser() -> OneLineParser:
 RUN_OVERRIDES = (
     "dataset", "data_dir", "image_size", "train_subset", "shortcut", "iterations",
     "warmup_iterations", "milestones",
-    "lr", "weight_decay", "batch_size", "device", "precision",
+    "lr", "weight_decay", "batch_size", "device", "precision", "compile",
 )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ PRECISIONS = ("fp32", "bf16")
 PLAIN_ARCHS = tuple(name for name, spec in models.ARCHS.items() if not spec.residual)
 SCHEDULES = ("step", "cosine", "constant")
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
-NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size")
+NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size", "compile")
 
 
 class ConfigError(ValueError):
@@ -66,6 +66,9 @@ class RunConfig:
     precision: str = _section("train", "fp32")
     device: str = _section("train", "auto")
     channels_last: bool = _section("train", True)
+    # torch.compile the training step's model (eval stays eager): pays off on long runs only,
+    # as each net compiles first (about 45 s for ResNet-20 on a 2-core CPU)
+    compile: bool = _section("train", False)
     log_every: int = _section("train", 100)  # train_loss / train_error / lr / images_per_sec
     eval_every: int = _section("train", 1000)  # plus val and test metrics
     eval_batch_size: int = _section("train", 1000)

@@ -199,6 +199,7 @@ def train(
     generator = torch.Generator(device=device).manual_seed(config.seed)
     batches = BatchStream(len(dataset.train), config.batch_size, generator)
     loop = _Loop(config, dataset, model, tracker, device, eval_splits)
+    forward = torch.compile(model) if config.compile else model  # shares `model`'s weights
 
     bar = tqdm(total=config.iterations, desc=config.name, leave=False, disable=not progress)
     start = time.perf_counter()
@@ -208,7 +209,7 @@ def train(
         x = normalize(images, dataset.mean, dataset.std, config.channels_last)
         labels = dataset.train.labels[indices]
         lr = optimizer.param_groups[0]["lr"]
-        loss, logits = train_step(model, optimizer, x, labels, config, device)
+        loss, logits = train_step(forward, optimizer, x, labels, config, device)
         scheduler.step()
         loop.stats.add(loss, logits, labels, it)
 

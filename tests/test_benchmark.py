@@ -1,0 +1,48 @@
+"""The benchmark's plumbing on a tiny case (its numbers are measured by running it, not here)."""
+
+import json
+
+import pytest
+
+from resnet.benchmark import BenchCase, cifar_shaped, train_flops_per_image
+from resnet.benchmark_cli import main
+
+TINY = ["--archs", "plain", "--depths", "8", "--batch-size", "8", "--rounds", "1", "--steps", "1",
+        "--workers", "0", "--images", "64"]  # fmt: skip
+
+
+def test_a_tiny_benchmark_writes_every_number(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main([*TINY, "--json", str(out)]) == 0
+    body = json.loads(out.read_text())
+    (row,) = body["results"].values()
+    for key in ("step_ips", "trainer_ips", "reference_ips"):
+        assert row[key] > 0
+    assert row["trainer_vs_step"] == pytest.approx(row["trainer_ips"] / row["step_ips"])
+    assert body["peak_flops"] > 0 and body["command"].startswith("python experiments/benchmark.py")
+    assert "| plain-8 bf16 b8 |" in capsys.readouterr().out
+
+
+def test_training_flops_are_three_forward_passes_of_the_papers_macs():
+    dataset = cifar_shaped(64)
+    for depth, macs in ((20, 40.6e6), (56, 125.5e6)):
+        flops = train_flops_per_image(BenchCase("residual", depth, "bf16", 8, "cpu"), dataset)
+        assert flops == pytest.approx(3 * 2 * macs, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--archs", "vgg"], "unknown arch 'vgg'"),
+        (["--depths", "21"], "depth 21 is not 6n+2"),
+        (["--precision", "fp16"], "unknown precision 'fp16'"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--images", "4", "--batch-size", "8"], "--batch-size 8 exceeds the 4 images"),
+        (["--json", "/no/such/folder/x.json"], "give a file in an existing folder"),
+        (["--device", "cuda:7"], "not available"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
