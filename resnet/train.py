@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from resnet import checkpoint as checkpoint_lib
 from resnet import data as data_lib
 from resnet import models
 from resnet.augment import crop_flip, normalize
@@ -28,6 +31,20 @@ HEALTH_CHECK_EVERY = 10  # iterations between finiteness (and error warm-up) che
 
 class Tracker(Protocol):
     def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on request (Ctrl-C, SIGTERM) after saving a checkpoint."""
+
+
+@dataclass
+class Checkpointing:
+    """Where and how often a run saves its resumable state; `should_stop` is asked after every
+    iteration (a signal handler's flag), so a stop never falls in the middle of a step."""
+
+    path: Path
+    every: int
+    should_stop: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -181,11 +198,14 @@ def train(
     tracker: Tracker | None = None,
     progress: bool = True,
     eval_splits: tuple[str, ...] = ("val", "test"),
+    checkpointing: Checkpointing | None = None,
 ) -> TrainResult:
     """Train one network as the config says; log metrics to `tracker` every few iterations.
 
     `eval_splits` are the splits evaluated every `eval_every` iterations (tuning trials leave
-    the test set out: nothing may be chosen on it, so it is not even computed)."""
+    the test set out: nothing may be chosen on it, so it is not even computed). With
+    `checkpointing`, the run resumes from its checkpoint when there is one, saves one every
+    `every` iterations, and saves one and raises `Interrupted` when asked to stop."""
     device = resolve_device(config.device)
     dataset = (dataset or load_data(config)).to(device)
     model = build_model(config, dataset, device)
@@ -200,10 +220,13 @@ def train(
     batches = BatchStream(len(dataset.train), config.batch_size, generator)
     loop = _Loop(config, dataset, model, tracker, device, eval_splits)
     forward = torch.compile(model) if config.compile else model  # shares `model`'s weights
+    parts = TrainingState(model, optimizer, scheduler, warmup, generator, batches, loop)
+    done = parts.restore(checkpointing.path) if checkpointing and checkpointing.path.exists() else 0
 
-    bar = tqdm(total=config.iterations, desc=config.name, leave=False, disable=not progress)
+    bar = tqdm(total=config.iterations, initial=done, desc=config.name, leave=False,
+               disable=not progress)  # fmt: skip
     start = time.perf_counter()
-    for it in range(1, config.iterations + 1):
+    for it in range(done + 1, config.iterations + 1):
         indices = batches.next_indices()
         images = crop_flip(dataset.train.images[indices], config.crop_pad, config.flip, generator)
         x = normalize(images, dataset.mean, dataset.std, config.channels_last)
@@ -226,6 +249,13 @@ def train(
             loop.log_point(it, lr, evaluate_now)
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
+        if checkpointing is not None and it < config.iterations:
+            if checkpointing.should_stop():
+                parts.save(checkpointing.path, it)
+                bar.close()
+                raise Interrupted(f"stopped after iteration {it}; checkpoint saved")
+            if it % checkpointing.every == 0:
+                parts.save(checkpointing.path, it)
     bar.close()
     return loop.result("finished", config.iterations, num_params, start)
 
@@ -284,3 +314,53 @@ class _Loop:
         return TrainResult(
             status, dict(self.metrics), iterations, self.model, num_params, seconds, failure
         )
+
+
+@dataclass
+class TrainingState:
+    """Everything a run needs to continue bit for bit: weights, optimizer and schedule, the
+    data order and random state, and the metric windows not yet logged."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    warmup: ErrorWarmup
+    generator: torch.Generator
+    batches: BatchStream
+    loop: _Loop
+
+    def save(self, path: Path, iteration: int) -> None:
+        stats = self.loop.stats
+        checkpoint_lib.save_atomic(path, {
+            "iteration": iteration,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "error_warmup_active": self.warmup.active,
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "batch_order": self.batches.order, "batch_position": self.batches.position,
+            "loss_sum": stats.loss_sum, "wrong": stats.wrong, "count": stats.count,
+            "first_bad": stats.first_bad,
+            "metrics": dict(self.loop.metrics),
+            "warmup_window": [self.loop.warmup_wrong, self.loop.warmup_count],
+        })  # fmt: skip
+
+    def restore(self, path: Path) -> int:
+        """Load the checkpoint at `path`; the number of iterations it had done."""
+        state = checkpoint_lib.load(path)
+        device = self.batches.order.device
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.warmup.active = state["error_warmup_active"]
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.batches.order = state["batch_order"].to(device)
+        self.batches.position = state["batch_position"]
+        stats = self.loop.stats
+        stats.loss_sum, stats.wrong = state["loss_sum"].to(device), state["wrong"].to(device)
+        stats.count, stats.first_bad = state["count"], state["first_bad"].to(device)
+        self.loop.metrics = dict(state["metrics"])
+        self.loop.warmup_wrong, self.loop.warmup_count = state["warmup_window"]
+        return int(state["iteration"])

@@ -1,0 +1,46 @@
+"""Resumable checkpoints: written atomically, read back without pickle's code execution.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, saved with
+torch.save to a temporary file in the same folder and renamed over the old one, so a kill at
+any moment leaves either the previous checkpoint or the new one, never half of one. It is read
+with torch.load(weights_only=True).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FILE_NAME = "checkpoint.pt"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read; the message is one line."""
+
+
+def checkpoint_path(folder: Path, run_id: str) -> Path:
+    return folder / run_id / FILE_NAME
+
+
+def save_atomic(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with partial.open("wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt, or not a checkpoint at all
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CheckpointError(f"checkpoint {path} is unreadable ({reason})") from exc
+    if not isinstance(state, dict) or "iteration" not in state:
+        raise CheckpointError(f"checkpoint {path} is not a training checkpoint")
+    return state

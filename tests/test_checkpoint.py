@@ -1,0 +1,72 @@
+"""Checkpoints: atomic, safe to load, and a resumed run ends bit for bit where an uninterrupted
+one does (on CPU, with the same seed)."""
+
+import pytest
+import torch
+
+from resnet.checkpoint import CheckpointError, load, save_atomic
+from resnet.config import RunConfig
+from resnet.train import Checkpointing, Interrupted, train
+
+
+def config(**changes):
+    base = dict(arch="residual", depth=8, dataset="synthetic", image_size=16, iterations=40,
+                batch_size=32, lr=0.05, schedule="step", milestones=(25,), warmup_iterations=5,
+                crop_pad=2, flip=True, log_every=7, eval_every=20, eval_batch_size=500,
+                precision="fp32", device="cpu")  # fmt: skip
+    return RunConfig(**{**base, **changes})
+
+
+class Recorder:
+    def __init__(self):
+        self.logged = {}
+
+    def log_metrics(self, metrics, step):
+        assert step not in self.logged, f"step {step} logged twice"
+        self.logged[step] = {k: v for k, v in metrics.items() if k != "images_per_sec"}
+
+
+def test_a_resumed_run_ends_bit_for_bit_like_an_uninterrupted_one(synthetic16, tmp_path):
+    reference, whole = Recorder(), None
+    whole = train(config(), synthetic16, reference, progress=False)
+
+    path = tmp_path / "checkpoint.pt"
+    first, stops = Recorder(), iter([False] * 12 + [True])
+    stop_after_13 = Checkpointing(path, every=5, should_stop=lambda: next(stops))
+    with pytest.raises(Interrupted, match="after iteration 13"):
+        train(config(), synthetic16, first, progress=False, checkpointing=stop_after_13)
+    assert load(path)["iteration"] == 13
+
+    second = Recorder()
+    resumed = train(config(), synthetic16, second, progress=False,
+                    checkpointing=Checkpointing(path, every=5))  # fmt: skip
+    assert set(first.logged) | set(second.logged) == set(reference.logged)
+    assert not set(first.logged) & set(second.logged)
+    assert {**first.logged, **second.logged} == reference.logged
+    untimed = lambda metrics: {k: v for k, v in metrics.items() if k != "images_per_sec"}  # noqa: E731
+    assert untimed(resumed.metrics) == untimed(whole.metrics)  # exactly equal
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_saving_is_atomic_and_loading_refuses_pickled_code(tmp_path):
+    path = tmp_path / "run" / "checkpoint.pt"
+    save_atomic(path, {"iteration": 3, "w": torch.ones(2)})
+    assert load(path)["iteration"] == 3
+    assert [p.name for p in path.parent.iterdir()] == ["checkpoint.pt"]  # no partial file left
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pickle ran code",))
+
+    torch.save({"iteration": 1, "x": Evil()}, path)
+    with pytest.raises(CheckpointError, match="unreadable"):
+        load(path)
+
+
+def test_a_truncated_checkpoint_is_one_clear_error(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_atomic(path, {"iteration": 3, "w": torch.ones(1000)})
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"checkpoint .* is unreadable"):
+        load(path)
