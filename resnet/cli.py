@@ -19,6 +19,7 @@ import torch
 from resnet.config import ConfigError, RunConfig, SweepConfig
 from resnet.data import DataError, Dataset
 from resnet.estimate import human_duration, project
+from resnet.interrupt import StopRequest
 from resnet.presets import build_sweep, build_tune, preset_names
 from resnet.sweep import Tuning, run_sweep
 from resnet.tracking import Store, device_name, resolve_tracking_uri, runs_url, ui_command
@@ -283,9 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     print_projection(sweep, dataset, store, args.force, tuning)
     try:
-        result = run_sweep(sweep, store, dataset, args.force, not args.no_progress, tuning)
+        with StopRequest().installed() as stop:
+            result = run_sweep(
+                sweep, store, dataset, args.force, not args.no_progress, tuning, stop
+            )
     except KeyboardInterrupt:
-        print("\nInterrupted: finished runs are kept; rerun to do the rest.", file=sys.stderr)
+        print("\nInterrupted: finished runs are kept, an interrupted one resumes from its "
+              "checkpoint; rerun the same command to do the rest.", file=sys.stderr)  # fmt: skip
         return 130
     print_summary(result.rows, uri, result.experiment_id)
     if not args.no_report:

@@ -22,7 +22,7 @@ PRECISIONS = ("fp32", "bf16")
 PLAIN_ARCHS = tuple(name for name, spec in models.ARCHS.items() if not spec.residual)
 SCHEDULES = ("step", "cosine", "constant")
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
-NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size", "compile")
+NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size", "compile", "checkpoint_every")
 
 
 class ConfigError(ValueError):
@@ -72,6 +72,7 @@ class RunConfig:
     log_every: int = _section("train", 100)  # train_loss / train_error / lr / images_per_sec
     eval_every: int = _section("train", 1000)  # plus val and test metrics
     eval_batch_size: int = _section("train", 1000)
+    checkpoint_every: int = _section("train", 1000)  # iterations between resumable checkpoints
 
     def __post_init__(self) -> None:
         problem = run_config_problem(self)
@@ -144,6 +145,7 @@ def run_config_problem(c: RunConfig) -> str | None:
         (c.log_every > 0, f"log_every must be positive, got {c.log_every}"),
         (c.eval_every > 0, f"eval_every must be positive, got {c.eval_every}"),
         (c.eval_batch_size > 0, f"eval_batch_size must be positive, got {c.eval_batch_size}"),
+        (c.checkpoint_every > 0, f"checkpoint_every must be positive, got {c.checkpoint_every}"),
         (c.crop_pad >= 0, f"crop_pad must be zero or positive, got {c.crop_pad}"),
         (
             0 <= c.warmup_iterations < c.iterations,

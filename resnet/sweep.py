@@ -6,7 +6,9 @@ A diverged or crashed cell ends FAILED with its reason, and the sweep goes on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import shutil
 import sys
 import traceback
 from dataclasses import dataclass
@@ -14,11 +16,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from resnet import checkpoint as checkpoint_lib
+from resnet.checkpoint import checkpoint_path
 from resnet.config import RunConfig, SweepConfig
 from resnet.data import Dataset
+from resnet.interrupt import StopRequest
 from resnet.responses import RESPONSES_FILE, layer_response_stds
-from resnet.tracking import CellRun, Store, SweepRun
-from resnet.train import TrainResult, load_data, resolve_device, train
+from resnet.tracking import CellRun, Store, SweepRun, owner_alive
+from resnet.train import Checkpointing, TrainResult, load_data, resolve_device, train
 from resnet.tuning import StudyRunner, TuneConfig, open_storage
 
 SUMMARY_METRICS = ("train_error", "val_error", "test_error", "train_loss")
@@ -45,14 +50,26 @@ def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], 
 
 
 def run_cell(
-    sweep_run: SweepRun, config: RunConfig, dataset: Dataset, progress: bool, tags=None
+    sweep_run: SweepRun,
+    config: RunConfig,
+    dataset: Dataset,
+    progress: bool,
+    tags=None,
+    stop: StopRequest | None = None,
 ) -> dict:
-    """Train one cell in its own child run; never raises but for an interrupt."""
-    cell = CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags)
+    """Train one cell: resume its earlier unfinished run from its checkpoint, else start a new
+    child run. Never raises but for an interrupt (the run is then KILLED, and resumable)."""
+    cell, busy = claim(sweep_run, config, tags)
+    if cell is None:
+        return row(config, "running elsewhere", busy, {}, note="its owner process is alive")
+    path = checkpoint_path(sweep_run.store.checkpoint_folder, cell.run_id)
+    checkpointing = Checkpointing(path, config.checkpoint_every, stop or (lambda: False))
     try:
-        return train_and_record(cell, config, dataset, progress)
+        with stop.deferred() if stop else contextlib.nullcontext():
+            result = train(config, dataset, cell, progress, checkpointing=checkpointing)
+        return record(cell, config, dataset, result)
     except KeyboardInterrupt:
-        cell.fail("interrupted by the user", status="KILLED")
+        cell.fail("interrupted; rerun the sweep to resume from the checkpoint", status="KILLED")
         raise
     except Exception as exc:  # a crash in one cell must not end the sweep
         traceback.print_exc(file=sys.stderr)
@@ -61,16 +78,57 @@ def run_cell(
         return row(config, "failed", cell.run_id, {}, note=reason)
 
 
-def train_and_record(cell: CellRun, config: RunConfig, dataset: Dataset, progress: bool) -> dict:
-    result: TrainResult = train(config, dataset, tracker=cell, progress=progress)
+def claim(sweep_run: SweepRun, config: RunConfig, tags) -> tuple[CellRun | None, str | None]:
+    """(the run to train the cell in, None), or (None, run id) when a live process runs it.
+
+    Earlier runs of the same config that were killed, or left RUNNING by a dead process, are
+    resumed from their checkpoint; one without a usable checkpoint is closed FAILED with the
+    reason (one line on stderr) and the cell starts again in a new run."""
+    store = sweep_run.store
+    resumed = None
+    for run in store.unfinished_runs(sweep_run.experiment_id, config):
+        run_id = run.info.run_id
+        if run.info.status == "RUNNING" and owner_alive(run):
+            return None, run_id
+        problem = "superseded by a newer attempt" if resumed else checkpoint_problem(store, run_id)
+        if problem is None:
+            resumed = CellRun.reopen(store, run)
+            print(f"{config.name}: resuming run {run_id} from its checkpoint", file=sys.stderr)
+            continue
+        if resumed is None:
+            print(f"{config.name}: {problem}; starting it again", file=sys.stderr)
+        store.set_tags(run_id, {"failure_reason": f"abandoned: {problem}"})
+        store.end(run_id, "FAILED")
+    if resumed is not None:
+        return resumed, None
+    return CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags), None
+
+
+def checkpoint_problem(store, run_id: str) -> str | None:
+    """Why the run's checkpoint cannot be resumed from, or None."""
+    path = checkpoint_path(store.checkpoint_folder, run_id)
+    if not path.exists():
+        return "no checkpoint (stopped before its first one)"
+    try:
+        checkpoint_lib.load(path)
+    except checkpoint_lib.CheckpointError as exc:
+        return str(exc)
+    return None
+
+
+def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResult) -> dict:
+    """Close the cell's run with what training gave; its checkpoint is no longer needed."""
     cell.log_num_params(result.num_params)
     if not result.finished:
         cell.fail(result.failure or result.status)
-        return row(config, result.status, cell.run_id, result.metrics, note=result.failure)
-    cell.log_weights(result.model)
-    log_responses(cell, result, dataset, config)
-    cell.finish()
-    return row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
+        outcome = row(config, result.status, cell.run_id, result.metrics, note=result.failure)
+    else:
+        cell.log_weights(result.model)
+        log_responses(cell, result, dataset, config)
+        cell.finish()
+        outcome = row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
+    shutil.rmtree(checkpoint_path(cell.store.checkpoint_folder, cell.run_id).parent, True)
+    return outcome
 
 
 def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: RunConfig) -> None:
@@ -131,6 +189,7 @@ def run_sweep(
     force: bool = False,
     progress: bool = True,
     tuning: Tuning | None = None,
+    stop: StopRequest | None = None,
 ) -> SweepResult:
     """Run every cell of the sweep that has no FINISHED run yet (all of them with `force`);
     with `tuning`, first tune each (arch, depth) and train the cells with the best values."""
@@ -150,7 +209,9 @@ def run_sweep(
                 rows.append(row(config, "skipped", done.info.run_id, done.data.metrics,
                                 note="FINISHED earlier"))  # fmt: skip
                 continue
-            rows.append(run_cell(sweep_run, config, dataset, progress, tags))
+            if stop is not None and stop.requested:
+                raise KeyboardInterrupt
+            rows.append(run_cell(sweep_run, config, dataset, progress, tags, stop))
     except BaseException as exc:
         sweep_run.finish(rows, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise

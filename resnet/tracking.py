@@ -10,6 +10,7 @@ import csv
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -99,6 +100,20 @@ class Store:
         """Raise if the store cannot be read (a wrong URI, an unreachable server)."""
         self.client.search_experiments(max_results=1)
 
+    @property
+    def checkpoint_folder(self) -> Path:
+        """Beside a local SQLite db (<db folder>/checkpoints), else ./mlruns/checkpoints."""
+        db = sqlite_path(self.uri)
+        return (db.parent if db is not None else Path("mlruns")).resolve() / "checkpoints"
+
+    def unfinished_runs(self, experiment_id: str, config: RunConfig) -> list:
+        """Earlier runs of exactly this config that ended neither FINISHED nor FAILED: killed,
+        or left RUNNING (by a live process, or by one that died); newest first."""
+        runs = self.find_runs(
+            experiment_id, f"tags.run_identity = '{config.identity()}' and tags.kind = 'cell'"
+        )  # MLflow's filter cannot say `status IN (...)`
+        return [r for r in runs if r.info.status in ("RUNNING", "KILLED")]
+
     def artifact_location(self, name: str) -> str | None:
         """Next to a local SQLite db: <db folder>/artifacts/<experiment>; else the server's."""
         db = sqlite_path(self.uri)
@@ -150,6 +165,32 @@ class Store:
 
     def end(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status, end_time=now_ms())
+
+
+HEARTBEAT_EVERY = 30.0  # seconds between heartbeat tags of a running cell
+STALE_AFTER = 15 * 60 * 1000  # ms without a heartbeat after which another host's run is dead
+
+
+def lease() -> dict[str, str]:
+    """Who runs a cell, and since when: `owner` host:pid and a `heartbeat` time in ms."""
+    return {"owner": f"{socket.gethostname()}:{os.getpid()}", "heartbeat": str(now_ms())}
+
+
+def owner_alive(run) -> bool:
+    """Whether the process that left a run RUNNING still exists. On this host, ask the OS;
+    for another host's run, trust its heartbeat for STALE_AFTER."""
+    owner = run.data.tags.get("owner", "")
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return int(pid) != os.getpid()  # our own pid: an attempt of this process that ended
+    beat = run.data.tags.get("heartbeat", "")
+    return beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
 
 
 class SweepRun:
@@ -238,16 +279,37 @@ class CellRun:
         commit = git_commit()
         if commit:
             tags["git_commit"] = tags["mlflow.source.git.commit"] = commit
+        tags.update(lease())
         run = self.store.client.create_run(
             sweep_run.experiment_id,
             run_name=run_name or config.name,
             tags={k: str(v) for k, v in tags.items()},
         )
         self.run_id = run.info.run_id
+        self.logged_until = 0  # steps up to here are in MLflow already (a resumed run)
+        self.last_heartbeat = time.monotonic()
         self.store.log_params(self.run_id, config.to_params())
 
+    @classmethod
+    def reopen(cls, store: Store, run) -> CellRun:
+        """Continue an earlier run of the cell: same run id, RUNNING again, owned by this
+        process; the steps it logged already are not logged twice."""
+        cell = cls.__new__(cls)
+        cell.store, cell.run_id = store, run.info.run_id
+        history = store.client.get_metric_history(cell.run_id, "train_loss")
+        cell.logged_until = max((m.step for m in history), default=0)
+        cell.last_heartbeat = time.monotonic()
+        store.client.update_run(cell.run_id, status="RUNNING")
+        store.set_tags(cell.run_id, {**lease(), "resumed": "true"})
+        return cell
+
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        if step <= self.logged_until:
+            return
         self.store.log_metrics(self.run_id, metrics, step)
+        if time.monotonic() - self.last_heartbeat > HEARTBEAT_EVERY:
+            self.store.set_tags(self.run_id, {"heartbeat": str(now_ms())})
+            self.last_heartbeat = time.monotonic()
 
     def log_weights(self, model: torch.nn.Module) -> None:
         """The final state_dict, loadable with torch.load(weights_only=True)."""

@@ -1,0 +1,154 @@
+"""Fault injection: sweeps killed at random points, interrupted, or left with a corrupt
+checkpoint, then rerun. Nothing is lost, nothing is recorded twice, and a resumed run ends
+exactly as an uninterrupted one."""
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from mlflow import MlflowClient
+
+from resnet.cli import main
+from resnet.presets import build_sweep
+
+REPO = Path(__file__).resolve().parents[1]
+# Longer than the plain smoke sweep, so kills land in the middle of training.
+ARGV = ["--preset", "smoke", "--iterations", "120", "--no-progress", "--no-report"]
+CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
+
+
+def sweep_process(workdir: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), *ARGV, *extra],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+    )  # fmt: skip
+
+
+def client(workdir: Path) -> MlflowClient:
+    return MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+
+
+def cell_runs(workdir: Path) -> list:
+    c = client(workdir)
+    ids = [e.experiment_id for e in c.search_experiments()]
+    return [r for r in c.search_runs(ids) if r.data.tags.get("kind") == "cell"]
+
+
+def finished(workdir: Path) -> dict:
+    runs = [r for r in cell_runs(workdir) if r.info.status == "FINISHED"]
+    assert len(runs) == len({r.info.run_name for r in runs}), "a cell finished twice"
+    return {r.info.run_name: r for r in runs}
+
+
+def weights(workdir: Path, run) -> dict:
+    path = client(workdir).download_artifacts(run.info.run_id, "weights.pt", str(workdir))
+    return torch.load(path, weights_only=True)
+
+
+def assert_same_run(work_a: Path, a, work_b: Path, b) -> None:
+    """Same final metrics (timing aside), same steps logged once each, same weights."""
+    untimed = lambda run: {k: v for k, v in run.data.metrics.items() if k != "images_per_sec"}  # noqa: E731
+    assert untimed(a) == untimed(b)
+    steps_a = [m.step for m in client(work_a).get_metric_history(a.info.run_id, "train_loss")]
+    steps_b = [m.step for m in client(work_b).get_metric_history(b.info.run_id, "train_loss")]
+    assert steps_a == steps_b == sorted(set(steps_a))
+    wa, wb = weights(work_a, a), weights(work_b, b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def wait_for_new_checkpoint(workdir: Path, since: float, process: subprocess.Popen) -> None:
+    while process.poll() is None:
+        if any(p.stat().st_mtime > since for p in workdir.glob("mlruns/checkpoints/*/*.pt")):
+            return
+        time.sleep(0.05)
+
+
+def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path):
+    longer = ("--iterations", "300")
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    assert sweep_process(reference, *longer).wait(timeout=600) == 0
+    expected = finished(reference)
+
+    work = tmp_path / "killed"
+    work.mkdir()
+    rng = random.Random(0)
+    for _ in range(3):  # each kill lands at a random moment after a checkpoint was written
+        started = time.time()
+        process = sweep_process(work, *longer)
+        wait_for_new_checkpoint(work, started, process)
+        time.sleep(rng.uniform(0, 2))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    final = sweep_process(work, *longer)
+    _, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err
+
+    done = finished(work)
+    assert set(done) == CELLS  # exactly one FINISHED run per cell
+    assert not [r for r in cell_runs(work) if r.info.status == "RUNNING"]
+    resumed = [name for name, run in done.items() if run.data.tags.get("resumed") == "true"]
+    assert resumed, "no kill landed after a checkpoint; the test proved nothing"
+    for name in done:
+        assert_same_run(work, done[name], reference, expected[name])
+
+
+def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_it(tmp_path):
+    process = sweep_process(tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "mlruns").glob("checkpoints/*/*.pt")):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "saving a checkpoint after this iteration" in err
+    killed = [r for r in cell_runs(tmp_path) if r.info.status == "KILLED"]
+    assert len(killed) == 1
+
+    assert sweep_process(tmp_path).wait(timeout=600) == 0
+    done = finished(tmp_path)
+    assert set(done) == CELLS
+    assert done[killed[0].info.run_name].info.run_id == killed[0].info.run_id  # the same run
+
+
+def test_a_corrupt_checkpoint_is_one_line_and_the_cell_starts_again(workdir, capsys):
+    process = sweep_process(workdir)
+    while not list((workdir / "mlruns").glob("checkpoints/*/*.pt")):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    for path in (workdir / "mlruns").glob("checkpoints/*/*.pt"):
+        path.write_bytes(b"not a checkpoint")
+
+    assert main(ARGV) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "unreadable" in line]
+    assert len(lines) >= 1 and "starting it again" in lines[0]
+    assert set(finished(workdir)) == CELLS
+    failed = [r for r in cell_runs(workdir) if r.info.status == "FAILED"]
+    assert all(r.data.tags["failure_reason"].startswith("abandoned: ") for r in failed)
+
+
+def test_a_run_whose_owner_is_alive_is_left_alone(workdir):
+    sleeper = subprocess.Popen(["sleep", "120"])
+    try:
+        cell = build_sweep("smoke", {}, {"iterations": 120}).cells()[0]
+        assert main([*ARGV, "--depths", "14"]) == 0  # creates the experiment
+        c = client(workdir)
+        experiment = c.get_experiment_by_name("depth-smoke-synthetic").experiment_id
+        busy = c.create_run(experiment, run_name=cell.name, tags={
+            "kind": "cell", "run_identity": cell.identity(),
+            "owner": f"{socket.gethostname()}:{sleeper.pid}",
+        })  # fmt: skip
+        assert main([*ARGV, "--depths", "8"]) == 0
+        assert c.get_run(busy.info.run_id).info.status == "RUNNING"  # untouched
+        names = [r.info.run_name for r in cell_runs(workdir)]
+        assert names.count(cell.name) == 1  # no second run for it
+    finally:
+        sleeper.kill()
