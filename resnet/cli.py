@@ -22,7 +22,14 @@ from resnet.estimate import human_duration, project
 from resnet.interrupt import StopRequest
 from resnet.presets import build_sweep, build_tune, preset_names
 from resnet.sweep import Tuning, run_sweep
-from resnet.tracking import Store, device_name, resolve_tracking_uri, runs_url, ui_command
+from resnet.tracking import (
+    Store,
+    device_name,
+    resolve_tracking_uri,
+    runs_url,
+    sqlite_path,
+    ui_command,
+)
 from resnet.train import load_data, resolve_device
 from resnet.tuning import default_storage, open_storage, study_name, trial_budget
 
@@ -187,8 +194,23 @@ def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
         )
 
 
+def check_writable(uri: str) -> None:
+    """A local store's folder (runs, artifacts, checkpoints) must be a folder we can write."""
+    db = sqlite_path(uri)
+    if db is None:
+        return
+    folder = db.parent.resolve()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file; the MLflow store needs a folder there")
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{existing} is not writable (the MLflow store and checkpoints go "
+                         "there); fix its permissions or give --tracking-uri")  # fmt: skip
+
+
 def open_store(uri: str) -> Store:
     """The MLflow store, read once so that a bad URI is one line of error, not a traceback."""
+    check_writable(uri)
     quick_failure = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
     saved = {k: os.environ.get(k) for k in quick_failure}
     os.environ.update(quick_failure)

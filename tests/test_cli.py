@@ -1,6 +1,8 @@
 """Every bad input: one line on stderr, exit code 2, nothing written to the store."""
 
+import gzip
 import hashlib
+import os
 
 import pytest
 
@@ -87,3 +89,62 @@ def test_bad_preset_file_names_the_key(text, expected, capsys, existing_store, w
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err
     assert store_fingerprint(existing_store) == before
+
+
+def data_problem(tmp_path, kind: str) -> list[str]:
+    """Command-line arguments pointing at a data dir with one kind of problem."""
+    from test_data import fake_fashion_mnist
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    if kind == "missing files":
+        return ["--dataset", "imagefolder", "--data-dir", str(folder)]
+    if kind == "unreadable image":
+        (folder / "train" / "cat").mkdir(parents=True)
+        (folder / "test" / "cat").mkdir(parents=True)
+        (folder / "train" / "cat" / "broken.png").write_bytes(b"not a png")
+        (folder / "test" / "cat" / "broken.png").write_bytes(b"not a png")
+        return ["--dataset", "imagefolder", "--data-dir", str(folder)]
+    if kind == "data dir is a file":
+        (tmp_path / "file").write_text("x")
+        return ["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "file")]
+    fake_fashion_mnist(folder)
+    labels = folder / "train-labels-idx1-ubyte.gz"
+    if kind == "bad gzip":
+        labels.write_bytes(b"this is not gzip")
+    if kind == "truncated idx":
+        labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-9]))
+    return ["--dataset", "fashion-mnist", "--data-dir", str(folder)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("missing files", "data/train/ with one folder per class"),
+        ("unreadable image", "cannot read image"),
+        ("data dir is a file", "is a file, not a folder"),
+        ("bad gzip", "not a readable idx .gz file"),
+        ("truncated idx", "not a readable idx .gz file"),
+    ],
+)
+def test_bad_data_is_one_line_and_exit_2(kind, expected, tmp_path, capsys, existing_store):
+    assert_refused(capsys, data_problem(tmp_path, kind), expected, existing_store)
+
+
+def test_a_store_folder_that_is_a_file_is_one_line(workdir, capsys):
+    (workdir / "mlruns").write_text("not a folder")
+    assert main(["--preset", "smoke", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file; the MLflow store needs a folder there" in err
+
+
+def test_an_unwritable_store_folder_is_one_line(workdir, capsys, monkeypatch):
+    (workdir / "mlruns").mkdir()
+    real_access = os.access  # tests may run as root, whom file permissions do not stop
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: "mlruns" not in str(p) and real_access(p, mode)
+    )
+    assert main(["--preset", "smoke", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mlruns is not writable" in err
+    assert list((workdir / "mlruns").iterdir()) == []
