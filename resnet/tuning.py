@@ -189,13 +189,23 @@ class StudyRunner:
             if owner_is_dead(trial.user_attrs.get("owner")):
                 # FrozenTrial keeps its storage id private; Optuna's own stale-trial code uses it.
                 self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-                run_id = trial.user_attrs.get("mlflow_run_id")
-                if run_id:
+                for run_id in self.trial_run_ids(trial):
                     store.set_tags(
                         run_id,
                         {"optuna_state": "FAIL", "failure_reason": "the process running it died"},
                     )
                     store.end(run_id, "KILLED")
+
+    def trial_run_ids(self, trial) -> list[str]:
+        """The trial's MLflow run: linked in the trial, or (killed before the link was written)
+        found by its tags."""
+        if trial.user_attrs.get("mlflow_run_id"):
+            return [trial.user_attrs["mlflow_run_id"]]
+        found = self.sweep_run.store.find_runs(
+            self.sweep_run.experiment_id,
+            f"tags.study = '{self.name}' and tags.trial_number = '{trial.number}'",
+        )
+        return [r.info.run_id for r in found if r.info.status == "RUNNING"]
 
     def counted(self) -> int:
         return len(self.study.get_trials(deepcopy=False, states=COUNTED))

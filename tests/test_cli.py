@@ -32,6 +32,10 @@ BAD_INPUTS = {
     "experiment name with a path": (["--experiment", "../x"], "experiment name '../x' may hold"),
     "shortcut of no kind": (["--archs", "plain", "--shortcut", "C"], "unknown shortcut 'C'"),
     "tracking URI of a file store": (["--tracking-uri", "mlruns"], "tracking URI 'mlruns'"),
+    "tracking server not there": (
+        ["--tracking-uri", "http://127.0.0.1:9"],
+        "tracking URI 'http://127.0.0.1:9' cannot be opened",
+    ),
     "milestones past the end": (
         ["--preset", "paper", "--iterations", "1000"],
         "lr milestones [32000, 48000] must lie inside the 1000 iterations",
