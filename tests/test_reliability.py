@@ -71,7 +71,7 @@ def wait_for_new_checkpoint(workdir: Path, since: float, process: subprocess.Pop
 
 
 def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path):
-    longer = ("--iterations", "300")
+    longer = ("--iterations", "200")
     reference = tmp_path / "reference"
     reference.mkdir()
     assert sweep_process(reference, *longer).wait(timeout=600) == 0
