@@ -7,6 +7,7 @@ raises KeyboardInterrupt at once, as Python's default does.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -24,8 +25,10 @@ class StopRequest:
     def _handle(self, signum, frame) -> None:
         if self.deferring and not self.requested:
             self.requested = True
-            print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this iteration "
-                  "(again to stop at once)", file=sys.stderr)  # fmt: skip
+            # os.write, not print: the signal may land while stderr's buffer is being written
+            message = (f"\n{signal.Signals(signum).name}: saving a checkpoint after this "
+                       "iteration (again to stop at once)\n")  # fmt: skip
+            os.write(sys.stderr.fileno(), message.encode())
             return
         raise KeyboardInterrupt
 

@@ -62,20 +62,38 @@ def run_cell(
     cell, busy = claim(sweep_run, config, tags)
     if cell is None:
         return row(config, "running elsewhere", busy, {}, note="its owner process is alive")
-    path = checkpoint_path(sweep_run.store.checkpoint_folder, cell.run_id)
-    checkpointing = Checkpointing(path, config.checkpoint_every, stop or (lambda: False))
     try:
         with stop.deferred() if stop else contextlib.nullcontext():
-            result = train(config, dataset, cell, progress, checkpointing=checkpointing)
-        return record(cell, config, dataset, result)
+            try:
+                result = train_cell(cell, config, dataset, progress, stop)
+            except checkpoint_lib.CheckpointError as exc:  # loaded, but does not fit the run
+                abandon(sweep_run.store, cell.run_id, str(exc), config.name)
+                cell = CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags)
+                result = train_cell(cell, config, dataset, progress, stop)
+            return record(cell, config, dataset, result)
     except KeyboardInterrupt:
-        cell.fail("interrupted; rerun the sweep to resume from the checkpoint", status="KILLED")
+        if not cell.closed:  # a run that already finished stays FINISHED
+            cell.fail("interrupted; rerun the sweep to resume from its checkpoint", "KILLED")
         raise
     except Exception as exc:  # a crash in one cell must not end the sweep
         traceback.print_exc(file=sys.stderr)
         reason = f"{type(exc).__name__}: {exc}"
         cell.fail(reason)
         return row(config, "failed", cell.run_id, {}, note=reason)
+
+
+def train_cell(cell: CellRun, config: RunConfig, dataset: Dataset, progress: bool, stop):
+    path = checkpoint_path(cell.store.checkpoint_folder, cell.run_id)
+    checkpointing = Checkpointing(path, config.checkpoint_every, stop or (lambda: False))
+    return train(config, dataset, cell, progress, checkpointing=checkpointing)
+
+
+def abandon(store: Store, run_id: str, problem: str, name: str) -> None:
+    """Close a run that cannot be resumed; its cell starts again in a new run."""
+    print(f"{name}: {problem}; starting it again", file=sys.stderr)
+    store.set_tags(run_id, {"failure_reason": f"abandoned: {problem}"})
+    store.end(run_id, "FAILED")
+    shutil.rmtree(checkpoint_path(store.checkpoint_folder, run_id).parent, True)
 
 
 def claim(sweep_run: SweepRun, config: RunConfig, tags) -> tuple[CellRun | None, str | None]:
@@ -85,20 +103,24 @@ def claim(sweep_run: SweepRun, config: RunConfig, tags) -> tuple[CellRun | None,
     resumed from their checkpoint; one without a usable checkpoint is closed FAILED with the
     reason (one line on stderr) and the cell starts again in a new run."""
     store = sweep_run.store
-    resumed = None
-    for run in store.unfinished_runs(sweep_run.experiment_id, config):
-        run_id = run.info.run_id
+    unfinished = store.unfinished_runs(sweep_run.experiment_id, config)
+    for run in unfinished:  # first: is any of them still being run by a live process?
         if run.info.status == "RUNNING" and owner_alive(run):
-            return None, run_id
+            return None, run.info.run_id
+    resumed = None
+    for run in unfinished:  # newest first
+        run_id = run.info.run_id
         problem = "superseded by a newer attempt" if resumed else checkpoint_problem(store, run_id)
         if problem is None:
             resumed = CellRun.reopen(store, run)
             print(f"{config.name}: resuming run {run_id} from its checkpoint", file=sys.stderr)
-            continue
-        if resumed is None:
-            print(f"{config.name}: {problem}; starting it again", file=sys.stderr)
-        store.set_tags(run_id, {"failure_reason": f"abandoned: {problem}"})
-        store.end(run_id, "FAILED")
+            if run.data.tags.get("mlflow.parentRunId") != sweep_run.run_id:
+                sweep_run.note_reused(config.name, run_id)  # another sweep's child
+        elif resumed is None:
+            abandon(store, run_id, problem, config.name)
+        else:
+            store.set_tags(run_id, {"failure_reason": f"abandoned: {problem}"})
+            store.end(run_id, "FAILED")
     if resumed is not None:
         return resumed, None
     return CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags), None

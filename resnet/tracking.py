@@ -172,23 +172,41 @@ STALE_AFTER = 15 * 60 * 1000  # ms without a heartbeat after which another host'
 
 
 def lease() -> dict[str, str]:
-    """Who runs a cell, and since when: `owner` host:pid and a `heartbeat` time in ms."""
-    return {"owner": f"{socket.gethostname()}:{os.getpid()}", "heartbeat": str(now_ms())}
+    """Who runs a cell, and since when: `owner` host:pid:process start (so a reused pid is
+    not taken for the owner) and a `heartbeat` time in ms."""
+    pid = os.getpid()
+    return {"owner": f"{socket.gethostname()}:{pid}:{process_start(pid)}",
+            "heartbeat": str(now_ms())}  # fmt: skip
+
+
+def process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot ("zombie" for one that has exited
+    but was not reaped), or "" where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return "zombie" if fields[0] == "Z" else fields[19]
 
 
 def owner_alive(run) -> bool:
     """Whether the process that left a run RUNNING still exists. On this host, ask the OS;
     for another host's run, trust its heartbeat for STALE_AFTER."""
-    owner = run.data.tags.get("owner", "")
-    host, _, pid = owner.rpartition(":")
+    host, pid, start = [*run.data.tags.get("owner", "").split(":"), "", "", ""][:3]
     if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return False  # an attempt of this very process, which has ended
+        now = process_start(int(pid))
+        if now:
+            return now != "zombie" and (not start or now == start)
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
-        return int(pid) != os.getpid()  # our own pid: an attempt of this process that ended
+        return True
     beat = run.data.tags.get("heartbeat", "")
     return beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
 
@@ -287,6 +305,7 @@ class CellRun:
         )
         self.run_id = run.info.run_id
         self.logged_until = 0  # steps up to here are in MLflow already (a resumed run)
+        self.closed = False
         self.last_heartbeat = time.monotonic()
         self.store.log_params(self.run_id, config.to_params())
 
@@ -299,17 +318,20 @@ class CellRun:
         history = store.client.get_metric_history(cell.run_id, "train_loss")
         cell.logged_until = max((m.step for m in history), default=0)
         cell.last_heartbeat = time.monotonic()
+        cell.closed = False
         store.client.update_run(cell.run_id, status="RUNNING")
         store.set_tags(cell.run_id, {**lease(), "resumed": "true"})
+        if "failure_reason" in run.data.tags:  # the interruption's, no longer true
+            store.client.delete_tag(cell.run_id, "failure_reason")
         return cell
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        if time.monotonic() - self.last_heartbeat > HEARTBEAT_EVERY:  # also while replaying
+            self.store.set_tags(self.run_id, {"heartbeat": str(now_ms())})
+            self.last_heartbeat = time.monotonic()
         if step <= self.logged_until:
             return
         self.store.log_metrics(self.run_id, metrics, step)
-        if time.monotonic() - self.last_heartbeat > HEARTBEAT_EVERY:
-            self.store.set_tags(self.run_id, {"heartbeat": str(now_ms())})
-            self.last_heartbeat = time.monotonic()
 
     def log_weights(self, model: torch.nn.Module) -> None:
         """The final state_dict, loadable with torch.load(weights_only=True)."""
@@ -331,7 +353,9 @@ class CellRun:
 
     def finish(self) -> None:
         self.store.end(self.run_id, "FINISHED")
+        self.closed = True
 
     def fail(self, reason: str, status: str = "FAILED") -> None:
         self.store.set_tags(self.run_id, {"failure_reason": reason})
         self.store.end(self.run_id, status)
+        self.closed = True

@@ -347,8 +347,19 @@ class TrainingState:
         })  # fmt: skip
 
     def restore(self, path: Path) -> int:
-        """Load the checkpoint at `path`; the number of iterations it had done."""
+        """Load the checkpoint at `path`; the number of iterations it had done. A checkpoint
+        that does not fit this run (another device's generator, another net) is an error of
+        the checkpoint, so the caller can start the run again."""
         state = checkpoint_lib.load(path)
+        try:
+            return self._apply(state)
+        except Exception as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise checkpoint_lib.CheckpointError(
+                f"checkpoint {path} does not fit this run ({reason})"
+            ) from exc
+
+    def _apply(self, state: dict) -> int:
         device = self.batches.order.device
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

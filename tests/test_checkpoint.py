@@ -70,3 +70,37 @@ def test_a_truncated_checkpoint_is_one_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CheckpointError, match=r"checkpoint .* is unreadable"):
         load(path)
+
+
+def test_a_checkpoint_of_another_net_does_not_fit_and_says_so(synthetic16, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    stops = iter([False, False, True])
+    stop_after_3 = Checkpointing(path, every=50, should_stop=lambda: next(stops))
+    with pytest.raises(Interrupted):
+        train(config(depth=8), synthetic16, progress=False, checkpointing=stop_after_3)
+    with pytest.raises(CheckpointError, match="does not fit this run"):
+        train(config(depth=14), synthetic16, progress=False,
+              checkpointing=Checkpointing(path, every=50))  # fmt: skip
+
+
+def test_an_owner_is_its_process_not_just_its_pid():
+    import socket
+    import subprocess
+    from types import SimpleNamespace
+
+    from resnet.tracking import lease, owner_alive, process_start
+
+    def run(owner):
+        return SimpleNamespace(data=SimpleNamespace(tags={"owner": owner}))
+
+    host = socket.gethostname()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        start = process_start(sleeper.pid)
+        assert owner_alive(run(f"{host}:{sleeper.pid}:{start}"))
+        assert not owner_alive(run(f"{host}:{sleeper.pid}:{start}1"))  # the pid was reused
+        assert not owner_alive(run(lease()["owner"]))  # this process: an attempt that ended
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not owner_alive(run(f"{host}:{sleeper.pid}:{start}"))
