@@ -1,7 +1,8 @@
 """The depth sweep: every (arch, depth, seed) cell trained once and tracked in MLflow.
 
 Cells that already have a FINISHED run with the same config are skipped (`force` reruns them).
-A diverged or crashed cell ends FAILED with its reason, and the sweep goes on.
+A diverged or crashed cell ends FAILED with its reason, and the sweep goes on. A cell whose
+earlier run was killed, or abandoned by a dead process, resumes from its checkpoint in that run.
 """
 
 from __future__ import annotations
@@ -88,9 +89,10 @@ def train_cell(cell: CellRun, config: RunConfig, dataset: Dataset, progress: boo
     return train(config, dataset, cell, progress, checkpointing=checkpointing)
 
 
-def abandon(store: Store, run_id: str, problem: str, name: str) -> None:
-    """Close a run that cannot be resumed; its cell starts again in a new run."""
-    print(f"{name}: {problem}; starting it again", file=sys.stderr)
+def abandon(store: Store, run_id: str, problem: str, name: str | None = None) -> None:
+    """Close a run that cannot be resumed (saying so when `name` is given)."""
+    if name is not None:
+        print(f"{name}: {problem}; starting it again", file=sys.stderr)
     store.set_tags(run_id, {"failure_reason": f"abandoned: {problem}"})
     store.end(run_id, "FAILED")
     shutil.rmtree(checkpoint_path(store.checkpoint_folder, run_id).parent, True)
@@ -116,11 +118,8 @@ def claim(sweep_run: SweepRun, config: RunConfig, tags) -> tuple[CellRun | None,
             print(f"{config.name}: resuming run {run_id} from its checkpoint", file=sys.stderr)
             if run.data.tags.get("mlflow.parentRunId") != sweep_run.run_id:
                 sweep_run.note_reused(config.name, run_id)  # another sweep's child
-        elif resumed is None:
-            abandon(store, run_id, problem, config.name)
-        else:
-            store.set_tags(run_id, {"failure_reason": f"abandoned: {problem}"})
-            store.end(run_id, "FAILED")
+        else:  # the cell starts again (said once), or a newer attempt was resumed (quietly)
+            abandon(store, run_id, problem, config.name if resumed is None else None)
     if resumed is not None:
         return resumed, None
     return CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags), None
