@@ -284,23 +284,23 @@ def tuning_tables(
         (tuning["tags.mlflow.parentRunId"] == sweep["run_id"])
         | column(tuning, "tags.study").isin(studies)
     ]
-    best = pd.DataFrame({
-        "study": column(tuning, "tags.study"),
-        "arch": column(tuning, "tags.arch"),
-        "depth": column(tuning, "tags.depth", numeric=True),
-        "best_lr": column(tuning, "metrics.best_lr", numeric=True),
-        "best_weight_decay": column(tuning, "metrics.best_weight_decay", numeric=True),
-        "best_val_error": column(tuning, "metrics.best_val_error", numeric=True),
-    })  # fmt: skip
+    best = columns(tuning, study="tags.study", arch="tags.arch", depth="tags.depth",
+                   best_lr="metrics.best_lr", best_weight_decay="metrics.best_weight_decay",
+                   best_val_error="metrics.best_val_error")  # fmt: skip
     trials = runs[runs["tags.kind"] == "trial"]
     trials = trials[column(trials, "tags.study").isin(set(best["study"].dropna()))]
-    trial_rows = pd.DataFrame({
-        "study": column(trials, "tags.study"),
-        "arch": column(trials, "tags.arch"),
-        "depth": column(trials, "tags.depth", numeric=True),
-        "lr": column(trials, "params.lr", numeric=True),
-        "weight_decay": column(trials, "params.weight_decay", numeric=True),
-        "val_error": column(trials, "metrics.val_error", numeric=True),
-        "state": column(trials, "tags.optuna_state"),
-    })  # fmt: skip
-    return best.reset_index(drop=True), trial_rows.reset_index(drop=True)
+    trial_rows = columns(trials, study="tags.study", arch="tags.arch", depth="tags.depth",
+                         lr="params.lr", weight_decay="params.weight_decay",
+                         val_error="metrics.val_error", state="tags.optuna_state")  # fmt: skip
+    return best, trial_rows
+
+
+TEXT_COLUMNS = ("study", "arch", "state")
+
+
+def columns(frame: pd.DataFrame, **sources: str) -> pd.DataFrame:
+    """New columns named as the keywords, from the search_runs columns they name; all but
+    TEXT_COLUMNS as numbers."""
+    picked = {name: column(frame, source, numeric=name not in TEXT_COLUMNS)
+              for name, source in sources.items()}  # fmt: skip
+    return pd.DataFrame(picked).reset_index(drop=True)

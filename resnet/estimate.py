@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from resnet.config import RunConfig
 from resnet.data import Dataset
-from resnet.train import autocast, build_model, resolve_device
+from resnet.train import build_model, resolve_device, train_step
 
 WARMUP_STEPS, TIMED_STEPS = 1, 3
 EVAL_SPEEDUP = 3.0  # images per second of evaluation over training: forward only
@@ -39,11 +38,7 @@ def seconds_per_step(config: RunConfig, dataset: Dataset) -> float:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
-        with autocast(config, device):
-            loss = F.cross_entropy(model(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, x, y, config, device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return (time.perf_counter() - start) / TIMED_STEPS

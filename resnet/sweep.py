@@ -67,7 +67,7 @@ def run_cell(
         with stop.deferred() if stop else contextlib.nullcontext():
             try:
                 result = train_cell(cell, config, dataset, progress, stop)
-            except checkpoint_lib.CheckpointError as exc:  # loaded, but does not fit the run
+            except checkpoint_lib.CheckpointError as exc:  # unreadable, or does not fit the run
                 abandon(sweep_run.store, cell.run_id, str(exc), config.name)
                 cell = CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags)
                 result = train_cell(cell, config, dataset, progress, stop)
@@ -126,14 +126,10 @@ def claim(sweep_run: SweepRun, config: RunConfig, tags) -> tuple[CellRun | None,
 
 
 def checkpoint_problem(store, run_id: str) -> str | None:
-    """Why the run's checkpoint cannot be resumed from, or None."""
-    path = checkpoint_path(store.checkpoint_folder, run_id)
-    if not path.exists():
+    """Why the run cannot be resumed, or None. (A checkpoint that is there but unreadable, or
+    does not fit, is found when training loads it: `run_cell` then starts the cell again.)"""
+    if not checkpoint_path(store.checkpoint_folder, run_id).exists():
         return "no checkpoint (stopped before its first one)"
-    try:
-        checkpoint_lib.load(path)
-    except checkpoint_lib.CheckpointError as exc:
-        return str(exc)
     return None
 
 
