@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from resnet.data import DataError, Dataset
 from resnet.estimate import human_duration, project
 from resnet.interrupt import StopRequest
 from resnet.presets import build_sweep, build_tune, preset_names
-from resnet.sweep import Tuning, run_sweep
+from resnet.storage import default_storage, open_storage
+from resnet.sweep import SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.tracking import (
     Store,
     device_name,
@@ -31,7 +33,8 @@ from resnet.tracking import (
     ui_command,
 )
 from resnet.train import load_data, resolve_device
-from resnet.tuning import default_storage, open_storage, study_name, trial_budget
+from resnet.tuning import study_name, trial_budget
+from resnet.workers import PlacementError, plan, run_workers
 
 EXIT_BAD_INPUT = 2
 
@@ -117,9 +120,23 @@ def make_parser() -> OneLineParser:
     p.add_argument("--trials", type=int, help="trials per study, in total (default: preset)")
     p.add_argument(
         "--storage",
-        help="Optuna storage URL or journal file "
-        "(default: mlruns/optuna-journal.log beside the MLflow store)",
+        help="Optuna storage that holds the sweep's cells and tuning studies: a database URL "
+        "(postgresql://user:password@host/db, shared by workers on several machines) or a "
+        "journal file (default: mlruns/optuna-journal.log beside the MLflow store)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes on this machine, pulling cells from the sweep (default: 1; "
+        "with GPUs, spread over them; on CPU, the cores split between them)",
+    )
+    p.add_argument(
+        "--jobs-per-gpu",
+        type=int,
+        help="at most this many workers on one GPU (small nets cannot fill a big GPU alone); "
+        "--workers defaults to GPUs x this",
+    )
+    p.add_argument("--join", action="store_true", help=argparse.SUPPRESS)  # a launch's worker
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--no-report",
@@ -149,19 +166,18 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     return sweep
 
 
-def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, uri: str) -> Tuning | None:
+def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, storage: str) -> Tuning | None:
     """How the sweep is tuned, checked before anything runs; None when it is not."""
     if args.tune and args.use_tuned:
         raise InputError("--tune and --use-tuned exclude each other (--tune already uses them)")
     if not (args.tune or args.use_tuned):
-        if args.trials is not None or args.storage is not None:
-            raise InputError("--trials and --storage need --tune or --use-tuned")
+        if args.trials is not None:
+            raise InputError("--trials needs --tune")
         return None
     tune = build_tune(args.preset, {"trials": args.trials})
-    storage = args.storage or default_storage(uri)
     if args.use_tuned:
         check_studies_exist(sweep, storage)
-    return Tuning(tune, storage, run_trials=args.tune)
+    return Tuning(tune, run_trials=args.tune)
 
 
 def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
@@ -241,13 +257,13 @@ def cells_to_run(sweep: SweepConfig, store: Store, force: bool) -> list[RunConfi
     return [c for c in cells if store.finished_run(experiment.experiment_id, c) is None]
 
 
-def trials_to_run(sweep: SweepConfig, tuning: Tuning | None) -> list[RunConfig]:
+def trials_to_run(sweep: SweepConfig, tuning: Tuning | None, storage: str) -> list[RunConfig]:
     """One config (with the trial budget) per tuning trial still wanted."""
     if tuning is None or not tuning.run_trials:
         return []
     done = {}
-    if "://" in tuning.storage or Path(tuning.storage).is_file():
-        summaries = optuna.get_all_study_summaries(open_storage(tuning.storage))
+    if "://" in storage or Path(storage).is_file():
+        summaries = optuna.get_all_study_summaries(open_storage(storage))
         done = {s.study_name: s.n_trials for s in summaries}
     trials, seen = [], set()
     for cell in sweep.cells():
@@ -260,10 +276,10 @@ def trials_to_run(sweep: SweepConfig, tuning: Tuning | None) -> list[RunConfig]:
     return trials
 
 
-def print_projection(sweep, dataset, store: Store, force: bool, tuning: Tuning | None) -> None:
+def print_projection(sweep, dataset, store, force, tuning, storage: str, workers: int) -> None:
     """How long the sweep will take here, from a few timed steps per net, before it starts."""
     cells = cells_to_run(sweep, store, force)
-    trials = trials_to_run(sweep, tuning)
+    trials = trials_to_run(sweep, tuning, storage)
     if not cells and not trials:
         return
     device = resolve_device(sweep.cells()[0].device)
@@ -272,8 +288,13 @@ def print_projection(sweep, dataset, store: Store, force: bool, tuning: Tuning |
     if projection.trials:
         tuning_part = f"up to {human_duration(projection.tuning)} for {projection.trials} trials"
         runs = f"{human_duration(projection.seconds)}: {tuning_part} of tuning + {runs}"
-    print(f"Projected on {device_name(device)}: {runs} (from a few timed steps per net)",
-          file=sys.stderr)  # fmt: skip
+    shared = ""
+    if workers > 1:
+        shared = (
+            f"; {workers} workers share it: at best {human_duration(projection.seconds / workers)}"
+        )
+    print(f"Projected on {device_name(device)}: {runs} in one process (from a few timed steps "
+          f"per net){shared}", file=sys.stderr)  # fmt: skip
     if device.type == "cpu" and projection.seconds > 3 * 3600:
         print("That is long for a CPU: run it on a GPU, or try --preset quick.", file=sys.stderr)
 
@@ -287,37 +308,105 @@ def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = make_parser().parse_args(argv)
         sweep = sweep_from_args(args)
         check_device(sweep.cells()[0].device)
         uri = resolve_tracking_uri(args.tracking_uri)
-        tuning = tuning_from_args(args, sweep, uri)
+        storage = args.storage or default_storage(uri)
+        tuning = tuning_from_args(args, sweep, storage)
+        placements = placements_from_args(args, sweep)
         dataset = load_data(sweep.cells()[0])
         check_fits(sweep, dataset)
-    except (InputError, ConfigError, DataError) as exc:
+        store = open_store(uri)
+        check_storage(storage)
+    except (InputError, ConfigError, DataError, PlacementError) as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    try:
-        store = open_store(uri)
-    except InputError as exc:
-        print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print_projection(sweep, dataset, store, args.force, tuning)
+    if not args.join:
+        workers = len(placements or [1])
+        print_projection(sweep, dataset, store, args.force, tuning, storage, workers)
+    if placements is not None:
+        return launch_sweep(args, argv, sweep, store, storage, placements)
     try:
         with StopRequest().installed() as stop:
             result = run_sweep(
-                sweep, store, dataset, args.force, not args.no_progress, tuning, stop
-            )
+                sweep, store, storage, dataset, args.force, not args.no_progress, tuning, stop,
+                join=args.join,
+            )  # fmt: skip
     except KeyboardInterrupt:
-        print("\nInterrupted: finished runs are kept, an interrupted one resumes from its "
-              "checkpoint; rerun the same command to do the rest.", file=sys.stderr)  # fmt: skip
+        print(INTERRUPTED, file=sys.stderr)
         return 130
+    if not args.join:
+        finish(args, sweep, uri, result)
+    return 1 if result.crashed else 0
+
+
+INTERRUPTED = ("\nInterrupted: finished runs are kept, an interrupted one resumes from its "
+               "checkpoint; rerun the same command to do the rest.")  # fmt: skip
+
+
+def finish(args: argparse.Namespace, sweep: SweepConfig, uri: str, result: SweepResult) -> None:
     print_summary(result.rows, uri, result.experiment_id)
     if not args.no_report:
         report_sweep(sweep.experiment_name, uri, result.parent_run_id)
+
+
+def placements_from_args(args: argparse.Namespace, sweep: SweepConfig) -> list | None:
+    """Where each worker of a launch runs; None for a single process (the default)."""
+    if args.join or (args.workers in (None, 1) and args.jobs_per_gpu is None):
+        return None
+    if args.jobs_per_gpu is not None and args.jobs_per_gpu < 1:
+        raise InputError(f"--jobs-per-gpu must be at least 1, got {args.jobs_per_gpu}")
+    device = resolve_device(sweep.cells()[0].device)
+    gpus = []
+    if device.type == "cuda":
+        gpus = (
+            [device.index] if device.index is not None else list(range(torch.cuda.device_count()))
+        )
+    workers = args.workers or len(gpus) * (args.jobs_per_gpu or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return plan(workers, device.type, gpus, cores or 1, args.jobs_per_gpu)
+
+
+def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, placements) -> int:
+    """Set the sweep up, run its workers, then summarise it as a single process would."""
+    started = time.time()
+    cells = sweep.cells()
+    tuned = args.tune or args.use_tuned
+    queue, sweep_run = prepare_sweep(sweep, store, storage, args.force, tuned)
+    codes, interrupted = run_workers(argv, placements, queue, len(cells), not args.no_progress)
+    rows = queue.rows(cells, started)
+    for number, code in enumerate(codes, 1):
+        if code not in (0, 1, 130):
+            print(f"worker {number} ended with exit code {code}; the other workers took over "
+                  "its cell", file=sys.stderr)  # fmt: skip
+    if interrupted:
+        sweep_run.finish(rows, status="KILLED")
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    sweep_run.finish(rows)
+    result = SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
+    finish(args, sweep, uri=store.uri, result=result)
     return 1 if result.crashed else 0
+
+
+def check_storage(storage: str) -> None:
+    """The Optuna storage must open: a database that answers, or a journal file we can write."""
+    if "://" not in storage:
+        path = Path(storage)
+        if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
+            raise InputError(f"--storage {storage}: a journal file is needed there")
+        return
+    try:
+        open_storage(storage)
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"--storage {storage!r} cannot be opened ({reason}); allowed: a "
+                         "database URL such as postgresql://user:password@host/db, or a journal "
+                         "file path") from exc  # fmt: skip
 
 
 def report_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:
@@ -333,3 +422,7 @@ def report_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:
         return
     print()
     print_written(written)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,8 +1,10 @@
 """The depth sweep: every (arch, depth, seed) cell trained once and tracked in MLflow.
 
-Cells that already have a FINISHED run with the same config are skipped (`force` reruns them).
-A diverged or crashed cell ends FAILED with its reason, and the sweep goes on. A cell whose
-earlier run was killed, or abandoned by a dead process, resumes from its checkpoint in that run.
+The cells are trials of an Optuna study (`resnet.cell_queue`), so any number of workers, on
+this machine or others, can pull them from one shared sweep. Cells that already have a FINISHED
+run with the same config are not trained again (`force` reruns them). A diverged or crashed cell
+ends FAILED with its reason, and the sweep goes on. A cell whose earlier run was killed, or
+abandoned by a dead worker, resumes from its checkpoint in that run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import dataclasses
 import shutil
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -18,16 +21,20 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from resnet import checkpoint as checkpoint_lib
+from resnet.cell_queue import BATCH_ATTR, CELL_ATTR, RUN_ATTR, CellQueue, queue_name
 from resnet.checkpoint import checkpoint_path
 from resnet.config import RunConfig, SweepConfig
 from resnet.data import Dataset
 from resnet.interrupt import StopRequest
 from resnet.responses import RESPONSES_FILE, layer_response_stds
-from resnet.tracking import CellRun, Store, SweepRun, owner_alive
+from resnet.storage import heartbeat, open_storage, requeue_dead_owners
+from resnet.tracking import CellRun, Store, SweepRun, owner_alive, sweep_identity
 from resnet.train import Checkpointing, TrainResult, load_data, resolve_device, train
-from resnet.tuning import StudyRunner, TuneConfig, open_storage
+from resnet.tuning import StudyRunner, TuneConfig
 
 SUMMARY_METRICS = ("train_error", "val_error", "test_error", "train_loss")
+POLL_SECONDS = 2.0  # how often an idle worker looks for cells again while others still run
+READY_TIMEOUT = 60.0  # how long a worker waits for the process that creates the sweep
 
 
 @dataclass
@@ -39,7 +46,11 @@ class SweepResult:
     @property
     def crashed(self) -> list[dict[str, Any]]:
         """Cells that broke (not those that diverged: divergence is a result)."""
-        return [r for r in self.rows if r["status"] == "failed"]
+        return crashed(self.rows)
+
+
+def crashed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["status"] in ("failed", "not run")]
 
 
 def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], **extra) -> dict:
@@ -57,12 +68,17 @@ def run_cell(
     progress: bool,
     tags=None,
     stop: StopRequest | None = None,
+    on_run=lambda run_id: None,
+    presumed_dead: str | None = None,
 ) -> dict:
     """Train one cell: resume its earlier unfinished run from its checkpoint, else start a new
-    child run. Never raises but for an interrupt (the run is then KILLED, and resumable)."""
-    cell, busy = claim(sweep_run, config, tags)
+    child run; `on_run` hears the run's id first thing. `presumed_dead` is a run whose worker
+    the sweep's queue found dead. Never raises but for an interrupt (the run is then KILLED,
+    and resumable)."""
+    cell, busy = claim(sweep_run, config, tags, presumed_dead)
     if cell is None:
         return row(config, "running elsewhere", busy, {}, note="its owner process is alive")
+    on_run(cell.run_id)
     try:
         with stop.deferred() if stop else contextlib.nullcontext():
             try:
@@ -70,6 +86,7 @@ def run_cell(
             except checkpoint_lib.CheckpointError as exc:  # unreadable, or does not fit the run
                 abandon(sweep_run.store, cell.run_id, str(exc), config.name)
                 cell = CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags)
+                on_run(cell.run_id)
                 result = train_cell(cell, config, dataset, progress, stop)
             return record(cell, config, dataset, result)
     except KeyboardInterrupt:
@@ -98,7 +115,9 @@ def abandon(store: Store, run_id: str, problem: str, name: str | None = None) ->
     shutil.rmtree(checkpoint_path(store.checkpoint_folder, run_id).parent, True)
 
 
-def claim(sweep_run: SweepRun, config: RunConfig, tags) -> tuple[CellRun | None, str | None]:
+def claim(
+    sweep_run: SweepRun, config: RunConfig, tags, presumed_dead: str | None = None
+) -> tuple[CellRun | None, str | None]:
     """(the run to train the cell in, None), or (None, run id) when a live process runs it.
 
     Earlier runs of the same config that were killed, or left RUNNING by a dead process, are
@@ -107,7 +126,8 @@ def claim(sweep_run: SweepRun, config: RunConfig, tags) -> tuple[CellRun | None,
     store = sweep_run.store
     unfinished = store.unfinished_runs(sweep_run.experiment_id, config)
     for run in unfinished:  # first: is any of them still being run by a live process?
-        if run.info.status == "RUNNING" and owner_alive(run):
+        dead = run.info.run_id == presumed_dead
+        if run.info.status == "RUNNING" and owner_alive(run, presumed_dead=dead):
             return None, run.info.run_id
     resumed = None
     for run in unfinished:  # newest first
@@ -164,22 +184,27 @@ class Tuning:
     """How a sweep takes its lr and weight decay from Optuna studies."""
 
     tune: TuneConfig
-    storage: str
     run_trials: bool  # False: only read the studies' best values (--use-tuned)
 
 
-def tuned_values(sweep_run: SweepRun, cells: list[RunConfig], tuning: Tuning, dataset) -> dict:
-    """{(arch, depth): (best params, study name)}, after running the missing trials."""
-    storage = open_storage(tuning.storage)
-    values = {}
+def tuned_values(sweep_run: SweepRun, cells, tuning: Tuning, storage, dataset, poll) -> dict:
+    """{(arch, depth): (best params, study name)}, after running the missing trials. Every
+    worker of the sweep helps with every study, and waits until all of them are done, so all
+    workers train the cells with the same values."""
+    runners = {}
     for cell in cells:
-        key = (cell.arch, cell.depth)
-        if key in values:
-            continue
-        runner = StudyRunner(sweep_run, cell, tuning.tune, storage)
-        if tuning.run_trials:
-            print(f"tuning {runner.name}: {tuning.tune.trials} trials", file=sys.stderr)
+        if (cell.arch, cell.depth) not in runners:
+            runners[cell.arch, cell.depth] = StudyRunner(sweep_run, cell, tuning.tune, storage)
+    while tuning.run_trials:
+        for runner in runners.values():
             runner.run(dataset)
+        if not any(runner.busy() for runner in runners.values()):
+            if all(runner.counted() >= tuning.tune.trials for runner in runners.values()):
+                break
+        else:
+            time.sleep(poll)  # other workers' trials are still running
+    values = {}
+    for key, runner in runners.items():
         if runner.record_best():
             values[key] = (runner.best().params, runner.name)
         else:
@@ -199,38 +224,117 @@ def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]
     return tuned, {"tuned_from": study}
 
 
+def open_sweep(
+    store: Store, sweep: SweepConfig, queue: CellQueue, tuned: bool, force: bool, join: bool
+) -> SweepRun:
+    """The sweep's MLflow run, with its cells enqueued. The process that created the queue
+    enqueues every cell; the others wait for it, then enqueue the cells that an earlier attempt
+    left failed (`join`: only wait, as the workers of one launch do)."""
+    experiment_id = store.experiment_id(sweep.experiment_name)
+    run_id = None if queue.created else queue.wait_ready(READY_TIMEOUT)
+    sweep_run = SweepRun(store, experiment_id, sweep, tuned=tuned, run_id=run_id)
+    if run_id is None or not join:
+        queue.enqueue(sweep.cells(), force)
+    if run_id is None:
+        queue.mark_ready(sweep_run.run_id)
+    return sweep_run
+
+
+def work(queue: CellQueue, sweep_run: SweepRun, cells, dataset, values, progress, stop, poll):
+    """Pull cells and train them until none waits or runs anywhere: a worker that died is
+    found by its heartbeat, and its cell is retried here."""
+    by_name = {cell.name: cell for cell in cells}
+    bar = tqdm(total=len(cells), initial=queue.done_count(), desc="sweep", unit="run",
+               disable=not progress)  # fmt: skip
+    with bar:
+        while True:
+            if stop is not None and stop.requested:
+                raise KeyboardInterrupt
+            requeue_dead_owners(queue.study)
+            trial = queue.pop()
+            if trial is None:
+                if not queue.busy():
+                    return
+                time.sleep(poll)
+                continue
+            config, tags = with_tuned(by_name[trial.user_attrs[CELL_ATTR]], values)
+            with heartbeat(queue.storage, trial._trial_id):
+                run_trial(queue, trial, sweep_run, config, tags, dataset, progress, stop)
+            bar.n = queue.done_count()
+            bar.refresh()
+
+
+def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dataset, progress, stop):
+    """One cell of the queue, told back to it with its summary row."""
+    grid = sweep_run.sweep  # the same choices in every trial, as Optuna requires
+    for name, choices in (("arch", grid.archs), ("depth", grid.depths), ("seed", grid.seeds)):
+        trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
+    earlier = trial.user_attrs.get(RUN_ATTR)  # only a retry has one: its worker died
+    linked = [earlier]
+
+    def link(run_id: str) -> None:
+        linked.append(run_id)
+        trial.set_user_attr(RUN_ATTR, run_id)
+
+    try:
+        duplicate = queue.duplicate_of(trial)
+        forced = bool(trial.user_attrs.get(BATCH_ATTR))
+        done = None if forced else sweep_run.store.finished_run(sweep_run.experiment_id, config)
+        if duplicate is not None:
+            outcome = row(config, "duplicate", "", {}, note=f"trial {duplicate} has this cell")
+        elif done is not None:
+            sweep_run.note_reused(config.name, done.info.run_id)
+            outcome = row(config, "skipped", done.info.run_id, done.data.metrics,
+                          note="FINISHED earlier")  # fmt: skip
+        else:
+            outcome = run_cell(sweep_run, config, dataset, progress, tags, stop, link, earlier)
+    except KeyboardInterrupt:
+        queue.tell(trial, row(config, "interrupted", linked[-1] or "", {}))
+        raise
+    queue.tell(trial, outcome)
+
+
 def run_sweep(
     sweep: SweepConfig,
     store: Store,
+    storage: str,
     dataset: Dataset | None = None,
     force: bool = False,
     progress: bool = True,
     tuning: Tuning | None = None,
     stop: StopRequest | None = None,
+    join: bool = False,
+    poll: float = POLL_SECONDS,
 ) -> SweepResult:
-    """Run every cell of the sweep that has no FINISHED run yet (all of them with `force`);
-    with `tuning`, first tune each (arch, depth) and train the cells with the best values."""
+    """Work on the sweep until every cell is done: those with no FINISHED run yet (all of them
+    with `force`); with `tuning`, first tune each (arch, depth) and train the cells with the
+    best values. `join`: one of several workers of a launch, which owns the sweep's run."""
+    started = time.time()
     cells = sweep.cells()
     dataset = dataset or load_data(cells[0])
     dataset = dataset.to(resolve_device(cells[0].device))  # once for all cells
-    experiment_id = store.experiment_id(sweep.experiment_name)
-    sweep_run = SweepRun(store, experiment_id, sweep, tuned=tuning is not None)
-    rows = []
+    tuned = tuning is not None
+    queue, sweep_run = prepare_sweep(sweep, store, storage, force, tuned, join)
     try:
-        values = tuned_values(sweep_run, cells, tuning, dataset) if tuning else {}
-        for plain_config in tqdm(cells, desc="sweep", unit="run", disable=not progress):
-            config, tags = with_tuned(plain_config, values)
-            done = None if force else store.finished_run(experiment_id, config)
-            if done is not None:
-                sweep_run.note_reused(config.name, done.info.run_id)
-                rows.append(row(config, "skipped", done.info.run_id, done.data.metrics,
-                                note="FINISHED earlier"))  # fmt: skip
-                continue
-            if stop is not None and stop.requested:
-                raise KeyboardInterrupt
-            rows.append(run_cell(sweep_run, config, dataset, progress, tags, stop))
+        values = (
+            tuned_values(sweep_run, cells, tuning, queue.storage, dataset, poll) if tuned else {}
+        )
+        work(queue, sweep_run, cells, dataset, values, progress, stop, poll)
     except BaseException as exc:
-        sweep_run.finish(rows, status="KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if not join:
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            sweep_run.finish(queue.rows(cells, started), status=status)
         raise
-    sweep_run.finish(rows)
-    return SweepResult(experiment_id, sweep_run.run_id, rows)
+    rows = queue.rows(cells, started)
+    if not join:
+        sweep_run.finish(rows)
+    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
+
+
+def prepare_sweep(
+    sweep: SweepConfig, store: Store, storage: str, force: bool, tuned: bool, join: bool = False
+) -> tuple[CellQueue, SweepRun]:
+    """The sweep's queue of cells in the Optuna storage, and its MLflow run."""
+    name = queue_name(sweep.experiment_name, sweep_identity(sweep, tuned))
+    queue = CellQueue(open_storage(storage), name)
+    return queue, open_sweep(store, sweep, queue, tuned, force, join)

@@ -190,37 +190,60 @@ def process_start(pid: int) -> str:
     return "zombie" if fields[0] == "Z" else fields[19]
 
 
-def owner_alive(run) -> bool:
-    """Whether the process that left a run RUNNING still exists. On this host, ask the OS;
-    for another host's run, trust its heartbeat for STALE_AFTER."""
-    host, pid, start = [*run.data.tags.get("owner", "").split(":"), "", "", ""][:3]
-    if host == socket.gethostname() and pid.isdigit():
-        if int(pid) == os.getpid():
-            return False  # an attempt of this very process, which has ended
-        now = process_start(int(pid))
-        if now:
-            return now != "zombie" and (not start or now == start)
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
+def process_alive(owner: str) -> bool | None:
+    """Whether the process named by an `owner` value (host:pid:start) still exists; None for
+    another host's process, which this one cannot see."""
+    host, pid, start = [*owner.split(":"), "", "", ""][:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    if int(pid) == os.getpid():
+        return False  # an attempt of this very process, which has ended
+    now = process_start(int(pid))
+    if now:
+        return now != "zombie" and (not start or now == start)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
         return True
+    return True
+
+
+def owner_alive(run, presumed_dead: bool = False) -> bool:
+    """Whether the process that left a run RUNNING still exists. On this host, ask the OS;
+    for another host's run, trust its heartbeat for STALE_AFTER (unless the sweep's queue has
+    already found that worker dead: `presumed_dead`)."""
+    alive = process_alive(run.data.tags.get("owner", ""))
+    if alive is not None:
+        return alive
     beat = run.data.tags.get("heartbeat", "")
-    return beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
+    return not presumed_dead and beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
+
+
+def sweep_identity(sweep: SweepConfig, tuned: bool) -> str:
+    """A tuned sweep trains other lr and weight decay than the untuned one: its own identity."""
+    return sweep.identity() + ("-tuned" if tuned else "")
 
 
 class SweepRun:
     """The parent run of a sweep: reopened when the same sweep runs again."""
 
-    def __init__(self, store: Store, experiment_id: str, sweep: SweepConfig, tuned: bool = False):
+    def __init__(
+        self,
+        store: Store,
+        experiment_id: str,
+        sweep: SweepConfig,
+        tuned: bool = False,
+        run_id: str | None = None,
+    ):
         self.store, self.experiment_id, self.sweep, self.tuned = store, experiment_id, sweep, tuned
-        # A tuned sweep trains other lr and weight decay than the untuned one: its own run.
-        self.identity = sweep.identity() + ("-tuned" if tuned else "")
-        existing = store.find_runs(experiment_id, f"tags.sweep_identity = '{self.identity}'")
-        if existing:
-            self.run_id = existing[0].info.run_id
+        self.identity = sweep_identity(sweep, tuned)
+        if run_id is None:
+            existing = store.find_runs(experiment_id, f"tags.sweep_identity = '{self.identity}'")
+            run_id = existing[0].info.run_id if existing else None
+        if run_id is not None:
+            self.run_id = run_id
             store.client.update_run(self.run_id, status="RUNNING")
         else:
             self.run_id = self._create()

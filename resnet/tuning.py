@@ -2,16 +2,15 @@
 
 Each trial trains the cell with a shortened budget through the same `train()` and is scored on
 the validation error (never the test set); the validation error at each evaluation goes to the
-pruner. Studies live in an Optuna storage (by default a JournalStorage file next to the MLflow
-store) and are reopened by name, so a rerun continues them up to the wanted number of trials.
-Every trial is a nested MLflow run under its study's tuning run, tagged with its Optuna state.
+pruner. Studies live in the sweep's Optuna storage (`resnet.storage`) and are reopened by name,
+so a rerun continues them up to the wanted number of trials, and several workers share them the
+ordinary Optuna way. Every trial is a nested MLflow run under its study's tuning run, tagged
+with its Optuna state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -22,12 +21,15 @@ from optuna.trial import TrialState
 
 from resnet.config import ConfigError, RunConfig
 from resnet.data import Dataset
-from resnet.tracking import CellRun, Store, SweepRun, sqlite_path
+from resnet.storage import claim_trial, open_shared_study, requeue_dead_owners, wait_for_attr
+from resnet.tracking import CellRun, Store, SweepRun
 from resnet.train import resolve_device, train
 
 PRUNERS = ("median", "hyperband", "none")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
 MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+RUN_ATTR = "mlflow_run_id"  # study user attr: its tuning run; trial user attr: its trial run
+READY_TIMEOUT = 60.0  # how long a worker waits for the one that creates a study's tuning run
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,6 @@ class TuneConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-
-
-def default_storage(tracking_uri: str) -> str:
-    """A JournalStorage file beside the SQLite store (else in ./mlruns)."""
-    db = sqlite_path(tracking_uri)
-    folder = db.parent if db is not None else Path("mlruns")
-    return str(folder / "optuna-journal.log")
-
-
-def open_storage(storage: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage URL (sqlite://, postgresql://, ...) or a journal file path."""
-    if "://" in storage:
-        return optuna.storages.RDBStorage(storage)
-    Path(storage).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
 
 
 def study_name(experiment: str, arch: str, depth: int) -> str:
@@ -100,26 +87,6 @@ def trial_budget(cell: RunConfig, tune: TuneConfig) -> RunConfig:
         log_every=max(1, round(cell.log_every * scale)),
         eval_every=max(1, round(cell.eval_every * scale)),
     )
-
-
-def owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_is_dead(value: str | None) -> bool:
-    """True for a trial started on this host by a process that no longer exists."""
-    if not value:
-        return True
-    host, _, pid = value.rpartition(":")
-    if host != socket.gethostname():
-        return False  # another machine's worker: not ours to judge
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError):
-        return False
-    return False
 
 
 class TrialRun(CellRun):
@@ -153,17 +120,17 @@ class StudyRunner:
     def __init__(self, sweep_run: SweepRun, cell: RunConfig, tune: TuneConfig, storage):
         self.sweep_run, self.cell, self.tune, self.storage = sweep_run, cell, tune, storage
         self.name = study_name(sweep_run.sweep.experiment_name, cell.arch, cell.depth)
-        self.study = optuna.create_study(
-            study_name=self.name,
-            storage=storage,
-            pruner=make_pruner(tune, trial_budget(cell, tune)),
-            direction="minimize",
-            load_if_exists=True,
-        )
+        pruner = make_pruner(tune, trial_budget(cell, tune))
+        self.study, created = open_shared_study(self.name, storage, pruner)  # minimizes
         # Seeded, and offset by the trials already there: a resumed study draws new values
         # rather than repeating its own start.
         self.study.sampler = optuna.samplers.TPESampler(seed=tune.seed + len(self.study.trials))
-        self.run_id = self._tuning_run()
+        self.run_id = None if created else wait_for_attr(self.study, RUN_ATTR, READY_TIMEOUT)
+        if self.run_id is None:
+            self.run_id = self._tuning_run()
+            self.study.set_user_attr(RUN_ATTR, self.run_id)
+        else:
+            sweep_run.store.client.update_run(self.run_id, status="RUNNING")
 
     def _tuning_run(self) -> str:
         store: Store = self.sweep_run.store
@@ -182,25 +149,31 @@ class StudyRunner:
         )  # fmt: skip
         return run.info.run_id
 
-    def fail_abandoned_trials(self) -> None:
-        """Trials left RUNNING by a killed process become FAIL, so they are tried again."""
+    def requeue_abandoned_trials(self) -> None:
+        """Trials whose worker died become FAIL and are enqueued again (the same lr and weight
+        decay); their MLflow runs end KILLED."""
+        running = {
+            t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        }
+        requeue_dead_owners(self.study)
         store = self.sweep_run.store
-        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if owner_is_dead(trial.user_attrs.get("owner")):
-                # FrozenTrial keeps its storage id private; Optuna's own stale-trial code uses it.
-                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-                for run_id in self.trial_run_ids(trial):
-                    store.set_tags(
-                        run_id,
-                        {"optuna_state": "FAIL", "failure_reason": "the process running it died"},
-                    )
-                    store.end(run_id, "KILLED")
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+            if trial.number not in running:
+                continue
+            for run_id in self.trial_run_ids(trial):
+                if store.client.get_run(run_id).info.status != "RUNNING":
+                    continue  # it ended by itself meanwhile
+                store.set_tags(
+                    run_id,
+                    {"optuna_state": "FAIL", "failure_reason": "the process running it died"},
+                )
+                store.end(run_id, "KILLED")
 
     def trial_run_ids(self, trial) -> list[str]:
         """The trial's MLflow run: linked in the trial, or (killed before the link was written)
         found by its tags."""
-        if trial.user_attrs.get("mlflow_run_id"):
-            return [trial.user_attrs["mlflow_run_id"]]
+        if trial.user_attrs.get(RUN_ATTR):
+            return [trial.user_attrs[RUN_ATTR]]
         found = self.sweep_run.store.find_runs(
             self.sweep_run.experiment_id,
             f"tags.study = '{self.name}' and tags.trial_number = '{trial.number}'",
@@ -220,9 +193,9 @@ class StudyRunner:
                     log=True,
                 ),
             )  # fmt: skip
-            trial.set_user_attr("owner", owner())  # first: a killed trial is known as ours
+            claim_trial(trial)  # first: a killed trial is known as ours
             run = TrialRun(self.sweep_run, self.run_id, config, trial)
-            trial.set_user_attr("mlflow_run_id", run.run_id)
+            trial.set_user_attr(RUN_ATTR, run.run_id)
             try:
                 result = train(config, dataset, run, progress=False, eval_splits=("val",))
             except optuna.TrialPruned as pruned:
@@ -240,12 +213,21 @@ class StudyRunner:
 
         return run_trial
 
+    def busy(self) -> bool:
+        """Trials waiting or running (in any worker)."""
+        states = (TrialState.WAITING, TrialState.RUNNING)
+        return bool(self.study.get_trials(deepcopy=False, states=states))
+
     def run(self, dataset: Dataset) -> None:
+        """This worker's share of the missing trials: those not counted yet and not running
+        elsewhere, and at least the retries that wait."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # MLflow has every trial
-        self.fail_abandoned_trials()
-        missing = self.tune.trials - self.counted()
-        if missing > 0:
-            self.study.optimize(self.objective(dataset), n_trials=missing)
+        self.requeue_abandoned_trials()
+        by_state = [t.state for t in self.study.get_trials(deepcopy=False)]
+        missing = self.tune.trials - self.counted() - by_state.count(TrialState.RUNNING)
+        wanted = max(missing, by_state.count(TrialState.WAITING))
+        if wanted > 0:
+            self.study.optimize(self.objective(dataset), n_trials=wanted)
 
     def best(self) -> optuna.trial.FrozenTrial:
         completed = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

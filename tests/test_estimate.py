@@ -44,9 +44,12 @@ def test_the_sweep_prints_its_projection_first(workdir, capsys):
     from resnet.data import load
 
     store = Store("sqlite:///mlruns/mlflow.db")
-    print_projection(sweep, load("synthetic", image_size=16), store, False, None)
+    print_projection(sweep, load("synthetic", image_size=16), store, False, None, "journal", 1)
     err = capsys.readouterr().err
-    assert "Projected on cpu" in err and "for 4 runs (from a few timed steps per net)" in err
+    assert "Projected on cpu" in err and "for 4 runs in one process" in err
+    assert "workers share it" not in err
+    print_projection(sweep, load("synthetic", image_size=16), store, False, None, "journal", 2)
+    assert "; 2 workers share it: at best" in capsys.readouterr().err
 
 
 def test_finished_cells_are_not_projected(workdir, capsys):
@@ -59,7 +62,8 @@ def test_finished_cells_are_not_projected(workdir, capsys):
 
 def test_paper_preset_on_a_cpu_says_it_is_long(workdir, synthetic16, capsys):
     store = Store("sqlite:///mlruns/mlflow.db")
-    print_projection(paper_on("synthetic", batch_size=128), synthetic16, store, False, None)
+    sweep = paper_on("synthetic", batch_size=128)
+    print_projection(sweep, synthetic16, store, False, None, "journal", 1)
     assert "That is long for a CPU" in capsys.readouterr().err
 
 

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from resnet.cli import main
-from resnet.tuning import open_storage
+from resnet.storage import open_storage
 
 REPO = Path(__file__).resolve().parents[1]
 JOURNAL = "mlruns/optuna-journal.log"
@@ -29,10 +29,12 @@ def runs(kind):
 
 
 def studies():
+    """The tuning studies (the storage also holds the sweeps' queues of cells)."""
     storage = open_storage(JOURNAL)
     return {
         s.study_name: optuna.load_study(study_name=s.study_name, storage=storage)
         for s in optuna.get_all_study_summaries(storage)
+        if "/sweep-" not in s.study_name
     }
 
 

@@ -1,0 +1,165 @@
+"""The Optuna storage that every worker of a sweep shares: the queue of cells and the studies.
+
+One machine, by default: a JournalStorage file beside the MLflow store, no server. Several
+machines: a database URL (postgresql://...) that all of them reach. Either way each running
+trial records a heartbeat, and a trial whose worker died is failed and enqueued again by
+Optuna's own stale-trial machinery (`fail_stale_trials` with `RetryHeartbeatStaleTrialCallback`).
+A worker on the same host need not wait for the grace period: `requeue_dead_owners` fails the
+trials of processes that no longer exist right away, through the same callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages._heartbeat import BaseHeartbeat  # the documented way to add a backend
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from resnet.tracking import lease, process_alive, sqlite_path
+
+HEARTBEAT_INTERVAL = 10  # seconds between heartbeats of a running trial
+GRACE_PERIOD = 120  # seconds without a heartbeat after which a trial's worker counts as dead
+MAX_RETRIES = 3  # a cell whose worker keeps dying (out of memory, say) is not retried forever
+OWNER_ATTR = "owner"  # user attr: host:pid:process start of the worker running the trial
+HEARTBEAT_ATTR = "heartbeat"  # system attr of a journal trial: time of its last heartbeat
+
+
+def default_storage(tracking_uri: str) -> str:
+    """A JournalStorage file beside the SQLite store (else in ./mlruns)."""
+    db = sqlite_path(tracking_uri)
+    folder = db.parent if db is not None else Path("mlruns")
+    return str(folder / "optuna-journal.log")
+
+
+def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+def open_storage(
+    storage: str, heartbeat_interval: int = HEARTBEAT_INTERVAL, grace_period: int = GRACE_PERIOD
+) -> BaseStorage:
+    """An Optuna storage URL (postgresql://, sqlite://, ...) or a journal file path, with
+    heartbeats and the retry of stale trials."""
+    if "://" in storage:
+        return RDBStorage(
+            storage,
+            engine_kwargs={"pool_pre_ping": True},  # a server restart must not end a worker
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=retry_callback(),
+        )
+    Path(storage).parent.mkdir(parents=True, exist_ok=True)
+    return HeartbeatJournalStorage(storage, heartbeat_interval, grace_period)
+
+
+class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+    """A journal file with the heartbeat that Optuna gives RDBStorage: the last beat of each
+    running trial is a system attr in the journal."""
+
+    def __init__(self, path: str, heartbeat_interval: int, grace_period: int):
+        super().__init__(JournalFileBackend(path))
+        self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
+        self.stale_callback = retry_callback()
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        deadline = time.time() - self.grace_period
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        return [t._trial_id for t in running if last_sign_of_life(t) < deadline]
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self.heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self):
+        return self.stale_callback
+
+
+def last_sign_of_life(trial: optuna.trial.FrozenTrial) -> float:
+    """Its last heartbeat, or when it started: a retried trial carries the heartbeat of the
+    attempt it replaces, older than its own start."""
+    started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+    return max(trial.system_attrs.get(HEARTBEAT_ATTR, 0.0), started)
+
+
+def requeue_dead_owners(study: optuna.Study) -> None:
+    """Fail the running trials of this host's workers that died, and enqueue them again the way
+    Optuna does for stale trials; then let Optuna do the same for stale trials of any host."""
+    storage = study._storage  # Optuna's fail_stale_trials reaches it the same way
+    callback = storage.get_heartbeat_stale_trial_callback()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get(OWNER_ATTR)
+        if owner is None or process_alive(owner) is not False:
+            continue  # not known to be dead: the heartbeat decides
+        try:
+            failed = storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            failed = False  # another worker was quicker
+        if failed and callback is not None:
+            callback(study, storage.get_trial(trial._trial_id))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def open_shared_study(
+    name: str, storage: BaseStorage, pruner: optuna.pruners.BasePruner | None = None
+) -> tuple[optuna.Study, bool]:
+    """(the study, whether this process created it): creation is atomic in every storage, so
+    of several workers starting at once exactly one sets the study up."""
+    try:
+        return optuna.create_study(study_name=name, storage=storage, pruner=pruner), True
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(study_name=name, storage=storage, pruner=pruner), False
+
+
+def wait_for_attr(study: optuna.Study, key: str, timeout: float, poll: float = 0.5):
+    """A study user attr that the study's creator sets once it is set up; None if that does
+    not happen in time (the creator died: then the caller sets the study up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = optuna.load_study(study_name=study.study_name, storage=study._storage).user_attrs
+        if key in value or time.monotonic() > deadline:
+            return value.get(key)
+        time.sleep(poll)
+
+
+def claim_trial(trial: optuna.Trial) -> None:
+    """Mark the trial as this process's, first thing: a killed worker's trial is then known."""
+    trial.set_user_attr(OWNER_ATTR, lease()["owner"])
+
+
+@contextlib.contextmanager
+def heartbeat(storage: BaseStorage, trial_id: int):
+    """Record the trial's heartbeat every interval while the block runs (in a thread, so a
+    long training step does not delay it)."""
+    interval = storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a missed beat is not worth a crash
+                storage.record_heartbeat(trial_id)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="trial-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,162 @@
+"""`--workers N`: N worker processes on one sweep, on this machine.
+
+The launching process sets the sweep up (its MLflow run, its cells enqueued in the Optuna
+storage), then starts the workers: each is the same command with `--join`, and pulls cells from
+the shared queue until none is left. On a machine with GPUs the workers are spread over them
+(`CUDA_VISIBLE_DEVICES`, at most `--jobs-per-gpu` on each); the CPU cores are split between
+them (torch threads per worker). The launcher shows the sweep's progress, prefixes each
+worker's output with its number, and passes a Ctrl-C or SIGTERM on to the workers, which then
+stop at their next iteration with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tqdm.auto import tqdm
+
+from resnet.cell_queue import CellQueue
+
+LAUNCHER_ONLY = {"--workers": 1, "--jobs-per-gpu": 1, "--force": 0}  # option: values it takes
+POLL_SECONDS = 1.0
+
+
+class PlacementError(ValueError):
+    """Workers that do not fit this machine; the message is the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one worker runs: its environment and the device it is told to use."""
+
+    env: dict[str, str]
+    device_args: tuple[str, ...]
+    where: str
+
+
+def plan(workers: int, device: str, gpus: list[int], cores: int, jobs_per_gpu: int | None):
+    """One placement per worker: round-robin over the GPUs, at most `jobs_per_gpu` on each; on
+    CPU, the cores split evenly."""
+    if workers < 1:
+        raise PlacementError(f"--workers must be at least 1, got {workers}")
+    threads = max(1, cores // workers)
+    if device != "cuda":
+        if jobs_per_gpu is not None:
+            raise PlacementError(f"--jobs-per-gpu needs GPUs; the device here is {device}")
+        if workers > cores:
+            raise PlacementError(
+                f"--workers {workers} exceeds the {cores} CPU cores (one core per worker at least)"
+            )
+        cpu = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        return [Placement(cpu, (), f"cpu, {threads} threads") for _ in range(workers)]
+    capacity = len(gpus) * (jobs_per_gpu or workers)
+    if workers > capacity:
+        raise PlacementError(
+            f"--workers {workers} exceeds {len(gpus)} GPU(s) x --jobs-per-gpu {jobs_per_gpu}"
+        )
+    placements = []
+    for i in range(workers):
+        gpu = gpus[i % len(gpus)]
+        env = {"CUDA_VISIBLE_DEVICES": str(gpu), "OMP_NUM_THREADS": str(threads)}
+        placements.append(Placement(env, ("--device", "cuda"), f"GPU {gpu}"))
+    return placements
+
+
+def worker_argv(argv: Sequence[str]) -> list[str]:
+    """The launch's own command line for one worker: without the launcher's options, joining
+    the sweep that the launcher set up, quietly."""
+    kept, skip = [], 0
+    for arg in argv:
+        if skip:
+            skip -= 1
+            continue
+        name = arg.split("=", 1)[0]
+        if name in LAUNCHER_ONLY:
+            skip = 0 if "=" in arg else LAUNCHER_ONLY[name]
+            continue
+        kept.append(arg)
+    return [*kept, "--join", "--no-progress", "--no-report"]
+
+
+class Launch:
+    """The running workers of one launch."""
+
+    def __init__(self, argv: Sequence[str], placements: list[Placement]):
+        base = worker_argv(argv)
+        self.processes = []
+        for placement in placements:
+            command = [sys.executable, "-m", "resnet.cli", *base, *placement.device_args]
+            self.processes.append(
+                subprocess.Popen(
+                    command,
+                    env={**os.environ, **placement.env, "PYTHONUNBUFFERED": "1"},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,  # a terminal's Ctrl-C reaches them through us, once
+                )
+            )
+        self.printers = [
+            threading.Thread(target=self.forward, args=(i, p.stdout), daemon=True)
+            for i, p in enumerate(self.processes, 1)
+        ]
+        for printer in self.printers:
+            printer.start()
+
+    @staticmethod
+    def forward(number: int, stream) -> None:
+        for line in stream:
+            tqdm.write(f"[worker {number}] {line.rstrip()}", file=sys.stderr)
+
+    def signal(self, signum: int) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    def running(self) -> bool:
+        return any(p.poll() is None for p in self.processes)
+
+    def wait(self, queue: CellQueue, total: int, progress: bool) -> list[int]:
+        """Show the sweep's progress until every worker has exited; their exit codes."""
+        with tqdm(total=total, desc="sweep", unit="run", disable=not progress) as bar:
+            while self.running():
+                bar.n = queue.done_count()
+                bar.refresh()
+                time.sleep(POLL_SECONDS)
+            bar.n = queue.done_count()
+            bar.refresh()
+        for printer in self.printers:
+            printer.join()
+        return [p.wait() for p in self.processes]
+
+
+def run_workers(argv: Sequence[str], placements: list[Placement], queue, total, progress):
+    """Start the workers and wait for them, passing SIGINT and SIGTERM on; (exit codes,
+    whether the launch was interrupted)."""
+    for i, placement in enumerate(placements, 1):
+        print(f"worker {i}: {placement.where}", file=sys.stderr)
+    interrupted = []
+    launch = None
+
+    def pass_on(signum, frame) -> None:
+        interrupted.append(signum)
+        if launch is not None:
+            launch.signal(signum)
+
+    handlers = {s: signal.signal(s, pass_on) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        launch = Launch(argv, placements)
+        if interrupted:  # it came while they were starting
+            launch.signal(interrupted[0])
+        codes = launch.wait(queue, total, progress)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    return codes, bool(interrupted)
