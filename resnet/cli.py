@@ -15,6 +15,7 @@ from pathlib import Path
 
 import optuna
 import pandas as pd
+import sqlalchemy
 import torch
 
 from resnet.config import ConfigError, RunConfig, SweepConfig
@@ -319,8 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         placements = placements_from_args(args, sweep)
         dataset = load_data(sweep.cells()[0])
         check_fits(sweep, dataset)
-        store = open_store(uri)
         check_storage(storage)
+        store = open_store(uri)
     except (InputError, ConfigError, DataError, PlacementError) as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -366,7 +367,9 @@ def placements_from_args(args: argparse.Namespace, sweep: SweepConfig) -> list |
         gpus = (
             [device.index] if device.index is not None else list(range(torch.cuda.device_count()))
         )
-    workers = args.workers or len(gpus) * (args.jobs_per_gpu or 1)
+    workers = (
+        args.workers if args.workers is not None else max(1, len(gpus) * (args.jobs_per_gpu or 1))
+    )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return plan(workers, device.type, gpus, cores or 1, args.jobs_per_gpu)
 
@@ -404,7 +407,8 @@ def check_storage(storage: str) -> None:
         open_storage(storage)
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"--storage {storage!r} cannot be opened ({reason}); allowed: a "
+        shown = sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
+        raise InputError(f"--storage {shown!r} cannot be opened ({reason}); allowed: a "
                          "database URL such as postgresql://user:password@host/db, or a journal "
                          "file path") from exc  # fmt: skip
 

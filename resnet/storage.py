@@ -11,12 +11,14 @@ trials of processes that no longer exist right away, through the same callback.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import time
 import warnings
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat  # the documented way to add a backend
 from optuna.storages.journal import JournalFileBackend
@@ -29,6 +31,7 @@ GRACE_PERIOD = 120  # seconds without a heartbeat after which a trial's worker c
 MAX_RETRIES = 3  # a cell whose worker keeps dying (out of memory, say) is not retried forever
 OWNER_ATTR = "owner"  # user attr: host:pid:process start of the worker running the trial
 HEARTBEAT_ATTR = "heartbeat"  # system attr of a journal trial: time of its last heartbeat
+CREATE_ATTEMPTS = 5
 
 
 def default_storage(tracking_uri: str) -> str:
@@ -50,15 +53,29 @@ def open_storage(
     """An Optuna storage URL (postgresql://, sqlite://, ...) or a journal file path, with
     heartbeats and the retry of stale trials."""
     if "://" in storage:
-        return RDBStorage(
-            storage,
-            engine_kwargs={"pool_pre_ping": True},  # a server restart must not end a worker
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=retry_callback(),
-        )
+        return open_database(storage, heartbeat_interval, grace_period)
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
     return HeartbeatJournalStorage(storage, heartbeat_interval, grace_period)
+
+
+def open_database(url: str, heartbeat_interval: int, grace_period: int) -> RDBStorage:
+    """Workers that start at once on a new database all create Optuna's tables: all but one
+    fail on the duplicate, and find the tables there when they try again."""
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs={"pool_pre_ping": True},  # survive a server restart
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=retry_callback(),
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(1 + random.random())
 
 
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):

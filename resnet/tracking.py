@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 
 from resnet.config import RunConfig, SweepConfig
 
@@ -129,7 +130,13 @@ class Store:
             return experiment.experiment_id
         # Without this tag, MLflow's UI opens the experiment in its GenAI view.
         tags = {"mlflow.experimentKind": "custom_model_development"}
-        return self.client.create_experiment(name, self.artifact_location(name), tags)
+        try:
+            return self.client.create_experiment(name, self.artifact_location(name), tags)
+        except MlflowException:  # another worker created it a moment ago
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     def find_runs(self, experiment_id: str, filter_string: str) -> list:
         return list(

@@ -50,12 +50,11 @@ def plan(workers: int, device: str, gpus: list[int], cores: int, jobs_per_gpu: i
     if device != "cuda":
         if jobs_per_gpu is not None:
             raise PlacementError(f"--jobs-per-gpu needs GPUs; the device here is {device}")
-        if workers > cores:
-            raise PlacementError(
-                f"--workers {workers} exceeds the {cores} CPU cores (one core per worker at least)"
-            )
         cpu = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-        return [Placement(cpu, (), f"cpu, {threads} threads") for _ in range(workers)]
+        where = f"cpu, {threads} thread" + ("s" if threads > 1 else "")
+        if workers > cores:
+            where += f" ({workers} workers share {cores} cores: they slow each other down)"
+        return [Placement(cpu, (), where) for _ in range(workers)]
     capacity = len(gpus) * (jobs_per_gpu or workers)
     if workers > capacity:
         raise PlacementError(

@@ -1,0 +1,266 @@
+"""Several workers on one sweep: the queue of cells in Optuna, the launcher's placements, and
+workers killed mid-run, on the embedded storage and on a real PostgreSQL with an MLflow server.
+Every cell must end with exactly one FINISHED MLflow run and one COMPLETE trial."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from resnet.cell_queue import CellQueue
+from resnet.cli import main
+from resnet.presets import build_sweep
+from resnet.storage import open_storage, requeue_dead_owners
+from resnet.workers import PlacementError, plan, worker_argv
+
+REPO = Path(__file__).resolve().parents[1]
+CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
+# Long enough that a kill lands in the middle of a cell.
+SMOKE = ["--preset", "smoke", "--iterations", "200", "--no-progress", "--no-report"]
+
+
+# --- the queue --------------------------------------------------------------------------
+
+
+def smoke_cells():
+    return build_sweep("smoke", {}, {}).cells()
+
+
+def test_a_cell_is_enqueued_once_and_popped_by_one_worker(tmp_path):
+    storage = open_storage(str(tmp_path / "journal.log"))
+    first = CellQueue(storage, "sweep")
+    second = CellQueue(open_storage(str(tmp_path / "journal.log")), "sweep")
+    assert first.created and not second.created  # exactly one process sets the sweep up
+    assert first.enqueue(smoke_cells()) == 4
+    assert second.enqueue(smoke_cells()) == 0  # nothing missing
+    popped = [first.pop(), second.pop(), first.pop(), second.pop()]
+    assert first.pop() is None and second.pop() is None
+    names = [t.user_attrs["cell"] for t in popped]
+    assert sorted(names) == sorted(CELLS)
+    assert first.busy()  # they run
+
+
+def test_simultaneous_enqueues_are_found_as_duplicates(tmp_path):
+    queue = CellQueue(open_storage(str(tmp_path / "journal.log")), "sweep")
+    cell = smoke_cells()[:1]
+    queue.enqueue(cell)
+    queue.study.enqueue_trial({"arch": "plain"}, user_attrs={"cell": cell[0].name, "batch": ""})
+    first, second = queue.pop(), queue.pop()
+    assert queue.duplicate_of(first) is None
+    assert queue.duplicate_of(second) == first.number
+
+
+def test_a_dead_local_worker_is_retried_at_once(tmp_path):
+    queue = CellQueue(open_storage(str(tmp_path / "journal.log")), "sweep")
+    queue.enqueue(smoke_cells()[:1])
+    trial = queue.pop()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    trial.set_user_attr("owner", f"{socket.gethostname()}:{dead.pid}:")
+    trial.set_user_attr("mlflow_run_id", "abc")
+    requeue_dead_owners(queue.study)
+    states = [t.state for t in queue.trials()]
+    assert states == [TrialState.FAIL, TrialState.WAITING]
+    retry = queue.trials()[1]
+    assert retry.user_attrs["cell"] == "plain-8-s0" and retry.user_attrs["mlflow_run_id"] == "abc"
+    assert retry.system_attrs["failed_trial"] == trial.number
+
+
+def test_another_hosts_worker_is_retried_when_its_heartbeat_is_stale(tmp_path):
+    storage = open_storage(str(tmp_path / "journal.log"), heartbeat_interval=1, grace_period=2)
+    queue = CellQueue(storage, "sweep")
+    queue.enqueue(smoke_cells()[:1])
+    trial = queue.pop()
+    trial.set_user_attr("owner", "another-host:1234:99")
+    storage.record_heartbeat(trial._trial_id)
+    requeue_dead_owners(queue.study)
+    assert [t.state for t in queue.trials()] == [TrialState.RUNNING]  # its heartbeat is fresh
+    time.sleep(2.5)
+    requeue_dead_owners(queue.study)  # Optuna's fail_stale_trials and retry callback
+    assert [t.state for t in queue.trials()] == [TrialState.FAIL, TrialState.WAITING]
+
+
+# --- placements ---------------------------------------------------------------------------
+
+
+def test_workers_are_spread_over_gpus_and_cores():
+    gpu = plan(4, "cuda", [0, 1], cores=16, jobs_per_gpu=2)
+    assert [p.env["CUDA_VISIBLE_DEVICES"] for p in gpu] == ["0", "1", "0", "1"]
+    assert all(p.device_args == ("--device", "cuda") and p.env["OMP_NUM_THREADS"] == "4"
+               for p in gpu)  # fmt: skip
+    cpu = plan(2, "cpu", [], cores=8, jobs_per_gpu=None)
+    assert [p.env["OMP_NUM_THREADS"] for p in cpu] == ["4", "4"]
+    with pytest.raises(PlacementError, match="exceeds 2 GPU"):
+        plan(5, "cuda", [0, 1], cores=16, jobs_per_gpu=2)
+    with pytest.raises(PlacementError, match="needs GPUs"):
+        plan(2, "cpu", [], cores=8, jobs_per_gpu=2)
+
+
+def test_a_worker_runs_the_launch_command_without_the_launchers_options():
+    argv = ["--preset", "smoke", "--workers", "3", "--force", "--jobs-per-gpu=2", "--seeds", "0"]
+    assert worker_argv(argv) == ["--preset", "smoke", "--seeds", "0", "--join", "--no-progress",
+                                 "--no-report"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--jobs-per-gpu", "2", "--device", "cpu"], "--jobs-per-gpu needs GPUs"),
+        (["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1"),
+        (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "--storage 'postgresql://"),
+    ],
+)
+def test_bad_worker_options_are_one_line_and_exit_2(argv, expected, workdir, capsys):
+    assert main(["--preset", "smoke", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0]
+    assert not (workdir / "mlruns").exists()
+
+
+# --- whole sweeps, as users run them ------------------------------------------------------
+
+
+def sweep_process(workdir: Path, *argv: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), *SMOKE, *argv],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+    )  # fmt: skip
+
+
+def wait_for_checkpoint(workdir: Path, processes) -> str:
+    """The run id of the first cell that wrote a checkpoint."""
+    deadline = time.time() + 300
+    while time.time() < deadline and any(p.poll() is None for p in processes):
+        found = list(workdir.glob("mlruns/checkpoints/*/checkpoint.pt"))
+        if found:
+            return found[0].parent.name
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint was written")
+
+
+def owner_pid(client: MlflowClient, run_id: str) -> int:
+    return int(client.get_run(run_id).data.tags["owner"].split(":")[1])
+
+
+def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
+    """One FINISHED run and one COMPLETE trial per cell; nothing left running; the killed
+    worker's cell was retried and resumed."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = [r for r in client.search_runs(experiments) if r.data.tags.get("kind") == "cell"]
+    finished = Counter(r.info.run_name for r in runs if r.info.status == "FINISHED")
+    assert finished == Counter(CELLS)
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    assert any(r.data.tags.get("resumed") == "true" for r in runs)  # continued, not restarted
+    (name,) = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    trials = optuna.load_study(study_name=name, storage=storage).trials
+    complete = Counter(t.user_attrs["cell"] for t in trials if t.state == TrialState.COMPLETE)
+    assert complete == Counter(CELLS)
+    assert [t for t in trials if "failed_trial" in t.system_attrs]  # Optuna's retry of it
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def test_two_local_workers_survive_one_being_killed(workdir):
+    launcher = sweep_process(workdir, "--workers", "2")
+    run_id = wait_for_checkpoint(workdir, [launcher])
+    client = MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    os.kill(owner_pid(client, run_id), signal.SIGKILL)  # one worker, mid-cell
+    out, _ = launcher.communicate(timeout=600)
+    assert launcher.returncode == 0, out
+    assert "the other workers took over its cell" in out
+    storage = open_storage(str(workdir / "mlruns" / "optuna-journal.log"))
+    assert_each_cell_exactly_once(client, storage)
+    (sweep,) = [r for r in client.search_runs(["1"]) if r.data.tags.get("kind") == "sweep"]
+    assert sweep.info.status == "FINISHED"
+
+
+# --- PostgreSQL and an MLflow server, as on several machines --------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL server (Debian's package) with the databases `optuna` and
+    `mlflow`; TEST_POSTGRES_URL names an existing server instead."""
+    if os.environ.get("TEST_POSTGRES_URL"):
+        yield os.environ["TEST_POSTGRES_URL"].rstrip("/")
+        return
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    assert bins, "PostgreSQL is not installed: scripts/setup.sh installs Debian's postgresql"
+    bindir = bins[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix="resnet-pg-"))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # not as root
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    data, port = folder / "data", free_port()
+
+    def pg(*command):
+        subprocess.run([*as_postgres, *map(str, command)], check=True, capture_output=True)
+
+    pg(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust")
+    pg(bindir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "start",
+       "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1")  # fmt: skip
+    try:
+        for database in ("optuna", "mlflow"):
+            pg(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", database)
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        pg(bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(postgres, tmp_path_factory):
+    """`mlflow server` on the PostgreSQL backend, serving artifacts, as the README starts it."""
+    port = free_port()
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    log = (tmp_path_factory.mktemp("server") / "log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server",
+         "--backend-store-uri", f"{postgres}/mlflow", "--artifacts-destination", str(artifacts),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            assert server.poll() is None and time.time() < deadline, "mlflow server did not start"
+            time.sleep(0.5)
+    yield url
+    server.terminate()
+    server.wait(timeout=60)
+
+
+def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres, mlflow_server):
+    shared = ["--storage", f"{postgres}/optuna", "--tracking-uri", mlflow_server]
+    workers = [sweep_process(workdir, *shared) for _ in range(3)]  # as if on three machines
+    run_id = wait_for_checkpoint(workdir, workers)
+    client = MlflowClient(mlflow_server)
+    killed = owner_pid(client, run_id)
+    os.kill(killed, signal.SIGKILL)
+    for worker in workers:
+        out, _ = worker.communicate(timeout=600)
+        assert worker.returncode == (-signal.SIGKILL if worker.pid == killed else 0), out
+    assert_each_cell_exactly_once(client, open_storage(f"{postgres}/optuna"))
