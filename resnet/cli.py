@@ -28,6 +28,7 @@ from resnet.sweep import SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.tracking import (
     Store,
     device_name,
+    lease,
     resolve_tracking_uri,
     runs_url,
     sqlite_path,
@@ -137,7 +138,7 @@ def make_parser() -> OneLineParser:
         help="at most this many workers on one GPU (small nets cannot fill a big GPU alone); "
         "--workers defaults to GPUs x this",
     )
-    p.add_argument("--join", action="store_true", help=argparse.SUPPRESS)  # a launch's worker
+    p.add_argument("--join", type=int, help=argparse.SUPPRESS)  # worker N of a launch
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--no-report",
@@ -301,7 +302,7 @@ def print_projection(sweep, dataset, store, force, tuning, storage: str, workers
 
 
 def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
-    table = pd.DataFrame(rows).drop(columns=["run_id"])
+    table = pd.DataFrame(rows).drop(columns=["run_id"], errors="ignore")
     for column in table.select_dtypes("float").columns:  # 4 decimals; blank where not known
         table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
     print(table.fillna("").to_string(index=False))
@@ -320,13 +321,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         placements = placements_from_args(args, sweep)
         dataset = load_data(sweep.cells()[0])
         check_fits(sweep, dataset)
+        check_writable(uri)
         check_storage(storage)
         store = open_store(uri)
     except (InputError, ConfigError, DataError, PlacementError) as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    if not args.join:
+    if args.join is None:
         workers = len(placements or [1])
         print_projection(sweep, dataset, store, args.force, tuning, storage, workers)
     if placements is not None:
@@ -335,12 +337,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with StopRequest().installed() as stop:
             result = run_sweep(
                 sweep, store, storage, dataset, args.force, not args.no_progress, tuning, stop,
-                join=args.join,
+                join=args.join is not None, worker=worker_key(args, storage),
             )  # fmt: skip
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130
-    if not args.join:
+    if args.join is None:
         finish(args, sweep, uri, result)
     return 1 if result.crashed else 0
 
@@ -355,9 +357,17 @@ def finish(args: argparse.Namespace, sweep: SweepConfig, uri: str, result: Sweep
         report_sweep(sweep.experiment_name, uri, result.parent_run_id)
 
 
+def worker_key(args: argparse.Namespace, storage: str) -> str:
+    """What sets this process's tuning samples apart from other workers': its number in a
+    launch; on a shared database, the process itself; alone, nothing (reproducible)."""
+    if args.join is not None:
+        return f"worker {args.join}"
+    return lease()["owner"] if "://" in storage else ""
+
+
 def placements_from_args(args: argparse.Namespace, sweep: SweepConfig) -> list | None:
     """Where each worker of a launch runs; None for a single process (the default)."""
-    if args.join or (args.workers in (None, 1) and args.jobs_per_gpu is None):
+    if args.join is not None or (args.workers in (None, 1) and args.jobs_per_gpu is None):
         return None
     if args.jobs_per_gpu is not None and args.jobs_per_gpu < 1:
         raise InputError(f"--jobs-per-gpu must be at least 1, got {args.jobs_per_gpu}")

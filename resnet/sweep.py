@@ -187,14 +187,18 @@ class Tuning:
     run_trials: bool  # False: only read the studies' best values (--use-tuned)
 
 
-def tuned_values(sweep_run: SweepRun, cells, tuning: Tuning, storage, dataset, poll) -> dict:
+def tuned_values(
+    sweep_run: SweepRun, cells, tuning: Tuning, storage, dataset, poll, worker
+) -> dict:
     """{(arch, depth): (best params, study name)}, after running the missing trials. Every
     worker of the sweep helps with every study, and waits until all of them are done, so all
     workers train the cells with the same values."""
     runners = {}
     for cell in cells:
         if (cell.arch, cell.depth) not in runners:
-            runners[cell.arch, cell.depth] = StudyRunner(sweep_run, cell, tuning.tune, storage)
+            runners[cell.arch, cell.depth] = StudyRunner(
+                sweep_run, cell, tuning.tune, storage, worker
+            )
     while tuning.run_trials:
         for runner in runners.values():
             runner.run(dataset)
@@ -305,10 +309,12 @@ def run_sweep(
     stop: StopRequest | None = None,
     join: bool = False,
     poll: float = POLL_SECONDS,
+    worker: str = "",
 ) -> SweepResult:
     """Work on the sweep until every cell is done: those with no FINISHED run yet (all of them
     with `force`); with `tuning`, first tune each (arch, depth) and train the cells with the
-    best values. `join`: one of several workers of a launch, which owns the sweep's run."""
+    best values. `join`: one of several workers of a launch, which owns the sweep's run;
+    `worker` sets this worker's tuning samples apart from the others'."""
     started = time.time()
     cells = sweep.cells()
     dataset = dataset or load_data(cells[0])
@@ -316,9 +322,9 @@ def run_sweep(
     tuned = tuning is not None
     queue, sweep_run = prepare_sweep(sweep, store, storage, force, tuned, join)
     try:
-        values = (
-            tuned_values(sweep_run, cells, tuning, queue.storage, dataset, poll) if tuned else {}
-        )
+        values = {}
+        if tuned:
+            values = tuned_values(sweep_run, cells, tuning, queue.storage, dataset, poll, worker)
         work(queue, sweep_run, cells, dataset, values, progress, stop, poll)
     except BaseException as exc:
         if not join:

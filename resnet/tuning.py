@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from resnet.config import ConfigError, RunConfig
@@ -89,6 +91,13 @@ def trial_budget(cell: RunConfig, tune: TuneConfig) -> RunConfig:
     )
 
 
+def sampler_seed(seed: int, trials_so_far: int, worker: str) -> int:
+    """Offset by the trials already there, so a resumed study draws new values rather than
+    repeating its start; and by the worker, so workers that start together draw different ones."""
+    offset = zlib.crc32(worker.encode()) if worker else 0
+    return (seed + trials_so_far + offset) % 2**32
+
+
 class TrialRun(CellRun):
     """An MLflow run for one trial; reports each validation error to Optuna for pruning."""
 
@@ -117,14 +126,15 @@ class TrialRun(CellRun):
 class StudyRunner:
     """One (arch, depth) study: its Optuna study, its MLflow tuning run, and its trials."""
 
-    def __init__(self, sweep_run: SweepRun, cell: RunConfig, tune: TuneConfig, storage):
+    def __init__(
+        self, sweep_run: SweepRun, cell: RunConfig, tune: TuneConfig, storage, worker: str = ""
+    ):
         self.sweep_run, self.cell, self.tune, self.storage = sweep_run, cell, tune, storage
         self.name = study_name(sweep_run.sweep.experiment_name, cell.arch, cell.depth)
         pruner = make_pruner(tune, trial_budget(cell, tune))
         self.study, created = open_shared_study(self.name, storage, pruner)  # minimizes
-        # Seeded, and offset by the trials already there: a resumed study draws new values
-        # rather than repeating its own start.
-        self.study.sampler = optuna.samplers.TPESampler(seed=tune.seed + len(self.study.trials))
+        seed = sampler_seed(tune.seed, len(self.study.trials), worker)
+        self.study.sampler = optuna.samplers.TPESampler(seed=seed)
         self.run_id = None if created else wait_for_attr(self.study, RUN_ATTR, READY_TIMEOUT)
         if self.run_id is None:
             self.run_id = self._tuning_run()
@@ -227,7 +237,10 @@ class StudyRunner:
         missing = self.tune.trials - self.counted() - by_state.count(TrialState.RUNNING)
         wanted = max(missing, by_state.count(TrialState.WAITING))
         if wanted > 0:
-            self.study.optimize(self.objective(dataset), n_trials=wanted)
+            # Stop once the trials done or running elsewhere are enough: workers that start
+            # together would otherwise each run all of the missing ones.
+            enough = MaxTrialsCallback(self.tune.trials, states=(*COUNTED, TrialState.RUNNING))
+            self.study.optimize(self.objective(dataset), n_trials=wanted, callbacks=[enough])
 
     def best(self) -> optuna.trial.FrozenTrial:
         completed = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -274,9 +287,14 @@ def save_figures(study: optuna.Study, folder: Path) -> list[Path]:
     saved = []
     for name, plot in figures.items():
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                axes = plot(study)
+            with warnings.catch_warnings():  # experimental, or degenerate with few trials
+                warnings.simplefilter("ignore")
+                verbosity = optuna.logging.get_verbosity()
+                optuna.logging.set_verbosity(optuna.logging.ERROR)
+                try:
+                    axes = plot(study)
+                finally:
+                    optuna.logging.set_verbosity(verbosity)
         except (ValueError, RuntimeError):  # e.g. importances need two completed trials
             continue
         figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure

@@ -1,7 +1,7 @@
 """`--workers N`: N worker processes on one sweep, on this machine.
 
 The launching process sets the sweep up (its MLflow run, its cells enqueued in the Optuna
-storage), then starts the workers: each is the same command with `--join`, and pulls cells from
+storage), then starts the workers: each is the same command with `--join N`, and pulls cells from
 the shared queue until none is left. On a machine with GPUs the workers are spread over them
 (`CUDA_VISIBLE_DEVICES`, at most `--jobs-per-gpu` on each); the CPU cores are split between
 them (torch threads per worker). The launcher shows the sweep's progress, prefixes each
@@ -81,7 +81,7 @@ def worker_argv(argv: Sequence[str]) -> list[str]:
             skip = 0 if "=" in arg else LAUNCHER_ONLY[name]
             continue
         kept.append(arg)
-    return [*kept, "--join", "--no-progress", "--no-report"]
+    return [*kept, "--no-progress", "--no-report"]
 
 
 class Launch:
@@ -90,8 +90,9 @@ class Launch:
     def __init__(self, argv: Sequence[str], placements: list[Placement]):
         base = worker_argv(argv)
         self.processes = []
-        for placement in placements:
-            command = [sys.executable, "-m", "resnet.cli", *base, *placement.device_args]
+        for number, placement in enumerate(placements, 1):
+            command = [sys.executable, "-m", "resnet.cli", *base, "--join", str(number),
+                       *placement.device_args]  # fmt: skip
             self.processes.append(
                 subprocess.Popen(
                     command,

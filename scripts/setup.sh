@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up, safe to rerun: a virtual environment in .venv with this package and its
-# dependencies, and Debian's Fashion-MNIST package for offline data when apt-get is there.
+# dependencies, and, when apt-get is there, Debian's Fashion-MNIST package for offline data and
+# PostgreSQL for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,12 @@ fi
 if [ ! -d "$FASHION_MNIST" ]; then
   apt_install dataset-fashion-mnist \
     || echo "setup: dataset-fashion-mnist not installed; Fashion-MNIST will be downloaded instead"
+fi
+
+# PostgreSQL: the tests of workers on several machines start a throwaway server of it.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  apt_install postgresql \
+    || echo "setup: postgresql not installed; the PostgreSQL tests of tests/test_workers.py need it"
 fi
 
 if [ ! -x .venv/bin/python ]; then

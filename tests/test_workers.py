@@ -28,7 +28,7 @@ from resnet.workers import PlacementError, plan, worker_argv
 REPO = Path(__file__).resolve().parents[1]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
 # Long enough that a kill lands in the middle of a cell.
-SMOKE = ["--preset", "smoke", "--iterations", "200", "--no-progress", "--no-report"]
+SMOKE = ["--preset", "smoke", "--iterations", "120", "--no-progress", "--no-report"]
 
 
 # --- the queue --------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_workers_are_spread_over_gpus_and_cores():
 
 def test_a_worker_runs_the_launch_command_without_the_launchers_options():
     argv = ["--preset", "smoke", "--workers", "3", "--force", "--jobs-per-gpu=2", "--seeds", "0"]
-    assert worker_argv(argv) == ["--preset", "smoke", "--seeds", "0", "--join", "--no-progress",
+    assert worker_argv(argv) == ["--preset", "smoke", "--seeds", "0", "--no-progress",
                                  "--no-report"]  # fmt: skip
 
 
@@ -133,11 +133,13 @@ def test_bad_worker_options_are_one_line_and_exit_2(argv, expected, workdir, cap
 # --- whole sweeps, as users run them ------------------------------------------------------
 
 
-def sweep_process(workdir: Path, *argv: str) -> subprocess.Popen:
+def sweep_process(workdir: Path, *argv: str, threads: int | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen(
         [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), *SMOKE, *argv],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
 
 
@@ -255,7 +257,8 @@ def mlflow_server(postgres, tmp_path_factory):
 
 def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres, mlflow_server):
     shared = ["--storage", f"{postgres}/optuna", "--tracking-uri", mlflow_server]
-    workers = [sweep_process(workdir, *shared) for _ in range(3)]  # as if on three machines
+    # As if on three machines (here, three processes sharing two cores).
+    workers = [sweep_process(workdir, *shared, threads=1) for _ in range(3)]
     run_id = wait_for_checkpoint(workdir, workers)
     client = MlflowClient(mlflow_server)
     killed = owner_pid(client, run_id)
@@ -264,3 +267,11 @@ def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres,
         out, _ = worker.communicate(timeout=600)
         assert worker.returncode == (-signal.SIGKILL if worker.pid == killed else 0), out
     assert_each_cell_exactly_once(client, open_storage(f"{postgres}/optuna"))
+
+
+def test_workers_tuning_together_draw_different_values():
+    from resnet.tuning import sampler_seed
+
+    assert sampler_seed(0, 5, "") == 5  # a process alone: reproducible
+    seeds = {sampler_seed(0, 0, f"worker {n}") for n in range(1, 9)}
+    assert len(seeds) == 8
