@@ -340,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 join=args.join is not None, worker=worker_key(args, storage),
             )  # fmt: skip
     except KeyboardInterrupt:
-        print(INTERRUPTED, file=sys.stderr)
+        if args.join is None:  # a launch's worker: the launcher says it once
+            print(INTERRUPTED, file=sys.stderr)
         return 130
     if args.join is None:
         finish(args, sweep, uri, result)

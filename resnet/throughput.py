@@ -1,0 +1,129 @@
+"""Sweep throughput with 1, 2, 4, ... workers on one device: `experiments/worker_throughput.py`.
+
+For each worker count, the same grid of cells (one net, many seeds, generated CIFAR-shaped
+data, so it runs offline) is run by `depth_sweep.py --workers K` into its own temporary stores.
+Throughput is counted from MLflow: training images of all cells over the span from the first
+cell's start to the last cell's end, so process start-up and the projection do not count.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from resnet.cli import EXIT_BAD_INPUT, InputError, OneLineParser, check_device, comma_list
+from resnet.tracking import device_name
+from resnet.train import resolve_device
+
+SWEEP = Path(__file__).resolve().parents[1] / "experiments" / "depth_sweep.py"
+
+
+def make_parser() -> OneLineParser:
+    p = OneLineParser(
+        prog="worker_throughput.py",
+        description="Sweep throughput (training images/s over all cells) with several worker "
+        "processes sharing one device.",
+    )
+    p.add_argument("--workers", type=comma_list(int, "--workers"), default=[1, 2, 4, 8])
+    p.add_argument("--arch", default="residual")
+    p.add_argument("--depth", type=int, default=20)
+    p.add_argument("--cells", type=int, default=16, help="seeds of the net: the cells to run")
+    p.add_argument("--iterations", type=int, default=500, help="per cell")
+    p.add_argument("--precision", default="bf16")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    return p
+
+
+def preset(args) -> str:
+    """The paper's training settings on generated CIFAR-shaped data (3,000 training images,
+    which all fit on the device as a real data set would)."""
+    it = args.iterations
+    return f"""description = "Worker throughput: the paper's training on generated data."
+[sweep]
+archs = ["{args.arch}"]
+depths = [{args.depth}]
+seeds = {list(range(args.cells))}
+[data]
+dataset = "synthetic"
+val_size = 500
+[train]
+iterations = {it}
+milestones = [{it // 2}, {it * 3 // 4}]
+batch_size = 128
+precision = "{args.precision}"
+log_every = 100
+eval_every = {it}
+eval_batch_size = 2000
+"""
+
+
+def sweep_command(args, workers: int, folder: Path) -> list[str]:
+    (folder / "throughput.toml").write_text(preset(args))
+    command = [
+        sys.executable, str(SWEEP), "--preset", str(folder / "throughput.toml"),
+        "--device", args.device, "--workers", str(workers),
+        "--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}",
+        "--storage", str(folder / "journal.log"), "--no-progress", "--no-report",
+    ]  # fmt: skip
+    if resolve_device(args.device).type == "cuda":
+        command += ["--jobs-per-gpu", str(workers)]  # all of them on the one GPU
+    return command
+
+
+def measure(args, workers: int) -> dict:
+    """Run the grid with this many workers; its throughput from the runs' start and end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        done = subprocess.run(sweep_command(args, workers, folder), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"the sweep with {workers} workers failed:\n{done.stderr[-3000:]}")
+        client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs = [r for r in client.search_runs(experiments) if r.data.tags.get("kind") == "cell"]
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    span = max(r.info.end_time for r in finished) - min(r.info.start_time for r in finished)
+    images = len(finished) * args.iterations * int(finished[0].data.params["batch_size"])
+    return {"workers": workers, "cells": len(finished), "seconds": span / 1000,
+            "images_per_sec": images / (span / 1000)}  # fmt: skip
+
+
+def table(rows: list[dict]) -> str:
+    base = rows[0]["images_per_sec"]
+    lines = ["| workers | cells | span (s) | images/s | vs first | per worker |",
+             "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        ips = r["images_per_sec"]
+        lines.append(f"| {r['workers']} | {r['cells']} | {r['seconds']:.1f} | {ips:,.0f} | "
+                     f"{ips / base:.2f} | {ips / r['workers']:,.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        check_device(args.device)
+        if min(args.workers) < 1 or args.cells < 1 or args.iterations < 4:
+            raise InputError("--workers and --cells must be at least 1, --iterations at least 4")
+    except InputError as exc:
+        print(f"worker_throughput.py: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    device = resolve_device(args.device)
+    print(f"{args.arch}-{args.depth}, {args.cells} cells of {args.iterations} iterations, "
+          f"{args.precision}, on {device_name(device)}", file=sys.stderr)  # fmt: skip
+    rows = []
+    for workers in args.workers:
+        rows.append(measure(args, workers))
+        print(f"workers {workers}: {rows[-1]['images_per_sec']:,.0f} images/s", file=sys.stderr)
+    print(table(rows))
+    if args.json:
+        report = {"device": device_name(device), "config": vars(args) | {"json": None},
+                  "results": rows}  # fmt: skip
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0

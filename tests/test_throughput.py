@@ -1,0 +1,26 @@
+"""The worker-throughput benchmark's plumbing (its measurements need a GPU to mean much)."""
+
+from resnet.presets import build_sweep
+from resnet.throughput import main, make_parser, preset, sweep_command, table
+
+
+def test_its_preset_is_a_valid_sweep_of_the_wanted_cells(tmp_path):
+    args = make_parser().parse_args(["--cells", "3", "--iterations", "40", "--depth", "32"])
+    command = sweep_command(args, 4, tmp_path)
+    assert command[command.index("--workers") + 1] == "4"
+    assert (tmp_path / "throughput.toml").read_text() == preset(args)
+    cells = build_sweep(str(tmp_path / "throughput.toml"), {}, {}).cells()
+    assert [c.name for c in cells] == ["residual-32-s0", "residual-32-s1", "residual-32-s2"]
+    assert cells[0].milestones == (20, 30) and cells[0].dataset == "synthetic"
+
+
+def test_the_table_compares_with_the_first_count():
+    rows = [{"workers": 1, "cells": 8, "seconds": 10.0, "images_per_sec": 1000.0},
+            {"workers": 4, "cells": 8, "seconds": 4.0, "images_per_sec": 2500.0}]  # fmt: skip
+    assert table(rows).splitlines()[-1] == "| 4 | 8 | 4.0 | 2,500 | 2.50 | 625 |"
+
+
+def test_bad_input_is_one_line_and_exit_2(capsys):
+    assert main(["--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--workers and --cells must be at least 1" in err[0]
