@@ -6,7 +6,8 @@ without `ask`'s fallback of sampling a new trial when the queue is empty), train
 a heartbeat running, and tells the outcome:
 - COMPLETE, valued at the final training error, for a trained cell (or one FINISHED earlier);
 - PRUNED for a net that diverged: a result, not to be rerun;
-- FAIL for a crash or an interruption. Rerunning the sweep enqueues the cell again.
+- FAIL for a crash (rerunning the sweep enqueues the cell again), or for an interruption, with
+  a copy enqueued at once, so that another worker, or the rerun, resumes it.
 A worker that dies leaves its trial RUNNING until its heartbeat goes stale. Optuna then fails
 the trial and enqueues a copy, which resumes the cell's MLflow run from its checkpoint.
 """
@@ -21,7 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from resnet.config import RunConfig
-from resnet.storage import claim_trial, open_shared_study, wait_for_attr
+from resnet.storage import claim_trial, open_shared_study, requeue, wait_for_attr
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (TrialState.WAITING, TrialState.RUNNING, *DONE)  # a cell with one needs no new trial
@@ -52,11 +53,14 @@ class CellQueue:
             cells[trial.user_attrs.get(CELL_ATTR)].append(trial)
         return cells
 
-    def enqueue(self, cells: list[RunConfig], force: bool = False) -> int:
+    def enqueue(self, cells: list[RunConfig], force: bool = False, again: bool = False) -> int:
         """Enqueue the cells with no trial waiting, running or done (all of them, as a new
-        batch, with `force`); returns how many."""
+        batch, with `force`; those done too with `again`: a tuned sweep's values may have
+        changed since, and its workers find the cells that have a FINISHED run of the same
+        config without training them); returns how many."""
         batch = uuid.uuid4().hex[:8] if force else ""
-        taken = {name for name, ts in self.by_cell().items() if any(t.state in TAKEN for t in ts)}
+        holds = (TrialState.WAITING, TrialState.RUNNING) if again else TAKEN
+        taken = {name for name, ts in self.by_cell().items() if any(t.state in holds for t in ts)}
         wanted = [c for c in cells if force or c.name not in taken]
         for cell in wanted:
             self.study.enqueue_trial(
@@ -82,7 +86,10 @@ class CellQueue:
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
             trial = optuna.Trial(self.study, frozen._trial_id)
-            claim_trial(trial)
+            try:
+                claim_trial(trial)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # failed by another worker in the instant between
             return trial
         return None
 
@@ -91,29 +98,37 @@ class CellQueue:
         return bool(self.trials((TrialState.WAITING, TrialState.RUNNING)))
 
     def duplicate_of(self, trial: optuna.Trial) -> int | None:
-        """An earlier trial of the same cell and batch that runs or ran it (two processes
-        that enqueued missing cells at the same moment): its number, else None."""
+        """An earlier trial of the same cell and batch that waits for it, runs it or ran it
+        (two processes enqueued a missing cell at the same moment): its number, else None. Of
+        such copies, the lowest-numbered one that has not failed trains the cell."""
         me = self.storage.get_trial(trial._trial_id)
         for other in self.by_cell()[me.user_attrs[CELL_ATTR]]:
             if (
                 other.number < me.number
-                and other.state in (TrialState.RUNNING, *DONE)
+                and other.state in TAKEN
                 and other.user_attrs.get(BATCH_ATTR) == me.user_attrs.get(BATCH_ATTR)
             ):
                 return other.number
         return None
 
-    def tell(self, trial: optuna.Trial, row: dict) -> None:
-        """Close the cell's trial with its summary row (kept for the sweep's table)."""
-        trial.set_user_attr(ROW_ATTR, row)
+    def tell(self, trial: optuna.Trial, row: dict, again: bool = False) -> None:
+        """Close the cell's trial with its summary row (kept for the sweep's table); `again`:
+        as FAIL, with a copy enqueued (an interrupted cell, which a worker then resumes)."""
+        try:
+            trial.set_user_attr(ROW_ATTR, row)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # found stale meanwhile: the retry has the cell
+        if again:
+            requeue(self.study, trial._trial_id)
+            return
         state = TELL.get(row["status"], TrialState.FAIL)
         value = row.get("train_error")
         if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
             state = TrialState.FAIL
         if state == TrialState.COMPLETE:
-            self.study.tell(trial, value)
+            self.study.tell(trial, value, skip_if_finished=True)
         else:
-            self.study.tell(trial, state=state)
+            self.study.tell(trial, state=state, skip_if_finished=True)
 
     def done_count(self) -> int:
         return len({t.user_attrs.get(CELL_ATTR) for t in self.trials(DONE)})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -317,12 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_device(sweep.cells()[0].device)
         uri = resolve_tracking_uri(args.tracking_uri)
         storage = args.storage or default_storage(uri)
+        check_writable(uri)
+        check_storage(storage)
         tuning = tuning_from_args(args, sweep, storage)
         placements = placements_from_args(args, sweep)
         dataset = load_data(sweep.cells()[0])
         check_fits(sweep, dataset)
-        check_writable(uri)
-        check_storage(storage)
         store = open_store(uri)
     except (InputError, ConfigError, DataError, PlacementError) as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
@@ -361,9 +362,10 @@ def finish(args: argparse.Namespace, sweep: SweepConfig, uri: str, result: Sweep
 def worker_key(args: argparse.Namespace, storage: str) -> str:
     """What sets this process's tuning samples apart from other workers': its number in a
     launch; on a shared database, the process itself; alone, nothing (reproducible)."""
+    shared = "://" in storage  # a database that workers on other machines may share
     if args.join is not None:
-        return f"worker {args.join}"
-    return lease()["owner"] if "://" in storage else ""
+        return f"{socket.gethostname()} worker {args.join}" if shared else f"worker {args.join}"
+    return lease()["owner"] if shared else ""
 
 
 def placements_from_args(args: argparse.Namespace, sweep: SweepConfig) -> list | None:
@@ -390,13 +392,17 @@ def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, pla
     started = time.time()
     cells = sweep.cells()
     tuned = args.tune or args.use_tuned
-    queue, sweep_run = prepare_sweep(sweep, store, storage, args.force, tuned)
+    try:
+        queue, sweep_run = prepare_sweep(sweep, store, storage, args.force, tuned)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     codes, interrupted = run_workers(argv, placements, queue, len(cells), not args.no_progress)
     rows = queue.rows(cells, started)
     for number, code in enumerate(codes, 1):
-        if code not in (0, 1, 130):
-            print(f"worker {number} ended with exit code {code}; the other workers took over "
-                  "its cell", file=sys.stderr)  # fmt: skip
+        if code not in (0, 1) and not interrupted:
+            print(f"worker {number} ended with exit code {code}; the others took over its "
+                  "cell", file=sys.stderr)  # fmt: skip
     if interrupted:
         sweep_run.finish(rows, status="KILLED")
         print(INTERRUPTED, file=sys.stderr)

@@ -10,7 +10,7 @@ trials of processes that no longer exist right away, through the same callback.
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import random
 import threading
 import time
@@ -30,6 +30,7 @@ HEARTBEAT_INTERVAL = 10  # seconds between heartbeats of a running trial
 GRACE_PERIOD = 120  # seconds without a heartbeat after which a trial's worker counts as dead
 MAX_RETRIES = 3  # a cell whose worker keeps dying (out of memory, say) is not retried forever
 OWNER_ATTR = "owner"  # user attr: host:pid:process start of the worker running the trial
+PREVIOUS_OWNER_ATTR = "previous_owner"  # user attr of a retry: the worker that was found dead
 HEARTBEAT_ATTR = "heartbeat"  # system attr of a journal trial: time of its last heartbeat
 CREATE_ATTEMPTS = 5
 
@@ -41,10 +42,22 @@ def default_storage(tracking_uri: str) -> str:
     return str(folder / "optuna-journal.log")
 
 
-def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+class RetryWithoutOwner(optuna.storages.RetryHeartbeatStaleTrialCallback):
+    """Optuna's retry of a stale trial, with its worker's `owner` moved to `previous_owner`:
+    the copy belongs to whoever pops it, and must not look dead while that worker claims it."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        trial = copy.deepcopy(trial)  # the storage may hand out its cached object
+        owner = trial.user_attrs.pop(OWNER_ATTR, None)
+        if owner is not None:
+            trial.user_attrs[PREVIOUS_OWNER_ATTR] = owner
+        super().__call__(study, trial)
+
+
+def retry_callback() -> RetryWithoutOwner:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+        return RetryWithoutOwner(max_retry=MAX_RETRIES)
 
 
 def open_storage(
@@ -72,8 +85,9 @@ def open_database(url: str, heartbeat_interval: int, grace_period: int) -> RDBSt
                     grace_period=grace_period,
                     heartbeat_stale_trial_callback=retry_callback(),
                 )
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
-            if attempt == CREATE_ATTEMPTS - 1:
+        except sqlalchemy.exc.DBAPIError as exc:
+            racing = not isinstance(exc, sqlalchemy.exc.OperationalError) or "deadlock" in str(exc)
+            if not racing or attempt == CREATE_ATTEMPTS - 1:
                 raise
             time.sleep(1 + random.random())
 
@@ -112,21 +126,27 @@ def last_sign_of_life(trial: optuna.trial.FrozenTrial) -> float:
 def requeue_dead_owners(study: optuna.Study) -> None:
     """Fail the running trials of this host's workers that died, and enqueue them again the way
     Optuna does for stale trials; then let Optuna do the same for stale trials of any host."""
-    storage = study._storage  # Optuna's fail_stale_trials reaches it the same way
-    callback = storage.get_heartbeat_stale_trial_callback()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get(OWNER_ATTR)
-        if owner is None or process_alive(owner) is not False:
-            continue  # not known to be dead: the heartbeat decides
-        try:
-            failed = storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            failed = False  # another worker was quicker
-        if failed and callback is not None:
-            callback(study, storage.get_trial(trial._trial_id))
+        if owner is not None and process_alive(owner) is False:
+            requeue(study, trial._trial_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def requeue(study: optuna.Study, trial_id: int) -> None:
+    """Fail a running trial and enqueue a copy of it (its cell, its params), as Optuna's
+    stale-trial retry does; nothing if another worker has just done so."""
+    storage = study._storage  # Optuna's fail_stale_trials reaches it the same way
+    try:
+        if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            return
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return
+    callback = storage.get_heartbeat_stale_trial_callback()
+    if callback is not None:
+        callback(study, storage.get_trial(trial_id))
 
 
 def open_shared_study(
@@ -154,29 +174,48 @@ def wait_for_attr(study: optuna.Study, key: str, timeout: float, poll: float = 0
 def claim_trial(trial: optuna.Trial) -> None:
     """Mark the trial as this process's, first thing: a killed worker's trial is then known."""
     trial.set_user_attr(OWNER_ATTR, lease()["owner"])
+    storage = trial.storage
+    if isinstance(storage, BaseHeartbeat) and storage.get_heartbeat_interval():
+        storage.record_heartbeat(trial._trial_id)  # a trial with no beat never goes stale
 
 
-@contextlib.contextmanager
-def heartbeat(storage: BaseStorage, trial_id: int):
-    """Record the trial's heartbeat every interval while the block runs (in a thread, so a
-    long training step does not delay it)."""
-    interval = storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
-    if not interval:
-        yield
-        return
-    stop = threading.Event()
+class Claim:
+    """A running trial's heartbeat, in a thread (so a long training step does not delay it).
+    `lost()` turns true when the trial is no longer running: another worker found it stale
+    (this process stalled, or lost the storage for longer than the grace period) and its cell
+    now belongs to the retry."""
 
-    def beat() -> None:
-        while True:
-            with contextlib.suppress(Exception):  # a missed beat is not worth a crash
-                storage.record_heartbeat(trial_id)
-            if stop.wait(interval):
+    def __init__(self, storage: BaseStorage, trial_id: int):
+        self.storage, self.trial_id = storage, trial_id
+        self.interval = (
+            storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
+        )
+        self.stopped, self.gone = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self.beat, name="trial-heartbeat", daemon=True)
+
+    def lost(self) -> bool:
+        return self.gone.is_set()
+
+    def beat(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                if self.storage.get_trial(self.trial_id).state != TrialState.RUNNING:
+                    self.gone.set()
+                    return
+                self.storage.record_heartbeat(self.trial_id)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self.gone.set()
                 return
+            except Exception:  # the storage is away for a moment: beat again next time
+                pass
+            self.stopped.wait(self.interval)
 
-    thread = threading.Thread(target=beat, name="trial-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    def __enter__(self) -> Claim:
+        if self.interval:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()

@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +28,13 @@ from resnet.config import RunConfig, SweepConfig
 from resnet.data import Dataset
 from resnet.interrupt import StopRequest
 from resnet.responses import RESPONSES_FILE, layer_response_stds
-from resnet.storage import heartbeat, open_storage, requeue_dead_owners
+from resnet.storage import PREVIOUS_OWNER_ATTR, Claim, open_storage, requeue_dead_owners
 from resnet.tracking import CellRun, Store, SweepRun, owner_alive, sweep_identity
-from resnet.train import Checkpointing, TrainResult, load_data, resolve_device, train
+from resnet.train import Checkpointing, ClaimLost, TrainResult, load_data, resolve_device, train
 from resnet.tuning import StudyRunner, TuneConfig
 
 SUMMARY_METRICS = ("train_error", "val_error", "test_error", "train_loss")
+RESULTS = ("finished", "skipped", "diverged", "duplicate")  # rows that are a cell's result
 POLL_SECONDS = 2.0  # how often an idle worker looks for cells again while others still run
 READY_TIMEOUT = 60.0  # how long a worker waits for the process that creates the sweep
 
@@ -50,7 +52,8 @@ class SweepResult:
 
 
 def crashed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows if r["status"] in ("failed", "not run")]
+    """Cells without a result: failed, not run, interrupted, or left to a live process."""
+    return [r for r in rows if r["status"] not in RESULTS]
 
 
 def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], **extra) -> dict:
@@ -61,6 +64,17 @@ def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], 
     }  # fmt: skip
 
 
+@dataclass
+class Attempt:
+    """What the sweep's queue tells a cell's training: the worker it found dead before this
+    attempt (whose runs may be reopened at once), who hears the run's id first thing, and
+    whether this worker's claim on the cell was lost meanwhile."""
+
+    dead_owner: str | None = None
+    on_run: Callable[[str], None] = lambda run_id: None
+    claim_lost: Callable[[], bool] = lambda: False
+
+
 def run_cell(
     sweep_run: SweepRun,
     config: RunConfig,
@@ -68,31 +82,32 @@ def run_cell(
     progress: bool,
     tags=None,
     stop: StopRequest | None = None,
-    on_run=lambda run_id: None,
-    presumed_dead: str | None = None,
+    attempt: Attempt | None = None,
 ) -> dict:
     """Train one cell: resume its earlier unfinished run from its checkpoint, else start a new
-    child run; `on_run` hears the run's id first thing. `presumed_dead` is a run whose worker
-    the sweep's queue found dead. Never raises but for an interrupt (the run is then KILLED,
-    and resumable)."""
-    cell, busy = claim(sweep_run, config, tags, presumed_dead)
+    child run. Never raises but for an interrupt (the run is then KILLED, and resumable) and a
+    lost claim (the run is left to the worker that has it now)."""
+    attempt = attempt or Attempt()
+    cell, busy = claim(sweep_run, config, tags, attempt.dead_owner)
     if cell is None:
         return row(config, "running elsewhere", busy, {}, note="its owner process is alive")
-    on_run(cell.run_id)
+    attempt.on_run(cell.run_id)
     try:
         with stop.deferred() if stop else contextlib.nullcontext():
             try:
-                result = train_cell(cell, config, dataset, progress, stop)
+                result = train_cell(cell, config, dataset, progress, stop, attempt)
             except checkpoint_lib.CheckpointError as exc:  # unreadable, or does not fit the run
                 abandon(sweep_run.store, cell.run_id, str(exc), config.name)
                 cell = CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags)
-                on_run(cell.run_id)
-                result = train_cell(cell, config, dataset, progress, stop)
+                attempt.on_run(cell.run_id)
+                result = train_cell(cell, config, dataset, progress, stop, attempt)
             return record(cell, config, dataset, result)
     except KeyboardInterrupt:
         if not cell.closed:  # a run that already finished stays FINISHED
             cell.fail("interrupted; rerun the sweep to resume from its checkpoint", "KILLED")
         raise
+    except ClaimLost:
+        raise  # the run is another worker's now: leave it as it is
     except Exception as exc:  # a crash in one cell must not end the sweep
         traceback.print_exc(file=sys.stderr)
         reason = f"{type(exc).__name__}: {exc}"
@@ -100,9 +115,11 @@ def run_cell(
         return row(config, "failed", cell.run_id, {}, note=reason)
 
 
-def train_cell(cell: CellRun, config: RunConfig, dataset: Dataset, progress: bool, stop):
+def train_cell(cell: CellRun, config, dataset, progress, stop, attempt: Attempt) -> TrainResult:
     path = checkpoint_path(cell.store.checkpoint_folder, cell.run_id)
-    checkpointing = Checkpointing(path, config.checkpoint_every, stop or (lambda: False))
+    checkpointing = Checkpointing(
+        path, config.checkpoint_every, stop or (lambda: False), attempt.claim_lost
+    )
     return train(config, dataset, cell, progress, checkpointing=checkpointing)
 
 
@@ -116,7 +133,7 @@ def abandon(store: Store, run_id: str, problem: str, name: str | None = None) ->
 
 
 def claim(
-    sweep_run: SweepRun, config: RunConfig, tags, presumed_dead: str | None = None
+    sweep_run: SweepRun, config: RunConfig, tags, dead_owner: str | None = None
 ) -> tuple[CellRun | None, str | None]:
     """(the run to train the cell in, None), or (None, run id) when a live process runs it.
 
@@ -126,8 +143,7 @@ def claim(
     store = sweep_run.store
     unfinished = store.unfinished_runs(sweep_run.experiment_id, config)
     for run in unfinished:  # first: is any of them still being run by a live process?
-        dead = run.info.run_id == presumed_dead
-        if run.info.status == "RUNNING" and owner_alive(run, presumed_dead=dead):
+        if run.info.status == "RUNNING" and owner_alive(run, dead_owner):
             return None, run.info.run_id
     resumed = None
     for run in unfinished:  # newest first
@@ -238,7 +254,7 @@ def open_sweep(
     run_id = None if queue.created else queue.wait_ready(READY_TIMEOUT)
     sweep_run = SweepRun(store, experiment_id, sweep, tuned=tuned, run_id=run_id)
     if run_id is None or not join:
-        queue.enqueue(sweep.cells(), force)
+        queue.enqueue(sweep.cells(), force, again=tuned)  # tuned values may have changed
     if run_id is None:
         queue.mark_ready(sweep_run.run_id)
     return sweep_run
@@ -262,40 +278,56 @@ def work(queue: CellQueue, sweep_run: SweepRun, cells, dataset, values, progress
                 time.sleep(poll)
                 continue
             config, tags = with_tuned(by_name[trial.user_attrs[CELL_ATTR]], values)
-            with heartbeat(queue.storage, trial._trial_id):
-                run_trial(queue, trial, sweep_run, config, tags, dataset, progress, stop)
+            with Claim(queue.storage, trial._trial_id) as claim_on_cell:
+                run_trial(queue, trial, sweep_run, config, tags, dataset, progress, stop,
+                          claim_on_cell)  # fmt: skip
             bar.n = queue.done_count()
             bar.refresh()
 
 
-def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dataset, progress, stop):
+def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dataset, progress,
+              stop, claim_on_cell: Claim) -> None:  # fmt: skip
     """One cell of the queue, told back to it with its summary row."""
     grid = sweep_run.sweep  # the same choices in every trial, as Optuna requires
     for name, choices in (("arch", grid.archs), ("depth", grid.depths), ("seed", grid.seeds)):
         trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
-    earlier = trial.user_attrs.get(RUN_ATTR)  # only a retry has one: its worker died
-    linked = [earlier]
+    linked = [trial.user_attrs.get(RUN_ATTR)]  # a retry's: the run of the attempt that died
 
     def link(run_id: str) -> None:
         linked.append(run_id)
         trial.set_user_attr(RUN_ATTR, run_id)
 
+    attempt = Attempt(trial.user_attrs.get(PREVIOUS_OWNER_ATTR), link, claim_on_cell.lost)
     try:
-        duplicate = queue.duplicate_of(trial)
-        forced = bool(trial.user_attrs.get(BATCH_ATTR))
-        done = None if forced else sweep_run.store.finished_run(sweep_run.experiment_id, config)
-        if duplicate is not None:
-            outcome = row(config, "duplicate", "", {}, note=f"trial {duplicate} has this cell")
-        elif done is not None:
-            sweep_run.note_reused(config.name, done.info.run_id)
-            outcome = row(config, "skipped", done.info.run_id, done.data.metrics,
-                          note="FINISHED earlier")  # fmt: skip
-        else:
-            outcome = run_cell(sweep_run, config, dataset, progress, tags, stop, link, earlier)
-    except KeyboardInterrupt:
-        queue.tell(trial, row(config, "interrupted", linked[-1] or "", {}))
+        outcome = cell_outcome(queue, trial, sweep_run, config, tags, dataset, progress, stop,
+                               attempt, linked[0])  # fmt: skip
+    except KeyboardInterrupt:  # another worker, or the rerun, resumes it
+        queue.tell(trial, row(config, "interrupted", linked[-1] or "", {}), again=True)
         raise
+    except ClaimLost as lost:
+        print(f"{config.name}: {lost} (this worker stalled past the heartbeat's grace period)",
+              file=sys.stderr)  # fmt: skip
+        return
     queue.tell(trial, outcome)
+
+
+def cell_outcome(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dataset, progress,
+                 stop, attempt: Attempt, earlier: str | None) -> dict:  # fmt: skip
+    """The cell's summary row: trained now, or found done already."""
+    duplicate = queue.duplicate_of(trial)
+    if duplicate is not None:
+        return row(config, "duplicate", "", {}, note=f"trial {duplicate} has this cell")
+    store = sweep_run.store
+    forced = bool(trial.user_attrs.get(BATCH_ATTR))
+    done = None if forced else store.finished_run(sweep_run.experiment_id, config)
+    if forced and earlier is not None:  # a forced rerun whose worker died as it finished
+        run = store.client.get_run(earlier)
+        done = run if run.info.status == "FINISHED" else None
+    if done is not None:
+        sweep_run.note_reused(config.name, done.info.run_id)
+        return row(config, "skipped", done.info.run_id, done.data.metrics,
+                   note="FINISHED earlier")  # fmt: skip
+    return run_cell(sweep_run, config, dataset, progress, tags, stop, attempt)
 
 
 def run_sweep(

@@ -179,11 +179,20 @@ STALE_AFTER = 15 * 60 * 1000  # ms without a heartbeat after which another host'
 
 
 def lease() -> dict[str, str]:
-    """Who runs a cell, and since when: `owner` host:pid:process start (so a reused pid is
-    not taken for the owner) and a `heartbeat` time in ms."""
+    """Who runs a cell, and since when: `owner` host:pid:process start:pid namespace (so a
+    reused pid is not taken for the owner, nor a container of the same host name for this
+    one) and a `heartbeat` time in ms."""
     pid = os.getpid()
-    return {"owner": f"{socket.gethostname()}:{pid}:{process_start(pid)}",
-            "heartbeat": str(now_ms())}  # fmt: skip
+    owner = f"{socket.gethostname()}:{pid}:{process_start(pid)}:{pid_namespace()}"
+    return {"owner": owner, "heartbeat": str(now_ms())}
+
+
+def pid_namespace() -> str:
+    """The inode of this process's pid namespace ("" where /proc cannot tell)."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
 
 
 def process_start(pid: int) -> str:
@@ -200,9 +209,11 @@ def process_start(pid: int) -> str:
 def process_alive(owner: str) -> bool | None:
     """Whether the process named by an `owner` value (host:pid:start) still exists; None for
     another host's process, which this one cannot see."""
-    host, pid, start = [*owner.split(":"), "", "", ""][:3]
+    host, pid, start, namespace = [*owner.split(":"), "", "", "", ""][:4]
     if host != socket.gethostname() or not pid.isdigit():
         return None
+    if namespace and namespace != pid_namespace():
+        return None  # another container that shares the host name: its pids are not ours
     if int(pid) == os.getpid():
         return False  # an attempt of this very process, which has ended
     now = process_start(int(pid))
@@ -217,15 +228,17 @@ def process_alive(owner: str) -> bool | None:
     return True
 
 
-def owner_alive(run, presumed_dead: bool = False) -> bool:
+def owner_alive(run, dead_owner: str | None = None) -> bool:
     """Whether the process that left a run RUNNING still exists. On this host, ask the OS;
-    for another host's run, trust its heartbeat for STALE_AFTER (unless the sweep's queue has
-    already found that worker dead: `presumed_dead`)."""
-    alive = process_alive(run.data.tags.get("owner", ""))
+    for another host's run, trust its heartbeat for STALE_AFTER, unless its owner is
+    `dead_owner`: a worker whose trial the sweep's queue already found dead by its own,
+    shorter heartbeat."""
+    owner = run.data.tags.get("owner", "")
+    alive = process_alive(owner)
     if alive is not None:
         return alive
     beat = run.data.tags.get("heartbeat", "")
-    return not presumed_dead and beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
+    return owner != dead_owner and beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
 
 
 def sweep_identity(sweep: SweepConfig, tuned: bool) -> str:

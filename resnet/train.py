@@ -37,14 +37,20 @@ class Interrupted(KeyboardInterrupt):
     """Training stopped on request (Ctrl-C, SIGTERM) after saving a checkpoint."""
 
 
+class ClaimLost(Exception):
+    """Training stopped because the run is no longer this worker's (another worker took it)."""
+
+
 @dataclass
 class Checkpointing:
     """Where and how often a run saves its resumable state; `should_stop` is asked after every
-    iteration (a signal handler's flag), so a stop never falls in the middle of a step."""
+    iteration (a signal handler's flag), so a stop never falls in the middle of a step.
+    `claim_lost` too: then training stops without saving, the run being another worker's."""
 
     path: Path
     every: int
     should_stop: Callable[[], bool] = lambda: False
+    claim_lost: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -250,6 +256,9 @@ def train(
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
         if checkpointing is not None and it < config.iterations:
+            if checkpointing.claim_lost():
+                bar.close()
+                raise ClaimLost(f"another worker took the run over after iteration {it}")
             if checkpointing.should_stop():
                 parts.save(checkpointing.path, it)
                 bar.close()

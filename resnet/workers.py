@@ -11,6 +11,7 @@ stop at their next iteration with a checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -112,13 +113,16 @@ class Launch:
 
     @staticmethod
     def forward(number: int, stream) -> None:
+        """Print a worker's lines; keep draining them even when printing fails (a closed
+        terminal), so that the worker never blocks on a full pipe."""
         for line in stream:
-            tqdm.write(f"[worker {number}] {line.rstrip()}", file=sys.stderr)
+            with contextlib.suppress(OSError, ValueError):
+                tqdm.write(f"[worker {number}] {line.rstrip()}", file=sys.stderr)
 
     def signal(self, signum: int) -> None:
-        for process in self.processes:
+        for process in self.processes:  # a hang-up reaches them as SIGTERM: stop, checkpoint
             if process.poll() is None:
-                process.send_signal(signum)
+                process.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
 
     def running(self) -> bool:
         return any(p.poll() is None for p in self.processes)
@@ -150,7 +154,9 @@ def run_workers(argv: Sequence[str], placements: list[Placement], queue, total, 
         if launch is not None:
             launch.signal(signum)
 
-    handlers = {s: signal.signal(s, pass_on) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal must stop the workers cleanly, not orphan them.
+    passed = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handlers = {s: signal.signal(s, pass_on) for s in passed}
     try:
         launch = Launch(argv, placements)
         if interrupted:  # it came while they were starting

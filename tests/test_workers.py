@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from resnet.cell_queue import CellQueue
 from resnet.cli import main
 from resnet.presets import build_sweep
-from resnet.storage import open_storage, requeue_dead_owners
+from resnet.storage import Claim, open_storage, requeue_dead_owners
 from resnet.workers import PlacementError, plan, worker_argv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,6 +60,14 @@ def test_simultaneous_enqueues_are_found_as_duplicates(tmp_path):
     first, second = queue.pop(), queue.pop()
     assert queue.duplicate_of(first) is None
     assert queue.duplicate_of(second) == first.number
+    # The later copy popped first still yields to the earlier one, which waits.
+    queue.enqueue(smoke_cells()[1:2])
+    queue.study.enqueue_trial({"arch": "x"}, user_attrs={"cell": "residual-8-s0", "batch": ""})
+    waiting = queue.trials((TrialState.WAITING,))
+    storage = queue.storage
+    storage.set_trial_state_values(waiting[1]._trial_id, TrialState.RUNNING)
+    later = optuna.Trial(queue.study, waiting[1]._trial_id)
+    assert queue.duplicate_of(later) == waiting[0].number
 
 
 def test_a_dead_local_worker_is_retried_at_once(tmp_path):
@@ -76,6 +84,35 @@ def test_a_dead_local_worker_is_retried_at_once(tmp_path):
     retry = queue.trials()[1]
     assert retry.user_attrs["cell"] == "plain-8-s0" and retry.user_attrs["mlflow_run_id"] == "abc"
     assert retry.system_attrs["failed_trial"] == trial.number
+    # The copy is not the dead worker's: it must not look dead while a worker claims it.
+    assert "owner" not in retry.user_attrs and retry.user_attrs["previous_owner"].endswith(":")
+    requeue_dead_owners(queue.study)
+    assert len(queue.trials()) == 2
+
+
+def test_an_interrupted_cell_is_enqueued_again_at_once(tmp_path):
+    queue = CellQueue(open_storage(str(tmp_path / "journal.log")), "sweep")
+    queue.enqueue(smoke_cells()[:1])
+    trial = queue.pop()
+    queue.tell(trial, {"status": "interrupted"}, again=True)
+    assert [t.state for t in queue.trials()] == [TrialState.FAIL, TrialState.WAITING]
+    assert queue.pop().user_attrs["cell"] == "plain-8-s0"
+
+
+def test_a_worker_whose_trial_was_taken_over_learns_it(tmp_path):
+    storage = open_storage(str(tmp_path / "journal.log"), heartbeat_interval=1)
+    queue = CellQueue(storage, "sweep")
+    queue.enqueue(smoke_cells()[:1])
+    trial = queue.pop()
+    with Claim(storage, trial._trial_id) as claim:
+        assert not claim.lost()
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # found stale
+        deadline = time.time() + 5
+        while not claim.lost() and time.time() < deadline:
+            time.sleep(0.1)
+        assert claim.lost()
+    queue.tell(trial, {"status": "finished", "train_error": 0.1})  # too late: no error
+    assert queue.trials()[0].state == TrialState.FAIL
 
 
 def test_another_hosts_worker_is_retried_when_its_heartbeat_is_stale(tmp_path):
@@ -120,7 +157,8 @@ def test_a_worker_runs_the_launch_command_without_the_launchers_options():
         (["--workers", "0"], "--workers must be at least 1"),
         (["--jobs-per-gpu", "2", "--device", "cpu"], "--jobs-per-gpu needs GPUs"),
         (["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1"),
-        (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "--storage 'postgresql://"),
+        (["--storage", "postgresql://nobody:secret@127.0.0.1:1/none"], "nobody:***@127.0.0.1"),
+        (["--use-tuned", "--storage", "postgresql://nobody@127.0.0.1:1/none"], "cannot be opened"),
     ],
 )
 def test_bad_worker_options_are_one_line_and_exit_2(argv, expected, workdir, capsys):
@@ -182,7 +220,7 @@ def test_two_local_workers_survive_one_being_killed(workdir):
     os.kill(owner_pid(client, run_id), signal.SIGKILL)  # one worker, mid-cell
     out, _ = launcher.communicate(timeout=600)
     assert launcher.returncode == 0, out
-    assert "the other workers took over its cell" in out
+    assert "the others took over its cell" in out
     storage = open_storage(str(workdir / "mlruns" / "optuna-journal.log"))
     assert_each_cell_exactly_once(client, storage)
     (sweep,) = [r for r in client.search_runs(["1"]) if r.data.tags.get("kind") == "sweep"]
