@@ -135,7 +135,9 @@ class StudyRunner:
         self.study, created = open_shared_study(self.name, storage, pruner)  # minimizes
         seed = sampler_seed(tune.seed, len(self.study.trials), worker)
         self.study.sampler = optuna.samplers.TPESampler(seed=seed)
-        self.run_id = None if created else wait_for_attr(self.study, RUN_ATTR, READY_TIMEOUT)
+        self.run_id = self.study.user_attrs.get(RUN_ATTR)
+        if self.run_id is None and not created and not self.study.trials:
+            self.run_id = wait_for_attr(self.study, RUN_ATTR, READY_TIMEOUT)  # being set up
         if self.run_id is None:
             self.run_id = self._tuning_run()
             self.study.set_user_attr(RUN_ATTR, self.run_id)
@@ -161,18 +163,13 @@ class StudyRunner:
 
     def requeue_abandoned_trials(self) -> None:
         """Trials whose worker died become FAIL and are enqueued again (the same lr and weight
-        decay); their MLflow runs end KILLED."""
-        running = {
-            t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        }
+        decay); the MLflow runs of failed trials that were left RUNNING end KILLED."""
         requeue_dead_owners(self.study)
         store = self.sweep_run.store
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-            if trial.number not in running:
-                continue
             for run_id in self.trial_run_ids(trial):
                 if store.client.get_run(run_id).info.status != "RUNNING":
-                    continue  # it ended by itself meanwhile
+                    continue  # closed by its own worker
                 store.set_tags(
                     run_id,
                     {"optuna_state": "FAIL", "failure_reason": "the process running it died"},
@@ -180,15 +177,14 @@ class StudyRunner:
                 store.end(run_id, "KILLED")
 
     def trial_run_ids(self, trial) -> list[str]:
-        """The trial's MLflow run: linked in the trial, or (killed before the link was written)
-        found by its tags."""
-        if trial.user_attrs.get(RUN_ATTR):
-            return [trial.user_attrs[RUN_ATTR]]
+        """The trial's MLflow runs: the one linked in the trial (a retry's link may still be
+        its predecessor's), and those found by its tags (killed before the link was written)."""
         found = self.sweep_run.store.find_runs(
             self.sweep_run.experiment_id,
             f"tags.study = '{self.name}' and tags.trial_number = '{trial.number}'",
         )
-        return [r.info.run_id for r in found if r.info.status == "RUNNING"]
+        linked = [trial.user_attrs[RUN_ATTR]] if trial.user_attrs.get(RUN_ATTR) else []
+        return list(dict.fromkeys([*linked, *(r.info.run_id for r in found)]))
 
     def counted(self) -> int:
         return len(self.study.get_trials(deepcopy=False, states=COUNTED))
