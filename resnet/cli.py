@@ -401,8 +401,8 @@ def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, pla
     rows = queue.rows(cells, started)
     for number, code in enumerate(codes, 1):
         if code not in (0, 1) and not interrupted:
-            print(f"worker {number} ended with exit code {code}; the others took over its "
-                  "cell", file=sys.stderr)  # fmt: skip
+            print(f"worker {number} ended with exit code {code}; its cell went back to the "
+                  "queue", file=sys.stderr)  # fmt: skip
     if interrupted:
         sweep_run.finish(rows, status="KILLED")
         print(INTERRUPTED, file=sys.stderr)

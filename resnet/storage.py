@@ -29,7 +29,7 @@ from resnet.tracking import lease, process_alive, sqlite_path
 HEARTBEAT_INTERVAL = 10  # seconds between heartbeats of a running trial
 GRACE_PERIOD = 120  # seconds without a heartbeat after which a trial's worker counts as dead
 MAX_RETRIES = 3  # a cell whose worker keeps dying (out of memory, say) is not retried forever
-OWNER_ATTR = "owner"  # user attr: host:pid:process start of the worker running the trial
+OWNER_ATTR = "owner"  # user attr: the worker running the trial (tracking.lease)
 PREVIOUS_OWNER_ATTR = "previous_owner"  # user attr of a retry: the worker that was found dead
 HEARTBEAT_ATTR = "heartbeat"  # system attr of a journal trial: time of its last heartbeat
 CREATE_ATTEMPTS = 5
