@@ -126,13 +126,26 @@ def last_sign_of_life(trial: optuna.trial.FrozenTrial) -> float:
 def requeue_dead_owners(study: optuna.Study) -> None:
     """Fail the running trials of this host's workers that died, and enqueue them again the way
     Optuna does for stale trials; then let Optuna do the same for stale trials of any host."""
+    ownerless_since = time.time() - grace_period(study._storage)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get(OWNER_ATTR)
         if owner is not None and process_alive(owner) is False:
             requeue(study, trial._trial_id)
+        elif owner is None and trial.datetime_start.timestamp() < ownerless_since:
+            # Popped by a worker killed before it could claim it or beat once: a database
+            # storage would never find it stale.
+            requeue(study, trial._trial_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def grace_period(storage: BaseStorage) -> float:
+    """The storage's grace period (Optuna's RDBStorage sits behind a cache)."""
+    for candidate in (storage, getattr(storage, "_backend", None)):
+        if getattr(candidate, "grace_period", None):
+            return candidate.grace_period
+    return GRACE_PERIOD
 
 
 def requeue(study: optuna.Study, trial_id: int) -> None:

@@ -12,7 +12,7 @@ SUDO=""
 
 apt_install() {
   command -v apt-get >/dev/null || return 1
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 if ! command -v "$PYTHON" >/dev/null; then

@@ -313,3 +313,16 @@ def test_workers_tuning_together_draw_different_values():
     assert sampler_seed(0, 5, "") == 5  # a process alone: reproducible
     seeds = {sampler_seed(0, 0, f"worker {n}") for n in range(1, 9)}
     assert len(seeds) == 8
+
+
+def test_a_trial_popped_by_a_worker_killed_before_claiming_it_is_retried(tmp_path):
+    # A database storage: Optuna never finds a trial stale that has no heartbeat at all.
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", heartbeat_interval=1,
+                           grace_period=1)  # fmt: skip
+    queue = CellQueue(storage, "sweep")
+    queue.enqueue(smoke_cells()[:1])
+    (waiting,) = queue.trials()
+    storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING)  # then killed
+    time.sleep(1.5)
+    requeue_dead_owners(queue.study)
+    assert [t.state for t in queue.trials()] == [TrialState.FAIL, TrialState.WAITING]
