@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The GPU numbers of docs/BENCHMARKS.md in one go, offline (generated CIFAR-shaped data):
+# the speed table for ResNet-20/56/110, the paper sweep's projected wall time (one seed), and
+# sweep throughput with 1, 2, 4 and 8 workers sharing the GPU. About 10 minutes on one GPU.
+# Usage: bash scripts/gpu_checks.sh OUT_DIR   (after bash scripts/setup.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: bash scripts/gpu_checks.sh OUT_DIR}
+mkdir -p "$OUT"
+PY=.venv/bin/python
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.csv"
+$PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' \
+  | tee "$OUT/versions.txt"
+
+$PY experiments/benchmark.py --device cuda --depths 20,56,110 --rounds 5 \
+  --json "$OUT/benchmark-bf16.json" | tee "$OUT/benchmark-bf16.txt"
+
+$PY - <<'PY' | tee "$OUT/paper-projection.txt"
+# The paper preset's 9 nets, timed on this GPU as depth_sweep.py does before a sweep; the
+# evaluations are those of generated data (4,000 images), a few % less than CIFAR-10's 15,000.
+import dataclasses
+from resnet.data import load
+from resnet.estimate import human_duration, project
+from resnet.presets import build_sweep
+dataset = load("synthetic", image_size=32)
+for precision in ("fp32", "bf16"):
+    cells = [dataclasses.replace(c, device="cuda", precision=precision)
+             for c in build_sweep("paper", {}, {}).cells()]
+    p = project(cells, [], dataset)
+    print(f"paper sweep, 1 seed, {len(cells)} nets, {precision}: {human_duration(p.seconds)}"
+          f" ({p.seconds:.0f} s)")
+PY
+
+$PY experiments/worker_throughput.py --device cuda --workers 1,2,4,8 \
+  --json "$OUT/workers.json" | tee "$OUT/workers.txt"
