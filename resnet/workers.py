@@ -131,14 +131,18 @@ class Launch:
         """Show the sweep's progress until every worker has exited; their exit codes."""
         with tqdm(total=total, desc="sweep", unit="run", disable=not progress) as bar:
             while self.running():
-                bar.n = queue.done_count()
-                bar.refresh()
+                show_done(bar, queue)
                 time.sleep(POLL_SECONDS)
-            bar.n = queue.done_count()
-            bar.refresh()
+            show_done(bar, queue)
         for printer in self.printers:
             printer.join()
         return [p.wait() for p in self.processes]
+
+
+def show_done(bar: tqdm, queue: CellQueue) -> None:
+    with contextlib.suppress(Exception):  # a storage away for a moment must not end the launch
+        bar.n = queue.done_count()
+        bar.refresh()
 
 
 def run_workers(argv: Sequence[str], placements: list[Placement], queue, total, progress):
