@@ -108,6 +108,13 @@ def make_parser() -> OneLineParser:
         "--tracking-uri",
         help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
     )
+    p.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="where cells save resumable checkpoints (default: beside the SQLite store, else "
+        "mlruns/checkpoints); a folder that all machines share lets a cell that one machine "
+        "started resume on another",
+    )
     p.add_argument("--force", action="store_true", help="rerun cells that already finished")
     p.add_argument(
         "--tune",
@@ -227,14 +234,24 @@ def check_writable(uri: str) -> None:
                          "there); fix its permissions or give --tracking-uri")  # fmt: skip
 
 
-def open_store(uri: str) -> Store:
+def check_checkpoint_dir(folder: Path | None) -> None:
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--checkpoint-dir {folder} is a file; a folder is needed there")
+    existing = next(p for p in (folder.resolve(), *folder.resolve().parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--checkpoint-dir: {existing} is not writable")
+
+
+def open_store(uri: str, checkpoints: Path | None = None) -> Store:
     """The MLflow store, read once so that a bad URI is one line of error, not a traceback."""
     check_writable(uri)
     quick_failure = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
     saved = {k: os.environ.get(k) for k in quick_failure}
     os.environ.update(quick_failure)
     try:
-        store = Store(uri)
+        store = Store(uri, checkpoints)
         store.check()
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
@@ -319,12 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         uri = resolve_tracking_uri(args.tracking_uri)
         storage = args.storage or default_storage(uri)
         check_writable(uri)
+        check_checkpoint_dir(args.checkpoint_dir)
         check_storage(storage)
         tuning = tuning_from_args(args, sweep, storage)
         placements = placements_from_args(args, sweep)
         dataset = load_data(sweep.cells()[0])
         check_fits(sweep, dataset)
-        store = open_store(uri)
+        store = open_store(uri, args.checkpoint_dir)
     except (InputError, ConfigError, DataError, PlacementError) as exc:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -88,8 +88,8 @@ def now_ms() -> int:
 class Store:
     """The MLflow store of a study: experiments, runs, metrics and artifacts."""
 
-    def __init__(self, uri: str):
-        self.uri = uri
+    def __init__(self, uri: str, checkpoints: Path | None = None):
+        self.uri, self.checkpoints = uri, checkpoints
         db = sqlite_path(uri)
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +103,10 @@ class Store:
 
     @property
     def checkpoint_folder(self) -> Path:
-        """Beside a local SQLite db (<db folder>/checkpoints), else ./mlruns/checkpoints."""
+        """The folder given, else beside a local SQLite db (<db folder>/checkpoints), else
+        ./mlruns/checkpoints."""
+        if self.checkpoints is not None:
+            return self.checkpoints.resolve()
         db = sqlite_path(self.uri)
         return (db.parent if db is not None else Path("mlruns")).resolve() / "checkpoints"
 

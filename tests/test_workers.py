@@ -155,6 +155,7 @@ def test_a_worker_runs_the_launch_command_without_the_launchers_options():
     "argv, expected",
     [
         (["--workers", "0"], "--workers must be at least 1"),
+        (["--checkpoint-dir", "a-file"], "--checkpoint-dir a-file is a file"),
         (["--jobs-per-gpu", "2", "--device", "cpu"], "--jobs-per-gpu needs GPUs"),
         (["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1"),
         (["--storage", "postgresql://nobody:secret@127.0.0.1:1/none"], "nobody:***@127.0.0.1"),
@@ -162,6 +163,7 @@ def test_a_worker_runs_the_launch_command_without_the_launchers_options():
     ],
 )
 def test_bad_worker_options_are_one_line_and_exit_2(argv, expected, workdir, capsys):
+    (workdir / "a-file").write_text("not a folder")
     assert main(["--preset", "smoke", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0]
@@ -181,11 +183,11 @@ def sweep_process(workdir: Path, *argv: str, threads: int | None = None) -> subp
     )  # fmt: skip
 
 
-def wait_for_checkpoint(workdir: Path, processes) -> str:
-    """The run id of the first cell that wrote a checkpoint."""
+def wait_for_checkpoint(folder: Path, processes) -> str:
+    """The run id of the first cell that wrote a checkpoint in this folder."""
     deadline = time.time() + 300
     while time.time() < deadline and any(p.poll() is None for p in processes):
-        found = list(workdir.glob("mlruns/checkpoints/*/checkpoint.pt"))
+        found = list(folder.glob("*/checkpoint.pt"))
         if found:
             return found[0].parent.name
         time.sleep(0.05)
@@ -215,7 +217,7 @@ def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
 
 def test_two_local_workers_survive_one_being_killed(workdir):
     launcher = sweep_process(workdir, "--workers", "2")
-    run_id = wait_for_checkpoint(workdir, [launcher])
+    run_id = wait_for_checkpoint(workdir / "mlruns" / "checkpoints", [launcher])
     client = MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
     os.kill(owner_pid(client, run_id), signal.SIGKILL)  # one worker, mid-cell
     out, _ = launcher.communicate(timeout=600)
@@ -294,10 +296,13 @@ def mlflow_server(postgres, tmp_path_factory):
 
 
 def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres, mlflow_server):
-    shared = ["--storage", f"{postgres}/optuna", "--tracking-uri", mlflow_server]
-    # As if on three machines (here, three processes sharing two cores).
+    # As if on three machines (here, three processes sharing two cores) with a shared folder
+    # for checkpoints, so that the killed worker's cell resumes elsewhere.
+    checkpoints = workdir / "shared" / "checkpoints"
+    shared = ["--storage", f"{postgres}/optuna", "--tracking-uri", mlflow_server,
+              "--checkpoint-dir", str(checkpoints)]  # fmt: skip
     workers = [sweep_process(workdir, *shared, threads=1) for _ in range(3)]
-    run_id = wait_for_checkpoint(workdir, workers)
+    run_id = wait_for_checkpoint(checkpoints, workers)
     client = MlflowClient(mlflow_server)
     killed = owner_pid(client, run_id)
     os.kill(killed, signal.SIGKILL)
