@@ -304,9 +304,11 @@ def print_projection(sweep, dataset, store, force, tuning, storage: str, workers
         return
     device = resolve_device(sweep.cells()[0].device)
     projection = project(cells, trials, dataset)
-    runs = f"{human_duration(projection.training)} for {projection.runs} runs"
+    runs = f"{human_duration(projection.training)} for {plural(projection.runs, 'run')}"
     if projection.trials:
-        tuning_part = f"up to {human_duration(projection.tuning)} for {projection.trials} trials"
+        tuning_part = (
+            f"up to {human_duration(projection.tuning)} for {plural(projection.trials, 'trial')}"
+        )
         runs = f"{human_duration(projection.seconds)}: {tuning_part} of tuning + {runs}"
     shared = ""
     if workers > 1:
@@ -317,6 +319,10 @@ def print_projection(sweep, dataset, store, force, tuning, storage: str, workers
           f"per net){shared}", file=sys.stderr)  # fmt: skip
     if device.type == "cpu" and projection.seconds > 3 * 3600:
         print("That is long for a CPU: run it on a GPU, or try --preset quick.", file=sys.stderr)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
