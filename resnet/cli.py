@@ -220,28 +220,33 @@ def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
         )
 
 
+def folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written in `folder` (a file stands there, or the nearest folder
+    that exists is not writable), else None."""
+    folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file"
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
 def check_writable(uri: str) -> None:
     """A local store's folder (runs, artifacts, checkpoints) must be a folder we can write."""
     db = sqlite_path(uri)
-    if db is None:
-        return
-    folder = db.parent.resolve()
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder} is a file; the MLflow store needs a folder there")
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{existing} is not writable (the MLflow store and checkpoints go "
-                         "there); fix its permissions or give --tracking-uri")  # fmt: skip
+    problem = folder_problem(db.parent) if db is not None else None
+    if problem is not None and problem.endswith("is a file"):
+        raise InputError(f"{problem}; the MLflow store needs a folder there")
+    if problem is not None:
+        raise InputError(f"{problem} (the MLflow store and checkpoints go there); fix its "
+                         "permissions or give --tracking-uri")  # fmt: skip
 
 
 def check_checkpoint_dir(folder: Path | None) -> None:
-    if folder is None:
-        return
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--checkpoint-dir {folder} is a file; a folder is needed there")
-    existing = next(p for p in (folder.resolve(), *folder.resolve().parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"--checkpoint-dir: {existing} is not writable")
+    problem = folder_problem(folder) if folder is not None else None
+    if problem is not None:
+        raise InputError(f"--checkpoint-dir: {problem}; a writable folder is needed there")
 
 
 def open_store(uri: str, checkpoints: Path | None = None) -> Store:

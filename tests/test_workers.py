@@ -155,7 +155,7 @@ def test_a_worker_runs_the_launch_command_without_the_launchers_options():
     "argv, expected",
     [
         (["--workers", "0"], "--workers must be at least 1"),
-        (["--checkpoint-dir", "a-file"], "--checkpoint-dir a-file is a file"),
+        (["--checkpoint-dir", "a-file"], "a-file is a file; a writable folder is needed"),
         (["--jobs-per-gpu", "2", "--device", "cpu"], "--jobs-per-gpu needs GPUs"),
         (["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1"),
         (["--storage", "postgresql://nobody:secret@127.0.0.1:1/none"], "nobody:***@127.0.0.1"),
