@@ -163,28 +163,25 @@ class StudyRunner:
 
     def requeue_abandoned_trials(self) -> None:
         """Trials whose worker died become FAIL and are enqueued again (the same lr and weight
-        decay); the MLflow runs of failed trials that were left RUNNING end KILLED."""
+        decay); the MLflow runs of failed trials that were left RUNNING end KILLED. Runs are
+        found by their tags, which every trial run has from its creation on."""
         requeue_dead_owners(self.study)
+        failed = {
+            t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        }
+        if not failed:
+            return
         store = self.sweep_run.store
-        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-            for run_id in self.trial_run_ids(trial):
-                if store.client.get_run(run_id).info.status != "RUNNING":
-                    continue  # closed by its own worker
+        runs = store.find_runs(
+            self.sweep_run.experiment_id, f"tags.study = '{self.name}' and tags.kind = 'trial'"
+        )
+        for run in runs:
+            if run.info.status == "RUNNING" and int(run.data.tags["trial_number"]) in failed:
                 store.set_tags(
-                    run_id,
+                    run.info.run_id,
                     {"optuna_state": "FAIL", "failure_reason": "the process running it died"},
                 )
-                store.end(run_id, "KILLED")
-
-    def trial_run_ids(self, trial) -> list[str]:
-        """The trial's MLflow runs: the one linked in the trial (a retry's link may still be
-        its predecessor's), and those found by its tags (killed before the link was written)."""
-        found = self.sweep_run.store.find_runs(
-            self.sweep_run.experiment_id,
-            f"tags.study = '{self.name}' and tags.trial_number = '{trial.number}'",
-        )
-        linked = [trial.user_attrs[RUN_ATTR]] if trial.user_attrs.get(RUN_ATTR) else []
-        return list(dict.fromkeys([*linked, *(r.info.run_id for r in found)]))
+                store.end(run.info.run_id, "KILLED")
 
     def counted(self) -> int:
         return len(self.study.get_trials(deepcopy=False, states=COUNTED))
