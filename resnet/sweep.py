@@ -291,18 +291,18 @@ def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, datase
     grid = sweep_run.sweep  # the same choices in every trial, as Optuna requires
     for name, choices in (("arch", grid.archs), ("depth", grid.depths), ("seed", grid.seeds)):
         trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
-    linked = [trial.user_attrs.get(RUN_ATTR)]  # a retry's: the run of the attempt that died
-
-    def link(run_id: str) -> None:
-        linked.append(run_id)
-        trial.set_user_attr(RUN_ATTR, run_id)
-
-    attempt = Attempt(trial.user_attrs.get(PREVIOUS_OWNER_ATTR), link, claim_on_cell.lost)
+    earlier = trial.user_attrs.get(RUN_ATTR)  # only a retry's: the run of the attempt that died
+    attempt = Attempt(
+        dead_owner=trial.user_attrs.get(PREVIOUS_OWNER_ATTR),
+        on_run=lambda run_id: trial.set_user_attr(RUN_ATTR, run_id),
+        claim_lost=claim_on_cell.lost,
+    )
     try:
         outcome = cell_outcome(queue, trial, sweep_run, config, tags, dataset, progress, stop,
-                               attempt, linked[0])  # fmt: skip
+                               attempt, earlier)  # fmt: skip
     except KeyboardInterrupt:  # another worker, or the rerun, resumes it
-        queue.tell(trial, row(config, "interrupted", linked[-1] or "", {}), again=True)
+        run_id = trial.user_attrs.get(RUN_ATTR) or ""
+        queue.tell(trial, row(config, "interrupted", run_id, {}), again=True)
         raise
     except ClaimLost as lost:
         print(f"{config.name}: {lost} (this worker stalled past the heartbeat's grace period)",
