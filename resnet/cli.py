@@ -24,7 +24,7 @@ from resnet.data import DataError, Dataset
 from resnet.estimate import human_duration, project
 from resnet.interrupt import StopRequest
 from resnet.presets import build_sweep, build_tune, preset_names
-from resnet.storage import default_storage, open_storage
+from resnet.storage import default_storage, is_database, open_storage
 from resnet.sweep import SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.tracking import (
     Store,
@@ -191,7 +191,7 @@ def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, storage: str)
 
 
 def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
-    if "://" not in storage and not Path(storage).is_file():
+    if not is_database(storage) and not Path(storage).is_file():
         raise InputError(f"--use-tuned: no Optuna storage at {storage} (run --tune first)")
     known = {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))}
     for cell in sweep.cells():
@@ -287,7 +287,7 @@ def trials_to_run(sweep: SweepConfig, tuning: Tuning | None, storage: str) -> li
     if tuning is None or not tuning.run_trials:
         return []
     done = {}
-    if "://" in storage or Path(storage).is_file():
+    if is_database(storage) or Path(storage).is_file():
         summaries = optuna.get_all_study_summaries(open_storage(storage))
         done = {s.study_name: s.n_trials for s in summaries}
     trials, seen = [], set()
@@ -391,7 +391,7 @@ def finish(args: argparse.Namespace, sweep: SweepConfig, uri: str, result: Sweep
 def worker_key(args: argparse.Namespace, storage: str) -> str:
     """What sets this process's tuning samples apart from other workers': its number in a
     launch; on a shared database, the process itself; alone, nothing (reproducible)."""
-    shared = "://" in storage  # a database that workers on other machines may share
+    shared = is_database(storage)  # one that workers on other machines may share
     if args.join is not None:
         return f"{socket.gethostname()} worker {args.join}" if shared else f"worker {args.join}"
     return lease()["owner"] if shared else ""
@@ -444,7 +444,7 @@ def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, pla
 
 def check_storage(storage: str) -> None:
     """The Optuna storage must open: a database that answers, or a journal file we can write."""
-    if "://" not in storage:
+    if not is_database(storage):
         path = Path(storage)
         if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
             raise InputError(f"--storage {storage}: a journal file is needed there")

@@ -54,6 +54,11 @@ class RetryWithoutOwner(optuna.storages.RetryHeartbeatStaleTrialCallback):
         super().__call__(study, trial)
 
 
+def is_database(storage: str) -> bool:
+    """A database URL (postgresql://, sqlite://, ...), not a journal file path."""
+    return "://" in storage
+
+
 def retry_callback() -> RetryWithoutOwner:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -65,7 +70,7 @@ def open_storage(
 ) -> BaseStorage:
     """An Optuna storage URL (postgresql://, sqlite://, ...) or a journal file path, with
     heartbeats and the retry of stale trials."""
-    if "://" in storage:
+    if is_database(storage):
         return open_database(storage, heartbeat_interval, grace_period)
     Path(storage).parent.mkdir(parents=True, exist_ok=True)
     return HeartbeatJournalStorage(storage, heartbeat_interval, grace_period)
