@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from resnet.allocator import keep_freed_memory
 from resnet.benchmark import KINDS, TRAIN_IMAGES, BenchCase, Measured, measure, peak_flops
 from resnet.cli import EXIT_BAD_INPUT, InputError, OneLineParser, check_device, comma_list
 from resnet.models import ARCHS, depth_error
@@ -42,6 +43,11 @@ def make_parser() -> OneLineParser:
     )
     p.add_argument("--no-channels-last", action="store_true", help="(a) and (b) in NCHW")
     p.add_argument("--compile", action="store_true", help="torch.compile (a) and (b)")
+    p.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="leave glibc's malloc thresholds as they are, to measure what fixing them gains",
+    )
     p.add_argument(
         "--images",
         type=int,
@@ -90,6 +96,11 @@ def machine() -> dict[str, str]:
     }
 
 
+def set_malloc(default: bool) -> str:
+    """Keep freed memory as `depth_sweep.py` does unless `default`; says which one holds."""
+    return "freed memory kept" if not default and keep_freed_memory() else "default"
+
+
 def rows(results: list[Measured], peak: float) -> list[dict]:
     table = []
     for m in results:
@@ -130,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    info = machine()
+    info = machine() | {"malloc": set_malloc(args.default_malloc)}
     print(", ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
     results = measure(cases, args.rounds, args.steps, args.workers, images=args.images,
                       report=lambda line: print(line, file=sys.stderr))  # fmt: skip

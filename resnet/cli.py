@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy
 import torch
 
+from resnet.allocator import keep_freed_memory
 from resnet.config import ConfigError, RunConfig, SweepConfig
 from resnet.data import DataError, Dataset
 from resnet.estimate import human_duration, project
@@ -358,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    keep_freed_memory()
     if args.join is None:
         workers = len(placements or [1])
         print_projection(sweep, dataset, store, args.force, tuning, storage, workers)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from resnet.benchmark import BenchCase, cifar_shaped, train_flops_per_image
-from resnet.benchmark_cli import main
+from resnet.benchmark_cli import main, set_malloc
 
 TINY = ["--archs", "plain", "--depths", "8", "--batch-size", "8", "--rounds", "1", "--steps", "1",
         "--workers", "0", "--images", "64"]  # fmt: skip
@@ -20,7 +20,12 @@ def test_a_tiny_benchmark_writes_every_number(tmp_path, capsys):
         assert row[key] > 0
     assert row["trainer_vs_step"] == pytest.approx(row["trainer_ips"] / row["step_ips"])
     assert body["peak_flops"] > 0 and body["command"].startswith("python experiments/benchmark.py")
+    assert body["machine"]["malloc"] == "freed memory kept"
     assert "| plain-8 bf16 b8 |" in capsys.readouterr().out
+
+
+def test_default_malloc_leaves_glibc_alone():
+    assert set_malloc(default=True) == "default"
 
 
 def test_training_flops_are_three_forward_passes_of_the_papers_macs():
