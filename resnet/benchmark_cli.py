@@ -19,6 +19,7 @@ from resnet.tracking import device_name
 from resnet.train import resolve_device
 
 PRECISIONS = ("fp32", "bf16")
+LOADER_WORKERS = min(8, os.cpu_count() or 1)  # as a reproduction on this machine would set it
 
 
 def make_parser() -> OneLineParser:
@@ -38,8 +39,9 @@ def make_parser() -> OneLineParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=2,
-        help="DataLoader workers of the reference pipeline (default: 2)",
+        default=LOADER_WORKERS,
+        help="DataLoader workers of the reference pipeline (default: one per CPU core, at "
+        f"most 8: {LOADER_WORKERS} here)",
     )
     p.add_argument("--no-channels-last", action="store_true", help="(a) and (b) in NCHW")
     p.add_argument("--compile", action="store_true", help="torch.compile (a) and (b)")
