@@ -4,11 +4,13 @@
 # sweep throughput with 1, 2, 4 and 8 workers sharing the GPU. About 10 minutes on one GPU.
 # Usage: bash scripts/gpu_checks.sh OUT_DIR   (after bash scripts/setup.sh)
 # DRY_RUN=1 runs every step at toy sizes on the CPU, to check the script itself in a minute.
+# PY=python3 uses another interpreter than .venv's, e.g. one with PyTorch preinstalled (MLflow,
+# Optuna and the rest of pyproject.toml's dependencies must be importable by it too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: bash scripts/gpu_checks.sh OUT_DIR}
 mkdir -p "$OUT"
-PY=.venv/bin/python
+PY=${PY:-.venv/bin/python}
 if [[ "${DRY_RUN:-}" == 1 ]]; then
   DEVICE=cpu
   BENCH=(--depths 8 --rounds 1 --steps 2 --images 512)
