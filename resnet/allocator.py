@@ -4,9 +4,9 @@ glibc hands large freed blocks straight back to the kernel (blocks above the mma
 the heap's top above the trim threshold). A training step frees all its activations and
 allocates the same sizes again, so every step maps fresh pages and the kernel zero-fills them:
 about 4,000 page faults and 6-10 ms of kernel time per ResNet-20 step at batch 128 (bf16) on a
-2-core CPU. Fixed thresholds keep the blocks in the heap for the
-next step, as PyTorch's caching allocator does on a GPU. The process keeps its peak memory
-until it exits, which a training process reaches again every step anyway.
+2-core CPU. Fixed thresholds keep the blocks in the heap for the next step, as PyTorch's
+caching allocator does on a GPU. The process keeps its peak memory until it exits, which a
+training process reaches again every step anyway.
 """
 
 from __future__ import annotations
