@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import random
+import sys
 import threading
 import time
 import warnings
@@ -33,6 +34,9 @@ OWNER_ATTR = "owner"  # user attr: the worker running the trial (tracking.lease)
 PREVIOUS_OWNER_ATTR = "previous_owner"  # user attr of a retry: the worker that was found dead
 HEARTBEAT_ATTR = "heartbeat"  # system attr of a journal trial: time of its last heartbeat
 CREATE_ATTEMPTS = 5
+# Seconds without a training step after which a worker stops beating: longer than anything a
+# healthy worker does between steps (compiling, evaluating, saving a checkpoint).
+STALL_LIMIT = 1800
 
 
 def default_storage(tracking_uri: str) -> str:
@@ -201,26 +205,45 @@ class Claim:
     """A running trial's heartbeat, in a thread (so a long training step does not delay it).
     `lost()` turns true when the trial is no longer running: another worker found it stale
     (this process stalled, or lost the storage for longer than the grace period) and its cell
-    now belongs to the retry."""
+    now belongs to the retry.
 
-    def __init__(self, storage: BaseStorage, trial_id: int):
-        self.storage, self.trial_id = storage, trial_id
+    The training loop asks `lost()` after every step, which also tells the heartbeat that the
+    worker makes progress. A worker with no step for `stall_limit` seconds (a hung device call,
+    say) stops beating, so that after the grace period another worker takes its cell over,
+    instead of a live but stuck process holding it forever."""
+
+    def __init__(
+        self, storage: BaseStorage, trial_id: int, name: str = "", stall_limit: float = STALL_LIMIT
+    ):
+        self.storage, self.trial_id, self.name = storage, trial_id, name
         self.interval = (
             storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
         )
+        self.stall_limit, self.last_progress = stall_limit, time.monotonic()
         self.stopped, self.gone = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self.beat, name="trial-heartbeat", daemon=True)
 
     def lost(self) -> bool:
+        self.last_progress = time.monotonic()
         return self.gone.is_set()
 
+    def stalled(self) -> bool:
+        return time.monotonic() - self.last_progress > self.stall_limit
+
     def beat(self) -> None:
+        told = False
         while not self.stopped.is_set():
             try:
                 if self.storage.get_trial(self.trial_id).state != TrialState.RUNNING:
                     self.gone.set()
                     return
-                self.storage.record_heartbeat(self.trial_id)
+                if not self.stalled():
+                    self.storage.record_heartbeat(self.trial_id)
+                elif not told:
+                    told = True
+                    print(f"{self.name}: no training step in {self.stall_limit:.0f} s; this "
+                          "worker stops claiming the cell, so that another one takes it over",
+                          file=sys.stderr)  # fmt: skip
             except optuna.exceptions.UpdateFinishedTrialError:
                 self.gone.set()
                 return

@@ -277,8 +277,9 @@ def work(queue: CellQueue, sweep_run: SweepRun, cells, dataset, values, progress
                     return
                 time.sleep(poll)
                 continue
-            config, tags = with_tuned(by_name[trial.user_attrs[CELL_ATTR]], values)
-            with Claim(queue.storage, trial._trial_id) as claim_on_cell:
+            cell = trial.user_attrs[CELL_ATTR]
+            config, tags = with_tuned(by_name[cell], values)
+            with Claim(queue.storage, trial._trial_id, cell) as claim_on_cell:
                 run_trial(queue, trial, sweep_run, config, tags, dataset, progress, stop,
                           claim_on_cell)  # fmt: skip
             bar.n = queue.done_count()

@@ -115,6 +115,29 @@ def test_a_worker_whose_trial_was_taken_over_learns_it(tmp_path):
     assert queue.trials()[0].state == TrialState.FAIL
 
 
+def test_a_worker_stuck_between_steps_lets_its_cell_go(tmp_path, capsys):
+    storage = open_storage(str(tmp_path / "journal.log"), heartbeat_interval=1, grace_period=2)
+    queue = CellQueue(storage, "sweep")
+    queue.enqueue(smoke_cells()[:1])
+    trial = queue.pop()
+    trial.set_user_attr("owner", "another-host:1234:99")  # alive for all this host can tell
+    storage.record_heartbeat(trial._trial_id)
+    with Claim(storage, trial._trial_id, "plain-8-s0", stall_limit=1.5) as claim:
+        for _ in range(15):  # steps past the grace period: the claim holds
+            assert not claim.lost()
+            time.sleep(0.2)
+        requeue_dead_owners(queue.study)
+        assert [t.state for t in queue.trials()] == [TrialState.RUNNING]
+        time.sleep(4)  # no step: the heartbeat stops, and the grace period passes
+        requeue_dead_owners(queue.study)  # another worker's look at the queue
+        assert [t.state for t in queue.trials()] == [TrialState.FAIL, TrialState.WAITING]
+        deadline = time.time() + 5
+        while not claim.lost() and time.time() < deadline:
+            time.sleep(0.1)
+        assert claim.lost()  # were it to wake up, it stops without touching the run
+    assert "plain-8-s0: no training step in 2 s" in capsys.readouterr().err
+
+
 def test_another_hosts_worker_is_retried_when_its_heartbeat_is_stale(tmp_path):
     storage = open_storage(str(tmp_path / "journal.log"), heartbeat_interval=1, grace_period=2)
     queue = CellQueue(storage, "sweep")
@@ -183,19 +206,25 @@ def sweep_process(workdir: Path, *argv: str, threads: int | None = None) -> subp
     )  # fmt: skip
 
 
-def wait_for_checkpoint(folder: Path, processes) -> str:
-    """The run id of the first cell that wrote a checkpoint in this folder."""
+def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient) -> int:
+    """SIGKILL the worker of a cell that has a checkpoint in this folder and is still running;
+    returns its pid. The worker is frozen (SIGSTOP) while that is checked, so that on a busy
+    machine it cannot finish the cell between the check and the kill."""
     deadline = time.time() + 300
     while time.time() < deadline and any(p.poll() is None for p in processes):
-        found = list(folder.glob("*/checkpoint.pt"))
-        if found:
-            return found[0].parent.name
+        for checkpoint in folder.glob("*/checkpoint.pt"):
+            run_id = checkpoint.parent.name
+            pid = int(client.get_run(run_id).data.tags["owner"].split(":")[1])
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:  # a worker that has just exited
+                continue
+            if checkpoint.exists() and client.get_run(run_id).info.status == "RUNNING":
+                os.kill(pid, signal.SIGKILL)
+                return pid
+            os.kill(pid, signal.SIGCONT)
         time.sleep(0.05)
-    raise AssertionError("no checkpoint was written")
-
-
-def owner_pid(client: MlflowClient, run_id: str) -> int:
-    return int(client.get_run(run_id).data.tags["owner"].split(":")[1])
+    raise AssertionError("no worker was caught in the middle of a cell")
 
 
 def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
@@ -217,9 +246,8 @@ def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
 
 def test_two_local_workers_survive_one_being_killed(workdir):
     launcher = sweep_process(workdir, "--workers", "2")
-    run_id = wait_for_checkpoint(workdir / "mlruns" / "checkpoints", [launcher])
     client = MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
-    os.kill(owner_pid(client, run_id), signal.SIGKILL)  # one worker, mid-cell
+    kill_a_worker_mid_cell(workdir / "mlruns" / "checkpoints", [launcher], client)
     out, _ = launcher.communicate(timeout=600)
     assert launcher.returncode == 0, out
     assert "its cell went back to the queue" in out
@@ -302,14 +330,11 @@ def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres,
     shared = ["--storage", f"{postgres}/optuna", "--tracking-uri", mlflow_server,
               "--checkpoint-dir", str(checkpoints)]  # fmt: skip
     workers = [sweep_process(workdir, *shared, threads=1) for _ in range(3)]
-    run_id = wait_for_checkpoint(checkpoints, workers)
-    client = MlflowClient(mlflow_server)
-    killed = owner_pid(client, run_id)
-    os.kill(killed, signal.SIGKILL)
+    killed = kill_a_worker_mid_cell(checkpoints, workers, MlflowClient(mlflow_server))
     for worker in workers:
         out, _ = worker.communicate(timeout=600)
         assert worker.returncode == (-signal.SIGKILL if worker.pid == killed else 0), out
-    assert_each_cell_exactly_once(client, open_storage(f"{postgres}/optuna"))
+    assert_each_cell_exactly_once(MlflowClient(mlflow_server), open_storage(f"{postgres}/optuna"))
 
 
 def test_workers_tuning_together_draw_different_values():
