@@ -11,11 +11,13 @@ trials of processes that no longer exist right away, through the same callback.
 from __future__ import annotations
 
 import copy
+import os
 import random
 import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -37,6 +39,7 @@ CREATE_ATTEMPTS = 5
 # Seconds without a training step after which a worker stops beating: longer than anything a
 # healthy worker does between steps (compiling, evaluating, saving a checkpoint).
 STALL_LIMIT = 1800
+EXIT_STUCK = 3  # a worker that was stuck and whose cell went to another worker
 
 
 def default_storage(tracking_uri: str) -> str:
@@ -210,12 +213,20 @@ class Claim:
     The training loop asks `lost()` after every step, which also tells the heartbeat that the
     worker makes progress. A worker with no step for `stall_limit` seconds (a hung device call,
     say) stops beating, so that after the grace period another worker takes its cell over,
-    instead of a live but stuck process holding it forever."""
+    instead of a live but stuck process holding it forever. Once its cell has gone while it is
+    still stuck, it calls `on_stuck`: by default the process exits with EXIT_STUCK, so that a
+    launcher waiting for its workers is not kept waiting by one that can no longer help."""
 
     def __init__(
-        self, storage: BaseStorage, trial_id: int, name: str = "", stall_limit: float = STALL_LIMIT
+        self,
+        storage: BaseStorage,
+        trial_id: int,
+        name: str = "",
+        stall_limit: float = STALL_LIMIT,
+        on_stuck: Callable[[], object] = lambda: os._exit(EXIT_STUCK),
     ):
         self.storage, self.trial_id, self.name = storage, trial_id, name
+        self.on_stuck = on_stuck
         self.interval = (
             storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
         )
@@ -236,6 +247,8 @@ class Claim:
             try:
                 if self.storage.get_trial(self.trial_id).state != TrialState.RUNNING:
                     self.gone.set()
+                    if self.stalled():
+                        self.give_up()
                     return
                 if not self.stalled():
                     self.storage.record_heartbeat(self.trial_id)
@@ -250,6 +263,11 @@ class Claim:
             except Exception:  # the storage is away for a moment: beat again next time
                 pass
             self.stopped.wait(self.interval)
+
+    def give_up(self) -> None:
+        print(f"{self.name}: another worker has taken the cell over and this one is still "
+              f"stuck: it exits ({EXIT_STUCK})", file=sys.stderr, flush=True)  # fmt: skip
+        self.on_stuck()
 
     def __enter__(self) -> Claim:
         if self.interval:

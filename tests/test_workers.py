@@ -122,7 +122,9 @@ def test_a_worker_stuck_between_steps_lets_its_cell_go(tmp_path, capsys):
     trial = queue.pop()
     trial.set_user_attr("owner", "another-host:1234:99")  # alive for all this host can tell
     storage.record_heartbeat(trial._trial_id)
-    with Claim(storage, trial._trial_id, "plain-8-s0", stall_limit=1.5) as claim:
+    exits = []
+    with Claim(storage, trial._trial_id, "plain-8-s0", stall_limit=1.5,
+               on_stuck=lambda: exits.append("exit")) as claim:  # fmt: skip
         for _ in range(15):  # steps past the grace period: the claim holds
             assert not claim.lost()
             time.sleep(0.2)
@@ -131,11 +133,11 @@ def test_a_worker_stuck_between_steps_lets_its_cell_go(tmp_path, capsys):
         time.sleep(4)  # no step: the heartbeat stops, and the grace period passes
         requeue_dead_owners(queue.study)  # another worker's look at the queue
         assert [t.state for t in queue.trials()] == [TrialState.FAIL, TrialState.WAITING]
-        deadline = time.time() + 5
-        while not claim.lost() and time.time() < deadline:
-            time.sleep(0.1)
-        assert claim.lost()  # were it to wake up, it stops without touching the run
-    assert "plain-8-s0: no training step in 2 s" in capsys.readouterr().err
+        claim.thread.join(timeout=5)  # the heartbeat learns it, still with no step taken
+        assert exits == ["exit"]  # so the stuck worker exits
+        assert claim.lost()  # had it woken up instead, it would stop without touching the run
+    err = capsys.readouterr().err
+    assert "plain-8-s0: no training step in 2 s" in err and "it exits (3)" in err
 
 
 def test_another_hosts_worker_is_retried_when_its_heartbeat_is_stale(tmp_path):
