@@ -245,9 +245,10 @@ class Claim:
         told = False
         while not self.stopped.is_set():
             try:
-                if self.storage.get_trial(self.trial_id).state != TrialState.RUNNING:
+                state = self.storage.get_trial(self.trial_id).state
+                if state != TrialState.RUNNING:
                     self.gone.set()
-                    if self.stalled():
+                    if state == TrialState.FAIL and self.stalled():  # taken over, still stuck
                         self.give_up()
                     return
                 if not self.stalled():

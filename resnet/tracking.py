@@ -232,16 +232,18 @@ def process_alive(owner: str) -> bool | None:
 
 
 def owner_alive(run, dead_owner: str | None = None) -> bool:
-    """Whether the process that left a run RUNNING still exists. On this host, ask the OS;
-    for another host's run, trust its heartbeat for STALE_AFTER, unless its owner is
-    `dead_owner`: a worker whose trial the sweep's queue already found dead by its own,
-    shorter heartbeat."""
+    """Whether the process that left a run RUNNING still exists. Not if its owner is
+    `dead_owner`: a worker whose trial the sweep's queue already found dead by its own, shorter
+    heartbeat (it may still exist, stuck). Else, on this host, ask the OS; for another host's
+    run, trust its heartbeat for STALE_AFTER."""
     owner = run.data.tags.get("owner", "")
+    if dead_owner is not None and owner == dead_owner:
+        return False
     alive = process_alive(owner)
     if alive is not None:
         return alive
     beat = run.data.tags.get("heartbeat", "")
-    return owner != dead_owner and beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
+    return beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
 
 
 def sweep_identity(sweep: SweepConfig, tuned: bool) -> str:

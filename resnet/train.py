@@ -255,8 +255,10 @@ def train(
             loop.log_point(it, lr, evaluate_now)
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
+        # Asked after the last step too: the heartbeat takes each call as a sign of progress.
+        lost = checkpointing is not None and checkpointing.claim_lost()
         if checkpointing is not None and it < config.iterations:
-            if checkpointing.claim_lost():
+            if lost:
                 bar.close()
                 raise ClaimLost(f"another worker took the run over after iteration {it}")
             if checkpointing.should_stop():

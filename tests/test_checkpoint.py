@@ -100,6 +100,9 @@ def test_an_owner_is_its_process_not_just_its_pid():
         assert owner_alive(run(f"{host}:{sleeper.pid}:{start}"))
         assert not owner_alive(run(f"{host}:{sleeper.pid}:{start}1"))  # the pid was reused
         assert not owner_alive(run(lease()["owner"]))  # this process: an attempt that ended
+        # alive but found dead by the queue (a stuck worker): its cell's retry takes the run
+        stuck = f"{host}:{sleeper.pid}:{start}"
+        assert not owner_alive(run(stuck), dead_owner=stuck)
     finally:
         sleeper.kill()
         sleeper.wait()

@@ -221,7 +221,12 @@ def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient) -> int
                 os.kill(pid, signal.SIGSTOP)
             except ProcessLookupError:  # a worker that has just exited
                 continue
-            if checkpoint.exists() and client.get_run(run_id).info.status == "RUNNING":
+            try:
+                mid_cell = checkpoint.exists() and client.get_run(run_id).info.status == "RUNNING"
+            except BaseException:
+                os.kill(pid, signal.SIGCONT)  # never leave a worker frozen
+                raise
+            if mid_cell:
                 os.kill(pid, signal.SIGKILL)
                 return pid
             os.kill(pid, signal.SIGCONT)
