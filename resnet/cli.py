@@ -251,8 +251,8 @@ def check_checkpoint_dir(folder: Path | None) -> None:
 
 
 def open_store(uri: str, checkpoints: Path | None = None) -> Store:
-    """The MLflow store, read once so that a bad URI is one line of error, not a traceback."""
-    check_writable(uri)
+    """The MLflow store, read once so that a bad URI is one line of error, not a traceback
+    (`main` has checked its folder with `check_writable` before loading any data)."""
     quick_failure = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
     saved = {k: os.environ.get(k) for k in quick_failure}
     os.environ.update(quick_failure)
