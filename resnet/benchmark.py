@@ -28,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from resnet import data as data_lib
 from resnet.config import RunConfig
 from resnet.presets import build_sweep
-from resnet.train import build_model, resolve_device, train, train_step
+from resnet.train import build_model, compile_for_training, resolve_device, train, train_step
 
 KINDS = ("step", "trainer", "reference")
 CIFAR_SHAPE = (3, 32, 32)
@@ -90,7 +90,7 @@ def step_runner(case: BenchCase, dataset: data_lib.Dataset) -> Runner:
     device = resolve_device(case.device)
     model = build_model(config, dataset, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    forward = torch.compile(model) if case.compile else model
+    forward = compile_for_training(model, device) if case.compile else model
     x = torch.randn(case.batch_size, *CIFAR_SHAPE, device=device)
     if case.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)

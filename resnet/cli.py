@@ -102,7 +102,8 @@ def make_parser() -> OneLineParser:
         "--compile",
         action="store_true",
         default=None,
-        help="torch.compile the training step (worth it for long runs; each net compiles first)",
+        help="torch.compile the training step, with CUDA graphs on a GPU (worth it for long "
+        "runs; each net compiles first)",
     )
     p.add_argument("--experiment", help="MLflow experiment name (default: depth-<preset>-<data>)")
     p.add_argument(
@@ -309,6 +310,8 @@ def print_projection(sweep, dataset, store, force, tuning, storage: str, workers
     if not cells and not trials:
         return
     device = resolve_device(sweep.cells()[0].device)
+    if sweep.cells()[0].compile:
+        print("Compiling each net to time it for the projection ...", file=sys.stderr)
     projection = project(cells, trials, dataset)
     runs = f"{human_duration(projection.training)} for {plural(projection.runs, 'run')}"
     if projection.trials:

@@ -66,8 +66,9 @@ class RunConfig:
     precision: str = _section("train", "fp32")
     device: str = _section("train", "auto")
     channels_last: bool = _section("train", True)
-    # torch.compile the training step's model (eval stays eager): pays off on long runs only,
-    # as each net compiles first (about 45 s for ResNet-20 on a 2-core CPU)
+    # torch.compile the training step's model (eval stays eager), with CUDA graphs on a GPU:
+    # pays off on long runs only, as each net compiles first (about 40 s for ResNet-20 on a
+    # 2-core CPU)
     compile: bool = _section("train", False)
     log_every: int = _section("train", 100)  # train_loss / train_error / lr / images_per_sec
     eval_every: int = _section("train", 1000)  # plus val and test metrics

@@ -1,6 +1,7 @@
 """How long a sweep will take on this device, projected from a short calibration.
 
-Each distinct net is timed for a few bare training steps on random batches of the data's shape;
+Each distinct net is timed for a few bare training steps on random batches of the data's shape,
+compiled when the runs are (so compiling happens here, and the runs reuse the compiled code);
 a run's projection adds its evaluations (forward passes only, about a third of a training
 step's work per image) and the training loop's own overhead over the bare step, as measured by
 experiments/benchmark.py.
@@ -16,9 +17,10 @@ import torch
 
 from resnet.config import RunConfig
 from resnet.data import Dataset
-from resnet.train import build_model, resolve_device, train_step
+from resnet.train import build_model, compile_for_training, resolve_device, train_step
 
 WARMUP_STEPS, TIMED_STEPS = 1, 3
+COMPILED_WARMUP_STEPS = 3  # compiling, then CUDA graphs' warm-up and recording calls
 EVAL_SPEEDUP = 3.0  # images per second of evaluation over training: forward only
 LOOP_OVERHEAD = 1.05  # the full training loop over the bare step (benchmark: (b)/(a) ~ 0.95)
 
@@ -28,17 +30,19 @@ def seconds_per_step(config: RunConfig, dataset: Dataset) -> float:
     device = resolve_device(config.device)
     model = build_model(config, dataset, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    forward = compile_for_training(model, device) if config.compile else model
+    warmup = COMPILED_WARMUP_STEPS if config.compile else WARMUP_STEPS
     shape = (config.batch_size, dataset.in_channels, *dataset.image_size)
     x = torch.randn(shape, device=device)
     if config.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, dataset.num_classes, (config.batch_size,), device=device)
-    for step in range(WARMUP_STEPS + TIMED_STEPS):
-        if step == WARMUP_STEPS:
+    for step in range(warmup + TIMED_STEPS):
+        if step == warmup:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
-        train_step(model, optimizer, x, y, config, device)
+        train_step(forward, optimizer, x, y, config, device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return (time.perf_counter() - start) / TIMED_STEPS
@@ -73,7 +77,7 @@ class Calibration:
 
     def step(self, config: RunConfig) -> float:
         key = (config.arch, config.depth, config.batch_size, config.precision, config.device,
-               config.channels_last, config.shortcut)  # fmt: skip
+               config.channels_last, config.shortcut, config.compile)  # fmt: skip
         if key not in self.measured:
             self.measured[key] = seconds_per_step(config, self.dataset)
         return self.measured[key]

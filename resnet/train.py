@@ -27,6 +27,9 @@ from resnet.config import RunConfig
 from resnet.schedule import ErrorWarmup, make_scheduler
 
 HEALTH_CHECK_EVERY = 10  # iterations between finiteness (and error warm-up) checks
+# Compiled graphs a process may hold per function: one per distinct net of a sweep. Past the
+# limit (torch's default is 8) torch silently runs further nets eager.
+RECOMPILE_LIMIT = 64
 
 
 class Tracker(Protocol):
@@ -187,8 +190,24 @@ def build_model(config: RunConfig, dataset: data_lib.Dataset, device: torch.devi
     return model
 
 
+def compile_for_training(model: nn.Module, device: torch.device) -> nn.Module:
+    """`torch.compile`d `model`, sharing its weights. On CUDA with CUDA graphs
+    ("reduce-overhead"): these small nets are bound by kernel launches, and a graph replays a
+    whole forward (or backward) pass as one launch."""
+    dynamo = torch._dynamo.config
+    dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)
+    return torch.compile(model, mode="reduce-overhead" if uses_cuda_graphs(device) else None)
+
+
+def uses_cuda_graphs(device: torch.device) -> bool:
+    return device.type == "cuda"
+
+
 def train_step(model, optimizer, x, labels, config: RunConfig, device: torch.device):
-    """One SGD step; returns (loss, logits) without reading them back to the host."""
+    """One SGD step; returns (loss, logits) without reading them back to the host. With CUDA
+    graphs the logits are valid until the next step only."""
+    if config.compile and uses_cuda_graphs(device):
+        torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs may be reused
     with autocast(config, device):
         logits = model(x)
         loss = F.cross_entropy(logits.float(), labels)
@@ -225,7 +244,7 @@ def train(
     generator = torch.Generator(device=device).manual_seed(config.seed)
     batches = BatchStream(len(dataset.train), config.batch_size, generator)
     loop = _Loop(config, dataset, model, tracker, device, eval_splits)
-    forward = torch.compile(model) if config.compile else model  # shares `model`'s weights
+    forward = compile_for_training(model, device) if config.compile else model
     parts = TrainingState(model, optimizer, scheduler, warmup, generator, batches, loop)
     done = parts.restore(checkpointing.path) if checkpointing and checkpointing.path.exists() else 0
 

@@ -71,3 +71,19 @@ def test_human_duration():
     assert human_duration(30) == "30 s"
     assert human_duration(600) == "10 min"
     assert human_duration(5 * 3600) == "5.0 h"
+
+
+def test_compiled_runs_are_timed_compiled_and_reuse_that_compilation(synthetic16):
+    from torch._dynamo.utils import counters
+
+    from resnet.train import train
+
+    cell = dataclasses.replace(
+        paper_on("synthetic").cells()[0], depth=14, iterations=3, milestones=(), eval_every=3,
+        log_every=3, compile=True,
+    )  # fmt: skip
+    before = counters["stats"]["unique_graphs"]
+    assert project([cell], [], synthetic16).training > 0
+    assert counters["stats"]["unique_graphs"] == before + 1  # timed compiled
+    assert train(cell, synthetic16, progress=False, eval_splits=()).finished
+    assert counters["stats"]["unique_graphs"] == before + 1  # trained without compiling again
