@@ -5,7 +5,7 @@ import torch
 
 from resnet.config import RunConfig
 from resnet.schedule import base_multiplier
-from resnet.train import evaluate, train
+from resnet.train import compile_for_training, evaluate, train
 
 
 def tiny(**changes):
@@ -189,3 +189,11 @@ def test_every_distinct_net_of_a_sweep_is_compiled(synthetic16, monkeypatch):
         config = tiny(arch=arch, shortcut=shortcut, iterations=2, warmup_iterations=0, compile=True)
         assert train(config, synthetic16, progress=False, eval_splits=()).finished
     assert counters["stats"]["unique_graphs"] - before == 2
+
+
+def test_on_a_gpu_the_compiled_model_replays_cuda_graphs(monkeypatch):
+    modes = []
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None: modes.append(mode) or model)
+    for device in ("cuda", "cuda:1", "cpu"):
+        compile_for_training(torch.nn.Linear(1, 1), torch.device(device))
+    assert modes == ["reduce-overhead", "reduce-overhead", None]
