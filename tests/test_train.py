@@ -178,16 +178,18 @@ def test_compiled_training_matches_eager_and_keeps_plain_weight_names(synthetic1
     assert RunConfig(compile=True).identity() == RunConfig().identity()
 
 
-def test_every_distinct_net_of_a_sweep_is_compiled(synthetic16, monkeypatch):
+def test_every_distinct_net_of_a_sweep_is_compiled(synthetic16):
     """torch stops compiling a function after a few distinct graphs (8 by default) and runs
     the further ones eager, silently; a sweep has more distinct nets than that."""
     from torch._dynamo.utils import counters
 
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
     before = counters["stats"]["unique_graphs"]
-    for arch, shortcut in (("plain", "A"), ("residual", "B")):  # compiled by no other test
-        config = tiny(arch=arch, shortcut=shortcut, iterations=2, warmup_iterations=0, compile=True)
-        assert train(config, synthetic16, progress=False, eval_splits=()).finished
+    with torch._dynamo.config.patch(recompile_limit=1):
+        for arch, shortcut in (("plain", "A"), ("residual", "B")):  # compiled by no other test
+            config = tiny(
+                arch=arch, shortcut=shortcut, iterations=2, warmup_iterations=0, compile=True
+            )
+            assert train(config, synthetic16, progress=False, eval_splits=()).finished
     assert counters["stats"]["unique_graphs"] - before == 2
 
 
