@@ -194,9 +194,19 @@ def compile_for_training(model: nn.Module, device: torch.device) -> nn.Module:
     """`torch.compile`d `model`, sharing its weights. On CUDA with CUDA graphs
     ("reduce-overhead"): these small nets are bound by kernel launches, and a graph replays a
     whole forward (or backward) pass as one launch."""
-    dynamo = torch._dynamo.config
-    dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)
+    dynamo, name = torch._dynamo.config, recompile_limit_name()
+    setattr(dynamo, name, max(getattr(dynamo, name), RECOMPILE_LIMIT))
     return torch.compile(model, mode="reduce-overhead" if uses_cuda_graphs(device) else None)
+
+
+def recompile_limit_name() -> str:
+    """The name of dynamo's limit in this torch: `recompile_limit` in newer versions, which
+    keep `cache_size_limit` as an alias; older ones (2.6 and before) have only the latter."""
+    return (
+        "recompile_limit"
+        if hasattr(torch._dynamo.config, "recompile_limit")
+        else "cache_size_limit"
+    )
 
 
 def uses_cuda_graphs(device: torch.device) -> bool:

@@ -5,7 +5,7 @@ import torch
 
 from resnet.config import RunConfig
 from resnet.schedule import base_multiplier
-from resnet.train import compile_for_training, evaluate, train
+from resnet.train import compile_for_training, evaluate, recompile_limit_name, train
 
 
 def tiny(**changes):
@@ -184,7 +184,7 @@ def test_every_distinct_net_of_a_sweep_is_compiled(synthetic16):
     from torch._dynamo.utils import counters
 
     before = counters["stats"]["unique_graphs"]
-    with torch._dynamo.config.patch(recompile_limit=1):
+    with torch._dynamo.config.patch(**{recompile_limit_name(): 1}):
         for arch, shortcut in (("plain", "A"), ("residual", "B")):  # compiled by no other test
             config = tiny(
                 arch=arch, shortcut=shortcut, iterations=2, warmup_iterations=0, compile=True
