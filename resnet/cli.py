@@ -238,11 +238,9 @@ def check_writable(uri: str) -> None:
     """A local store's folder (runs, artifacts, checkpoints) must be a folder we can write."""
     db = sqlite_path(uri)
     problem = folder_problem(db.parent) if db is not None else None
-    if problem is not None and problem.endswith("is a file"):
-        raise InputError(f"{problem}; the MLflow store needs a folder there")
     if problem is not None:
-        raise InputError(f"{problem} (the MLflow store and checkpoints go there); fix its "
-                         "permissions or give --tracking-uri")  # fmt: skip
+        raise InputError(f"{problem}; the MLflow store and checkpoints need a writable folder "
+                         "there (or give --tracking-uri)")  # fmt: skip
 
 
 def check_checkpoint_dir(folder: Path | None) -> None:

@@ -139,7 +139,10 @@ def test_a_store_folder_that_is_a_file_is_one_line(workdir, capsys):
     (workdir / "mlruns").write_text("not a folder")
     assert main(["--preset", "smoke", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "is a file; the MLflow store needs a folder there" in err
+    assert (
+        err.count("\n") == 1
+        and "is a file; the MLflow store and checkpoints need a writable folder" in err
+    )
 
 
 def test_an_unwritable_store_folder_is_one_line(workdir, capsys, monkeypatch):
