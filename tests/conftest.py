@@ -1,3 +1,10 @@
+import os
+
+# pytest-xdist runs one test process per core; each of them (and every sweep a test starts)
+# keeps to one thread, as more OpenMP threads than cores spin against each other. Set before
+# torch is imported, which reads it then.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 
 from resnet.data import load
