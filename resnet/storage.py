@@ -204,6 +204,10 @@ def claim_trial(trial: optuna.Trial) -> None:
         storage.record_heartbeat(trial._trial_id)  # a trial with no beat never goes stale
 
 
+def exit_stuck() -> None:
+    os._exit(EXIT_STUCK)
+
+
 class Claim:
     """A running trial's heartbeat, in a thread (so a long training step does not delay it).
     `lost()` turns true when the trial is no longer running: another worker found it stale
@@ -223,7 +227,7 @@ class Claim:
         trial_id: int,
         name: str = "",
         stall_limit: float = STALL_LIMIT,
-        on_stuck: Callable[[], object] = lambda: os._exit(EXIT_STUCK),
+        on_stuck: Callable[[], object] = exit_stuck,
     ):
         self.storage, self.trial_id, self.name = storage, trial_id, name
         self.on_stuck = on_stuck

@@ -117,10 +117,10 @@ def run_cell(
 
 def train_cell(cell: CellRun, config, dataset, progress, stop, attempt: Attempt) -> TrainResult:
     path = checkpoint_path(cell.store.checkpoint_folder, cell.run_id)
-    checkpointing = Checkpointing(
-        path, config.checkpoint_every, stop or (lambda: False), attempt.claim_lost
+    checkpointing = Checkpointing(path, config.checkpoint_every, stop or (lambda: False))
+    return train(
+        config, dataset, cell, progress, checkpointing=checkpointing, claim_lost=attempt.claim_lost
     )
-    return train(config, dataset, cell, progress, checkpointing=checkpointing)
 
 
 def abandon(store: Store, run_id: str, problem: str, name: str | None = None) -> None:

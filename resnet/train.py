@@ -47,13 +47,11 @@ class ClaimLost(Exception):
 @dataclass
 class Checkpointing:
     """Where and how often a run saves its resumable state; `should_stop` is asked after every
-    iteration (a signal handler's flag), so a stop never falls in the middle of a step.
-    `claim_lost` too: then training stops without saving, the run being another worker's."""
+    iteration (a signal handler's flag), so a stop never falls in the middle of a step."""
 
     path: Path
     every: int
     should_stop: Callable[[], bool] = lambda: False
-    claim_lost: Callable[[], bool] = lambda: False
 
 
 @dataclass
@@ -234,13 +232,17 @@ def train(
     progress: bool = True,
     eval_splits: tuple[str, ...] = ("val", "test"),
     checkpointing: Checkpointing | None = None,
+    claim_lost: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train one network as the config says; log metrics to `tracker` every few iterations.
 
     `eval_splits` are the splits evaluated every `eval_every` iterations (tuning trials leave
     the test set out: nothing may be chosen on it, so it is not even computed). With
     `checkpointing`, the run resumes from its checkpoint when there is one, saves one every
-    `every` iterations, and saves one and raises `Interrupted` when asked to stop."""
+    `every` iterations, and saves one and raises `Interrupted` when asked to stop. `claim_lost`
+    is asked after every iteration too (which tells a worker's heartbeat that it makes
+    progress); when it says the run is another worker's now, training raises `ClaimLost`
+    without saving anything."""
     device = resolve_device(config.device)
     dataset = (dataset or load_data(config)).to(device)
     model = build_model(config, dataset, device)
@@ -285,11 +287,11 @@ def train(
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
         # Asked after the last step too: the heartbeat takes each call as a sign of progress.
-        lost = checkpointing is not None and checkpointing.claim_lost()
+        lost = claim_lost is not None and claim_lost()
+        if lost and it < config.iterations:
+            bar.close()
+            raise ClaimLost(f"another worker took the run over after iteration {it}")
         if checkpointing is not None and it < config.iterations:
-            if lost:
-                bar.close()
-                raise ClaimLost(f"another worker took the run over after iteration {it}")
             if checkpointing.should_stop():
                 parts.save(checkpointing.path, it)
                 bar.close()

@@ -3,29 +3,39 @@
 Each trial trains the cell with a shortened budget through the same `train()` and is scored on
 the validation error (never the test set); the validation error at each evaluation goes to the
 pruner. Studies live in the sweep's Optuna storage (`resnet.storage`) and are reopened by name,
-so a rerun continues them up to the wanted number of trials, and several workers share them the
-ordinary Optuna way. Every trial is a nested MLflow run under its study's tuning run, tagged
-with its Optuna state.
+so a rerun continues them up to the wanted number of trials, and several workers share them
+(Optuna's ask and tell). A trial's heartbeat is a `Claim`, as a cell's is: a worker stuck in a
+trial stops beating, and the trial goes to another worker. Every trial is a nested MLflow run
+under its study's tuning run, tagged with its Optuna state.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import tempfile
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from resnet.config import ConfigError, RunConfig
 from resnet.data import Dataset
-from resnet.storage import claim_trial, open_shared_study, requeue_dead_owners, wait_for_attr
+from resnet.storage import (
+    STALL_LIMIT,
+    Claim,
+    claim_trial,
+    exit_stuck,
+    open_shared_study,
+    requeue_dead_owners,
+    wait_for_attr,
+)
 from resnet.tracking import CellRun, Store, SweepRun
-from resnet.train import resolve_device, train
+from resnet.train import ClaimLost, resolve_device, train
 
 PRUNERS = ("median", "hyperband", "none")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
@@ -186,54 +196,90 @@ class StudyRunner:
     def counted(self) -> int:
         return len(self.study.get_trials(deepcopy=False, states=COUNTED))
 
-    def objective(self, dataset: Dataset):
-        def run_trial(trial: optuna.Trial) -> float:
-            config = dataclasses.replace(
-                trial_budget(self.cell, self.tune),
-                lr=trial.suggest_float("lr", self.tune.lr_min, self.tune.lr_max, log=True),
-                weight_decay=trial.suggest_float(
-                    "weight_decay", self.tune.weight_decay_min, self.tune.weight_decay_max,
-                    log=True,
-                ),
-            )  # fmt: skip
-            claim_trial(trial)  # first: a killed trial is known as ours
-            run = TrialRun(self.sweep_run, self.run_id, config, trial)
-            trial.set_user_attr(RUN_ATTR, run.run_id)
-            try:
-                result = train(config, dataset, run, progress=False, eval_splits=("val",))
-            except optuna.TrialPruned as pruned:
-                run.end_as("PRUNED", str(pruned))
-                raise
-            except BaseException as exc:
-                run.end_as("FAIL", f"{type(exc).__name__}: {exc}")
-                raise
-            run.log_num_params(result.num_params)
-            if not result.finished:  # diverged: a visible PRUNED, and the study goes on
-                run.end_as("PRUNED", result.failure)
-                raise optuna.TrialPruned(result.failure)
-            run.end_as("COMPLETE")
-            return result.metrics["val_error"]
+    def another_trial_wanted(self) -> bool:
+        """A retry waits, or the trials counted and running (in any worker) are too few. Asked
+        just before each trial, so workers that start together do not each run all of the
+        missing ones."""
+        states = [t.state for t in self.study.get_trials(deepcopy=False)]
+        if TrialState.WAITING in states:
+            return True
+        started = sum(states.count(state) for state in (*COUNTED, TrialState.RUNNING))
+        return started < self.tune.trials
 
-        return run_trial
+    def trial_config(self, trial: optuna.Trial) -> RunConfig:
+        return dataclasses.replace(
+            trial_budget(self.cell, self.tune),
+            lr=trial.suggest_float("lr", self.tune.lr_min, self.tune.lr_max, log=True),
+            weight_decay=trial.suggest_float(
+                "weight_decay", self.tune.weight_decay_min, self.tune.weight_decay_max, log=True
+            ),
+        )
+
+    def run_trial(self, trial: optuna.Trial, dataset: Dataset, claim: Claim) -> None:
+        """One trial, told to the study: COMPLETE with its validation error, PRUNED (by the
+        pruner, or diverged: the study goes on); an error or Ctrl-C ends the MLflow run and
+        goes up to `run`. A trial taken over by another worker (this one stalled) is left to
+        its retry."""
+        config = self.trial_config(trial)
+        run = TrialRun(self.sweep_run, self.run_id, config, trial)
+        trial.set_user_attr(RUN_ATTR, run.run_id)
+        try:
+            result = train(config, dataset, run, progress=False, eval_splits=("val",),
+                           claim_lost=claim.lost)  # fmt: skip
+        except optuna.TrialPruned as pruned:
+            run.end_as("PRUNED", str(pruned))
+            self.tell(trial, TrialState.PRUNED)
+            return
+        except ClaimLost as lost:
+            reason = f"{lost} (this worker stalled past the heartbeat's grace period)"
+            print(f"{claim.name}: {reason}", file=sys.stderr)
+            run.end_as("FAIL", reason)
+            return
+        except BaseException as exc:
+            run.end_as("FAIL", f"{type(exc).__name__}: {exc}")
+            raise
+        run.log_num_params(result.num_params)
+        if not result.finished:  # diverged
+            run.end_as("PRUNED", result.failure)
+            self.tell(trial, TrialState.PRUNED)
+            return
+        run.end_as("COMPLETE")
+        self.tell(trial, TrialState.COMPLETE, result.metrics["val_error"])
+
+    def tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
+        """Nothing if another worker has failed the trial meanwhile (its retry waits)."""
+        self.study.tell(trial, value, state, skip_if_finished=True)
 
     def busy(self) -> bool:
         """Trials waiting or running (in any worker)."""
         states = (TrialState.WAITING, TrialState.RUNNING)
         return bool(self.study.get_trials(deepcopy=False, states=states))
 
-    def run(self, dataset: Dataset) -> None:
-        """This worker's share of the missing trials: those not counted yet and not running
-        elsewhere, and at least the retries that wait."""
+    def run(
+        self,
+        dataset: Dataset,
+        stall_limit: float = STALL_LIMIT,
+        on_stuck: Callable[[], object] = exit_stuck,
+    ) -> None:
+        """This worker's share of the missing trials, one at a time while another is wanted.
+        Each runs under a `Claim` (see `resnet.storage`) that stops beating when training makes
+        no step for `stall_limit` seconds, and calls `on_stuck` once the trial has gone."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # MLflow has every trial
-        self.requeue_abandoned_trials()
-        by_state = [t.state for t in self.study.get_trials(deepcopy=False)]
-        missing = self.tune.trials - self.counted() - by_state.count(TrialState.RUNNING)
-        wanted = max(missing, by_state.count(TrialState.WAITING))
-        if wanted > 0:
-            # Stop once the trials done or running elsewhere are enough: workers that start
-            # together would otherwise each run all of the missing ones.
-            enough = MaxTrialsCallback(self.tune.trials, states=(*COUNTED, TrialState.RUNNING))
-            self.study.optimize(self.objective(dataset), n_trials=wanted, callbacks=[enough])
+        while True:
+            self.requeue_abandoned_trials()
+            if not self.another_trial_wanted():
+                return
+            with warnings.catch_warnings():  # heartbeats are meant for Study.optimize, Optuna
+                warnings.simplefilter("ignore", UserWarning)  # says; the Claim below beats here
+                trial = self.study.ask()  # a waiting retry first, else a new trial
+            claim_trial(trial)  # first: a killed trial is known as ours
+            name = f"{self.cell.arch}-{self.cell.depth}-trial{trial.number}"
+            with Claim(self.storage, trial._trial_id, name, stall_limit, on_stuck) as claim:
+                try:
+                    self.run_trial(trial, dataset, claim)
+                except BaseException:
+                    self.tell(trial, TrialState.FAIL)
+                    raise
 
     def best(self) -> optuna.trial.FrozenTrial:
         completed = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

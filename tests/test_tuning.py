@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from resnet.cli import main
-from resnet.storage import open_storage
+from resnet.storage import open_storage, requeue_dead_owners
 
 REPO = Path(__file__).resolve().parents[1]
 JOURNAL = "mlruns/optuna-journal.log"
@@ -200,3 +200,48 @@ def test_bad_tune_section_is_one_line_and_exit_2(text, expected, workdir, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err
     assert not (workdir / "mlruns").exists()
+
+
+def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
+    workdir, synthetic16, capsys, monkeypatch
+):
+    import resnet.train
+    from resnet.presets import build_sweep
+    from resnet.tracking import Store, SweepRun
+    from resnet.tuning import StudyRunner, TuneConfig
+
+    sweep = build_sweep("smoke", {}, {"iterations": 20})
+    store = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    sweep_run = SweepRun(store, store.experiment_id(sweep.experiment_name), sweep, tuned=True)
+    storage = open_storage(str(workdir / JOURNAL), heartbeat_interval=1, grace_period=2)
+    tune = TuneConfig(trials=1, iterations=20, pruner="none")
+    runner = StudyRunner(sweep_run, sweep.cells()[0], tune, storage)
+
+    step, calls = resnet.train.train_step, []
+
+    def hangs_once(*args):
+        calls.append(1)
+        if len(calls) == 5:  # a hung device call: no step for longer than the stall limit
+            time.sleep(1.5 + 2 + 1.5)  # stall limit, grace period, a heartbeat to spare
+            requeue_dead_owners(runner.study)  # what another worker does
+            time.sleep(1.5)  # this worker's heartbeat thread learns it
+        return step(*args)
+
+    monkeypatch.setattr(resnet.train, "train_step", hangs_once)
+    exits = []
+    runner.run(synthetic16, stall_limit=1.5, on_stuck=lambda: exits.append("exit"))
+
+    assert exits == ["exit"]  # it would have exited, had it stayed stuck
+    first, retry = runner.study.trials
+    assert (first.state, retry.state) == (TrialState.FAIL, TrialState.COMPLETE)
+    assert retry.params == first.params  # the same values, tried again
+    assert len(calls) == 5 + 20  # the stuck trial stopped at its next step
+    by_number = {r.data.tags["trial_number"]: r for r in runs("trial")}
+    assert by_number["0"].data.tags["optuna_state"] == "FAIL"
+    assert (
+        "another worker took the run over after iteration 5"
+        in (by_number["0"].data.tags["failure_reason"])
+    )
+    assert by_number["1"].data.tags["optuna_state"] == "COMPLETE"
+    err = capsys.readouterr().err
+    assert "no training step in 2 s" in err and "it exits (3)" in err
