@@ -215,7 +215,9 @@ class Claim:
     now belongs to the retry.
 
     The training loop asks `lost()` after every step, which also tells the heartbeat that the
-    worker makes progress. A worker with no step for `stall_limit` seconds (a hung device call,
+    worker makes progress; the first ask after a gap of more than a heartbeat interval looks at
+    the storage itself, so a worker that wakes up after its cell was taken over stops at once,
+    not at its next beat. A worker with no step for `stall_limit` seconds (a hung device call,
     say) stops beating, so that after the grace period another worker takes its cell over,
     instead of a live but stuck process holding it forever. Once its cell has gone while it is
     still stuck, it calls `on_stuck`: by default the process exits with EXIT_STUCK, so that a
@@ -239,8 +241,21 @@ class Claim:
         self.thread = threading.Thread(target=self.beat, name="trial-heartbeat", daemon=True)
 
     def lost(self) -> bool:
+        # After a gap a beat may have been missed (a stall, a frozen process), and the trial
+        # may have gone since the last beat: look now rather than at the next one.
+        gap = time.monotonic() - self.last_progress
+        if gap > min(self.interval or self.stall_limit, self.stall_limit):
+            self.look()
         self.last_progress = time.monotonic()
         return self.gone.is_set()
+
+    def look(self) -> None:
+        """Learn now, not at the next beat, whether the trial still runs."""
+        try:
+            if self.storage.get_trial(self.trial_id).state != TrialState.RUNNING:
+                self.gone.set()
+        except Exception:  # the storage is away for a moment: the heartbeat will learn it
+            pass
 
     def stalled(self) -> bool:
         return time.monotonic() - self.last_progress > self.stall_limit

@@ -363,3 +363,17 @@ def test_a_trial_popped_by_a_worker_killed_before_claiming_it_is_retried(tmp_pat
     time.sleep(1.5)
     requeue_dead_owners(queue.study)
     assert [t.state for t in queue.trials()] == [TrialState.FAIL, TrialState.WAITING]
+
+
+def test_a_worker_awake_after_a_stall_learns_at_once_that_its_cell_was_taken_over(tmp_path):
+    # The heartbeat thread beats once, then sleeps past the test: only the direct look can tell.
+    storage = open_storage(str(tmp_path / "journal.log"), heartbeat_interval=60, grace_period=1)
+    queue = CellQueue(storage, "sweep")
+    queue.enqueue(smoke_cells()[:1])
+    trial = queue.pop()
+    trial.set_user_attr("owner", "another-host:1234:99")  # alive for all this host can tell
+    with Claim(storage, trial._trial_id, "plain-8-s0", stall_limit=0.5) as claim:
+        assert not claim.lost()
+        time.sleep(1.5)  # stalled: past the stall limit and the grace period
+        requeue_dead_owners(queue.study)  # another worker takes the cell over
+        assert claim.lost()  # the first step after waking up stops the cell
