@@ -240,9 +240,8 @@ def train(
     the test set out: nothing may be chosen on it, so it is not even computed). With
     `checkpointing`, the run resumes from its checkpoint when there is one, saves one every
     `every` iterations, and saves one and raises `Interrupted` when asked to stop. `claim_lost`
-    is asked after every iteration too (which tells a worker's heartbeat that it makes
-    progress); when it says the run is another worker's now, training raises `ClaimLost`
-    without saving anything."""
+    is asked after every step; when it says the run is another worker's now, training raises
+    `ClaimLost` without logging or saving anything more."""
     device = resolve_device(config.device)
     dataset = (dataset or load_data(config)).to(device)
     model = build_model(config, dataset, device)
@@ -272,6 +271,11 @@ def train(
         loss, logits = train_step(forward, optimizer, x, labels, config, device)
         scheduler.step()
         loop.stats.add(loss, logits, labels, it)
+        # Before anything is logged: a run taken over is the other worker's to log into. Each
+        # call also tells the worker's heartbeat that training makes progress.
+        if claim_lost is not None and claim_lost():
+            bar.close()
+            raise ClaimLost(f"another worker took the run over; stopped at iteration {it}")
 
         evaluate_now = it % config.eval_every == 0 or it == config.iterations
         log_now = evaluate_now or it % config.log_every == 0
@@ -286,11 +290,6 @@ def train(
             loop.log_point(it, lr, evaluate_now)
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
-        # Asked after the last step too: the heartbeat takes each call as a sign of progress.
-        lost = claim_lost is not None and claim_lost()
-        if lost and it < config.iterations:
-            bar.close()
-            raise ClaimLost(f"another worker took the run over after iteration {it}")
         if checkpointing is not None and it < config.iterations:
             if checkpointing.should_stop():
                 parts.save(checkpointing.path, it)

@@ -40,6 +40,7 @@ from resnet.train import ClaimLost, resolve_device, train
 PRUNERS = ("median", "hyperband", "none")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
 MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+TAKEN_OVER = "another worker took the trial over (this one stalled past the grace period)"
 RUN_ATTR = "mlflow_run_id"  # study user attr: its tuning run; trial user attr: its trial run
 READY_TIMEOUT = 60.0  # how long a worker waits for the one that creates a study's tuning run
 
@@ -108,14 +109,18 @@ def sampler_seed(seed: int, trials_so_far: int, worker: str) -> int:
     return (seed + trials_so_far + offset) % 2**32
 
 
+def trial_run_name(cell: RunConfig, number: int) -> str:
+    return f"{cell.arch}-{cell.depth}-trial{number}"
+
+
 class TrialRun(CellRun):
     """An MLflow run for one trial; reports each validation error to Optuna for pruning."""
 
     def __init__(self, parent: SweepRun, parent_run_id: str, config: RunConfig, trial):
         tags = {"trial_number": trial.number, "study": trial.study.study_name}
         device = resolve_device(config.device)
-        name = f"{config.arch}-{config.depth}-trial{trial.number}"
-        super().__init__(parent, config, device, parent_run_id, "trial", tags, name)
+        self.name = trial_run_name(config, trial.number)
+        super().__init__(parent, config, device, parent_run_id, "trial", tags, self.name)
         self.trial = trial
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
@@ -216,39 +221,45 @@ class StudyRunner:
         )
 
     def run_trial(self, trial: optuna.Trial, dataset: Dataset, claim: Claim) -> None:
-        """One trial, told to the study: COMPLETE with its validation error, PRUNED (by the
-        pruner, or diverged: the study goes on); an error or Ctrl-C ends the MLflow run and
-        goes up to `run`. A trial taken over by another worker (this one stalled) is left to
-        its retry."""
+        """One trial, told to the study: COMPLETE with its validation error, or PRUNED (by the
+        pruner, or diverged: the study goes on); its MLflow run ends as the trial does. An error
+        or Ctrl-C ends the run FAILED and goes up to `run`. A trial that another worker took
+        over meanwhile (this one stalled) is left to that worker's retry."""
         config = self.trial_config(trial)
         run = TrialRun(self.sweep_run, self.run_id, config, trial)
-        trial.set_user_attr(RUN_ATTR, run.run_id)
         try:
+            trial.set_user_attr(RUN_ATTR, run.run_id)
             result = train(config, dataset, run, progress=False, eval_splits=("val",),
                            claim_lost=claim.lost)  # fmt: skip
         except optuna.TrialPruned as pruned:
-            run.end_as("PRUNED", str(pruned))
-            self.tell(trial, TrialState.PRUNED)
-            return
+            self.finish(trial, run, TrialState.PRUNED, reason=str(pruned))
         except ClaimLost as lost:
-            reason = f"{lost} (this worker stalled past the heartbeat's grace period)"
-            print(f"{claim.name}: {reason}", file=sys.stderr)
-            run.end_as("FAIL", reason)
-            return
+            self.let_go(run, f"{lost} (this worker stalled past the grace period)")
+        except optuna.exceptions.UpdateFinishedTrialError:  # failed by the worker taking over
+            self.let_go(run)
         except BaseException as exc:
             run.end_as("FAIL", f"{type(exc).__name__}: {exc}")
             raise
-        run.log_num_params(result.num_params)
-        if not result.finished:  # diverged
-            run.end_as("PRUNED", result.failure)
-            self.tell(trial, TrialState.PRUNED)
-            return
-        run.end_as("COMPLETE")
-        self.tell(trial, TrialState.COMPLETE, result.metrics["val_error"])
+        else:
+            run.log_num_params(result.num_params)
+            if result.finished:
+                self.finish(trial, run, TrialState.COMPLETE, result.metrics["val_error"])
+            else:  # diverged
+                self.finish(trial, run, TrialState.PRUNED, reason=result.failure)
 
-    def tell(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> None:
-        """Nothing if another worker has failed the trial meanwhile (its retry waits)."""
-        self.study.tell(trial, value, state, skip_if_finished=True)
+    def finish(self, trial: optuna.Trial, run: TrialRun, state: TrialState,
+               value: float | None = None, reason: str | None = None) -> None:  # fmt: skip
+        """Tell the study, then end the MLflow run as the trial now is: another worker may have
+        taken it over since the last step."""
+        told = self.study.tell(trial, value, state, skip_if_finished=True)
+        if told.state == state:
+            run.end_as(state.name, reason)
+        else:
+            self.let_go(run)
+
+    def let_go(self, run: TrialRun, reason: str = TAKEN_OVER) -> None:
+        print(f"{run.name}: {reason}", file=sys.stderr)
+        run.end_as("FAIL", reason)
 
     def busy(self) -> bool:
         """Trials waiting or running (in any worker)."""
@@ -272,14 +283,16 @@ class StudyRunner:
             with warnings.catch_warnings():  # heartbeats are meant for Study.optimize, Optuna
                 warnings.simplefilter("ignore", UserWarning)  # says; the Claim below beats here
                 trial = self.study.ask()  # a waiting retry first, else a new trial
-            claim_trial(trial)  # first: a killed trial is known as ours
-            name = f"{self.cell.arch}-{self.cell.depth}-trial{trial.number}"
-            with Claim(self.storage, trial._trial_id, name, stall_limit, on_stuck) as claim:
-                try:
+            name = trial_run_name(self.cell, trial.number)
+            try:
+                claim_trial(trial)  # first: a killed trial is known as ours
+                with Claim(self.storage, trial._trial_id, name, stall_limit, on_stuck) as claim:
                     self.run_trial(trial, dataset, claim)
-                except BaseException:
-                    self.tell(trial, TrialState.FAIL)
-                    raise
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # failed by another worker before this one claimed it: a retry waits
+            except BaseException:  # told once the heartbeat has stopped, which must not
+                self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)  # see it
+                raise
 
     def best(self) -> optuna.trial.FrozenTrial:
         completed = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

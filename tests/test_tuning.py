@@ -202,8 +202,9 @@ def test_bad_tune_section_is_one_line_and_exit_2(text, expected, workdir, capsys
     assert not (workdir / "mlruns").exists()
 
 
+@pytest.mark.parametrize("hang_at", [5, 20])  # 20: the last step, which evaluates
 def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
-    workdir, synthetic16, capsys, monkeypatch
+    workdir, synthetic16, capsys, monkeypatch, hang_at
 ):
     import resnet.train
     from resnet.presets import build_sweep
@@ -217,31 +218,33 @@ def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
     tune = TuneConfig(trials=1, iterations=20, pruner="none")
     runner = StudyRunner(sweep_run, sweep.cells()[0], tune, storage)
 
-    step, calls = resnet.train.train_step, []
+    step, calls, exits = resnet.train.train_step, [], []
 
     def hangs_once(*args):
         calls.append(1)
-        if len(calls) == 5:  # a hung device call: no step for longer than the stall limit
+        if len(calls) == hang_at:  # a hung device call: no step for longer than the stall limit
             time.sleep(1.5 + 2 + 1.5)  # stall limit, grace period, a heartbeat to spare
             requeue_dead_owners(runner.study)  # what another worker does
-            time.sleep(1.5)  # this worker's heartbeat thread learns it
+            deadline = time.monotonic() + 10
+            while not exits and time.monotonic() < deadline:  # the heartbeat thread learns it
+                time.sleep(0.1)
         return step(*args)
 
     monkeypatch.setattr(resnet.train, "train_step", hangs_once)
-    exits = []
     runner.run(synthetic16, stall_limit=1.5, on_stuck=lambda: exits.append("exit"))
 
     assert exits == ["exit"]  # it would have exited, had it stayed stuck
     first, retry = runner.study.trials
     assert (first.state, retry.state) == (TrialState.FAIL, TrialState.COMPLETE)
     assert retry.params == first.params  # the same values, tried again
-    assert len(calls) == 5 + 20  # the stuck trial stopped at its next step
+    assert len(calls) == hang_at + 20  # the stuck trial stopped at that step
     by_number = {r.data.tags["trial_number"]: r for r in runs("trial")}
     assert by_number["0"].data.tags["optuna_state"] == "FAIL"
-    assert (
-        "another worker took the run over after iteration 5"
-        in (by_number["0"].data.tags["failure_reason"])
-    )
+    assert by_number["0"].info.status == "FAILED"
+    reason = by_number["0"].data.tags["failure_reason"]
+    assert f"another worker took the run over; stopped at iteration {hang_at}" in reason
+    logged = client().get_metric_history(by_number["0"].info.run_id, "train_loss")
+    assert all(m.step < hang_at for m in logged)  # nothing logged once it was taken over
     assert by_number["1"].data.tags["optuna_state"] == "COMPLETE"
     err = capsys.readouterr().err
     assert "no training step in 2 s" in err and "it exits (3)" in err
