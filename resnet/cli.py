@@ -438,10 +438,12 @@ def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, pla
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130
-    codes, interrupted = run_workers(argv, placements, queue, len(cells), not args.no_progress)
+    codes, interrupted, stopped = run_workers(
+        argv, placements, queue, len(cells), not args.no_progress
+    )
     rows = queue.rows(cells, started)
     for number, code in enumerate(codes, 1):
-        if code not in (0, 1) and not interrupted:
+        if code not in (0, 1) and not interrupted and number not in stopped:
             print(f"worker {number} ended with exit code {code}; its cell went back to the "
                   "queue", file=sys.stderr)  # fmt: skip
     if interrupted:

@@ -27,6 +27,10 @@ from resnet.cell_queue import CellQueue
 
 LAUNCHER_ONLY = {"--workers": 1, "--jobs-per-gpu": 1, "--force": 0}  # option: values it takes
 POLL_SECONDS = 1.0
+# A worker still running this long after the last cell ended is stuck outside any cell (its
+# cells' heartbeats cover those): the launcher stops it rather than wait for it forever.
+LINGER_SECONDS = 600.0
+KILL_AFTER_SECONDS = 30.0  # after SIGTERM: a process stuck in a system call ignores it
 
 
 class PlacementError(ValueError):
@@ -85,25 +89,34 @@ def worker_argv(argv: Sequence[str]) -> list[str]:
     return [*kept, "--no-progress", "--no-report"]
 
 
+def worker_commands(
+    argv: Sequence[str], placements: list[Placement]
+) -> list[tuple[list[str], dict[str, str]]]:
+    base = worker_argv(argv)
+    return [
+        ([sys.executable, "-m", "resnet.cli", *base, "--join", str(number),
+          *placement.device_args], placement.env)
+        for number, placement in enumerate(placements, 1)
+    ]  # fmt: skip
+
+
 class Launch:
     """The running workers of one launch."""
 
-    def __init__(self, argv: Sequence[str], placements: list[Placement]):
-        base = worker_argv(argv)
-        self.processes = []
-        for number, placement in enumerate(placements, 1):
-            command = [sys.executable, "-m", "resnet.cli", *base, "--join", str(number),
-                       *placement.device_args]  # fmt: skip
-            self.processes.append(
-                subprocess.Popen(
-                    command,
-                    env={**os.environ, **placement.env, "PYTHONUNBUFFERED": "1"},
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    start_new_session=True,  # a terminal's Ctrl-C reaches them through us, once
-                )
+    def __init__(self, commands: Sequence[tuple[list[str], dict[str, str]]]):
+        """Start one worker per (command, extra environment)."""
+        self.processes = [
+            subprocess.Popen(
+                command,
+                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # a terminal's Ctrl-C reaches them through us, once
             )
+            for command, env in commands
+        ]
+        self.stopped: list[int] = []  # the numbers of workers stopped for lingering
         self.printers = [
             threading.Thread(target=self.forward, args=(i, p.stdout), daemon=True)
             for i, p in enumerate(self.processes, 1)
@@ -128,15 +141,42 @@ class Launch:
         return any(p.poll() is None for p in self.processes)
 
     def wait(self, queue: CellQueue, total: int, progress: bool) -> list[int]:
-        """Show the sweep's progress until every worker has exited; their exit codes."""
+        """Show the sweep's progress until every worker has exited; their exit codes. Workers
+        still running `LINGER_SECONDS` after the queue has run dry are stopped."""
+        idle_since = None
         with tqdm(total=total, desc="sweep", unit="run", disable=not progress) as bar:
             while self.running():
                 show_done(bar, queue)
+                idle_since = None if still_busy(queue) else (idle_since or time.monotonic())
+                if idle_since is not None and time.monotonic() - idle_since > LINGER_SECONDS:
+                    self.stop_lingering()
                 time.sleep(POLL_SECONDS)
             show_done(bar, queue)
         for printer in self.printers:
             printer.join()
         return [p.wait() for p in self.processes]
+
+    def stop_lingering(self) -> None:
+        for number, process in enumerate(self.processes, 1):
+            if process.poll() is None:
+                self.stopped.append(number)
+                tqdm.write(f"worker {number}: still running {LINGER_SECONDS:.0f} s after the "
+                           "last cell ended; stopping it", file=sys.stderr)  # fmt: skip
+                process.terminate()
+        deadline = time.monotonic() + KILL_AFTER_SECONDS
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def still_busy(queue: CellQueue) -> bool:
+    """Cells wait or run; also when the storage cannot tell for a moment."""
+    try:
+        return queue.busy()
+    except Exception:
+        return True
 
 
 def show_done(bar: tqdm, queue: CellQueue) -> None:
@@ -147,7 +187,7 @@ def show_done(bar: tqdm, queue: CellQueue) -> None:
 
 def run_workers(argv: Sequence[str], placements: list[Placement], queue, total, progress):
     """Start the workers and wait for them, passing SIGINT and SIGTERM on; (exit codes,
-    whether the launch was interrupted)."""
+    whether the launch was interrupted, the numbers of workers stopped for lingering)."""
     for i, placement in enumerate(placements, 1):
         print(f"worker {i}: {placement.where}", file=sys.stderr)
     interrupted = []
@@ -162,11 +202,11 @@ def run_workers(argv: Sequence[str], placements: list[Placement], queue, total, 
     passed = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     handlers = {s: signal.signal(s, pass_on) for s in passed}
     try:
-        launch = Launch(argv, placements)
+        launch = Launch(worker_commands(argv, placements))
         if interrupted:  # it came while they were starting
             launch.signal(interrupted[0])
         codes = launch.wait(queue, total, progress)
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-    return codes, bool(interrupted)
+    return codes, bool(interrupted), launch.stopped

@@ -19,6 +19,7 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
+from resnet import workers
 from resnet.cell_queue import CellQueue
 from resnet.cli import main
 from resnet.presets import build_sweep
@@ -174,6 +175,43 @@ def test_a_worker_runs_the_launch_command_without_the_launchers_options():
     argv = ["--preset", "smoke", "--workers", "3", "--force", "--jobs-per-gpu=2", "--seeds", "0"]
     assert worker_argv(argv) == ["--preset", "smoke", "--seeds", "0", "--no-progress",
                                  "--no-report"]  # fmt: skip
+
+
+class FakeQueue:
+    def __init__(self, busy: bool):
+        self.is_busy = busy
+
+    def busy(self) -> bool:
+        return self.is_busy
+
+    def done_count(self) -> int:
+        return 0
+
+
+def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch, capsys):
+    monkeypatch.setattr(workers, "LINGER_SECONDS", 1.0)
+    monkeypatch.setattr(workers, "KILL_AFTER_SECONDS", 1.0)
+    monkeypatch.setattr(workers, "POLL_SECONDS", 0.1)
+    # Stuck where SIGTERM cannot reach it (a hung system call, say): only SIGKILL ends it.
+    stuck = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    launch = workers.Launch([([sys.executable, "-c", stuck], {}),
+                             ([sys.executable, "-c", "pass"], {})])  # fmt: skip
+    started = time.monotonic()
+    codes = launch.wait(FakeQueue(busy=False), total=1, progress=False)
+    assert codes == [-signal.SIGKILL, 0]
+    assert launch.stopped == [1]
+    assert time.monotonic() - started < 20
+    assert "worker 1: still running 1 s after the last cell ended; stopping it" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_worker_is_left_alone_while_cells_wait_or_run(monkeypatch):
+    monkeypatch.setattr(workers, "LINGER_SECONDS", 0.5)
+    monkeypatch.setattr(workers, "POLL_SECONDS", 0.1)
+    launch = workers.Launch([([sys.executable, "-c", "import time; time.sleep(2)"], {})])
+    assert launch.wait(FakeQueue(busy=True), total=1, progress=False) == [0]
+    assert launch.stopped == []
 
 
 @pytest.mark.parametrize(
