@@ -162,13 +162,20 @@ class Launch:
                 self.stopped.append(number)
                 tqdm.write(f"worker {number}: still running {LINGER_SECONDS:.0f} s after the "
                            "last cell ended; stopping it", file=sys.stderr)  # fmt: skip
-                process.terminate()
+                signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + KILL_AFTER_SECONDS
         for process in self.processes:
             try:
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
+                signal_group(process, signal.SIGKILL)
+                process.wait()
+
+
+def signal_group(process: subprocess.Popen, signum: int) -> None:
+    """The worker and its own children (each worker leads a process group of its own)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
 
 
 def still_busy(queue: CellQueue) -> bool:

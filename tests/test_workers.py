@@ -192,8 +192,11 @@ def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch,
     monkeypatch.setattr(workers, "LINGER_SECONDS", 1.0)
     monkeypatch.setattr(workers, "KILL_AFTER_SECONDS", 1.0)
     monkeypatch.setattr(workers, "POLL_SECONDS", 0.1)
-    # Stuck where SIGTERM cannot reach it (a hung system call, say): only SIGKILL ends it.
-    stuck = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    # Stuck where SIGTERM cannot reach it (a hung system call, say): only SIGKILL ends it, and
+    # its child with it.
+    stuck = ("import signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+             "child = subprocess.Popen(['sleep', '60']); print('child', child.pid, flush=True); "
+             "time.sleep(60)")  # fmt: skip
     launch = workers.Launch([([sys.executable, "-c", stuck], {}),
                              ([sys.executable, "-c", "pass"], {})])  # fmt: skip
     started = time.monotonic()
@@ -201,9 +204,21 @@ def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch,
     assert codes == [-signal.SIGKILL, 0]
     assert launch.stopped == [1]
     assert time.monotonic() - started < 20
-    assert "worker 1: still running 1 s after the last cell ended; stopping it" in (
-        capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    assert "worker 1: still running 1 s after the last cell ended; stopping it" in err
+    child = int(err.split("[worker 1] child ")[1].split()[0])
+    deadline = time.monotonic() + 5
+    while process_exists(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_exists(child)
+
+
+def process_exists(pid: int) -> bool:
+    """Running or sleeping; not gone, and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_a_worker_is_left_alone_while_cells_wait_or_run(monkeypatch):
