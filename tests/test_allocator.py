@@ -54,5 +54,5 @@ def page_faults(*modes: str) -> list[int]:
 def test_training_steps_reuse_freed_memory_instead_of_faulting_it_in():
     default, kept = page_faults("default", "kept")
     print(f"page faults a step: {default} by default, {kept} with freed memory kept")
-    assert default > 500  # measured: 1,000-3,000
+    assert default > 200  # the step does fault by default; measured: 450-3,000
     assert kept < 100  # measured: 0 in most steps
