@@ -237,14 +237,14 @@ class Claim:
             storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
         )
         self.stall_limit, self.last_progress = stall_limit, time.monotonic()
+        # After a gap this long a beat may have been missed (a stall, a frozen process), and the
+        # trial may have gone since the last one: `lost()` then looks at the storage itself.
+        self.look_after = min(self.interval or stall_limit, stall_limit)
         self.stopped, self.gone = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self.beat, name="trial-heartbeat", daemon=True)
 
     def lost(self) -> bool:
-        # After a gap a beat may have been missed (a stall, a frozen process), and the trial
-        # may have gone since the last beat: look now rather than at the next one.
-        gap = time.monotonic() - self.last_progress
-        if gap > min(self.interval or self.stall_limit, self.stall_limit):
+        if time.monotonic() - self.last_progress > self.look_after:
             self.look()
         self.last_progress = time.monotonic()
         return self.gone.is_set()

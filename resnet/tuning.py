@@ -40,7 +40,6 @@ from resnet.train import ClaimLost, resolve_device, train
 PRUNERS = ("median", "hyperband", "none")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
 MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
-TAKEN_OVER = "another worker took the trial over (this one stalled past the grace period)"
 RUN_ATTR = "mlflow_run_id"  # study user attr: its tuning run; trial user attr: its trial run
 READY_TIMEOUT = 60.0  # how long a worker waits for the one that creates a study's tuning run
 
@@ -234,7 +233,7 @@ class StudyRunner:
         except optuna.TrialPruned as pruned:
             self.finish(trial, run, TrialState.PRUNED, reason=str(pruned))
         except ClaimLost as lost:
-            self.let_go(run, f"{lost} (this worker stalled past the grace period)")
+            self.let_go(run, str(lost))
         except optuna.exceptions.UpdateFinishedTrialError:  # failed by the worker taking over
             self.let_go(run)
         except BaseException as exc:
@@ -257,7 +256,8 @@ class StudyRunner:
         else:
             self.let_go(run)
 
-    def let_go(self, run: TrialRun, reason: str = TAKEN_OVER) -> None:
+    def let_go(self, run: TrialRun, what: str = "another worker took the trial over") -> None:
+        reason = f"{what} (this worker stalled past the grace period)"
         print(f"{run.name}: {reason}", file=sys.stderr)
         run.end_as("FAIL", reason)
 
