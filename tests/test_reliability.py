@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from resnet.cli import main
 from resnet.presets import build_sweep
+from resnet.tracking import Store
 
 REPO = Path(__file__).resolve().parents[1]
 # Longer than the plain smoke sweep, so kills land in the middle of training.
@@ -32,7 +33,7 @@ def sweep_process(workdir: Path, *extra: str) -> subprocess.Popen:
 
 
 def client(workdir: Path) -> MlflowClient:
-    return MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    return Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").client  # as a sweep opens it
 
 
 def cell_runs(workdir: Path) -> list:

@@ -24,6 +24,7 @@ from resnet.cell_queue import CellQueue
 from resnet.cli import main
 from resnet.presets import build_sweep
 from resnet.storage import Claim, open_storage, requeue_dead_owners
+from resnet.tracking import Store
 from resnet.workers import PlacementError, plan, worker_argv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -284,7 +285,8 @@ def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient) -> int
                 return pid
             os.kill(pid, signal.SIGCONT)
         time.sleep(0.05)
-    raise AssertionError("no worker was caught in the middle of a cell")
+    ended = [p.communicate()[0] for p in processes if p.poll() is not None]
+    raise AssertionError(f"no worker was caught mid-cell; output of those that ended: {ended}")
 
 
 def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
@@ -304,9 +306,36 @@ def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
 
 
+OPEN_STORE_ON_GO = """
+import sys
+from resnet.tracking import Store
+print("ready", flush=True)
+sys.stdin.readline()
+Store(sys.argv[1]).check()
+"""
+
+
+def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
+    """A launcher and the workers joining it may create the same SQLite store together; without
+    a lock one of them failed ("duplicate column name") while the other created its tables."""
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", OPEN_STORE_ON_GO, uri], cwd=REPO, text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]  # fmt: skip
+    for process in processes:  # all imported, so they start creating within milliseconds
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+
+
 def test_two_local_workers_survive_one_being_killed(workdir):
     launcher = sweep_process(workdir, "--workers", "2")
-    client = MlflowClient(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    client = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").client  # as the launcher does
     kill_a_worker_mid_cell(workdir / "mlruns" / "checkpoints", [launcher], client)
     out, _ = launcher.communicate(timeout=600)
     assert launcher.returncode == 0, out
