@@ -31,6 +31,9 @@ POLL_SECONDS = 1.0
 # cells' heartbeats cover those): the launcher stops it rather than wait for it forever.
 LINGER_SECONDS = 600.0
 KILL_AFTER_SECONDS = 30.0  # after SIGTERM: a process stuck in a system call ignores it
+# A worker's output stays open after it exits while a child of it lives on (one it left behind
+# when it exited at once, say): the launcher waits this long for the end of that output.
+LEFTOVER_SECONDS = 10.0
 
 
 class PlacementError(ValueError):
@@ -152,9 +155,19 @@ class Launch:
                     self.stop_lingering()
                 time.sleep(POLL_SECONDS)
             show_done(bar, queue)
-        for printer in self.printers:
-            printer.join()
+        self.read_to_the_end()
         return [p.wait() for p in self.processes]
+
+    def read_to_the_end(self) -> None:
+        """Print the rest of each exited worker's output; kill what still holds it open."""
+        pairs = zip(self.processes, self.printers, strict=True)
+        for number, (process, printer) in enumerate(pairs, 1):
+            printer.join(timeout=LEFTOVER_SECONDS)
+            if printer.is_alive():
+                tqdm.write(f"worker {number}: exited, but processes it started still hold its "
+                           "output; stopping them", file=sys.stderr)  # fmt: skip
+                signal_group(process, signal.SIGKILL)  # the group outlives its leader
+                printer.join()
 
     def stop_lingering(self) -> None:
         for number, process in enumerate(self.processes, 1):

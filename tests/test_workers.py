@@ -214,6 +214,26 @@ def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch,
     assert not process_exists(child)
 
 
+def test_children_left_behind_by_an_exited_worker_are_stopped(monkeypatch, capsys):
+    monkeypatch.setattr(workers, "LEFTOVER_SECONDS", 1.0)
+    monkeypatch.setattr(workers, "POLL_SECONDS", 0.1)
+    # As a worker that exits at once (os._exit) while a child it started still runs: the
+    # child holds the worker's output open.
+    leaves = ("import os, subprocess; child = subprocess.Popen(['sleep', '60']); "
+              "print('child', child.pid, flush=True); os._exit(3)")  # fmt: skip
+    launch = workers.Launch([([sys.executable, "-c", leaves], {})])
+    started = time.monotonic()
+    assert launch.wait(FakeQueue(busy=True), total=1, progress=False) == [3]
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "worker 1: exited, but processes it started still hold its output" in err
+    child = int(err.split("[worker 1] child ")[1].split()[0])
+    deadline = time.monotonic() + 5
+    while process_exists(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_exists(child)
+
+
 def process_exists(pid: int) -> bool:
     """Running or sleeping; not gone, and not a zombie waiting to be reaped."""
     try:
