@@ -7,7 +7,6 @@ The default store lives in ./mlruns: runs in SQLite (`sqlite:///mlruns/mlflow.db
 from __future__ import annotations
 
 import csv
-import fcntl
 import os
 import platform
 import shutil
@@ -16,17 +15,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
-from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from resnet.config import RunConfig, SweepConfig
+from resnet.mlflow_client import mlflow_client
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 UI_PORT = 5000
@@ -43,17 +40,6 @@ def sqlite_path(uri: str) -> Path | None:
     """The database file of a local SQLite tracking URI, else None."""
     prefix = "sqlite:///"
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
-
-
-@contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """An exclusive lock on a folder, held by one process at a time on this machine."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # releases the lock
 
 
 def ui_command(uri: str) -> str:
@@ -109,12 +95,7 @@ class Store:
             db.parent.mkdir(parents=True, exist_ok=True)
             # MLflow caches stores by URI: a relative one would follow the first working dir.
             uri = f"sqlite:///{db.resolve()}"
-            # The client creates a new database's tables; two processes doing that at once
-            # (a launcher and a joining worker) fail with "duplicate column name".
-            with folder_lock(db.parent):
-                self.client = MlflowClient(tracking_uri=uri)
-        else:
-            self.client = MlflowClient(tracking_uri=uri)
+        self.client = mlflow_client(uri)
 
     def check(self) -> None:
         """Raise if the store cannot be read (a wrong URI, an unreachable server)."""

@@ -20,5 +20,13 @@ def synthetic16():
 def workdir(tmp_path, monkeypatch):
     """An empty working directory, so the default ./mlruns store is the test's own."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_tracking_uri_from_earlier_tests():
+    """MLflow's set_tracking_uri (the analysis calls it) also sets MLFLOW_TRACKING_URI: each
+    test starts and ends without it, so that no sweep a later test starts uses that store."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -66,8 +66,11 @@ def assert_same_run(work_a: Path, a, work_b: Path, b) -> None:
 
 def wait_for_new_checkpoint(workdir: Path, since: float, process: subprocess.Popen) -> None:
     while process.poll() is None:
-        if any(p.stat().st_mtime > since for p in workdir.glob("mlruns/checkpoints/*/*.pt")):
-            return
+        try:
+            if any(p.stat().st_mtime > since for p in workdir.glob("mlruns/checkpoints/*/*.pt")):
+                return
+        except FileNotFoundError:  # a finished cell's folder went while it was being listed
+            pass
         time.sleep(0.05)
 
 

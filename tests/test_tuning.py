@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from resnet.cli import main
-from resnet.storage import open_storage, requeue_dead_owners
+from resnet.storage import OWNER_ATTR, open_storage, requeue_dead_owners
 
 REPO = Path(__file__).resolve().parents[1]
 JOURNAL = "mlruns/optuna-journal.log"
@@ -120,15 +120,20 @@ def test_use_tuned_needs_existing_studies(workdir, capsys):
     assert "run --tune first" in capsys.readouterr().err
 
 
-def wait_for_counted_trials(n, timeout=120):
+def wait_for_counted_trials(n, process, timeout=300):
+    """Until n trials are counted and the next one is claimed by its worker (between the two,
+    a killed trial has no owner, and a rerun would wait out the grace period for it)."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while time.time() < deadline and process.poll() is None:
         if Path(JOURNAL).exists():
             found = studies()
-            if found and len(counted(next(iter(found.values())))) >= n:
+            trials = next(iter(found.values())).trials if found else []
+            done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+            running = [t for t in trials if t.state == TrialState.RUNNING]
+            if len(done) >= n and any(OWNER_ATTR in t.user_attrs for t in running):
                 return
         time.sleep(0.3)
-    raise AssertionError("no trial finished in time")
+    raise AssertionError(f"no trial finished in time (exit code {process.poll()})")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
@@ -138,7 +143,7 @@ def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig
             "--tune", "--no-progress", "--no-report"]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_counted_trials(1)
+        wait_for_counted_trials(1, process)
         process.send_signal(sig)
         process.wait(timeout=60)
     finally:

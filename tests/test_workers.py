@@ -2,10 +2,12 @@
 workers killed mid-run, on the embedded storage and on a real PostgreSQL with an MLflow server.
 Every cell must end with exactly one FINISHED MLflow run and one COMPLETE trial."""
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -179,29 +181,32 @@ def test_a_worker_runs_the_launch_command_without_the_launchers_options():
 
 
 class FakeQueue:
-    def __init__(self, busy: bool):
-        self.is_busy = busy
+    def __init__(self, busy: bool, until: Path | None = None):
+        self.is_busy, self.until = busy, until
 
     def busy(self) -> bool:
-        return self.is_busy
+        """As given; or busy until that file exists (a worker that has started up)."""
+        return self.is_busy or (self.until is not None and not self.until.exists())
 
     def done_count(self) -> int:
         return 0
 
 
-def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch, capsys):
+def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(workers, "LINGER_SECONDS", 1.0)
     monkeypatch.setattr(workers, "KILL_AFTER_SECONDS", 1.0)
     monkeypatch.setattr(workers, "POLL_SECONDS", 0.1)
     # Stuck where SIGTERM cannot reach it (a hung system call, say): only SIGKILL ends it, and
-    # its child with it.
-    stuck = ("import signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    # its child with it. The queue runs dry once it is so, however slowly it starts.
+    ready = tmp_path / "ready"
+    stuck = ("import pathlib, signal, subprocess, sys, time; "
+             "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
              "child = subprocess.Popen(['sleep', '60']); print('child', child.pid, flush=True); "
-             "time.sleep(60)")  # fmt: skip
-    launch = workers.Launch([([sys.executable, "-c", stuck], {}),
+             "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")  # fmt: skip
+    launch = workers.Launch([([sys.executable, "-c", stuck, str(ready)], {}),
                              ([sys.executable, "-c", "pass"], {})])  # fmt: skip
     started = time.monotonic()
-    codes = launch.wait(FakeQueue(busy=False), total=1, progress=False)
+    codes = launch.wait(FakeQueue(busy=False, until=ready), total=1, progress=False)
     assert codes == [-signal.SIGKILL, 0]
     assert launch.stopped == [1]
     assert time.monotonic() - started < 20
@@ -282,10 +287,12 @@ def sweep_process(workdir: Path, *argv: str, threads: int | None = None) -> subp
     )  # fmt: skip
 
 
-def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient) -> int:
+def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient, run_status=None) -> int:
     """SIGKILL the worker of a cell that has a checkpoint in this folder and is still running;
     returns its pid. The worker is frozen (SIGSTOP) while that is checked, so that on a busy
-    machine it cannot finish the cell between the check and the kill."""
+    machine it cannot finish the cell between the check and the kill. `run_status(run_id)` reads
+    a run's status, or None when it cannot tell at once."""
+    run_status = run_status or (lambda run_id: client.get_run(run_id).info.status)
     deadline = time.time() + 300
     while time.time() < deadline and any(p.poll() is None for p in processes):
         for checkpoint in folder.glob("*/checkpoint.pt"):
@@ -296,7 +303,7 @@ def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient) -> int
             except ProcessLookupError:  # a worker that has just exited
                 continue
             try:
-                mid_cell = checkpoint.exists() and client.get_run(run_id).info.status == "RUNNING"
+                mid_cell = checkpoint.exists() and run_status(run_id) == "RUNNING"
             except BaseException:
                 os.kill(pid, signal.SIGCONT)  # never leave a worker frozen
                 raise
@@ -307,6 +314,24 @@ def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient) -> int
         time.sleep(0.05)
     ended = [p.communicate()[0] for p in processes if p.poll() is not None]
     raise AssertionError(f"no worker was caught mid-cell; output of those that ended: {ended}")
+
+
+def sqlite_run_status(db: Path):
+    """A run's status read from the SQLite store itself, None at once when the store is locked:
+    a worker frozen while it commits holds the lock, and MLflow's client would wait 20 s for it,
+    then fail."""
+
+    def status(run_id: str) -> str | None:
+        query = "SELECT status FROM runs WHERE run_uuid = ?"
+        try:
+            connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.5)
+            with contextlib.closing(connection):
+                row = connection.execute(query, (run_id,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    return status
 
 
 def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
@@ -356,7 +381,10 @@ def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
 def test_two_local_workers_survive_one_being_killed(workdir):
     launcher = sweep_process(workdir, "--workers", "2")
     client = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").client  # as the launcher does
-    kill_a_worker_mid_cell(workdir / "mlruns" / "checkpoints", [launcher], client)
+    mlruns = workdir / "mlruns"
+    kill_a_worker_mid_cell(
+        mlruns / "checkpoints", [launcher], client, sqlite_run_status(mlruns / "mlflow.db")
+    )
     out, _ = launcher.communicate(timeout=600)
     assert launcher.returncode == 0, out
     assert "its cell went back to the queue" in out

@@ -1,0 +1,37 @@
+"""An MLflow client that several processes can open on one new SQLite store at once.
+
+MLflow's client creates a new database's tables (or upgrades an old one's) as it is made; two
+processes doing that together (a launcher and a worker joining it) fail with "duplicate column
+name". A lock on the database's folder lets one do it at a time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def mlflow_client(uri: str) -> MlflowClient:
+    """A client of this tracking URI; a SQLite one is opened under the lock of its folder."""
+    if not uri.startswith(SQLITE_PREFIX):
+        return MlflowClient(tracking_uri=uri)
+    with folder_lock(Path(uri[len(SQLITE_PREFIX) :]).parent):
+        return MlflowClient(tracking_uri=uri)
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on a folder, held by one process at a time on this machine."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
