@@ -66,14 +66,17 @@ eval_batch_size = 2000
 
 def sweep_command(args, workers: int, folder: Path) -> list[str]:
     (folder / "throughput.toml").write_text(preset(args))
+    device = resolve_device(args.device)
+    on_one_gpu = device.type == "cuda"  # one GPU, even where there are more
     command = [
         sys.executable, str(SWEEP), "--preset", str(folder / "throughput.toml"),
-        "--device", args.device, "--workers", str(workers),
+        "--device", f"cuda:{device.index or 0}" if on_one_gpu else args.device,
+        "--workers", str(workers),
         "--tracking-uri", f"sqlite:///{folder / 'mlflow.db'}",
         "--storage", str(folder / "journal.log"), "--no-progress", "--no-report",
     ]  # fmt: skip
-    if resolve_device(args.device).type == "cuda":
-        command += ["--jobs-per-gpu", str(workers)]  # all of them on the one GPU
+    if on_one_gpu:
+        command += ["--jobs-per-gpu", str(workers)]  # all of them on that GPU
     return command
 
 

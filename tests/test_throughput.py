@@ -14,6 +14,17 @@ def test_its_preset_is_a_valid_sweep_of_the_wanted_cells(tmp_path):
     assert cells[0].milestones == (20, 30) and cells[0].dataset == "synthetic"
 
 
+def test_all_workers_share_one_gpu_even_where_there_are_more(tmp_path):
+    def device_options(device):
+        command = sweep_command(make_parser().parse_args(["--device", device]), 4, tmp_path)
+        jobs = command[command.index("--jobs-per-gpu") + 1] if "--jobs-per-gpu" in command else None
+        return command[command.index("--device") + 1], jobs
+
+    assert device_options("cuda") == ("cuda:0", "4")  # not spread over every GPU seen
+    assert device_options("cuda:1") == ("cuda:1", "4")
+    assert device_options("cpu") == ("cpu", None)
+
+
 def test_the_table_compares_with_the_first_count():
     rows = [{"workers": 1, "cells": 8, "seconds": 10.0, "images_per_sec": 1000.0},
             {"workers": 4, "cells": 8, "seconds": 4.0, "images_per_sec": 2500.0}]  # fmt: skip
