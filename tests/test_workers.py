@@ -181,12 +181,12 @@ def test_a_worker_runs_the_launch_command_without_the_launchers_options():
 
 
 class FakeQueue:
-    def __init__(self, busy: bool, until: Path | None = None):
+    def __init__(self, busy: bool, until: tuple[Path, ...] = ()):
         self.is_busy, self.until = busy, until
 
     def busy(self) -> bool:
-        """As given; or busy until that file exists (a worker that has started up)."""
-        return self.is_busy or (self.until is not None and not self.until.exists())
+        """As given; or busy until those files exist (workers that have started up)."""
+        return self.is_busy or not all(path.exists() for path in self.until)
 
     def done_count(self) -> int:
         return 0
@@ -198,13 +198,14 @@ def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch,
     monkeypatch.setattr(workers, "POLL_SECONDS", 0.1)
     # Stuck where SIGTERM cannot reach it (a hung system call, say): only SIGKILL ends it, and
     # its child with it. The queue runs dry once it is so, however slowly it starts.
-    ready = tmp_path / "ready"
+    ready = (tmp_path / "stuck-ready", tmp_path / "done-ready")
     stuck = ("import pathlib, signal, subprocess, sys, time; "
              "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
              "child = subprocess.Popen(['sleep', '60']); print('child', child.pid, flush=True); "
              "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")  # fmt: skip
-    launch = workers.Launch([([sys.executable, "-c", stuck, str(ready)], {}),
-                             ([sys.executable, "-c", "pass"], {})])  # fmt: skip
+    done = "import pathlib, sys; pathlib.Path(sys.argv[1]).touch()"
+    launch = workers.Launch([([sys.executable, "-c", stuck, str(ready[0])], {}),
+                             ([sys.executable, "-c", done, str(ready[1])], {})])  # fmt: skip
     started = time.monotonic()
     codes = launch.wait(FakeQueue(busy=False, until=ready), total=1, progress=False)
     assert codes == [-signal.SIGKILL, 0]
