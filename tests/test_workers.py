@@ -213,11 +213,7 @@ def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch,
     assert time.monotonic() - started < 20
     err = capsys.readouterr().err
     assert "worker 1: still running 1 s after the last cell ended; stopping it" in err
-    child = int(err.split("[worker 1] child ")[1].split()[0])
-    deadline = time.monotonic() + 5
-    while process_exists(child) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not process_exists(child)
+    assert_child_gone(err)
 
 
 def test_children_left_behind_by_an_exited_worker_are_stopped(monkeypatch, capsys):
@@ -233,6 +229,11 @@ def test_children_left_behind_by_an_exited_worker_are_stopped(monkeypatch, capsy
     assert time.monotonic() - started < 20
     err = capsys.readouterr().err
     assert "worker 1: exited, but processes it started still hold its output" in err
+    assert_child_gone(err)
+
+
+def assert_child_gone(err: str) -> None:
+    """The child whose pid worker 1 printed ("child <pid>") is gone, within 5 s."""
     child = int(err.split("[worker 1] child ")[1].split()[0])
     deadline = time.monotonic() + 5
     while process_exists(child) and time.monotonic() < deadline:
