@@ -15,14 +15,19 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-SQLITE_PREFIX = "sqlite:///"
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a local SQLite tracking URI, else None."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
 
 
 def mlflow_client(uri: str) -> MlflowClient:
     """A client of this tracking URI; a SQLite one is opened under the lock of its folder."""
-    if not uri.startswith(SQLITE_PREFIX):
+    db = sqlite_path(uri)
+    if db is None:
         return MlflowClient(tracking_uri=uri)
-    with folder_lock(Path(uri[len(SQLITE_PREFIX) :]).parent):
+    with folder_lock(db.parent):
         return MlflowClient(tracking_uri=uri)
 
 

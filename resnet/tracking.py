@@ -23,7 +23,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from resnet.config import RunConfig, SweepConfig
-from resnet.mlflow_client import mlflow_client
+from resnet.mlflow_client import mlflow_client, sqlite_path
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 UI_PORT = 5000
@@ -34,12 +34,6 @@ MAX_TAG_LENGTH = 8000  # MLflow's limit on a tag value
 
 def resolve_tracking_uri(given: str | None = None) -> str:
     return given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a local SQLite tracking URI, else None."""
-    prefix = "sqlite:///"
-    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
 
 
 def ui_command(uri: str) -> str:

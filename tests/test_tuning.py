@@ -126,11 +126,9 @@ def wait_for_counted_trials(n, process, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None:
         if Path(JOURNAL).exists():
-            found = studies()
-            trials = next(iter(found.values())).trials if found else []
-            done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-            running = [t for t in trials if t.state == TrialState.RUNNING]
-            if len(done) >= n and any(OWNER_ATTR in t.user_attrs for t in running):
+            study = next(iter(studies().values()), None)
+            running = study.get_trials(states=(TrialState.RUNNING,)) if study else []
+            if any(OWNER_ATTR in t.user_attrs for t in running) and len(counted(study)) >= n:
                 return
         time.sleep(0.3)
     raise AssertionError(f"no trial finished in time (exit code {process.poll()})")
