@@ -8,6 +8,7 @@ with a 3x3 stem and no max-pool so they work on 28x28 and 32x32 images.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -125,6 +126,8 @@ class Net(nn.Module):
         num_classes: int,
     ):
         super().__init__()
+        # Drawn before any layer is made, so twins that make different layers share it.
+        init_seed = int(torch.randint(2**62, (), dtype=torch.int64))
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, spec.stem_width, 3, padding=1, bias=False),
             nn.BatchNorm2d(spec.stem_width),
@@ -138,21 +141,41 @@ class Net(nn.Module):
                 in_ch = width
         self.blocks = nn.Sequential(*layers)
         self.head = nn.Linear(in_ch, num_classes)
-        init_he(self)
+        init_he(self, torch.Generator().manual_seed(init_seed))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))
         return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-def init_he(model: nn.Module) -> None:
-    """He et al. 2015 initialisation for convolutions, as the paper uses; BN starts at identity."""
+def init_he(model: Net, generator: torch.Generator) -> None:
+    """He et al. 2015 initialisation for convolutions, as the paper uses; BN starts at identity;
+    the linear layer gets PyTorch's default.
+
+    Every weight comes from `generator`, in a fixed order with the shortcut projections
+    (option B) last, so a plain net and its residual twin built from one seed start from the
+    same weights in every layer they share, whatever their construction drew."""
+    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    for conv in [m for name, m in convs if ".shortcut." not in name]:
+        he_normal(conv, generator)
+    default_linear_init(model.head, generator)
+    for conv in [m for name, m in convs if ".shortcut." in name]:
+        he_normal(conv, generator)
     for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def he_normal(conv: nn.Conv2d, generator: torch.Generator) -> None:
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+
+
+def default_linear_init(layer: nn.Linear, generator: torch.Generator) -> None:
+    """PyTorch's default for a linear layer, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn here."""
+    bound = 1 / math.sqrt(layer.in_features)
+    nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 def build(

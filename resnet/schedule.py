@@ -33,7 +33,8 @@ class ErrorWarmup:
 
     def __init__(self, config: RunConfig):
         self.active = config.uses_error_warmup
-        self.factor = (config.error_warmup_lr or config.lr) / config.lr
+        # A warm-up never raises the lr: a base lr already below it (a tuned one) is kept.
+        self.factor = min(1.0, (config.error_warmup_lr or config.lr) / config.lr)
         self.until = config.error_warmup_until
 
     def update(self, recent_train_error: float) -> None:

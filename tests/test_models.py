@@ -71,3 +71,14 @@ def test_unknown_arch_is_refused():
     with pytest.raises(ValueError, match="unknown arch 'vgg'"):
         build("vgg", 20)
     assert set(ARCHS) == {"plain", "residual", "plain18", "plain34", "resnet18", "resnet34"}
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_plain_and_residual_from_one_seed_start_from_the_same_weights(shortcut):
+    torch.manual_seed(3)
+    plain = build("plain", 20).state_dict()
+    torch.manual_seed(3)
+    residual = build("residual", 20, shortcut).state_dict()
+    assert set(plain) <= set(residual)
+    for name, tensor in plain.items():
+        assert torch.equal(tensor, residual[name]), name

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from resnet.config import RunConfig
-from resnet.schedule import base_multiplier
+from resnet.schedule import ErrorWarmup, base_multiplier
 from resnet.train import compile_for_training, evaluate, recompile_limit_name, train
 
 
@@ -199,3 +199,9 @@ def test_on_a_gpu_the_compiled_model_replays_cuda_graphs(monkeypatch):
     for device in ("cuda", "cuda:1", "cpu"):
         compile_for_training(torch.nn.Linear(1, 1), torch.device(device))
     assert modes == ["reduce-overhead", "reduce-overhead", None]
+
+
+def test_error_warmup_never_raises_the_lr():
+    config = RunConfig(depth=110, lr=0.001, error_warmup_lr=0.01, error_warmup_min_depth=110)
+    assert ErrorWarmup(config).factor == 1.0
+    assert ErrorWarmup(dataclasses.replace(config, lr=0.1)).factor == pytest.approx(0.1)
