@@ -135,7 +135,7 @@ def compose(
     study: Study, found: list[Verdict], eval_metric: str, drawn: dict[str, Figure], uri: str
 ) -> str:
     finished, total = len(study.finished), len(study.cells)
-    sentences = [f"- **{v.arch}**: {v.sentence}" for v in found]
+    sentences = [f"- **{arch}**: {sentence}" for arch, sentence in verdict_sentences(study, found)]
     data = study.dataset or "unknown data"
     parts = [
         f"# Depth study: {study.experiment}",
@@ -146,7 +146,7 @@ def compose(
         "",
         "## Verdict: is deeper worse?",
         "",
-        *(sentences or ["- No arch has two depths finished."]),
+        *sentences,
         "",
         "Both tests use the final training error of each seed (the degradation problem is about "
         "fitting the training set). Welch's t-test compares the shallowest and the deepest net, "
@@ -174,6 +174,14 @@ def compose(
         if stem == "layer_responses":
             parts += [RESPONSES_NOTE, ""]
     return "\n".join(parts)
+
+
+def verdict_sentences(study: Study, found: list[Verdict]) -> list[tuple[str, str]]:
+    """(arch, sentence) for every arch of the study, those without a verdict included."""
+    judged = {v.arch: v.sentence for v in found}
+    archs = sorted(study.cells["arch"].dropna().unique(), key=arch_key)
+    none = "fewer than two of its depths have a finished seed: no verdict."
+    return [(arch, judged.get(arch, none)) for arch in archs]
 
 
 def figure_title(stem: str, eval_metric: str) -> str:
@@ -229,7 +237,8 @@ def write_report(
         replace_folder(folder, draft)
     if log:
         open_client(uri).log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
-    return Written(folder / "report.md", [f"{v.arch}: {v.sentence}" for v in found])
+    sentences = verdict_sentences(study, found)
+    return Written(folder / "report.md", [f"{arch}: {sentence}" for arch, sentence in sentences])
 
 
 def make_folder(path: Path) -> Path:
@@ -268,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_written(written: Written) -> None:
-    for sentence in written.verdicts or ["no arch has two depths finished: no verdict"]:
+    for sentence in written.verdicts:
         print(sentence)
     print(f"Report (figures, table, verdict): {written.path}")
 

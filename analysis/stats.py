@@ -74,7 +74,7 @@ def format_p(p: float | None) -> str:
 
 
 def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
-    """The verdict for one arch, or None when it has fewer than two depths finished."""
+    """The verdict for one arch, or None when fewer than two of its depths have a finished seed."""
     mine = cells[cells["arch"] == arch]
     done = mine[(mine["status"] == "finished") & mine["train_error"].notna()]
     depths = sorted(int(d) for d in done["depth"].unique())
@@ -88,6 +88,15 @@ def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
         f"{arch}-{deep} train error {mean_std(errors[deep])} vs {arch}-{shallow} "
         f"{mean_std(errors[shallow])}{unfinished_note(mine, done, depths)}"
     )
+    lost = lost_ends(mine, depths)
+    if lost:
+        # The tests would compare other depths than those asked for: say so, conclude nothing.
+        verdict.conclusion = f"inconclusive: no seed of {lost} finished"
+        verdict.sentence = (
+            f"{described}; {verdict.conclusion}, so the shallowest and the deepest net asked for "
+            "cannot be compared."
+        )
+        return verdict
     fewest = min(len(errors[shallow]), len(errors[deep]))
     if fewest < 2:
         verdict.conclusion = "no test possible"
@@ -97,6 +106,14 @@ def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
         )
         return verdict
     return with_tests(verdict, done, described)
+
+
+def lost_ends(mine: pd.DataFrame, finished_depths: list[int]) -> str:
+    """'plain-56' (or 'plain-20 and plain-56') when the shallowest or the deepest depth asked
+    for has no finished seed, else ''."""
+    asked = sorted(int(d) for d in mine["depth"].dropna().unique())
+    ends = sorted({asked[0], asked[-1]} - set(finished_depths))
+    return " and ".join(f"{mine['arch'].iloc[0]}-{d}" for d in ends)
 
 
 def unfinished_note(mine: pd.DataFrame, done: pd.DataFrame, depths: list[int]) -> str:

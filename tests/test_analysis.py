@@ -272,3 +272,14 @@ def test_analysis_never_imports_the_training_code():
     code = "import sys, analysis.report; print([m for m in sys.modules if m.startswith('resnet')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_deepest_net_without_a_finished_seed_makes_the_verdict_inconclusive(workdir):
+    # Every plain-56 seed diverged: comparing plain-20 with plain-32 instead would answer
+    # another question than the one asked.
+    finals = {**DEGRADING, ("plain", 32): [0.100, 0.098, 0.102]}
+    fabricate(workdir, finals, diverged=["plain-56-s0", "plain-56-s1", "plain-56-s2"])
+    verdict = degradation_verdict(collect(EXPERIMENT, uri(workdir)).cells, "plain")
+    assert verdict.conclusion == "inconclusive: no seed of plain-56 finished"
+    assert verdict.welch_p is None
+    assert "plain-56: no seed finished" in verdict.sentence
