@@ -123,7 +123,8 @@ def depth_figure(cells: pd.DataFrame) -> Figure:
         for arch in sorted(done["arch"].unique(), key=arch_key):
             values = 100 * done[done["arch"] == arch].groupby("depth")[metric].agg(["mean", "std"])
             colour, marker = styles.get(arch, (None, "^"))
-            ax.errorbar(values.index, values["mean"], yerr=values["std"].fillna(0), label=arch,
+            # A depth with one seed has no std: no bar, rather than a bar of zero width.
+            ax.errorbar(values.index, values["mean"], yerr=values["std"], label=arch,
                         color=colour, marker=marker, capsize=4)  # fmt: skip
         ax.set_title(title)
         ax.set_xlabel("depth (layers)")

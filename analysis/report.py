@@ -108,6 +108,9 @@ def result_table(study: Study) -> pd.DataFrame:
     """The summary table with the n/a cells blank and mean ± std in one column per metric."""
     table = summary_table(study.cells, study.dataset)
     shown = pd.DataFrame({"net": table["arch"] + "-" + table["depth"].astype(str), "n": table["n"]})
+    nets = list(zip(table["arch"], table["depth"], strict=True))
+    for column, label in (("lr", "lr"), ("weight_decay", "weight decay")):
+        shown[label] = [setting(study.cells, arch, depth, column) for arch, depth in nets]
     for metric, label in (("train_error", "train error %"), ("test_error", "test error %")):
         pairs = zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)
         shown[label] = [plus_minus(mean, std) for mean, std in pairs]
@@ -115,6 +118,26 @@ def result_table(study: Study) -> pd.DataFrame:
         shown["He et al. Table 6 test error %"] = table["paper_test_error"]
     shown["not finished"] = table["not_finished"]
     return shown
+
+
+def setting(cells: pd.DataFrame, arch: str, depth: int, column: str) -> str:
+    """The values of a hyper-parameter that an (arch, depth)'s runs used, e.g. '0.1'."""
+    if column not in cells:
+        return ""
+    mine = cells[(cells["arch"] == arch) & (cells["depth"] == depth)][column].dropna()
+    return ", ".join(f"{value:g}" for value in sorted(mine.unique()))
+
+
+def tuned_note(study: Study) -> list[str]:
+    """A warning under the table when lr and weight decay were tuned per (arch, depth)."""
+    if not study.cells.get("tuned_from", pd.Series(dtype=str)).fillna("").astype(bool).any():
+        return []
+    return [
+        "The lr and weight decay were tuned for each (arch, depth) (see the table's columns and "
+        "the `tuned_from` tag), so nets of one depth may differ in them as well as in the "
+        "shortcut.",
+        "",
+    ]
 
 
 def plus_minus(mean: float, std: float) -> str:
@@ -158,6 +181,7 @@ def compose(
         "",
         markdown_table(result_table(study)),
         "",
+        *tuned_note(study),
     ]
     if study.dataset == PAPER_DATASET:
         parts += [

@@ -135,8 +135,10 @@ def test_report_files_and_artifacts(workdir):
     table = pd.read_csv(folder / "table.csv")
     paper = dict(zip(table["net"], table["He et al. Table 6 test error %"], strict=True))
     assert paper["residual-56"] == PAPER_TABLE6[56] and np.isnan(paper["plain-56"])
+    assert set(table["lr"]) == {0.1}  # the hyper-parameters each net was trained with
     report = (folder / "report.md").read_text()
     assert "degradation reproduced" in report and "![curves](figures/curves.png)" in report
+    assert "tuned for each (arch, depth)" not in report
 
     client = MlflowClient(uri(workdir))
     logged = {f.path for f in client.list_artifacts(sweep_id, "report")}
@@ -283,3 +285,13 @@ def test_deepest_net_without_a_finished_seed_makes_the_verdict_inconclusive(work
     assert verdict.conclusion == "inconclusive: no seed of plain-56 finished"
     assert verdict.welch_p is None
     assert "plain-56: no seed finished" in verdict.sentence
+
+
+def test_report_warns_when_lr_and_weight_decay_were_tuned_per_net(workdir):
+    fabricate(workdir, DEGRADING)
+    client = MlflowClient(uri(workdir))
+    for run in client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id]):
+        if run.data.tags.get("kind") == "cell":
+            client.set_tag(run.info.run_id, "tuned_from", f"{EXPERIMENT}/tune-{run.info.run_name}")
+    report = write_report(EXPERIMENT, uri(workdir), out=workdir / "reports").path.read_text()
+    assert "tuned for each (arch, depth)" in report
