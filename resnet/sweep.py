@@ -290,7 +290,8 @@ def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, datase
               stop, claim_on_cell: Claim) -> None:  # fmt: skip
     """One cell of the queue, told back to it with its summary row."""
     grid = sweep_run.sweep  # the same choices in every trial, as Optuna requires
-    for name, choices in (("arch", grid.archs), ("depth", grid.depths), ("seed", grid.seeds)):
+    for name, choices in (("arch", grid.archs), ("depth", depth_choices(grid)),
+                          ("seed", grid.seeds)):  # fmt: skip
         trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
     earlier = trial.user_attrs.get(RUN_ATTR)  # only a retry's: the run of the attempt that died
     attempt = Attempt(
@@ -310,6 +311,13 @@ def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, datase
               file=sys.stderr)  # fmt: skip
         return
     queue.tell(trial, outcome)
+
+
+def depth_choices(grid: SweepConfig) -> list[int]:
+    """The sweep's depths, then those of its fixed-depth nets (resnet18 is 18 whatever
+    `depths` says)."""
+    fixed = sorted({c.depth for c in grid.cells()} - set(grid.depths))
+    return [*grid.depths, *fixed]
 
 
 def cell_outcome(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dataset, progress,

@@ -149,3 +149,11 @@ def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
     assert status == {**{name: "FINISHED" for name in CELLS}, "plain-14-s0": "FAILED"}
     (crashed,) = runs(kind="cell", arch="plain", depth="14")
     assert crashed.data.tags["failure_reason"] == "RuntimeError: out of memory (injected)"
+
+
+def test_every_cell_depth_is_a_choice_of_the_queue_fixed_depth_nets_included():
+    # resnet18 trains at depth 18 whatever --depths says; its trial must be able to say so.
+    sweep = resnet.sweep.SweepConfig(archs=("resnet18", "plain"), depths=(8, 14), seeds=(0,))
+    choices = resnet.sweep.depth_choices(sweep)
+    assert choices[:2] == [8, 14]  # the sweep's own depths first, as before
+    assert {cell.depth for cell in sweep.cells()} <= set(choices)
