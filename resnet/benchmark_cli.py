@@ -13,8 +13,16 @@ import torch
 
 from resnet.allocator import keep_freed_memory
 from resnet.benchmark import KINDS, TRAIN_IMAGES, BenchCase, Measured, measure, peak_flops
-from resnet.cli import EXIT_BAD_INPUT, InputError, OneLineParser, check_device, comma_list
+from resnet.cli import (
+    EXIT_BAD_INPUT,
+    InputError,
+    OneLineParser,
+    check_device,
+    check_json_path,
+    comma_list,
+)
 from resnet.models import ARCHS, depth_error
+from resnet.precision import AUTO, native_precision, slow_precision_warning
 from resnet.tracking import device_name
 from resnet.train import resolve_device
 
@@ -31,7 +39,11 @@ def make_parser() -> OneLineParser:
     )
     p.add_argument("--archs", type=comma_list(str, "--archs"), default=["residual"])
     p.add_argument("--depths", type=comma_list(int, "--depths"), default=[20, 56])
-    p.add_argument("--precision", default="bf16", help="of (a) and (b): fp32 or bf16")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        help="of (a) and (b): fp32, bf16, or auto (default: bf16 where the device has it natively)",
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median reported)")
@@ -61,14 +73,19 @@ def make_parser() -> OneLineParser:
 
 
 def cases_from_args(args) -> list[BenchCase]:
-    if args.precision not in PRECISIONS:
-        raise InputError(f"unknown precision {args.precision!r} (allowed: fp32, bf16)")
+    if args.precision not in (*PRECISIONS, AUTO):
+        raise InputError(f"unknown precision {args.precision!r} (allowed: fp32, bf16, auto)")
     for name in ("batch_size", "rounds", "steps", "images"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if args.workers < 0:
         raise InputError("--workers must be 0 or more")
     check_device(args.device)
+    if args.precision == AUTO:
+        args.precision = native_precision(resolve_device(args.device))[0]
+    warning = slow_precision_warning(resolve_device(args.device), args.precision)
+    if warning:
+        print(warning, file=sys.stderr)
     cases = []
     for arch in args.archs:
         if arch not in ARCHS:
@@ -81,8 +98,8 @@ def cases_from_args(args) -> list[BenchCase]:
                                    not args.no_channels_last, args.compile))  # fmt: skip
     if args.batch_size > args.images:
         raise InputError(f"--batch-size {args.batch_size} exceeds the {args.images} images")
-    if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
-        raise InputError(f"--json {args.json}: give a file in an existing folder")
+    if args.json is not None:
+        check_json_path(args.json)
     return cases
 
 

@@ -10,6 +10,7 @@ import argparse
 import os
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,11 +21,12 @@ import sqlalchemy
 import torch
 
 from resnet.allocator import keep_freed_memory
-from resnet.config import ConfigError, RunConfig, SweepConfig
+from resnet.config import DEVICE_PATTERN, ConfigError, RunConfig, SweepConfig
 from resnet.data import DataError, Dataset
 from resnet.estimate import human_duration, project
 from resnet.interrupt import StopRequest
-from resnet.presets import build_sweep, build_tune, preset_names
+from resnet.precision import AUTO, native_precision, slow_precision_warning
+from resnet.presets import build_sweep, build_tune, preset_names, read_preset
 from resnet.storage import default_storage, is_database, open_storage
 from resnet.sweep import SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.tracking import (
@@ -97,7 +99,9 @@ def make_parser() -> OneLineParser:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--precision", help="fp32 or bf16 (autocast)")
+    p.add_argument(
+        "--precision", help="fp32, bf16 (autocast) or auto (bf16 where the device has it natively)"
+    )
     p.add_argument(
         "--compile",
         action="store_true",
@@ -172,10 +176,26 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     if run_overrides["milestones"] is not None:
         run_overrides["milestones"] = tuple(run_overrides["milestones"])
     sweep = build_sweep(args.preset, sweep_overrides, run_overrides)
+    if args.join is None:
+        announce_precision(asked_precision(args), sweep.cells()[0])
     schedule = sweep.cells()[0].schedule
     if args.milestones is not None and schedule != "step":
         raise InputError(f"--milestones needs the step schedule; this preset uses {schedule}")
     return sweep
+
+
+def announce_precision(asked: str | None, cell: RunConfig) -> None:
+    """What "auto" chose, or a warning for bf16 where it is emulated."""
+    device = resolve_device(cell.device)
+    if asked == AUTO:
+        print(f"precision auto: {' because '.join(native_precision(device))}", file=sys.stderr)
+    warning = slow_precision_warning(device, cell.precision)
+    if warning:
+        print(warning, file=sys.stderr)
+
+
+def asked_precision(args: argparse.Namespace) -> str | None:
+    return args.precision or read_preset(args.preset)[2].get("precision")
 
 
 def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, storage: str) -> Tuning | None:
@@ -202,8 +222,21 @@ def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
             raise InputError(f"--use-tuned: no study {name!r} in {storage} (run --tune first)")
 
 
+def check_json_path(path: Path) -> None:
+    """Where a command will write its JSON at the end: checked before its hours of compute."""
+    if path.is_dir() or not path.parent.is_dir():
+        raise InputError(f"--json {path}: give a file in an existing folder")
+    try:  # a file that vanishes when closed: the folder takes new files, and nothing is left
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise InputError(f"--json {path}: cannot write there ({exc.strerror})") from None
+
+
 def check_device(name: str) -> None:
     """A device that this machine does not have is bad input, found before anything runs."""
+    if not DEVICE_PATTERN.match(name):
+        raise InputError(f"unknown device {name!r} (allowed: auto, cpu, cuda, cuda:N, mps)")
     device = resolve_device(name)
     if device.type == "cuda":
         count = torch.cuda.device_count()

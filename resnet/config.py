@@ -119,7 +119,10 @@ def run_config_problem(c: RunConfig) -> str | None:
     checks = [
         (c.arch in models.ARCHS, f"unknown arch {c.arch!r} (allowed: {', '.join(models.ARCHS)})"),
         (c.dataset in LOADERS, f"unknown dataset {c.dataset!r} (allowed: {', '.join(LOADERS)})"),
-        (c.precision in PRECISIONS, f"unknown precision {c.precision!r} (allowed: fp32, bf16)"),
+        (
+            c.precision in PRECISIONS,
+            f"unknown precision {c.precision!r} (allowed: fp32, bf16, auto)",
+        ),
         (
             c.schedule in SCHEDULES,
             f"unknown schedule {c.schedule!r} (allowed: {', '.join(SCHEDULES)})",

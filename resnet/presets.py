@@ -19,7 +19,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from resnet.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
+import torch
+
+from resnet.config import CELL_FIELDS, DEVICE_PATTERN, ConfigError, RunConfig, SweepConfig
+from resnet.precision import AUTO, native_precision
+from resnet.train import resolve_device
 from resnet.tuning import TuneConfig
 
 PRESET_DIR = Path(__file__).parent / "configs"
@@ -153,6 +157,8 @@ def build_sweep(
     sweep.update({k: v for k, v in sweep_overrides.items() if v is not None})
     run.update({k: v for k, v in run_overrides.items() if v is not None})
     assert not set(run) & set(CELL_FIELDS)
+    if run.get("precision") == AUTO:  # made concrete here: it changes results, runs record it
+        run["precision"] = native_precision(device_of(run))[0]
     return SweepConfig(
         archs=tuple(sweep.get("archs", SweepConfig.archs)),
         depths=tuple(sweep.get("depths", SweepConfig.depths)),
@@ -162,6 +168,13 @@ def build_sweep(
         exclude=tuple(sweep.get("exclude", ())),
         run=run,
     )
+
+
+def device_of(run: Section) -> torch.device:
+    name = run.get("device", "auto")
+    if not isinstance(name, str) or not DEVICE_PATTERN.match(name):
+        raise ConfigError(f"unknown device {name!r} (allowed: auto, cpu, cuda, cuda:N, mps)")
+    return resolve_device(name)
 
 
 def build_tune(preset: str, overrides: dict[str, Any]) -> TuneConfig:

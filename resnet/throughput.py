@@ -17,7 +17,17 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from resnet.cli import EXIT_BAD_INPUT, InputError, OneLineParser, check_device, comma_list
+from resnet.cli import (
+    EXIT_BAD_INPUT,
+    InputError,
+    OneLineParser,
+    check_device,
+    check_json_path,
+    comma_list,
+)
+from resnet.config import PRECISIONS
+from resnet.models import ARCHS, depth_error
+from resnet.precision import AUTO
 from resnet.tracking import device_name
 from resnet.train import resolve_device
 
@@ -35,7 +45,7 @@ def make_parser() -> OneLineParser:
     p.add_argument("--depth", type=int, default=20)
     p.add_argument("--cells", type=int, default=16, help="seeds of the net: the cells to run")
     p.add_argument("--iterations", type=int, default=500, help="per cell")
-    p.add_argument("--precision", default="bf16")
+    p.add_argument("--precision", default="auto", help="fp32, bf16 or auto (default)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     return p
@@ -108,12 +118,25 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def check_net(arch: str, depth: int, precision: str) -> None:
+    if arch not in ARCHS:
+        raise InputError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})")
+    problem = depth_error(arch, depth)
+    if problem:
+        raise InputError(problem)
+    if precision not in (*PRECISIONS, AUTO):
+        raise InputError(f"unknown precision {precision!r} (allowed: fp32, bf16, auto)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         check_device(args.device)
         if min(args.workers) < 1 or args.cells < 1 or args.iterations < 4:
             raise InputError("--workers and --cells must be at least 1, --iterations at least 4")
+        check_net(args.arch, args.depth, args.precision)
+        if args.json is not None:
+            check_json_path(args.json)
     except InputError as exc:
         print(f"worker_throughput.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -3,10 +3,12 @@
 import json
 
 import pytest
+import torch
 
 from resnet.allocator import _glibc_mallopt
 from resnet.benchmark import BenchCase, cifar_shaped, train_flops_per_image
 from resnet.benchmark_cli import main, set_malloc
+from resnet.precision import native_precision
 
 TINY = ["--archs", "plain", "--depths", "8", "--batch-size", "8", "--rounds", "1", "--steps", "1",
         "--workers", "0", "--images", "64"]  # fmt: skip
@@ -22,7 +24,8 @@ def test_a_tiny_benchmark_writes_every_number(tmp_path, capsys):
     assert row["trainer_vs_step"] == pytest.approx(row["trainer_ips"] / row["step_ips"])
     assert body["peak_flops"] > 0 and body["command"].startswith("python experiments/benchmark.py")
     assert body["machine"]["malloc"] == ("freed memory kept" if _glibc_mallopt() else "default")
-    assert "| plain-8 bf16 b8 |" in capsys.readouterr().out
+    native = native_precision(torch.device("cpu"))[0]  # what the default, auto, picks here
+    assert f"| plain-8 {native} b8 |" in capsys.readouterr().out
 
 
 def test_default_malloc_leaves_glibc_alone(monkeypatch):
@@ -50,6 +53,8 @@ def test_training_flops_are_three_forward_passes_of_the_papers_macs():
         (["--images", "4", "--batch-size", "8"], "--batch-size 8 exceeds the 4 images"),
         (["--json", "/no/such/folder/x.json"], "give a file in an existing folder"),
         (["--device", "cuda:7"], "not available"),
+        (["--device", "gpu"], "unknown device 'gpu' (allowed: auto, cpu"),
+        (["--json", "/proc/x.json"], "--json /proc/x.json: cannot write there"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):

@@ -1,5 +1,6 @@
 import pytest
 
+import resnet.presets
 from resnet.config import ConfigError, RunConfig
 from resnet.presets import build_sweep, preset_names
 
@@ -88,3 +89,16 @@ def test_fixed_depth_archs_get_one_cell_per_seed():
         "plain18-18-s1",
         "resnet18-18-s1",
     ]
+
+
+@pytest.mark.parametrize("native", ["bf16", "fp32"])
+def test_precision_auto_becomes_the_devices_native_one(monkeypatch, native):
+    monkeypatch.setattr(resnet.presets, "native_precision", lambda device: (native, "because"))
+    sweep = build_sweep("smoke", {}, {"precision": "auto"})
+    assert {c.precision for c in sweep.cells()} == {native}  # runs record what they used
+    assert build_sweep("quick", {}, {}).cells()[0].precision == native  # quick asks for auto
+
+
+def test_precision_auto_with_an_unknown_device_names_the_device():
+    with pytest.raises(ConfigError, match=r"unknown device 'gpu' \(allowed: auto, cpu"):
+        build_sweep("smoke", {}, {"precision": "auto", "device": "gpu"})

@@ -1,5 +1,7 @@
 """The worker-throughput benchmark's plumbing (its measurements need a GPU to mean much)."""
 
+import pytest
+
 from resnet.presets import build_sweep
 from resnet.throughput import main, make_parser, preset, sweep_command, table
 
@@ -31,7 +33,20 @@ def test_the_table_compares_with_the_first_count():
     assert table(rows).splitlines()[-1] == "| 4 | 8 | 4.0 | 2,500 | 2.50 | 625 |"
 
 
-def test_bad_input_is_one_line_and_exit_2(capsys):
-    assert main(["--workers", "0"]) == 2
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "0"], "--workers and --cells must be at least 1"),
+        (["--arch", "vgg"], "unknown arch 'vgg'"),
+        (["--depth", "21"], "depth 21 is not 6n+2"),
+        (["--precision", "fp16"], "unknown precision 'fp16' (allowed: fp32, bf16, auto)"),
+        (["--device", "gpu"], "unknown device 'gpu'"),
+        (["--json", "/no/such/folder/x.json"], "give a file in an existing folder"),
+        (["--json", "/proc/x.json"], "cannot write there"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_before_any_sweep(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr("resnet.throughput.measure", lambda *a: pytest.fail("it measured"))
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--workers and --cells must be at least 1" in err[0]
+    assert len(err) == 1 and message in err[0]
