@@ -145,7 +145,8 @@ def run_config_problem(c: RunConfig) -> str | None:
         (0 <= c.momentum < 1, f"momentum must be in [0, 1), got {c.momentum}"),
         (c.divergence_factor > 1, f"divergence_factor must be above 1, got {c.divergence_factor}"),
         (0 < c.gamma <= 1, f"gamma must be in (0, 1], got {c.gamma}"),
-        (c.seed >= 0, f"seed must be zero or positive, got {c.seed}"),
+        # Generators keep 32 bits of a seed: 2**32 would silently repeat seed 0.
+        (0 <= c.seed < 2**32, f"seed must be in [0, 2**32), got {c.seed}"),
         (c.log_every > 0, f"log_every must be positive, got {c.log_every}"),
         (c.eval_every > 0, f"eval_every must be positive, got {c.eval_every}"),
         (c.eval_batch_size > 0, f"eval_batch_size must be positive, got {c.eval_batch_size}"),

@@ -13,7 +13,10 @@ BAD_INPUTS = {
     "unknown arch": (["--archs", "plain,vgg"], "unknown arch 'vgg'"),
     "unknown dataset": (["--dataset", "mnist"], "unknown dataset 'mnist'"),
     "unknown preset": (["--preset", "fast"], "unknown preset 'fast'"),
-    "unknown precision": (["--precision", "fp16"], "unknown precision 'fp16'"),
+    "unknown precision": (
+        ["--precision", "fp16"],
+        "unknown precision 'fp16' (allowed: fp32, bf16, auto)",
+    ),
     "depth not 6n+2": (["--depths", "20,21"], "nearest valid: 20, 26"),
     "zero lr": (["--lr", "0"], "lr must be positive"),
     "negative lr": (["--lr", "-0.1"], "lr must be positive"),
@@ -35,6 +38,14 @@ BAD_INPUTS = {
     "tracking server not there": (
         ["--tracking-uri", "http://127.0.0.1:9"],
         "tracking URI 'http://127.0.0.1:9' cannot be opened",
+    ),
+    "seed past 32 bits": (
+        ["--seeds", "0,4294967296"],
+        "seed must be in [0, 2**32), got 4294967296",
+    ),
+    "unknown device with auto precision": (
+        ["--device", "gpu", "--precision", "auto"],
+        "unknown device 'gpu' (allowed: auto, cpu",
     ),
     "milestones past the end": (
         ["--preset", "paper", "--iterations", "1000"],
