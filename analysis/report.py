@@ -270,7 +270,12 @@ def write_report(
 def make_folder(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise CollectError(f"--out {path} is a file; give a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # leaves nothing behind
+            pass
+    except OSError as exc:
+        raise CollectError(f"--out {path}: cannot write there ({exc.strerror})") from None
     return path
 
 

@@ -154,6 +154,7 @@ def test_report_files_and_artifacts(workdir):
         ([], "the following arguments are required: --experiment"),
         (["--experiment", EXPERIMENT, "--eval-metric", "train_error"], "invalid choice"),
         (["--experiment", EXPERIMENT, "--sweep-run", "abc"], "no sweep run abc"),
+        (["--experiment", EXPERIMENT, "--out", "/proc/reports"], "--out /proc/reports: cannot"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(workdir, capsys, argv, message):
