@@ -7,6 +7,7 @@ written to the MLflow store.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -489,12 +490,37 @@ def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, pla
     return 1 if result.crashed else 0
 
 
+def check_journal_file(path: Path) -> None:
+    """A journal path we can create, or an Optuna journal already there: never a user's other
+    file, which the journal would append to."""
+    if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
+        raise InputError(f"--storage {path}: a journal file is needed there")
+    if path.exists():
+        with path.open("rb") as journal:
+            first = journal.readline()
+        if first.strip() and not is_journal_line(first):
+            raise InputError(f"--storage {path}: this file is not an Optuna journal; give a new "
+                             "path or a journal")  # fmt: skip
+    folder = next(p for p in path.parents if p.exists())  # made later where missing
+    try:  # a file that vanishes when closed: nothing is left
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(f"--storage {path}: cannot write there ({exc.strerror})") from None
+
+
+def is_journal_line(line: bytes) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "op_code" in record
+
+
 def check_storage(storage: str) -> None:
     """The Optuna storage must open: a database that answers, or a journal file we can write."""
     if not is_database(storage):
-        path = Path(storage)
-        if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
-            raise InputError(f"--storage {storage}: a journal file is needed there")
+        check_journal_file(Path(storage))
         return
     try:
         open_storage(storage)

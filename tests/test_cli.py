@@ -166,3 +166,17 @@ def test_an_unwritable_store_folder_is_one_line(workdir, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mlruns is not writable" in err
     assert list((workdir / "mlruns").iterdir()) == []
+
+
+def test_a_storage_file_that_is_not_a_journal_is_refused_and_left_as_it_was(
+    capsys, existing_store, workdir
+):
+    notes = workdir / "notes.log"
+    notes.write_text("my own notes\n")
+    assert_refused(capsys, ["--storage", str(notes)], "is not an Optuna journal", existing_store)
+    assert notes.read_text() == "my own notes\n"
+
+
+def test_a_storage_path_that_cannot_be_written_is_refused(capsys, existing_store):
+    assert_refused(capsys, ["--storage", "/proc/j.log"], "--storage /proc/j.log: cannot write",
+                   existing_store)  # fmt: skip
