@@ -203,6 +203,8 @@ def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, storage: str)
     """How the sweep is tuned, checked before anything runs; None when it is not."""
     if args.tune and args.use_tuned:
         raise InputError("--tune and --use-tuned exclude each other (--tune already uses them)")
+    if args.use_tuned and args.trials is not None:
+        raise InputError("--trials needs --tune; --use-tuned runs no trials")
     if not (args.tune or args.use_tuned):
         if args.trials is not None:
             raise InputError("--trials needs --tune")

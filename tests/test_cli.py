@@ -39,6 +39,7 @@ BAD_INPUTS = {
         ["--tracking-uri", "http://127.0.0.1:9"],
         "tracking URI 'http://127.0.0.1:9' cannot be opened",
     ),
+    "trials without tuning": (["--use-tuned", "--trials", "7"], "--trials needs --tune"),
     "seed past 32 bits": (
         ["--seeds", "0,4294967296"],
         "seed must be in [0, 2**32), got 4294967296",
