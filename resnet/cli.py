@@ -177,8 +177,6 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     if run_overrides["milestones"] is not None:
         run_overrides["milestones"] = tuple(run_overrides["milestones"])
     sweep = build_sweep(args.preset, sweep_overrides, run_overrides)
-    if args.join is None:
-        announce_precision(asked_precision(args), sweep.cells()[0])
     schedule = sweep.cells()[0].schedule
     if args.milestones is not None and schedule != "step":
         raise InputError(f"--milestones needs the step schedule; this preset uses {schedule}")
@@ -406,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     keep_freed_memory()
     if args.join is None:
+        announce_precision(asked_precision(args), sweep.cells()[0])
         workers = len(placements or [1])
         print_projection(sweep, dataset, store, args.force, tuning, storage, workers)
     if placements is not None:

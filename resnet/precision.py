@@ -15,7 +15,7 @@ AUTO = "auto"
 def native_precision(device: torch.device) -> tuple[str, str]:
     """The faster of bf16 and fp32 on `device`, and why, e.g. ("fp32", "no AVX512-BF16 or AMX")."""
     if device.type == "cuda":
-        if torch.cuda.is_bf16_supported(including_emulation=False):
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False):
             return "bf16", "the GPU has bf16"
         return "fp32", "the GPU has no native bf16"
     if device.type == "cpu":

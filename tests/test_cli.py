@@ -44,6 +44,11 @@ BAD_INPUTS = {
         ["--seeds", "0,4294967296"],
         "seed must be in [0, 2**32), got 4294967296",
     ),
+    "auto precision, bad lr": (["--precision", "auto", "--lr", "-1"], "lr must be positive"),
+    "auto precision, GPU not here": (
+        ["--precision", "auto", "--device", "cuda:7"],
+        "device cuda:7 is not available here",
+    ),
     "unknown device with auto precision": (
         ["--device", "gpu", "--precision", "auto"],
         "unknown device 'gpu' (allowed: auto, cpu",
