@@ -83,9 +83,6 @@ def cases_from_args(args) -> list[BenchCase]:
     check_device(args.device)
     if args.precision == AUTO:
         args.precision = native_precision(resolve_device(args.device))[0]
-    warning = slow_precision_warning(resolve_device(args.device), args.precision)
-    if warning:
-        print(warning, file=sys.stderr)
     cases = []
     for arch in args.archs:
         if arch not in ARCHS:
@@ -160,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"benchmark.py: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    warning = slow_precision_warning(resolve_device(args.device), args.precision)
+    if warning:
+        print(warning, file=sys.stderr)
     info = machine() | {"malloc": set_malloc(args.default_malloc)}
     print(", ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
     results = measure(cases, args.rounds, args.steps, args.workers, images=args.images,
