@@ -9,6 +9,7 @@ The test set is only ever evaluated: nothing is chosen on it.
 from __future__ import annotations
 
 import gzip
+import shutil
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,10 +79,13 @@ class Dataset:
 def load_cifar10(data_dir: Path, image_size: int | None) -> tuple[Split, Split, int]:
     from torchvision.datasets import CIFAR10
 
+    made_here = not data_dir.exists()
     try:
         train = CIFAR10(str(data_dir), train=True, download=True)
         test = CIFAR10(str(data_dir), train=False, download=True)
     except Exception as exc:  # offline, or a broken archive
+        if made_here:  # the folder the failed download made, with nothing of the user's in it
+            shutil.rmtree(data_dir, ignore_errors=True)
         raise DataError(
             f"CIFAR-10 is not in {data_dir}/ and could not be downloaded ({type(exc).__name__}): "
             f"put cifar-10-python.tar.gz in {data_dir}/, or use --dataset fashion-mnist offline"

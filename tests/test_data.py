@@ -129,7 +129,8 @@ def test_imagefolder_without_train_folder_says_what_is_needed(tmp_path):
 def test_offline_cifar10_names_the_archive_and_the_offline_dataset(tmp_path, monkeypatch):
     import torchvision.datasets
 
-    def offline(*args, **kwargs):
+    def offline(root, *args, **kwargs):
+        Path(root).mkdir(parents=True, exist_ok=True)  # as torchvision does before downloading
         raise OSError("network unreachable")
 
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
@@ -138,6 +139,11 @@ def test_offline_cifar10_names_the_archive_and_the_offline_dataset(tmp_path, mon
     message = str(error.value)
     assert "cifar-10-python.tar.gz" in message and "--dataset fashion-mnist" in message
     assert "\n" not in message
+    assert not (tmp_path / "data").exists()  # bad input leaves nothing behind
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(DataError):
+        load("cifar10", tmp_path / "mine")
+    assert (tmp_path / "mine").is_dir()  # a folder the user had stays
 
 
 def test_data_dir_that_is_a_file_is_refused(tmp_path):
