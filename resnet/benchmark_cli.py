@@ -19,14 +19,14 @@ from resnet.cli import (
     OneLineParser,
     check_device,
     check_json_path,
+    check_net,
+    check_precision,
     comma_list,
 )
-from resnet.models import ARCHS, depth_error
 from resnet.precision import AUTO, native_precision, slow_precision_warning
 from resnet.tracking import device_name
 from resnet.train import resolve_device
 
-PRECISIONS = ("fp32", "bf16")
 LOADER_WORKERS = min(8, os.cpu_count() or 1)  # as a reproduction on this machine would set it
 
 
@@ -73,8 +73,7 @@ def make_parser() -> OneLineParser:
 
 
 def cases_from_args(args) -> list[BenchCase]:
-    if args.precision not in (*PRECISIONS, AUTO):
-        raise InputError(f"unknown precision {args.precision!r} (allowed: fp32, bf16, auto)")
+    check_precision(args.precision)
     for name in ("batch_size", "rounds", "steps", "images"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
@@ -85,12 +84,8 @@ def cases_from_args(args) -> list[BenchCase]:
         args.precision = native_precision(resolve_device(args.device))[0]
     cases = []
     for arch in args.archs:
-        if arch not in ARCHS:
-            raise InputError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})")
         for depth in args.depths:
-            problem = depth_error(arch, depth)
-            if problem:
-                raise InputError(problem)
+            check_net(arch, depth)
             cases.append(BenchCase(arch, depth, args.precision, args.batch_size, args.device,
                                    not args.no_channels_last, args.compile))  # fmt: skip
     if args.batch_size > args.images:

@@ -22,10 +22,11 @@ import sqlalchemy
 import torch
 
 from resnet.allocator import keep_freed_memory
-from resnet.config import DEVICE_PATTERN, ConfigError, RunConfig, SweepConfig
+from resnet.config import DEVICE_PATTERN, PRECISIONS, ConfigError, RunConfig, SweepConfig
 from resnet.data import DataError, Dataset
 from resnet.estimate import human_duration, project
 from resnet.interrupt import StopRequest
+from resnet.models import ARCHS, depth_error
 from resnet.precision import AUTO, native_precision, slow_precision_warning
 from resnet.presets import build_sweep, build_tune, preset_names, read_preset
 from resnet.storage import default_storage, is_database, open_storage
@@ -232,6 +233,19 @@ def check_json_path(path: Path) -> None:
             pass
     except OSError as exc:
         raise InputError(f"--json {path}: cannot write there ({exc.strerror})") from None
+
+
+def check_precision(precision: str) -> None:
+    if precision not in (*PRECISIONS, AUTO):
+        raise InputError(f"unknown precision {precision!r} (allowed: fp32, bf16, auto)")
+
+
+def check_net(arch: str, depth: int) -> None:
+    if arch not in ARCHS:
+        raise InputError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})")
+    problem = depth_error(arch, depth)
+    if problem:
+        raise InputError(problem)
 
 
 def check_device(name: str) -> None:

@@ -23,11 +23,10 @@ from resnet.cli import (
     OneLineParser,
     check_device,
     check_json_path,
+    check_net,
+    check_precision,
     comma_list,
 )
-from resnet.config import PRECISIONS
-from resnet.models import ARCHS, depth_error
-from resnet.precision import AUTO
 from resnet.tracking import device_name
 from resnet.train import resolve_device
 
@@ -118,23 +117,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def check_net(arch: str, depth: int, precision: str) -> None:
-    if arch not in ARCHS:
-        raise InputError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})")
-    problem = depth_error(arch, depth)
-    if problem:
-        raise InputError(problem)
-    if precision not in (*PRECISIONS, AUTO):
-        raise InputError(f"unknown precision {precision!r} (allowed: fp32, bf16, auto)")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         check_device(args.device)
         if min(args.workers) < 1 or args.cells < 1 or args.iterations < 4:
             raise InputError("--workers and --cells must be at least 1, --iterations at least 4")
-        check_net(args.arch, args.depth, args.precision)
+        check_net(args.arch, args.depth)
+        check_precision(args.precision)
         if args.json is not None:
             check_json_path(args.json)
     except InputError as exc:
