@@ -216,6 +216,8 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
         weight_decay=pd.to_numeric(best.get("params.weight_decay"), errors="coerce"),
         iterations=pd.to_numeric(best.get("params.iterations"), errors="coerce"),
         tuned_from=best.get("tags.tuned_from") or "",
+        stable=best.get("tags.stable"),  # "true" / "false"; None for runs that predate the check
+        loss_rise=best.get("tags.loss_rise") or "",
     )
     for metric in FINAL_METRICS:
         row[metric] = best.get(f"metrics.{metric}", float("nan"))

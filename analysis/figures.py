@@ -107,11 +107,13 @@ def shallow_deep_figure(curves: pd.DataFrame, arch: str = "plain", eval_metric="
     return fig
 
 
-def depth_figure(cells: pd.DataFrame) -> Figure:
+def depth_figure(cells: pd.DataFrame, contrasted=None) -> Figure:
     """Final training and test error against depth, mean ± std over seeds: the deeper-is-worse
-    curve of the plain nets against the residual nets."""
+    curve of the plain nets against the residual nets, titled with the contrast's conclusion."""
     done = cells[cells["status"] == "finished"]
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
+    if contrasted is not None:
+        fig.suptitle(contrast_title(contrasted), fontsize=10)
     axes = fig.subplots(1, 2)
     styles = {"plain": ("tab:red", "o"), "residual": ("tab:blue", "s")}
     for ax, metric, title in zip(
@@ -188,3 +190,12 @@ def responses_figure(responses: pd.DataFrame) -> Figure:
         ax.grid(alpha=0.3)
     legend(top, ncol=2)
     return fig
+
+
+def contrast_title(c) -> str:
+    """'plain +19.3 vs residual +1.5 points from depth 20 to 56: ... (p = 0.001)'."""
+    p = "" if c.p is None else f" (one-sided p = {c.p:.2g})" if c.p >= 1e-4 else " (p < 0.0001)"
+    return (
+        f"training error {c.plain} {c.plain_penalty:+.1f} vs {c.residual} "
+        f"{c.residual_penalty:+.1f} points from depth {c.shallow} to {c.deep}: {c.conclusion}{p}"
+    )

@@ -12,6 +12,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.entities import Metric
 
 from analysis import figures
 from analysis.collect import (
@@ -30,7 +32,7 @@ from analysis.collect import (
     open_client,
 )
 from analysis.markdown import markdown_table
-from analysis.stats import PAPER_DATASET, Verdict, summary_table, verdicts
+from analysis.stats import PAPER_DATASET, Contrast, Verdict, contrast, summary_table, verdicts
 
 EXIT_BAD_INPUT = 2
 EVAL_METRICS = ("test_error", "val_error")
@@ -75,11 +77,11 @@ def folder_name(experiment: str) -> str:
     return re.sub(r"[^A-Za-z0-9._ -]", "_", experiment).lstrip(".") or "experiment"
 
 
-def draw(study: Study, eval_metric: str) -> dict[str, Figure]:
+def draw(study: Study, eval_metric: str, found: Contrast | None = None) -> dict[str, Figure]:
     """Every figure the data allows, by file stem."""
     drawn = {
         "curves": figures.curves_figure(study.curves, eval_metric),
-        "error_vs_depth": figures.depth_figure(study.cells),
+        "error_vs_depth": figures.depth_figure(study.cells, found),
     }
     for arch in sorted(study.finished["arch"].unique(), key=arch_key):
         if study.finished[study.finished["arch"] == arch]["depth"].nunique() >= 2:
@@ -155,10 +157,19 @@ def incomplete_lines(study: Study) -> list[str]:
 
 
 def compose(
-    study: Study, found: list[Verdict], eval_metric: str, drawn: dict[str, Figure], uri: str
+    study: Study,
+    found: list[Verdict],
+    eval_metric: str,
+    drawn: dict[str, Figure],
+    uri: str,
+    contrasted: Contrast | None = None,
 ) -> str:
     finished, total = len(study.finished), len(study.cells)
     sentences = [f"- **{arch}**: {sentence}" for arch, sentence in verdict_sentences(study, found)]
+    if contrasted is not None:
+        sentences.append(
+            f"- **{contrasted.plain} vs {contrasted.residual}**: {contrasted.sentence}"
+        )
     data = study.dataset or "unknown data"
     parts = [
         f"# Depth study: {study.experiment}",
@@ -175,8 +186,12 @@ def compose(
         "fitting the training set). Welch's t-test compares the shallowest and the deepest net, "
         "one-sided (deeper is worse); Kendall's τ-b between depth and error over all runs tests "
         "a monotonic trend across every depth. Degradation is called reproduced when both give "
-        "p < 0.05.",
+        "p < 0.05; with one seed only the trend test is possible. The plain-vs-residual contrast "
+        "fits a line of training error against depth for each arch over every run and tests, "
+        "one-sided, whether the plain nets' line climbs more steeply; its estimate is the "
+        "difference of the slopes times the depth range, with a 95 % confidence interval.",
         "",
+        *stability_lines(study),
         "## Final errors",
         "",
         markdown_table(result_table(study)),
@@ -200,6 +215,21 @@ def compose(
         if stem == "layer_responses":
             parts += [RESPONSES_NOTE, ""]
     return "\n".join(parts)
+
+
+def stability_lines(study: Study) -> list[str]:
+    """How many finished runs trained stably (their `stable` tag), naming those that did not."""
+    done = study.finished
+    if "stable" not in done or done["stable"].isna().all():
+        return []
+    unstable = done[done["stable"] == "false"]
+    lines = [
+        f"Training stability: {len(done) - len(unstable)} of {len(done)} finished runs never "
+        "logged a training loss above their first logged one.",
+        "",
+    ]
+    lines += [f"- `{cell.cell}` did: {cell.loss_rise}" for cell in unstable.itertuples()]
+    return [*lines, ""] if len(unstable) else lines
 
 
 def verdict_sentences(study: Study, found: list[Verdict]) -> list[tuple[str, str]]:
@@ -251,20 +281,46 @@ def write_report(
     study = collect(experiment, uri, sweep_run_id)
     folder = Path(out) / folder_name(experiment)
     found = verdicts(study.cells)
+    contrasted = contrast(study.cells)
     # Built aside and swapped in whole: no half-written report, no files left from an older one.
     with tempfile.TemporaryDirectory(dir=make_folder(Path(out)), prefix=".partial-") as tmp:
         draft = Path(tmp) / "report"  # made with the usual permissions, unlike `tmp`
         draft.mkdir()
-        drawn = draw(study, eval_metric)
+        drawn = draw(study, eval_metric, contrasted)
         save_figures(drawn, draft / "figures")
         result_table(study).to_csv(draft / "table.csv", index=False)
         study.cells.to_csv(draft / "cells.csv", index=False)
-        (draft / "report.md").write_text(compose(study, found, eval_metric, drawn, uri))
+        report = compose(study, found, eval_metric, drawn, uri, contrasted)
+        (draft / "report.md").write_text(report)
         replace_folder(folder, draft)
     if log:
-        open_client(uri).log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
+        client = open_client(uri)
+        client.log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
+        client.log_batch(study.sweep_run_id, metrics=summary_metrics(found, contrasted))
     sentences = verdict_sentences(study, found)
-    return Written(folder / "report.md", [f"{arch}: {sentence}" for arch, sentence in sentences])
+    lines = [f"{arch}: {sentence}" for arch, sentence in sentences]
+    if contrasted is not None:
+        lines.append(f"{contrasted.plain} vs {contrasted.residual}: {contrasted.sentence}")
+    return Written(folder / "report.md", lines)
+
+
+def summary_metrics(found: list[Verdict], contrasted: Contrast | None) -> list[Metric]:
+    """The verdict's numbers as metrics of the sweep run, to compare sweeps in the runs table."""
+    values = {}
+    for v in found:
+        values[f"{v.arch}_welch_p"] = v.welch_p
+        values[f"{v.arch}_trend_p"] = v.trend_p
+    if contrasted is not None:
+        values["contrast_difference"] = contrasted.difference
+        values["contrast_p"] = contrasted.p
+        values["plain_depth_penalty"] = contrasted.plain_penalty
+        values["residual_depth_penalty"] = contrasted.residual_penalty
+    now = int(time.time() * 1000)
+    return [
+        Metric(key, float(value), now, 0)
+        for key, value in values.items()
+        if value is not None and not pd.isna(value)
+    ]
 
 
 def make_folder(path: Path) -> Path:

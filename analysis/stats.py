@@ -3,7 +3,14 @@
 The verdict tests the seeds' final *training* errors (the degradation problem is about fitting
 the training set): Welch's t-test between the shallowest and the deepest net, one-sided (deeper
 is worse), and Kendall's tau between depth and error over every run, a monotonic trend test
-across all depths (tau-b, so runs of equal depth count as ties).
+across all depths (tau-b, so runs of equal depth count as ties). With one seed per depth only
+the trend test is possible, and it is said so.
+
+The contrast is the paper's point: do plain nets lose more with depth than residual nets? A
+least-squares fit of training error on depth, with its own line for each arch, over every run;
+the difference of the two slopes times the depth range is how many points more the plain nets'
+depth penalty (deepest - shallowest) is, tested one-sided with its t statistic (the scatter
+around the lines is the noise, so one seed per depth gives a test too).
 """
 
 from __future__ import annotations
@@ -73,10 +80,14 @@ def format_p(p: float | None) -> str:
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
 
 
+def finished_runs(cells: pd.DataFrame) -> pd.DataFrame:
+    return cells[(cells["status"] == "finished") & cells["train_error"].notna()]
+
+
 def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
     """The verdict for one arch, or None when fewer than two of its depths have a finished seed."""
     mine = cells[cells["arch"] == arch]
-    done = mine[(mine["status"] == "finished") & mine["train_error"].notna()]
+    done = finished_runs(mine)
     depths = sorted(int(d) for d in done["depth"].unique())
     if len(depths) < 2:
         return None
@@ -99,13 +110,34 @@ def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
         return verdict
     fewest = min(len(errors[shallow]), len(errors[deep]))
     if fewest < 2:
-        verdict.conclusion = "no test possible"
-        verdict.sentence = (
-            f"{described}; with {fewest} finished seed at a depth, no test is possible "
-            "(it needs at least 2 seeds at the shallowest and the deepest depth)."
-        )
-        return verdict
+        return with_trend_only(verdict, done, described)
     return with_tests(verdict, done, described)
+
+
+def with_trend_only(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
+    """One seed at the shallowest or deepest depth: no t-test, the trend over depths alone.
+    Four depths of one seed each can reach p = 1/24 when every step in depth is worse."""
+    depth, error = done["depth"].astype(int), done["train_error"].astype(float)
+    rises = stats.kendalltau(depth, error, alternative="greater")
+    falls = stats.kendalltau(depth, error, alternative="less")
+    verdict.trend_tau, verdict.trend_p = float(rises.statistic), float(rises.pvalue)
+    if verdict.trend_p < ALPHA:
+        verdict.conclusion = "degradation shown by the trend over depths (one seed)"
+    elif float(falls.pvalue) < ALPHA:
+        verdict.conclusion = "no degradation: the deeper nets train better (one seed)"
+    else:
+        verdict.conclusion = "no degradation shown (one seed)"
+    trend_text = (
+        "no trend test (every error is equal)"
+        if np.isnan(verdict.trend_tau)
+        else f"τ = {verdict.trend_tau:.2f}, {format_p(verdict.trend_p)}"
+    )
+    verdict.sentence = (
+        f"{described}, one seed; Kendall's trend over depths {verdict.depths[0]} to "
+        f"{verdict.depths[-1]} {trend_text} (Welch's t-test needs 2 seeds a depth): "
+        f"{verdict.conclusion}."
+    )
+    return verdict
 
 
 def lost_ends(mine: pd.DataFrame, finished_depths: list[int]) -> str:
@@ -176,3 +208,105 @@ def one_sided_welch(a: list[float], b: list[float], alternative: str) -> float:
 def verdicts(cells: pd.DataFrame) -> list[Verdict]:
     archs = sorted(cells["arch"].unique(), key=arch_key)
     return [v for arch in archs if (v := degradation_verdict(cells, arch)) is not None]
+
+
+@dataclass
+class Contrast:
+    """How much more the plain nets' training error grows with depth than the residual nets'."""
+
+    plain: str
+    residual: str
+    shallow: int
+    deep: int
+    runs: int
+    plain_penalty: float  # mean at the deepest - mean at the shallowest depth, points
+    residual_penalty: float
+    difference: float | None = None  # fitted: slope difference x depth range, points
+    low: float | None = None  # 95 % confidence interval of `difference`
+    high: float | None = None
+    p: float | None = None  # one-sided: the plain nets' penalty is larger
+    conclusion: str = ""
+    sentence: str = ""
+
+
+CONTRAST_PAIR = ("plain", "residual")
+
+
+def contrast(cells: pd.DataFrame, pair: tuple[str, str] = CONTRAST_PAIR) -> Contrast | None:
+    """The plain-vs-residual contrast over the depths both archs have a finished run at, or
+    None when there are fewer than two such depths."""
+    done = finished_runs(cells)
+    done = done[done["arch"].isin(pair)]
+    common = set.intersection(*(set(done[done["arch"] == a]["depth"].astype(int)) for a in pair))
+    if len(common) < 2:
+        return None
+    done = done[done["depth"].astype(int).isin(common)]
+    shallow, deep = min(common), max(common)
+    penalties = [depth_penalty(done[done["arch"] == arch], shallow, deep) for arch in pair]
+    result = Contrast(*pair, shallow, deep, len(done), *penalties)
+    fit = slope_difference(done, pair)
+    if fit is not None:
+        estimate, error, dof = fit
+        span = deep - shallow
+        half_width = stats.t.ppf(1 - ALPHA / 2, dof) * error * span
+        result.difference, result.p = estimate * span, float(stats.t.sf(estimate / error, dof))
+        result.low, result.high = result.difference - half_width, result.difference + half_width
+    return worded(result)
+
+
+def depth_penalty(runs: pd.DataFrame, shallow: int, deep: int) -> float:
+    """Mean training error (%) at the deepest depth minus that at the shallowest."""
+    mean = 100 * runs.groupby(runs["depth"].astype(int))["train_error"].mean()
+    return float(mean[deep] - mean[shallow])
+
+
+def slope_difference(runs: pd.DataFrame, pair: tuple[str, str]):
+    """(slope of the first arch - slope of the second, its standard error, degrees of
+    freedom) of training error (%) on depth, one line per arch; None without spare runs.
+    Perfectly straight lines (no scatter) give no test either."""
+    slopes, inverse_sxx, squares = [], 0.0, 0.0
+    for arch in pair:
+        mine = runs[runs["arch"] == arch]
+        x = mine["depth"].astype(float).to_numpy()
+        y = 100 * mine["train_error"].astype(float).to_numpy()
+        sxx = float(np.sum((x - x.mean()) ** 2))
+        slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
+        slopes.append(slope)
+        inverse_sxx += 1 / sxx
+        squares += float(np.sum((y - y.mean() - slope * (x - x.mean())) ** 2))
+    dof = len(runs) - 2 * len(pair)
+    if dof < 1 or squares == 0:
+        return None
+    return slopes[0] - slopes[1], float(np.sqrt(squares / dof * inverse_sxx)), dof
+
+
+def worded(c: Contrast) -> Contrast:
+    span = f"from depth {c.shallow} to {c.deep}"
+    measured = (
+        f"{c.plain} training error {signed(c.plain_penalty)} points {span}, {c.residual} "
+        f"{signed(c.residual_penalty)}"
+    )
+    if c.p is None:
+        c.conclusion = "no test possible"
+        c.sentence = (
+            f"{measured}; with {c.runs} runs no test is possible (it needs more runs than the "
+            "two lines' four parameters, and some scatter around them)."
+        )
+        return c
+    if c.p < ALPHA:
+        c.conclusion = (
+            f"deeper {c.plain} nets degrade by {c.difference:.1f} points more than deeper "
+            f"{c.residual} nets"
+        )
+    else:
+        c.conclusion = f"no difference shown between the {c.plain} and {c.residual} nets"
+    c.sentence = (
+        f"{measured}; fitted over every depth and run, the {c.plain} nets' penalty is "
+        f"{c.difference:.1f} points larger (95 % CI {c.low:.1f} to {c.high:.1f}, one-sided "
+        f"{format_p(c.p)}, {c.runs} runs): {c.conclusion}."
+    )
+    return c
+
+
+def signed(points: float) -> str:
+    return f"{points:+.1f}"

@@ -55,12 +55,13 @@ def crop_flip_at(
 def normalize(
     images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, channels_last: bool = False
 ) -> torch.Tensor:
-    """uint8 images to float, per-channel standardised with training-set statistics.
+    """uint8 images to float, standardised with training-set statistics: `mean` per channel (C)
+    or per pixel (C x H x W), `std` per channel.
 
     The layout change happens on the uint8 batch (a quarter of the bytes) and the scaling is
     one multiply-add in place: (x / 255 - mean) / std = x * scale + shift."""
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    scale = (1 / (255 * std))[None, :, None, None]
-    shift = (-mean / std)[None, :, None, None]
-    return images.float().mul_(scale).add_(shift)
+    std = std[:, None, None]
+    mean = mean[:, None, None] if mean.dim() == 1 else mean
+    return images.float().mul_(1 / (255 * std)).add_(-mean / std)

@@ -372,8 +372,36 @@ def print_projection(sweep, dataset, store, force, tuning, storage: str, workers
         )
     print(f"Projected on {device_name(device)}: {runs} in one process (from a few timed steps "
           f"per net){shared}", file=sys.stderr)  # fmt: skip
-    if device.type == "cpu" and projection.seconds > 3 * 3600:
-        print("That is long for a CPU: run it on a GPU, or try --preset quick.", file=sys.stderr)
+    advice = projection_advice(sweep, device, projection.seconds / workers, workers)
+    if advice:
+        print(advice, file=sys.stderr)
+
+
+LONG_SWEEP_SECONDS = 3600  # a projection above this says what would shorten it
+
+
+def projection_advice(
+    sweep: SweepConfig, device: torch.device, seconds: float, workers: int
+) -> str | None:
+    """What would shorten a long sweep, from what it does not use yet: never the preset that
+    is running, nor a flag it already has."""
+    if seconds <= LONG_SWEEP_SECONDS:
+        return None
+    ideas = []
+    if device.type == "cpu":
+        ideas.append("a GPU (--device cuda)")
+    elif workers == 1:
+        ideas.append("several workers on the GPU (--jobs-per-gpu 4)")
+    if len(sweep.seeds) > 1:
+        ideas.append("fewer seeds (--seeds)")
+    if len(sweep.depths) > 2:
+        shallow, deep = min(sweep.depths), max(sweep.depths)
+        ideas.append(f"fewer depths (--depths {shallow},{deep})")
+    if sweep.preset != "quick":
+        ideas.append("the short study (--preset quick)")
+    if not ideas:
+        return None
+    return f"That is long for {device_name(device)}. What would shorten it: {'; '.join(ideas)}."
 
 
 def release_device_memory() -> None:

@@ -19,6 +19,7 @@ from resnet import models
 from resnet.data import LOADERS
 
 PRECISIONS = ("fp32", "bf16")
+NORMALIZATIONS = ("channel", "pixel")
 PLAIN_ARCHS = tuple(name for name, spec in models.ARCHS.items() if not spec.residual)
 SCHEDULES = ("step", "cosine", "constant")
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
@@ -40,14 +41,20 @@ class RunConfig:
     seed: int = _section("cell", 0)
     # model
     shortcut: str = _section("model", "A")  # A: zero-pad identity (paper's CIFAR); B: projection
+    # batch-norm statistics over groups of this many images of a batch, as on the paper's two
+    # GPUs (64 of each 128); 0 (or the batch size or more): over the whole batch
+    bn_group: int = _section("model", 0)
     # data
     dataset: str = _section("data", "synthetic")
     data_dir: str = _section("data", "data")
-    val_size: int | None = _section("data", None)  # None: 5000 for cifar10/fashion-mnist, else 10%
+    # None: 5000 for cifar10/fashion-mnist, else 10%; 0: no validation split (train on all)
+    val_size: int | None = _section("data", None)
     train_subset: int | None = _section("data", None)  # train on the first N of the shuffled split
     image_size: int | None = _section("data", None)  # resize to this (synthetic: generate at it)
     crop_pad: int = _section("data", 4)  # random crop after zero padding by this many pixels
     flip: bool = _section("data", True)  # random horizontal flips
+    # channel: per-channel mean and std; pixel: subtract the per-pixel mean (the paper's)
+    normalization: str = _section("data", "channel")
     # optimisation
     iterations: int = _section("train", 64000)
     batch_size: int = _section("train", 128)
@@ -72,6 +79,9 @@ class RunConfig:
     compile: bool = _section("train", False)
     log_every: int = _section("train", 100)  # train_loss / train_error / lr / images_per_sec
     eval_every: int = _section("train", 1000)  # plus val and test metrics
+    # images of each split evaluated at the evaluations during training (None: all); the
+    # evaluation at the end always takes every image
+    eval_subset: int | None = _section("train", None)
     eval_batch_size: int = _section("train", 1000)
     checkpoint_every: int = _section("train", 1000)  # iterations between resumable checkpoints
 
@@ -169,7 +179,24 @@ def run_config_problem(c: RunConfig) -> str | None:
             c.train_subset is None or c.train_subset > 0,
             f"train_subset must be positive, got {c.train_subset}",
         ),
-        (c.val_size is None or c.val_size > 0, f"val_size must be positive, got {c.val_size}"),
+        (
+            c.val_size is None or c.val_size >= 0,
+            f"val_size must be zero or positive, got {c.val_size}",
+        ),
+        (
+            c.normalization in NORMALIZATIONS,
+            f"unknown normalization {c.normalization!r} (allowed: {', '.join(NORMALIZATIONS)})",
+        ),
+        (
+            c.bn_group >= 0
+            and (c.bn_group == 0 or c.bn_group >= c.batch_size or c.batch_size % c.bn_group == 0),
+            f"bn_group must divide the batch size {c.batch_size} (or be 0 or at least the batch "
+            f"size: ordinary batch norm), got {c.bn_group}",
+        ),
+        (
+            c.eval_subset is None or c.eval_subset > 0,
+            f"eval_subset must be positive, got {c.eval_subset}",
+        ),
         (
             c.image_size is None or c.image_size >= 8,
             f"image_size must be at least 8, got {c.image_size}",

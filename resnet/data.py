@@ -2,8 +2,9 @@
 
 Every loader returns the full training set and the test set; `load` then holds out a validation
 set with a fixed seed (the same for every run, so plain and residual nets see the same split),
-optionally takes a training subset, and computes per-channel normalisation from the training part.
-The test set is only ever evaluated: nothing is chosen on it.
+optionally takes a training subset, and computes the normalisation from the training part (per
+channel, or the per-pixel mean as in the paper). The test set is only ever evaluated: nothing is
+chosen on it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Split:
     def to(self, device: torch.device | str) -> Split:
         return Split(self.images.to(device), self.labels.to(device))
 
-    def subset(self, index: torch.Tensor) -> Split:
+    def subset(self, index: torch.Tensor | slice) -> Split:
         return Split(self.images[index], self.labels[index])
 
 
@@ -50,8 +51,8 @@ class Dataset:
     val: Split
     test: Split
     num_classes: int
-    mean: torch.Tensor  # per channel, in [0, 1]
-    std: torch.Tensor
+    mean: torch.Tensor  # per channel (C), or per pixel (C x H x W); on the [0, 1] scale
+    std: torch.Tensor  # per channel (C)
 
     @property
     def in_channels(self) -> int:
@@ -250,10 +251,11 @@ def split_train_val(full: Split, val_size: int) -> tuple[Split, Split]:
 
 
 def resolve_val_size(dataset: str, val_size: int | None, n_train: int) -> int:
+    """The validation split's size; 0 means none (the paper's final nets train on every image)."""
     if val_size is None:
         val_size = DEFAULT_VAL_SIZE.get(dataset, round(DEFAULT_VAL_FRACTION * n_train))
-    if not 0 < val_size < n_train:
-        raise DataError(f"val_size {val_size} must be between 1 and {n_train - 1} for {dataset}")
+    if not 0 <= val_size < n_train:
+        raise DataError(f"val_size {val_size} must be between 0 and {n_train - 1} for {dataset}")
     return val_size
 
 
@@ -263,12 +265,28 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean(dim=1), x.std(dim=1)
 
 
+def pixel_mean(images: torch.Tensor) -> torch.Tensor:
+    """The mean image (C x H x W) of uint8 images, on the [0, 1] scale: He et al.'s per-pixel
+    mean subtraction."""
+    return images.float().mean(dim=0).div_(255)
+
+
+def normalisation(train: Split, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, std) from the training images only: per channel, or the per-pixel mean with a
+    unit std (the paper subtracts the mean and scales nothing)."""
+    mean, std = channel_stats(train.images)
+    if kind == "pixel":
+        return pixel_mean(train.images), torch.ones_like(std)
+    return mean, std
+
+
 def load(
     dataset: str,
     data_dir: str | Path = "data",
     val_size: int | None = None,
     train_subset: int | None = None,
     image_size: int | None = None,
+    normalization: str = "channel",
 ) -> Dataset:
     """Load a data set by name and split it; tensors stay on the CPU until `.to(device)`."""
     if dataset not in LOADERS:
@@ -285,5 +303,5 @@ def load(
         if train_subset > len(train):
             raise DataError(f"train_subset {train_subset} exceeds the {len(train)} training images")
         train = Split(train.images[:train_subset], train.labels[:train_subset])
-    mean, std = channel_stats(train.images)
+    mean, std = normalisation(train, normalization)
     return Dataset(dataset, train, val, test, num_classes, mean, std)

@@ -1,7 +1,9 @@
 """How long a sweep will take on this device, projected from a short calibration.
 
-Each distinct net is timed for a few bare training steps on random batches of the data's shape,
-compiled when the runs are (so compiling happens here, and the runs reuse the compiled code);
+The shallowest and the deepest net of each family (nets that differ only in depth and
+shortcut) are timed for a few bare training steps on random batches of the data's shape, and
+the depths between are interpolated: a step's work grows linearly with the number of blocks.
+Compiled runs time every net compiled (so compiling happens here, and the runs reuse the code);
 a run's projection adds its evaluations (forward passes only, about a third of a training
 step's work per image) and the training loop's own overhead over the bare step, as measured by
 experiments/benchmark.py.
@@ -9,12 +11,14 @@ experiments/benchmark.py.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
 
 import torch
 
+from resnet import models
 from resnet.config import RunConfig
 from resnet.data import Dataset
 from resnet.train import build_model, compile_for_training, resolve_device, train_step
@@ -49,9 +53,12 @@ def seconds_per_step(config: RunConfig, dataset: Dataset) -> float:
 
 
 def run_seconds(config: RunConfig, dataset: Dataset, step_seconds: float, splits=2) -> float:
-    """One run: its training steps, plus its evaluations of `splits` splits (val, test)."""
-    evaluations = math.ceil(config.iterations / config.eval_every)
-    eval_images = evaluations * (len(dataset.val) + (len(dataset.test) if splits > 1 else 0))
+    """One run: its training steps, plus its evaluations of `splits` splits (val, test): the
+    last one of every image, those during training of `eval_subset` images."""
+    evaluated = [len(dataset.val), len(dataset.test)][:splits]
+    during = math.ceil(config.iterations / config.eval_every) - 1
+    subset = config.eval_subset
+    eval_images = sum(n + during * (n if subset is None else min(n, subset)) for n in evaluated)
     eval_seconds = eval_images / config.batch_size * step_seconds / EVAL_SPEEDUP
     return LOOP_OVERHEAD * step_seconds * config.iterations + eval_seconds
 
@@ -68,16 +75,35 @@ class Projection:
         return self.training + self.tuning
 
 
-class Calibration:
-    """Seconds per training step of each distinct net, measured once."""
+def family(config: RunConfig) -> tuple:
+    """What sets a step's cost apart but the depth: plain and residual twins cost the same."""
+    spec = models.arch_spec(config.arch)
+    return (spec.stem_width, spec.widths, spec.blocks, config.batch_size, config.precision,
+            config.device, config.channels_last, config.bn_group, config.compile)  # fmt: skip
 
-    def __init__(self, dataset: Dataset):
+
+class Calibration:
+    """Seconds per training step of each net: measured at the shallowest and deepest depth of
+    its family and interpolated between (every net measured when compiled)."""
+
+    def __init__(self, dataset: Dataset, configs: list[RunConfig]):
         self.dataset = dataset
         self.measured: dict[tuple, float] = {}
+        self.depths: dict[tuple, list[int]] = {}
+        for config in configs:
+            self.depths.setdefault(family(config), []).append(config.depth)
 
     def step(self, config: RunConfig) -> float:
-        key = (config.arch, config.depth, config.batch_size, config.precision, config.device,
-               config.channels_last, config.shortcut, config.compile)  # fmt: skip
+        depths = self.depths.get(family(config), [config.depth])
+        low, high = min(depths), max(depths)
+        if config.compile or low == high or not low <= config.depth <= high:
+            return self.measure(config)
+        at_low = self.measure(dataclasses.replace(config, depth=low))
+        at_high = self.measure(dataclasses.replace(config, depth=high))
+        return at_low + (at_high - at_low) * (config.depth - low) / (high - low)
+
+    def measure(self, config: RunConfig) -> float:
+        key = (*family(config), config.depth)
         if key not in self.measured:
             self.measured[key] = seconds_per_step(config, self.dataset)
         return self.measured[key]
@@ -86,7 +112,7 @@ class Calibration:
 def project(cells: list[RunConfig], trials: list[RunConfig], dataset: Dataset) -> Projection:
     """`cells`: the runs to train; `trials`: one config per tuning trial still to run (each with
     the trial budget). Trials evaluate the validation split only."""
-    calibration = Calibration(dataset)
+    calibration = Calibration(dataset, [*cells, *trials])
     training = sum(run_seconds(c, dataset, calibration.step(c)) for c in cells)
     tuning = sum(run_seconds(t, dataset, calibration.step(t), splits=1) for t in trials)
     return Projection(training, tuning, len(cells), len(trials))

@@ -80,33 +80,74 @@ class ZeroPadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
 
 
-def projection_shortcut(in_ch: int, out_ch: int, stride: int) -> nn.Module:
+class GhostBatchNorm2d(nn.BatchNorm2d):
+    """Batch norm whose training statistics come from groups of `group` images of each batch,
+    as when a batch of 128 is split over the paper's two GPUs (64 each). The running
+    statistics, used in eval mode, follow the mean of the groups' statistics. `group` 0 (or
+    the whole batch) is ordinary batch norm; the weights load into a plain BatchNorm2d."""
+
+    def __init__(self, channels: int, group: int = 0):
+        super().__init__(channels)
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.group == 0 or len(x) <= self.group:
+            return super().forward(x)
+        groups = x.split(self.group)
+        out = [self._normalise(g) for g in groups]
+        with torch.no_grad():
+            self._update_running_stats(groups)
+        return torch.cat(out)
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+
+    def _update_running_stats(self, groups: tuple[torch.Tensor, ...]) -> None:
+        means = torch.stack([g.mean(dim=(0, 2, 3)) for g in groups]).float()
+        variances = torch.stack([g.var(dim=(0, 2, 3)) for g in groups]).float()
+        self.running_mean.lerp_(means.mean(0), self.momentum)
+        self.running_var.lerp_(variances.mean(0), self.momentum)
+        self.num_batches_tracked += 1
+
+
+def norm_layer(bn_group: int):
+    """The batch-norm layer for `bn_group` (0: ordinary batch norm)."""
+    if bn_group == 0:
+        return nn.BatchNorm2d
+    return lambda channels: GhostBatchNorm2d(channels, bn_group)
+
+
+def projection_shortcut(in_ch: int, out_ch: int, stride: int, norm=nn.BatchNorm2d) -> nn.Module:
     """Option B: 1x1 convolution + BN where the shape changes."""
-    return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch)
-    )
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), norm(out_ch))
 
 
-def make_shortcut(kind: str, in_ch: int, out_ch: int, stride: int) -> nn.Module:
+def make_shortcut(
+    kind: str, in_ch: int, out_ch: int, stride: int, norm=nn.BatchNorm2d
+) -> nn.Module:
     if stride == 1 and in_ch == out_ch:
         return nn.Identity()
     if kind == "A":
         return ZeroPadShortcut(stride, out_ch - in_ch)
     if kind == "B":
-        return projection_shortcut(in_ch, out_ch, stride)
+        return projection_shortcut(in_ch, out_ch, stride, norm)
     raise ValueError(f"unknown shortcut {kind!r} (allowed: {', '.join(SHORTCUTS)})")
 
 
 class BasicBlock(nn.Module):
     """conv3x3-BN-ReLU-conv3x3-BN, then `+ shortcut` when residual, then ReLU."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, shortcut: str | None):
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int, shortcut: str | None, norm=nn.BatchNorm2d
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.bn1 = norm(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.shortcut = None if shortcut is None else make_shortcut(shortcut, in_ch, out_ch, stride)
+        self.bn2 = norm(out_ch)
+        self.shortcut = (
+            None if shortcut is None else make_shortcut(shortcut, in_ch, out_ch, stride, norm)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -124,20 +165,22 @@ class Net(nn.Module):
         shortcut: str | None,
         in_channels: int,
         num_classes: int,
+        bn_group: int = 0,
     ):
         super().__init__()
+        norm = norm_layer(bn_group)
         # Drawn before any layer is made, so twins that make different layers share it.
         init_seed = int(torch.randint(2**62, (), dtype=torch.int64))
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, spec.stem_width, 3, padding=1, bias=False),
-            nn.BatchNorm2d(spec.stem_width),
+            norm(spec.stem_width),
             nn.ReLU(inplace=True),
         )
         layers, in_ch = [], spec.stem_width
         for stage, (width, count) in enumerate(zip(spec.widths, blocks, strict=True)):
             for i in range(count):
                 stride = 2 if stage > 0 and i == 0 else 1
-                layers.append(BasicBlock(in_ch, width, stride, shortcut))
+                layers.append(BasicBlock(in_ch, width, stride, shortcut, norm))
                 in_ch = width
         self.blocks = nn.Sequential(*layers)
         self.head = nn.Linear(in_ch, num_classes)
@@ -179,9 +222,15 @@ def default_linear_init(layer: nn.Linear, generator: torch.Generator) -> None:
 
 
 def build(
-    arch: str, depth: int, shortcut: str = "A", in_channels: int = 3, num_classes: int = 10
+    arch: str,
+    depth: int,
+    shortcut: str = "A",
+    in_channels: int = 3,
+    num_classes: int = 10,
+    bn_group: int = 0,
 ) -> Net:
-    """The network for an (arch, depth). `shortcut` is ignored by plain nets, which have none."""
+    """The network for an (arch, depth). `shortcut` is ignored by plain nets, which have none;
+    `bn_group` > 0 takes batch-norm statistics over groups of that many images."""
     spec = arch_spec(arch)
     problem = depth_error(arch, depth)
     if problem:
@@ -189,7 +238,9 @@ def build(
     if spec.residual and shortcut not in SHORTCUTS:
         raise ValueError(f"unknown shortcut {shortcut!r} (allowed: {', '.join(SHORTCUTS)})")
     blocks = spec.blocks or (((depth - 2) // 6),) * len(spec.widths)
-    return Net(spec, blocks, shortcut if spec.residual else None, in_channels, num_classes)
+    return Net(
+        spec, blocks, shortcut if spec.residual else None, in_channels, num_classes, bn_group
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,5 +1,6 @@
 """Layer responses, as in He et al. 2016 Figure 7: the standard deviation of each 3x3 layer's
-output after BN and before the addition and ReLU, on a fixed batch of validation images.
+output after BN and before the addition and ReLU, on a fixed batch of validation images (training
+images when there is no validation split).
 
 Computed once at the end of a finished run, in eval mode (BN uses its running statistics) and in
 fp32, so the numbers depend on the trained weights only, not on the batch's own statistics. The
@@ -51,7 +52,8 @@ class Moments:
 @torch.inference_mode()
 def layer_response_stds(model: Net, dataset: Dataset, config: RunConfig) -> list[dict]:
     """[{layer, index, std}] in forward order; the model is left as it was (mode and weights)."""
-    images = dataset.val.images[:RESPONSE_IMAGES]
+    source = dataset.val if len(dataset.val) else dataset.train  # no validation split: train
+    images = source.images[:RESPONSE_IMAGES]
     if len(images) == 0:
         return []
     layers = response_layers(model)

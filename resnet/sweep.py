@@ -172,6 +172,7 @@ def checkpoint_problem(store, run_id: str) -> str | None:
 def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResult) -> dict:
     """Close the cell's run with what training gave; its checkpoint is no longer needed."""
     cell.log_num_params(result.num_params)
+    cell.log_stability(result.loss_rise)
     if not result.finished:
         cell.fail(result.failure or result.status)
         outcome = row(config, result.status, cell.run_id, result.metrics, note=result.failure)

@@ -393,6 +393,12 @@ class CellRun:
     def log_num_params(self, num_params: int) -> None:
         self.store.log_params(self.run_id, {"num_params": str(num_params)})
 
+    def log_stability(self, loss_rise: str | None) -> None:
+        """Tag `stable`: true when no logged training loss rose above the first one; else
+        false, with `loss_rise` saying where."""
+        tags = {"stable": "false", "loss_rise": loss_rise} if loss_rise else {"stable": "true"}
+        self.store.set_tags(self.run_id, tags)
+
     def finish(self) -> None:
         self.store.end(self.run_id, "FINISHED")
         self.closed = True

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from resnet import checkpoint as checkpoint_lib
 from resnet import data as data_lib
-from resnet import models
+from resnet import models, startup
 from resnet.augment import crop_flip, normalize
 from resnet.config import RunConfig
 from resnet.schedule import ErrorWarmup, make_scheduler
@@ -63,6 +63,11 @@ class TrainResult:
     num_params: int
     seconds: float
     failure: str | None = None  # why the run did not finish
+    loss_rise: str | None = None  # where a logged training loss rose above the first one
+
+    @property
+    def stable(self) -> bool:
+        return self.loss_rise is None
 
     @property
     def finished(self) -> bool:
@@ -78,8 +83,9 @@ def resolve_device(name: str) -> torch.device:
 def load_data(config: RunConfig) -> data_lib.Dataset:
     """The data set a config asks for, on the CPU."""
     return data_lib.load(
-        config.dataset, config.data_dir, config.val_size, config.train_subset, config.image_size
-    )
+        config.dataset, config.data_dir, config.val_size, config.train_subset, config.image_size,
+        config.normalization,
+    )  # fmt: skip
 
 
 class BatchStream:
@@ -181,8 +187,9 @@ def evaluate(
 def build_model(config: RunConfig, dataset: data_lib.Dataset, device: torch.device) -> nn.Module:
     torch.manual_seed(config.seed)  # the same initial weights on every device
     model = models.build(
-        config.arch, config.depth, config.shortcut, dataset.in_channels, dataset.num_classes
-    ).to(device)
+        config.arch, config.depth, config.shortcut, dataset.in_channels, dataset.num_classes,
+        config.bn_group,
+    ).to(device)  # fmt: skip
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -269,6 +276,8 @@ def train(
         labels = dataset.train.labels[indices]
         lr = optimizer.param_groups[0]["lr"]
         loss, logits = train_step(forward, optimizer, x, labels, config, device)
+        if it == done + 1:
+            startup.first_step_done()
         scheduler.step()
         loop.stats.add(loss, logits, labels, it)
         # Before anything is logged: a run taken over is the other worker's to log into. Each
@@ -287,7 +296,7 @@ def train(
             if warmup.active:
                 warmup.update(loop.recent_error())
         if log_now:
-            loop.log_point(it, lr, evaluate_now)
+            loop.log_point(it, lr, evaluate_now, final=it == config.iterations)
             bar.set_postfix(loop.postfix(), refresh=False)
         bar.update(1)
         if checkpointing is not None and it < config.iterations:
@@ -311,6 +320,8 @@ class _Loop:
         self.metrics: dict[str, float] = {}
         self.window_start = time.perf_counter()
         self.warmup_wrong, self.warmup_count = 0, 0
+        self.first_loss: float | None = None  # the first logged training loss
+        self.loss_rise: str | None = None  # the first logged loss above it, described
 
     def recent_error(self) -> float:
         """Training error since the last call (only used during the error warm-up)."""
@@ -319,9 +330,10 @@ class _Loop:
         self.warmup_wrong, self.warmup_count = wrong, count
         return error
 
-    def log_point(self, it: int, lr: float, evaluate_now: bool) -> None:
+    def log_point(self, it: int, lr: float, evaluate_now: bool, final: bool) -> None:
         images = self.stats.count
         train_loss, train_error = self.stats.take()
+        self.check_stable(it, train_loss)
         self.warmup_wrong = self.warmup_count = 0
         now = time.perf_counter()
         train_seconds = now - self.window_start
@@ -332,15 +344,36 @@ class _Loop:
             "images_per_sec": images / max(train_seconds, 1e-9),
         }
         if evaluate_now:
-            for split in self.eval_splits:
-                loss, error = evaluate(
-                    self.model, getattr(self.dataset, split), self.dataset, self.config
-                )
-                metrics[f"{split}_loss"], metrics[f"{split}_error"] = loss, error
+            metrics.update(self.evaluations(final))
         self.metrics.update(metrics)
         if self.tracker is not None:
             self.tracker.log_metrics(metrics, step=it)
         self.window_start = time.perf_counter()  # evaluation time is not training time
+
+    def evaluations(self, final: bool) -> dict[str, float]:
+        """Loss and error of each evaluated split: all of it at the end, else its first
+        `eval_subset` images (a cheaper look at the curve). An empty split (no validation set)
+        is left out."""
+        metrics = {}
+        for name in self.eval_splits:
+            split = getattr(self.dataset, name)
+            if not final and self.config.eval_subset is not None:
+                split = split.subset(slice(0, self.config.eval_subset))
+            if len(split):
+                loss, error = evaluate(self.model, split, self.dataset, self.config)
+                metrics[f"{name}_loss"], metrics[f"{name}_error"] = loss, error
+        return metrics
+
+    def check_stable(self, it: int, loss: float) -> None:
+        """Note the first log point whose training loss is above the first one: a net that
+        trains stably only goes down from where it started."""
+        if self.first_loss is None:
+            self.first_loss = loss
+        elif loss > self.first_loss and self.loss_rise is None:
+            self.loss_rise = (
+                f"training loss {loss:.4g} at iteration {it} above the first logged "
+                f"{self.first_loss:.4g}"
+            )
 
     def postfix(self) -> dict[str, str]:
         m = self.metrics
@@ -353,8 +386,9 @@ class _Loop:
     def result(self, status, iterations, num_params, start, failure=None) -> TrainResult:
         seconds = time.perf_counter() - start
         return TrainResult(
-            status, dict(self.metrics), iterations, self.model, num_params, seconds, failure
-        )
+            status, dict(self.metrics), iterations, self.model, num_params, seconds, failure,
+            self.loss_rise,
+        )  # fmt: skip
 
 
 @dataclass
@@ -385,6 +419,7 @@ class TrainingState:
             "first_bad": stats.first_bad,
             "metrics": dict(self.loop.metrics),
             "warmup_window": [self.loop.warmup_wrong, self.loop.warmup_count],
+            "stability": [self.loop.first_loss, self.loop.loss_rise],
         })  # fmt: skip
 
     def restore(self, path: Path) -> int:
@@ -415,4 +450,5 @@ class TrainingState:
         stats.count, stats.first_bad = state["count"], state["first_bad"].to(device)
         self.loop.metrics = dict(state["metrics"])
         self.loop.warmup_wrong, self.loop.warmup_count = state["warmup_window"]
+        self.loop.first_loss, self.loop.loss_rise = state.get("stability", [None, None])
         return int(state["iteration"])

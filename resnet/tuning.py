@@ -35,7 +35,7 @@ from resnet.storage import (
     wait_for_attr,
 )
 from resnet.tracking import CellRun, Store, SweepRun
-from resnet.train import ClaimLost, resolve_device, train
+from resnet.train import ClaimLost, load_data, resolve_device, train
 
 PRUNERS = ("median", "hyperband", "none")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
@@ -87,7 +87,11 @@ def make_pruner(tune: TuneConfig, config: RunConfig) -> optuna.pruners.BasePrune
 
 def trial_budget(cell: RunConfig, tune: TuneConfig) -> RunConfig:
     """The cell with the tuning budget: milestones, warm-up and the log and evaluation
-    intervals scaled to the shorter run (as many validation reports for the pruner)."""
+    intervals scaled to the shorter run (as many validation reports for the pruner). A cell
+    that trains on every image (val_size 0) is tuned on the default validation split: tuning
+    needs one, and the test set never chooses anything."""
+    if cell.val_size == 0:
+        cell = dataclasses.replace(cell, val_size=None)
     if tune.iterations is None or tune.iterations == cell.iterations:
         return cell
     scale = tune.iterations / cell.iterations
@@ -149,6 +153,7 @@ class StudyRunner:
         self.study, created = open_shared_study(self.name, storage, pruner)  # minimizes
         seed = sampler_seed(tune.seed, len(self.study.trials), worker)
         self.study.sampler = optuna.samplers.TPESampler(seed=seed)
+        self.with_validation: Dataset | None = None  # loaded when the sweep's data has none
         self.run_id = self.study.user_attrs.get(RUN_ATTR)
         if self.run_id is None and not created and not self.study.trials:
             self.run_id = wait_for_attr(self.study, RUN_ATTR, READY_TIMEOUT)  # being set up
@@ -225,6 +230,7 @@ class StudyRunner:
         or Ctrl-C ends the run FAILED and goes up to `run`. A trial that another worker took
         over meanwhile (this one stalled) is left to that worker's retry."""
         config = self.trial_config(trial)
+        dataset = self.tuning_data(dataset, config)
         run = TrialRun(self.sweep_run, self.run_id, config, trial)
         try:
             trial.set_user_attr(RUN_ATTR, run.run_id)
@@ -245,6 +251,15 @@ class StudyRunner:
                 self.finish(trial, run, TrialState.COMPLETE, result.metrics["val_error"])
             else:  # diverged
                 self.finish(trial, run, TrialState.PRUNED, reason=result.failure)
+
+    def tuning_data(self, dataset: Dataset, config: RunConfig) -> Dataset:
+        """The sweep's data, or, when it has no validation split, the trials' own with one."""
+        if len(dataset.val):
+            return dataset
+        if self.with_validation is None:
+            device = dataset.train.images.device
+            self.with_validation = load_data(config).to(device)
+        return self.with_validation
 
     def finish(self, trial: optuna.Trial, run: TrialRun, state: TrialState,
                value: float | None = None, reason: str | None = None) -> None:  # fmt: skip

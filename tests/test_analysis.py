@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
+from scipy import stats
 
 from analysis.collect import collect
 from analysis.report import main, write_report
-from analysis.stats import PAPER_TABLE6, degradation_verdict, summary_table
+from analysis.stats import PAPER_TABLE6, contrast, degradation_verdict, summary_table
 
 EXPERIMENT = "fabricated"
 STEPS = (100, 200, 300)
@@ -99,12 +100,76 @@ def test_overlapping_seeds_are_not_called_degradation(workdir):
     assert verdict.conclusion == "no degradation detected"
 
 
-def test_one_seed_says_no_test_is_possible(workdir):
+def test_one_seed_is_judged_by_the_trend_over_depths_alone(workdir):
+    rising = {("plain", d): [e] for d, e in ((20, 0.11), (32, 0.15), (44, 0.2), (56, 0.3))}
+    fabricate(workdir, rising)
+    verdict = degradation_verdict(collect(EXPERIMENT, uri(workdir)).cells, "plain")
+    assert verdict.conclusion == "degradation shown by the trend over depths (one seed)"
+    assert verdict.welch_p is None
+    assert verdict.trend_p == pytest.approx(1 / 24)  # the one order of 4! that rises throughout
+    assert "Welch's t-test needs 2 seeds a depth" in verdict.sentence
+
+
+def test_one_seed_at_two_depths_shows_nothing(workdir):
     fabricate(workdir, {("plain", 20): [0.11], ("plain", 56): [0.30]})
     verdict = degradation_verdict(collect(EXPERIMENT, uri(workdir)).cells, "plain")
-    assert verdict.conclusion == "no test possible"
-    assert verdict.welch_p is None
-    assert "no test is possible" in verdict.sentence
+    assert verdict.conclusion == "no degradation shown (one seed)"
+    assert verdict.trend_p == pytest.approx(0.5)
+
+
+def reference_slope_difference(cells: pd.DataFrame) -> tuple[float, float, int]:
+    """The interaction of a linear model error ~ arch + depth + arch:depth, by least squares:
+    (plain slope - residual slope, its standard error, residual degrees of freedom)."""
+    done = cells[cells["status"] == "finished"]
+    plain = (done["arch"] == "plain").to_numpy(float)
+    depth = done["depth"].to_numpy(float)
+    design = np.column_stack([np.ones_like(depth), plain, depth, plain * depth])
+    y = 100 * done["train_error"].to_numpy(float)
+    coef, rss, _, _ = np.linalg.lstsq(design, y, rcond=None)
+    dof = len(y) - 4
+    covariance = rss[0] / dof * np.linalg.inv(design.T @ design)
+    return coef[3], float(np.sqrt(covariance[3, 3])), dof
+
+
+def test_contrast_is_the_interaction_of_depth_and_arch(workdir):
+    fabricate(workdir, DEGRADING)
+    cells = collect(EXPERIMENT, uri(workdir)).cells
+    found = contrast(cells)
+    assert (found.shallow, found.deep, found.runs) == (20, 56, 18)
+    assert found.plain_penalty == pytest.approx(30.0 - 11.0)
+    assert found.residual_penalty == pytest.approx(7.0 - 10.0)
+    slope, error, dof = reference_slope_difference(cells)
+    assert found.difference == pytest.approx(slope * 36)
+    t = stats.t.ppf(0.975, dof)
+    assert (found.low, found.high) == pytest.approx(
+        (36 * (slope - t * error), 36 * (slope + t * error))
+    )
+    assert found.p == pytest.approx(stats.t.sf(slope / error, dof))
+    assert found.p < 0.05
+    wanted = f"deeper plain nets degrade by {found.difference:.1f} points more than deeper"
+    assert found.conclusion == f"{wanted} residual nets"
+
+
+def test_equal_depth_penalties_show_no_difference(workdir):
+    same = {
+        ("plain", 20): [0.11, 0.13, 0.12], ("plain", 56): [0.14, 0.12, 0.16],
+        ("residual", 20): [0.10, 0.12, 0.11], ("residual", 56): [0.13, 0.11, 0.14],
+    }  # fmt: skip
+    fabricate(workdir, same)
+    found = contrast(collect(EXPERIMENT, uri(workdir)).cells)
+    assert found.p > 0.05
+    assert found.conclusion == "no difference shown between the plain and residual nets"
+
+
+def test_one_seed_per_depth_still_gets_a_contrast(workdir):
+    one_seed = {
+        **{("plain", d): [e] for d, e in ((20, 0.12), (32, 0.17), (44, 0.23), (56, 0.31))},
+        **{("residual", d): [e] for d, e in ((20, 0.10), (32, 0.11), (44, 0.10), (56, 0.105))},
+    }
+    fabricate(workdir, one_seed)
+    found = contrast(collect(EXPERIMENT, uri(workdir)).cells)
+    assert found.runs == 8 and found.p < 0.05
+    assert contrast(collect(EXPERIMENT, uri(workdir)).cells.query("depth in (20, 56)")).p is None
 
 
 def test_missing_and_diverged_cells_are_reported_not_fatal(workdir):
@@ -139,8 +204,14 @@ def test_report_files_and_artifacts(workdir):
     report = (folder / "report.md").read_text()
     assert "degradation reproduced" in report and "![curves](figures/curves.png)" in report
     assert "tuned for each (arch, depth)" not in report
+    assert (
+        "- **plain vs residual**: plain training error +19.0 points from depth 20 to 56" in report
+    )
 
     client = MlflowClient(uri(workdir))
+    summary = client.get_run(sweep_id).data.metrics
+    assert summary["contrast_p"] < 0.05 and summary["plain_depth_penalty"] == pytest.approx(19)
+    assert summary["plain_welch_p"] < 0.05 and "residual_trend_p" in summary
     logged = {f.path for f in client.list_artifacts(sweep_id, "report")}
     assert {"report/report.md", "report/table.csv", "report/cells.csv"} <= logged
     figures = {f.path for f in client.list_artifacts(sweep_id, "report/figures")}

@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from resnet import data
+from resnet.augment import normalize
 from resnet.data import DataError, load, read_idx
 
 
@@ -150,3 +151,21 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(DataError, match="is a file"):
         load("synthetic", tmp_path / "file")
+
+
+def test_per_pixel_mean_comes_from_the_training_images_only(tmp_path):
+    fake_fashion_mnist(tmp_path)
+    ds = load("fashion-mnist", tmp_path, val_size=20, train_subset=50, normalization="pixel")
+    expected = ds.train.images.float().mean(dim=0) / 255
+    assert ds.mean.shape == (1, 28, 28) and torch.allclose(ds.mean, expected)
+    with_val = torch.cat([ds.train.images, ds.val.images]).float().mean(dim=0) / 255
+    assert not torch.allclose(ds.mean, with_val)  # neither validation nor test images count
+    x = normalize(ds.train.images, ds.mean, ds.std)
+    assert torch.allclose(x.mean(dim=0), torch.zeros(1, 28, 28), atol=1e-5)  # mean subtracted
+    assert torch.allclose(x[0] + ds.mean, ds.train.images[0].float() / 255, atol=1e-6)  # no scaling
+
+
+def test_val_size_zero_trains_on_every_image(tmp_path):
+    fake_fashion_mnist(tmp_path)
+    ds = load("fashion-mnist", tmp_path, val_size=0)
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (120, 0, 30)

@@ -1,8 +1,9 @@
 import dataclasses
 
 import pytest
+import torch
 
-from resnet.cli import main, print_projection
+from resnet.cli import main, print_projection, projection_advice
 from resnet.estimate import LOOP_OVERHEAD, human_duration, project, run_seconds
 from resnet.presets import build_sweep
 from resnet.tracking import Store
@@ -64,7 +65,21 @@ def test_paper_preset_on_a_cpu_says_it_is_long(workdir, synthetic16, capsys):
     store = Store("sqlite:///mlruns/mlflow.db")
     sweep = paper_on("synthetic", batch_size=128)
     print_projection(sweep, synthetic16, store, False, None, "journal", 1)
-    assert "That is long for a CPU" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "That is long for cpu" in err and "a GPU (--device cuda)" in err
+    assert "the short study (--preset quick)" in err
+
+
+def test_the_advice_never_names_the_running_preset_nor_what_it_already_has():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    quick = build_sweep("quick", {"seeds": [0, 1, 2]}, {"device": "cpu"})
+    advice = projection_advice(quick, cpu, 5 * 3600, workers=1)
+    assert "--preset quick" not in advice
+    assert "a GPU (--device cuda)" in advice and "fewer seeds (--seeds)" in advice
+    assert "fewer depths (--depths 20,56)" in advice
+    assert projection_advice(quick, cpu, 600, workers=1) is None  # not long: no advice
+    one = build_sweep("quick", {"depths": [20, 56]}, {"device": "cpu"})
+    assert projection_advice(one, gpu, 5 * 3600, workers=4) is None  # nothing left to suggest
 
 
 def test_human_duration():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from resnet.models import ARCHS, build, count_parameters, depth_error
+from resnet.models import ARCHS, GhostBatchNorm2d, build, count_parameters, depth_error
 
 # He et al. 2016, CIFAR-10 with option A shortcuts: parameter counts by depth.
 PAPER_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
@@ -82,3 +82,40 @@ def test_plain_and_residual_from_one_seed_start_from_the_same_weights(shortcut):
     assert set(plain) <= set(residual)
     for name, tensor in plain.items():
         assert torch.equal(tensor, residual[name]), name
+
+
+def test_ghost_batch_norm_normalises_each_group_on_its_own():
+    torch.manual_seed(0)
+    ghost, plain = GhostBatchNorm2d(5, group=4), torch.nn.BatchNorm2d(5)
+    with torch.no_grad():
+        ghost.weight.uniform_(0.5, 2), ghost.bias.uniform_(-1, 1)
+    plain.load_state_dict(ghost.state_dict())
+    x = torch.randn(12, 5, 6, 6) * 3 + torch.arange(12.0)[:, None, None, None]
+    expected = torch.cat([torch.nn.functional.batch_norm(
+        g, None, None, ghost.weight, ghost.bias, training=True, eps=ghost.eps
+    ) for g in x.split(4)])  # fmt: skip
+    assert torch.allclose(ghost(x), expected, atol=1e-5)
+    assert not torch.allclose(expected, plain(x), atol=1e-2)  # not ordinary batch norm
+    # Running statistics: the mean of the groups' batch statistics.
+    groups = x.split(4)
+    mean = torch.stack([g.mean(dim=(0, 2, 3)) for g in groups]).mean(0)
+    var = torch.stack([g.var(dim=(0, 2, 3)) for g in groups]).mean(0)
+    assert torch.allclose(ghost.running_mean, 0.1 * mean, atol=1e-5)
+    assert torch.allclose(ghost.running_var, 0.9 + 0.1 * var, atol=1e-5)
+
+
+def test_ghost_batch_norm_uses_running_statistics_in_eval_mode():
+    ghost = GhostBatchNorm2d(3, group=2)
+    ghost.running_mean.fill_(1.0), ghost.running_var.fill_(4.0)
+    x = torch.randn(4, 3, 5, 5)
+    assert torch.allclose(ghost.eval()(x), (x - 1) / (4 + ghost.eps) ** 0.5, atol=1e-5)
+
+
+def test_bn_group_zero_is_ordinary_batch_norm_and_weights_are_shared():
+    grouped, ordinary = build("residual", 20, bn_group=64), build("residual", 20)
+    assert all(
+        isinstance(m, GhostBatchNorm2d) for m in grouped.modules() if "Norm" in type(m).__name__
+    )
+    assert not any(isinstance(m, GhostBatchNorm2d) for m in ordinary.modules())
+    ordinary.load_state_dict(grouped.state_dict())  # the same weights either way
+    assert count_parameters(grouped) == PAPER_PARAMS[20]

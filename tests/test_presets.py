@@ -25,6 +25,7 @@ def test_the_three_presets_load():
         0.1,
         1e-4,
     )
+    assert (cell.val_size, cell.bn_group, cell.normalization) == (0, 64, "pixel")  # §4.2
     assert [c.uses_error_warmup for c in paper.cells()][-1] is True
     assert not any(c.uses_error_warmup for c in paper.cells()[:-1])
 

@@ -37,6 +37,7 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "First training step " in done.stderr and " s after the start" in done.stderr
     assert (
         "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1" in done.stdout
     )
@@ -57,6 +58,9 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
         assert fields <= set(child.data.params)
         history = c.get_metric_history(child.info.run_id, "train_error")
         assert [m.step for m in history] == [10, 20, 30, 40, 50, 60]
+        losses = [m.value for m in c.get_metric_history(child.info.run_id, "train_loss")]
+        stable = all(loss <= losses[0] for loss in losses[1:])  # the run's own check, redone
+        assert child.data.tags["stable"] == str(stable).lower()
         assert len(c.get_metric_history(child.info.run_id, "test_error")) == 2
         weights = Path(c.download_artifacts(child.info.run_id, "weights.pt", str(workdir)))
         state = torch.load(weights, weights_only=True)
@@ -78,7 +82,8 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
-    assert "no test is possible" in report.stdout  # one seed
+    assert "one seed; Kendall's trend over depths 8 to 14" in report.stdout
+    assert "plain vs residual: " in report.stdout  # the contrast, untestable with 4 runs
     stems = ["curves", "error_vs_depth", "plain_shallow_vs_deep", "residual_shallow_vs_deep",
              "layer_responses"]  # fmt: skip
     figures = [f"figures/{stem}{suffix}" for stem in stems for suffix in (".png", ".svg")]
@@ -157,3 +162,28 @@ def test_every_cell_depth_is_a_choice_of_the_queue_fixed_depth_nets_included():
     choices = resnet.sweep.depth_choices(sweep)
     assert choices[:2] == [8, 14]  # the sweep's own depths first, as before
     assert {cell.depth for cell in sweep.cells()} <= set(choices)
+
+
+PAPER_OPTIONS = """
+[data]
+val_size = 0
+normalization = "pixel"
+[model]
+bn_group = 16
+"""
+
+
+def test_a_sweep_without_validation_split_with_paper_options_ends_with_a_verdict(workdir, capsys):
+    smoke = (REPO / "resnet" / "configs" / "smoke.toml").read_text()
+    preset = workdir / "paper-options.toml"
+    preset.write_text(smoke.replace("[data]\n", PAPER_OPTIONS.split("[model]")[0], 1)
+                      + "\n[model]\nbn_group = 16\n")  # fmt: skip
+    assert main(["--preset", str(preset), "--no-progress"]) == 0
+    cells = runs(kind="cell")
+    assert len(cells) == 4 and all(r.info.status == "FINISHED" for r in cells)
+    for run in cells:
+        assert (run.data.params["val_size"], run.data.params["bn_group"]) == ("0", "16")
+        assert run.data.params["normalization"] == "pixel"
+        assert "val_error" not in run.data.metrics and "test_error" in run.data.metrics
+    out = capsys.readouterr().out
+    assert "plain: plain-14 train error" in out and "residual: residual-14 train error" in out

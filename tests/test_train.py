@@ -205,3 +205,32 @@ def test_error_warmup_never_raises_the_lr():
     config = RunConfig(depth=110, lr=0.001, error_warmup_lr=0.01, error_warmup_min_depth=110)
     assert ErrorWarmup(config).factor == 1.0
     assert ErrorWarmup(dataclasses.replace(config, lr=0.1)).factor == pytest.approx(0.1)
+
+
+def test_a_logged_loss_above_the_first_one_is_noted_as_unstable(synthetic16):
+    rec = Recorder()
+    climbs = tiny(arch="plain", depth=14, shortcut="none", lr=2.0, iterations=40,
+                  warmup_iterations=20, log_every=5, eval_every=40)  # fmt: skip
+    result = train(climbs, synthetic16, tracker=rec, progress=False)
+    losses = [m["train_loss"] for _, m in rec.logged]
+    rises = [(step, m["train_loss"]) for step, m in rec.logged if m["train_loss"] > losses[0]]
+    assert rises, "this lr was chosen to make the loss climb after the first log point"
+    step, loss = rises[0]
+    assert not result.stable
+    assert result.loss_rise == (
+        f"training loss {loss:.4g} at iteration {step} above the first logged {losses[0]:.4g}"
+    )
+    assert train(tiny(), synthetic16, progress=False).stable
+
+
+def test_evaluations_during_training_take_a_subset_and_the_last_takes_all(synthetic16):
+    rec = Recorder()
+    train(tiny(eval_subset=7), synthetic16, tracker=rec, progress=False)
+    errors = {step: m["test_error"] for step, m in rec.logged if "test_error" in m}
+    assert is_count(errors[15] * 7)  # out of 7 images
+    assert is_count(errors[30] * len(synthetic16.test))  # out of all of them
+    assert not is_count(errors[30] * 7)
+
+
+def is_count(x: float) -> bool:
+    return abs(x - round(x)) < 1e-3
