@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.collect import arch_key
+from analysis.stats import format_p, signed
 
 TRAIN_STYLE = {"linestyle": "--", "linewidth": 1.2}
 EVAL_STYLE = {"linestyle": "-", "linewidth": 2.0}
@@ -193,9 +194,9 @@ def responses_figure(responses: pd.DataFrame) -> Figure:
 
 
 def contrast_title(c) -> str:
-    """'plain +19.3 vs residual +1.5 points from depth 20 to 56: ... (p = 0.001)'."""
-    p = "" if c.p is None else f" (one-sided p = {c.p:.2g})" if c.p >= 1e-4 else " (p < 0.0001)"
+    """Two lines: each arch's depth penalty, then the contrast's conclusion and p."""
+    p = "" if c.p is None else f" ({format_p(c.p)}, one-sided)"
     return (
-        f"training error {c.plain} {c.plain_penalty:+.1f} vs {c.residual} "
-        f"{c.residual_penalty:+.1f} points from depth {c.shallow} to {c.deep}: {c.conclusion}{p}"
+        f"training error from depth {c.shallow} to {c.deep}: {c.plain} {signed(c.plain_penalty)}"
+        f", {c.residual} {signed(c.residual_penalty)} points\n{c.conclusion}{p}"
     )

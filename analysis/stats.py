@@ -127,14 +127,9 @@ def with_trend_only(verdict: Verdict, done: pd.DataFrame, described: str) -> Ver
         verdict.conclusion = "no degradation: the deeper nets train better (one seed)"
     else:
         verdict.conclusion = "no degradation shown (one seed)"
-    trend_text = (
-        "no trend test (every error is equal)"
-        if np.isnan(verdict.trend_tau)
-        else f"τ = {verdict.trend_tau:.2f}, {format_p(verdict.trend_p)}"
-    )
     verdict.sentence = (
         f"{described}, one seed; Kendall's trend over depths {verdict.depths[0]} to "
-        f"{verdict.depths[-1]} {trend_text} (Welch's t-test needs 2 seeds a depth): "
+        f"{verdict.depths[-1]} {trend_text(verdict)} (Welch's t-test needs 2 seeds a depth): "
         f"{verdict.conclusion}."
     )
     return verdict
@@ -171,17 +166,18 @@ def with_tests(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
     verdict.conclusion = conclusion(verdict)
     n_deep, n_shallow = len(deep), len(shallow)
     n = f"n = {n_deep}" if n_deep == n_shallow else f"n = {n_deep} and {n_shallow}"
-    trend_text = (
-        "no trend test (every error is equal)"
-        if np.isnan(verdict.trend_tau)
-        else f"τ = {verdict.trend_tau:.2f}, {format_p(verdict.trend_p)}"
-    )
     verdict.sentence = (
         f"{described}, {n} seeds; Welch's t-test (one-sided, deeper worse) "
         f"{format_p(verdict.welch_p)}; Kendall's trend over depths {verdict.depths[0]} to "
-        f"{verdict.depths[-1]} {trend_text}: {verdict.conclusion}."
+        f"{verdict.depths[-1]} {trend_text(verdict)}: {verdict.conclusion}."
     )
     return verdict
+
+
+def trend_text(verdict: Verdict) -> str:
+    if np.isnan(verdict.trend_tau):
+        return "no trend test (every error is equal)"
+    return f"τ = {verdict.trend_tau:.2f}, {format_p(verdict.trend_p)}"
 
 
 def conclusion(v: Verdict) -> str:
@@ -309,4 +305,5 @@ def worded(c: Contrast) -> Contrast:
 
 
 def signed(points: float) -> str:
-    return f"{points:+.1f}"
+    """'+19.3', '-2.0'; never '-0.0' (adding 0.0 turns a rounded -0.0 into 0.0)."""
+    return f"{round(points, 1) + 0.0:+.1f}"

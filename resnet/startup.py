@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
+from tqdm.auto import tqdm
+
 _started: float | None = None  # perf_counter() when the command started; None: not timed
 
 
@@ -25,6 +27,9 @@ def first_step_done() -> float | None:
     if _started is None:
         return None
     seconds, _started = time.perf_counter() - _started, None
-    print(f"First training step {seconds:.1f} s after the start (imports, data, store and "
-          "projection included)", file=sys.stderr)  # fmt: skip
+    tqdm.write(
+        f"First training step {seconds:.1f} s after the start (imports, data, store "
+        "and projection included)",
+        file=sys.stderr,
+    )  # above any progress bar
     return seconds
