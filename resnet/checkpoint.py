@@ -39,8 +39,11 @@ def load(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, corrupt, or not a checkpoint at all
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise CheckpointError(f"checkpoint {path} is unreadable ({reason})") from exc
+        # Not torch's own text: it suggests loading with weights_only=False, which would run
+        # whatever code a tampered file holds.
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable (truncated, corrupt, or not a checkpoint)"
+        ) from exc
     if not isinstance(state, dict) or "iteration" not in state:
         raise CheckpointError(f"checkpoint {path} is not a training checkpoint")
     return state

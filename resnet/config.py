@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resnet import models
-from resnet.data import LOADERS
+from resnet.data import DEFAULT_DATA_DIR, LOADERS
 
 PRECISIONS = ("fp32", "bf16")
 NORMALIZATIONS = ("channel", "pixel")
 PLAIN_ARCHS = tuple(name for name, spec in models.ARCHS.items() if not spec.residual)
 SCHEDULES = ("step", "cosine", "constant")
+# Upper bounds on counts: far above any real study (the paper: 64k iterations of batch 128),
+# low enough that a typo is refused before it starts weeks of compute or a huge allocation.
+MAX_ITERATIONS = 10_000_000
+MAX_BATCH = 65_536
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
 NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size", "compile", "checkpoint_every")
 
@@ -46,7 +50,7 @@ class RunConfig:
     bn_group: int = _section("model", 0)
     # data
     dataset: str = _section("data", "synthetic")
-    data_dir: str = _section("data", "data")
+    data_dir: str = _section("data", DEFAULT_DATA_DIR)
     # None: 5000 for cifar10/fashion-mnist, else 10%; 0: no validation split (train on all)
     val_size: int | None = _section("data", None)
     train_subset: int | None = _section("data", None)  # train on the first N of the shuffled split
@@ -146,8 +150,14 @@ def run_config_problem(c: RunConfig) -> str | None:
             f"unknown device {c.device!r} (allowed: auto, cpu, cuda, cuda:N, mps)",
         ),
         (c.lr > 0 and math.isfinite(c.lr), f"lr must be positive and finite, got {c.lr}"),
-        (c.batch_size > 0, f"batch size must be positive, got {c.batch_size}"),
-        (c.iterations > 0, f"iterations must be positive, got {c.iterations}"),
+        (
+            0 < c.batch_size <= MAX_BATCH,
+            f"batch size must be in [1, {MAX_BATCH}], got {c.batch_size}",
+        ),
+        (
+            0 < c.iterations <= MAX_ITERATIONS,
+            f"iterations must be in [1, {MAX_ITERATIONS}], got {c.iterations}",
+        ),
         (
             c.weight_decay >= 0 and math.isfinite(c.weight_decay),
             f"weight decay must be zero or positive and finite, got {c.weight_decay}",
@@ -159,7 +169,10 @@ def run_config_problem(c: RunConfig) -> str | None:
         (0 <= c.seed < 2**32, f"seed must be in [0, 2**32), got {c.seed}"),
         (c.log_every > 0, f"log_every must be positive, got {c.log_every}"),
         (c.eval_every > 0, f"eval_every must be positive, got {c.eval_every}"),
-        (c.eval_batch_size > 0, f"eval_batch_size must be positive, got {c.eval_batch_size}"),
+        (
+            0 < c.eval_batch_size <= MAX_BATCH,
+            f"eval_batch_size must be in [1, {MAX_BATCH}], got {c.eval_batch_size}",
+        ),
         (c.checkpoint_every > 0, f"checkpoint_every must be positive, got {c.checkpoint_every}"),
         (c.crop_pad >= 0, f"crop_pad must be zero or positive, got {c.crop_pad}"),
         (
@@ -220,7 +233,9 @@ def run_config_problem(c: RunConfig) -> str | None:
 
 
 CELL_FIELDS = ("arch", "depth", "seed")
-EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\- ]*")
+# At most 200 characters: the name is also a folder name (reports/<experiment>), and MLflow
+# refuses names over 500.
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\- ]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -246,9 +261,10 @@ class SweepConfig:
         if shortcut not in models.SHORTCUTS:
             raise ConfigError(f"unknown shortcut {shortcut!r} (allowed: A, B)")
         if self.experiment is not None and not EXPERIMENT_NAME.fullmatch(self.experiment):
+            shown = self.experiment if len(self.experiment) <= 60 else self.experiment[:60] + "..."
             raise ConfigError(
-                f"experiment name {self.experiment!r} may hold letters, digits, '.', '_', '-' "
-                "and spaces, and must start with a letter or digit"
+                f"experiment name {shown!r} may hold letters, digits, '.', '_', '-' and spaces, "
+                "must start with a letter or digit, and have at most 200 characters"
             )
         for name in self.exclude:
             if not re.fullmatch(r"[a-z0-9]+-\d+", name):

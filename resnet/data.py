@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+DEFAULT_DATA_DIR = "data"  # where data sets are read or downloaded unless the user names a folder
 DEFAULT_VAL_SIZE = {"cifar10": 5000, "fashion-mnist": 5000}
 DEFAULT_VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed: every run of every sweep sees the same train/validation split
@@ -118,8 +119,10 @@ def load_fashion_mnist(data_dir: Path, image_size: int | None) -> tuple[Split, S
 
 
 def _fashion_folder(data_dir: Path) -> Path | None:
-    """The first folder holding all four idx files: the data dir, then Debian's package."""
-    for folder in (data_dir, data_dir / "fashion-mnist", DEBIAN_FASHION_MNIST):
+    """The first folder holding all four idx files: the data dir, then, unless the user named
+    another data dir than the default, Debian's package."""
+    system = [DEBIAN_FASHION_MNIST] if data_dir == Path(DEFAULT_DATA_DIR) else []
+    for folder in (data_dir, data_dir / "fashion-mnist", *system):
         if all((folder / name).is_file() for name in FASHION_FILES.values()):
             return folder
     return None
@@ -132,10 +135,15 @@ def _download_fashion_mnist(data_dir: Path) -> tuple[Split, Split, int]:
         train = FashionMNIST(str(data_dir), train=True, download=True)
         test = FashionMNIST(str(data_dir), train=False, download=True)
     except Exception as exc:
+        where = (
+            f"{data_dir}/ nor {DEBIAN_FASHION_MNIST}/"
+            if data_dir == Path(DEFAULT_DATA_DIR)
+            else f"{data_dir}/ (leave --data-dir out to use {DEBIAN_FASHION_MNIST}/)"
+        )
         raise DataError(
-            f"Fashion-MNIST is not in {data_dir}/ nor {DEBIAN_FASHION_MNIST}/ and could not be "
-            f"downloaded ({type(exc).__name__}): install Debian's dataset-fashion-mnist or put "
-            f"the four idx .gz files in {data_dir}/"
+            f"Fashion-MNIST is not in {where} and could not be downloaded "
+            f"({type(exc).__name__}): install Debian's dataset-fashion-mnist or put the four idx "
+            f".gz files in {data_dir}/"
         ) from exc
     return (
         Split(train.data.unsqueeze(1), train.targets.long()),
@@ -161,16 +169,13 @@ def read_idx(path: Path) -> torch.Tensor:
 
 
 def load_imagefolder(data_dir: Path, image_size: int | None) -> tuple[Split, Split, int]:
-    from torchvision.datasets import ImageFolder
-
     for part in ("train", "test"):
         if not (data_dir / part).is_dir():
             raise DataError(
                 f"imagefolder needs {data_dir}/{part}/ with one folder per class "
                 "(set the folder with --data-dir)"
             )
-    train_set = ImageFolder(str(data_dir / "train"))
-    test_set = ImageFolder(str(data_dir / "test"))
+    train_set, test_set = image_folder(data_dir / "train"), image_folder(data_dir / "test")
     if train_set.classes != test_set.classes:
         raise DataError(f"{data_dir}/train and {data_dir}/test have different class folders")
     train, test = _images_to_split(train_set, image_size), _images_to_split(test_set, image_size)
@@ -180,6 +185,25 @@ def load_imagefolder(data_dir: Path, image_size: int | None) -> tuple[Split, Spl
             f"{tuple(test.images.shape[1:])}: they differ in size; give --image-size to resize"
         )
     return train, test, len(train_set.classes)
+
+
+def image_folder(folder: Path):
+    """torchvision's ImageFolder of `folder`, with its problems as one line each."""
+    from torchvision.datasets import ImageFolder
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    try:
+        images = ImageFolder(str(folder))
+    except FileNotFoundError:
+        raise DataError(
+            f"{folder}/ needs one folder per class holding image files "
+            f"({', '.join(IMG_EXTENSIONS)}); found none"
+        ) from None
+    if len(images.classes) < 2:
+        raise DataError(
+            f"{folder}/ has {len(images.classes)} class folder: a classifier needs at least 2"
+        )
+    return images
 
 
 def _images_to_split(folder, image_size: int | None) -> Split:
@@ -282,7 +306,7 @@ def normalisation(train: Split, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def load(
     dataset: str,
-    data_dir: str | Path = "data",
+    data_dir: str | Path = DEFAULT_DATA_DIR,
     val_size: int | None = None,
     train_subset: int | None = None,
     image_size: int | None = None,

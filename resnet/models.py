@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 SHORTCUTS = ("A", "B")
+MAX_DEPTH = 1202  # He et al. 2016's deepest CIFAR net
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def depth_error(arch: str, depth: int) -> str | None:
         if depth != spec.fixed_depth:
             return f"arch {arch} has depth {spec.fixed_depth}, not {depth}"
         return None
+    if depth > MAX_DEPTH:
+        return f"depth {depth} is above {MAX_DEPTH}, the deepest net of the paper"
     if depth >= 8 and (depth - 2) % 6 == 0:
         return None
     below = max(8, depth - (depth - 2) % 6)

@@ -20,8 +20,17 @@ BAD_INPUTS = {
     "depth not 6n+2": (["--depths", "20,21"], "nearest valid: 20, 26"),
     "zero lr": (["--lr", "0"], "lr must be positive"),
     "negative lr": (["--lr", "-0.1"], "lr must be positive"),
-    "zero batch size": (["--batch-size", "0"], "batch size must be positive"),
-    "negative iterations": (["--iterations", "-5"], "iterations must be positive"),
+    "zero batch size": (["--batch-size", "0"], "batch size must be in [1, 65536], got 0"),
+    "negative iterations": (["--iterations", "-5"], "iterations must be in [1, 10000000]"),
+    "iterations past any study": (
+        ["--iterations", "99999999999999999999999"],
+        "iterations must be in [1, 10000000], got 99999999999999999999999",
+    ),
+    "depth past the paper's deepest": (
+        ["--depths", "999999998"],
+        "depth 999999998 is above 1202, the deepest net of the paper",
+    ),
+    "experiment name too long": (["--experiment", "a" * 600], "at most 200 characters"),
     "depth not a number": (["--depths", "twenty"], "--depths must be a comma-separated list"),
     "unknown option": (["--epochs", "3"], "unrecognized arguments: --epochs"),
     "infinite lr": (["--lr", "inf"], "lr must be positive and finite"),
@@ -120,11 +129,12 @@ def data_problem(tmp_path, kind: str) -> list[str]:
     folder.mkdir()
     if kind == "missing files":
         return ["--dataset", "imagefolder", "--data-dir", str(folder)]
-    if kind == "unreadable image":
-        (folder / "train" / "cat").mkdir(parents=True)
-        (folder / "test" / "cat").mkdir(parents=True)
-        (folder / "train" / "cat" / "broken.png").write_bytes(b"not a png")
-        (folder / "test" / "cat" / "broken.png").write_bytes(b"not a png")
+    if kind in ("unreadable image", "no image files", "one class"):
+        for part in ("train", "test"):
+            for name in ("cat",) if kind == "one class" else ("cat", "dog"):
+                (folder / part / name).mkdir(parents=True)
+                file = "notes.txt" if kind == "no image files" else "broken.png"
+                (folder / part / name / file).write_bytes(b"not a png")
         return ["--dataset", "imagefolder", "--data-dir", str(folder)]
     if kind == "data dir is a file":
         (tmp_path / "file").write_text("x")
@@ -143,6 +153,8 @@ def data_problem(tmp_path, kind: str) -> list[str]:
     [
         ("missing files", "data/train/ with one folder per class"),
         ("unreadable image", "cannot read image"),
+        ("no image files", "data/train/ needs one folder per class holding image files"),
+        ("one class", "has 1 class folder: a classifier needs at least 2"),
         ("data dir is a file", "is a file, not a folder"),
         ("bad gzip", "not a readable idx .gz file"),
         ("truncated idx", "not a readable idx .gz file"),

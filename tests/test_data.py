@@ -61,14 +61,31 @@ def test_fashion_mnist_falls_back_to_the_debian_package(tmp_path, monkeypatch):
     debian.mkdir()
     fake_fashion_mnist(debian)
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
-    assert len(load("fashion-mnist", tmp_path / "empty", val_size=20).test) == 30
+    monkeypatch.chdir(tmp_path)  # no ./data here: the default data dir is empty
+    assert len(load("fashion-mnist", val_size=20).test) == 30
+
+
+def test_a_data_dir_the_user_named_is_never_swapped_for_the_debian_copy(tmp_path, monkeypatch):
+    debian = tmp_path / "debian"
+    debian.mkdir()
+    fake_fashion_mnist(debian)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+
+    def offline(data_dir):
+        raise data.DataError(f"offline: nothing downloaded into {data_dir}")
+
+    monkeypatch.setattr(data, "_download_fashion_mnist", offline)
+    with pytest.raises(DataError, match=r"nothing downloaded into .*elsewhere"):
+        load("fashion-mnist", tmp_path / "elsewhere", val_size=20)
 
 
 @pytest.mark.skipif(
-    data._fashion_folder(Path("no-such-dir")) is None, reason="dataset-fashion-mnist absent"
+    data._fashion_folder(Path(data.DEFAULT_DATA_DIR)) is None,
+    reason="dataset-fashion-mnist absent",
 )
-def test_debian_fashion_mnist_has_the_paper_split():
-    ds = load("fashion-mnist", "no-such-dir")
+def test_debian_fashion_mnist_has_the_paper_split(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ds = load("fashion-mnist")
     assert (len(ds.train), len(ds.val), len(ds.test)) == (55_000, 5_000, 10_000)
     assert set(ds.train.labels.unique().tolist()) == set(range(10))
 
@@ -169,3 +186,18 @@ def test_val_size_zero_trains_on_every_image(tmp_path):
     fake_fashion_mnist(tmp_path)
     ds = load("fashion-mnist", tmp_path, val_size=0)
     assert (len(ds.train), len(ds.val), len(ds.test)) == (120, 0, 30)
+
+
+def test_imagefolder_without_images_or_with_one_class_is_one_clear_error(tmp_path):
+    for part in ("train", "test"):
+        for name in ("a", "b"):
+            (tmp_path / part / name).mkdir(parents=True)
+            (tmp_path / part / name / "notes.txt").write_text("not an image")
+    with pytest.raises(DataError, match=r"train/ needs one folder per class holding image files"):
+        load("imagefolder", tmp_path)
+    single = tmp_path / "single"
+    for part in ("train", "test"):
+        (single / part / "only").mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(single / part / "only" / "x.png")
+    with pytest.raises(DataError, match="has 1 class folder: a classifier needs at least 2"):
+        load("imagefolder", single)
