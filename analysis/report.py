@@ -202,8 +202,9 @@ def compose(
         parts += [
             "He et al. 2016 give single runs for ResNet-20 to -56 and the best of 5 runs for "
             "ResNet-110 (mean 6.61 ± 0.16 %); ours are mean ± std over seeds. Their nets trained "
-            "on all 50k training images; ours on the training part of the split (45k in the "
-            "paper preset), which is expected to cost a little test error.",
+            "on all 50k training images, as the paper preset's do (val_size = 0); a sweep that "
+            "holds out a validation split trains on fewer, which is expected to cost a little "
+            "test error.",
             "",
         ]
     if len(study.incomplete):

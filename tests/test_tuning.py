@@ -175,6 +175,8 @@ def test_trial_budget_scales_schedule_and_evaluation():
     assert short.iterations == 16000 and short.milestones == (8000, 12000)
     assert (short.eval_every, short.log_every) == (250, 25)
     assert (short.lr, short.weight_decay, short.seed) == (cell.lr, cell.weight_decay, cell.seed)
+    # The paper's cells train on all 50k images; their trials keep a validation split.
+    assert cell.val_size == 0 and short.val_size is None
 
 
 def test_pruners_by_name():
