@@ -258,7 +258,8 @@ def figure_title(stem: str, eval_metric: str) -> str:
 RESPONSES_NOTE = (
     "Each finished run logs `layer_responses.csv` when training ends: the std of every 3x3 "
     "layer's output after BN and before the addition and ReLU, over the first 500 validation "
-    "images, in eval mode (BN running statistics) and fp32. Lines are the mean over seeds; "
+    "images (training images without a validation split), in eval mode (BN running "
+    "statistics) and fp32. Lines are the mean over seeds; "
     "dashed lines are plain nets."
 )
 
