@@ -77,11 +77,11 @@ def folder_name(experiment: str) -> str:
     return re.sub(r"[^A-Za-z0-9._ -]", "_", experiment).lstrip(".") or "experiment"
 
 
-def draw(study: Study, eval_metric: str, found: Contrast | None = None) -> dict[str, Figure]:
+def draw(study: Study, eval_metric: str, contrasted: Contrast | None = None) -> dict[str, Figure]:
     """Every figure the data allows, by file stem."""
     drawn = {
         "curves": figures.curves_figure(study.curves, eval_metric),
-        "error_vs_depth": figures.depth_figure(study.cells, found),
+        "error_vs_depth": figures.depth_figure(study.cells, contrasted),
     }
     for arch in sorted(study.finished["arch"].unique(), key=arch_key):
         if study.finished[study.finished["arch"] == arch]["depth"].nunique() >= 2:
