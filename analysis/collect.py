@@ -119,8 +119,13 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
 
 def search(experiment_id: str) -> pd.DataFrame:
     runs = mlflow.search_runs([experiment_id], order_by=["attributes.start_time DESC"])
-    for column in ("tags.kind", "tags.mlflow.parentRunId", "tags.failure_reason",
-                   "tags.run_identity", "tags.mlflow.runName"):  # fmt: skip
+    for column in (
+        "tags.kind",
+        "tags.mlflow.parentRunId",
+        "tags.failure_reason",
+        "tags.run_identity",
+        "tags.mlflow.runName",
+    ):
         if column not in runs:
             runs[column] = None
     return runs
@@ -247,8 +252,18 @@ def curve_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
     for cell in cells[cells["run_id"].notna()].itertuples():
         for metric in CURVE_METRICS:
             for point in client.get_metric_history(cell.run_id, metric):
-                rows.append((cell.run_id, cell.arch, cell.depth, cell.seed, cell.status, metric,
-                             point.step, point.value))  # fmt: skip
+                rows.append(
+                    (
+                        cell.run_id,
+                        cell.arch,
+                        cell.depth,
+                        cell.seed,
+                        cell.status,
+                        metric,
+                        point.step,
+                        point.value,
+                    )
+                )
     columns = ["run_id", "arch", "depth", "seed", "status", "metric", "step", "value"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -286,14 +301,27 @@ def tuning_tables(
         (tuning["tags.mlflow.parentRunId"] == sweep["run_id"])
         | column(tuning, "tags.study").isin(studies)
     ]
-    best = columns(tuning, study="tags.study", arch="tags.arch", depth="tags.depth",
-                   best_lr="metrics.best_lr", best_weight_decay="metrics.best_weight_decay",
-                   best_val_error="metrics.best_val_error")  # fmt: skip
+    best = columns(
+        tuning,
+        study="tags.study",
+        arch="tags.arch",
+        depth="tags.depth",
+        best_lr="metrics.best_lr",
+        best_weight_decay="metrics.best_weight_decay",
+        best_val_error="metrics.best_val_error",
+    )
     trials = runs[runs["tags.kind"] == "trial"]
     trials = trials[column(trials, "tags.study").isin(set(best["study"].dropna()))]
-    trial_rows = columns(trials, study="tags.study", arch="tags.arch", depth="tags.depth",
-                         lr="params.lr", weight_decay="params.weight_decay",
-                         val_error="metrics.val_error", state="tags.optuna_state")  # fmt: skip
+    trial_rows = columns(
+        trials,
+        study="tags.study",
+        arch="tags.arch",
+        depth="tags.depth",
+        lr="params.lr",
+        weight_decay="params.weight_decay",
+        val_error="metrics.val_error",
+        state="tags.optuna_state",
+    )
     return best, trial_rows
 
 
@@ -303,6 +331,8 @@ TEXT_COLUMNS = ("study", "arch", "state")
 def columns(frame: pd.DataFrame, **sources: str) -> pd.DataFrame:
     """New columns named as the keywords, from the search_runs columns they name; all but
     TEXT_COLUMNS as numbers."""
-    picked = {name: column(frame, source, numeric=name not in TEXT_COLUMNS)
-              for name, source in sources.items()}  # fmt: skip
+    picked = {
+        name: column(frame, source, numeric=name not in TEXT_COLUMNS)
+        for name, source in sources.items()
+    }
     return pd.DataFrame(picked).reset_index(drop=True)

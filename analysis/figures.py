@@ -46,8 +46,14 @@ def draw_curve(ax, points: pd.DataFrame, colour, style: dict, label: str | None)
     points = points.sort_values("step")
     ax.plot(points["step"], points["mean"], color=colour, label=label, **style)
     if (points["max"] > points["min"]).any():
-        ax.fill_between(points["step"], points["min"], points["max"], color=colour,
-                        alpha=BAND_ALPHA, linewidth=0)  # fmt: skip
+        ax.fill_between(
+            points["step"],
+            points["min"],
+            points["max"],
+            color=colour,
+            alpha=BAND_ALPHA,
+            linewidth=0,
+        )
 
 
 def curves_figure(curves: pd.DataFrame, eval_metric: str = "test_error") -> Figure:
@@ -66,8 +72,13 @@ def curves_figure(curves: pd.DataFrame, eval_metric: str = "test_error") -> Figu
                 continue
             evaluated = mine[mine["metric"] == eval_metric]
             label = f"{arch}-{depth}"  # on the solid curve, or the dashed one when it is alone
-            draw_curve(ax, mine[mine["metric"] == "train_error"], colours[depth], TRAIN_STYLE,
-                       None if len(evaluated) else label)  # fmt: skip
+            draw_curve(
+                ax,
+                mine[mine["metric"] == "train_error"],
+                colours[depth],
+                TRAIN_STYLE,
+                None if len(evaluated) else label,
+            )
             draw_curve(ax, evaluated, colours[depth], EVAL_STYLE, label)
         ax.set_title(f"{arch} nets")
         ax.set_xlabel("iteration")
@@ -127,8 +138,15 @@ def depth_figure(cells: pd.DataFrame, contrasted=None) -> Figure:
             values = 100 * done[done["arch"] == arch].groupby("depth")[metric].agg(["mean", "std"])
             colour, marker = styles.get(arch, (None, "^"))
             # A depth with one seed has no std: no bar, rather than a bar of zero width.
-            ax.errorbar(values.index, values["mean"], yerr=values["std"], label=arch,
-                        color=colour, marker=marker, capsize=4)  # fmt: skip
+            ax.errorbar(
+                values.index,
+                values["mean"],
+                yerr=values["std"],
+                label=arch,
+                color=colour,
+                marker=marker,
+                capsize=4,
+            )
         ax.set_title(title)
         ax.set_xlabel("depth (layers)")
         ax.set_xticks(sorted(done["depth"].unique()))
@@ -143,8 +161,10 @@ def tuning_figure(tuning: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     lr and weight decay (failed and pruned trials left out)."""
     fig = Figure(figsize=(12, 7.5), layout="constrained")
     axes = fig.subplots(2, 2)
-    for ax, column, label in ((axes[0, 0], "best_lr", "best lr"),
-                              (axes[0, 1], "best_weight_decay", "best weight decay")):  # fmt: skip
+    for ax, column, label in (
+        (axes[0, 0], "best_lr", "best lr"),
+        (axes[0, 1], "best_weight_decay", "best weight decay"),
+    ):
         for arch in sorted(tuning["arch"].dropna().unique(), key=arch_key):
             mine = tuning[tuning["arch"] == arch].sort_values("depth")
             ax.plot(mine["depth"], mine[column], marker="o", label=arch)
@@ -158,8 +178,13 @@ def tuning_figure(tuning: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     markers = {"plain": "o", "residual": "s"}
     for ax, column in ((axes[1, 0], "lr"), (axes[1, 1], "weight_decay")):
         for (arch, depth), mine in complete.groupby(["arch", "depth"]):
-            ax.scatter(mine[column], 100 * mine["val_error"], color=colours[int(depth)],
-                       marker=markers.get(arch, "^"), label=f"{arch}-{int(depth)}")  # fmt: skip
+            ax.scatter(
+                mine[column],
+                100 * mine["val_error"],
+                color=colours[int(depth)],
+                marker=markers.get(arch, "^"),
+                label=f"{arch}-{int(depth)}",
+            )
         ax.set_xscale("log")
         ax.set_xlabel(column.replace("_", " "))
         ax.set_ylabel("trial validation error (%)")

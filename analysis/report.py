@@ -69,7 +69,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="the solid curves of the figures (default: test_error)",
     )
     p.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
-    return p  # fmt: skip
+    return p
 
 
 def folder_name(experiment: str) -> str:
@@ -211,8 +211,12 @@ def compose(
         parts += ["## Cells not finished", "", *incomplete_lines(study), ""]
     parts += ["## Figures", ""]
     for stem in drawn:
-        parts += [f"### {figure_title(stem, eval_metric)}", "", f"![{stem}](figures/{stem}.png)",
-                  ""]  # fmt: skip
+        parts += [
+            f"### {figure_title(stem, eval_metric)}",
+            "",
+            f"![{stem}](figures/{stem}.png)",
+            "",
+        ]
         if stem == "layer_responses":
             parts += [RESPONSES_NOTE, ""]
     return "\n".join(parts)
@@ -356,8 +360,14 @@ def resolve_uri(given: str | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
-        written = write_report(args.experiment, args.tracking_uri, args.sweep_run, args.out,
-                               args.eval_metric, log=not args.no_log)  # fmt: skip
+        written = write_report(
+            args.experiment,
+            args.tracking_uri,
+            args.sweep_run,
+            args.out,
+            args.eval_metric,
+            log=not args.no_log,
+        )
     except (UsageError, CollectError) as exc:
         print(f"analysis.report: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

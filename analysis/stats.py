@@ -93,8 +93,14 @@ def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
         return None
     errors = {d: list(100 * done[done["depth"] == d]["train_error"].astype(float)) for d in depths}
     shallow, deep = depths[0], depths[-1]
-    verdict = Verdict(arch=arch, shallow=shallow, deep=deep, depths=depths,
-                      shallow_errors=errors[shallow], deep_errors=errors[deep])  # fmt: skip
+    verdict = Verdict(
+        arch=arch,
+        shallow=shallow,
+        deep=deep,
+        depths=depths,
+        shallow_errors=errors[shallow],
+        deep_errors=errors[deep],
+    )
     described = (
         f"{arch}-{deep} train error {mean_std(errors[deep])} vs {arch}-{shallow} "
         f"{mean_std(errors[shallow])}{unfinished_note(mine, done, depths)}"
@@ -160,8 +166,9 @@ def with_tests(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
     deep, shallow = verdict.deep_errors, verdict.shallow_errors
     verdict.welch_p = one_sided_welch(deep, shallow, "greater")
     verdict.better_p = one_sided_welch(deep, shallow, "less")
-    trend = stats.kendalltau(done["depth"].astype(int), done["train_error"].astype(float),
-                             alternative="greater")  # fmt: skip
+    trend = stats.kendalltau(
+        done["depth"].astype(int), done["train_error"].astype(float), alternative="greater"
+    )
     verdict.trend_tau, verdict.trend_p = float(trend.statistic), float(trend.pvalue)
     verdict.conclusion = conclusion(verdict)
     n_deep, n_shallow = len(deep), len(shallow)

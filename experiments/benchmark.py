@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
-from resnet.benchmark_cli import main
+from resnet.cli.benchmark import main
 
 if __name__ == "__main__":
     sys.exit(main())

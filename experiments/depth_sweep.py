@@ -13,8 +13,8 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
-from resnet import startup  # noqa: E402
-from resnet.cli import main  # noqa: E402
+from resnet.cli.sweep import main  # noqa: E402
+from resnet.core import startup  # noqa: E402
 
 if __name__ == "__main__":
     startup.start(STARTED)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
-from resnet.throughput import main
+from resnet.cli.throughput import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -67,9 +67,9 @@ step paper-projection 60 $PY - <<'PY'
 # The paper preset's 9 nets, timed on this device as depth_sweep.py does before a sweep; the
 # evaluations are those of generated data (4,000 images), a few % less than CIFAR-10's 15,000.
 import dataclasses, os
-from resnet.data import load
-from resnet.estimate import human_duration, project
-from resnet.presets import build_sweep
+from resnet.core.data import load
+from resnet.runner.estimate import human_duration, project
+from resnet.cli.presets import build_sweep
 dataset = load("synthetic", image_size=32)
 depths = {"depths": [int(os.environ["PAPER_DEPTHS"])]} if os.environ["PAPER_DEPTHS"] else {}
 for precision in ("bf16", "fp32"):

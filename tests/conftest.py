@@ -7,7 +7,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 
-from resnet.data import load
+from resnet.core.data import load
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet.allocator import _glibc_mallopt
+from resnet.core.allocator import _glibc_mallopt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # to warm up.
 FAULTS_OF_TRAINING = """
 import resource, sys, torch, torch.nn.functional as F
-from resnet.allocator import keep_freed_memory
-from resnet.models import build
+from resnet.core.allocator import keep_freed_memory
+from resnet.core.models import build
 if sys.argv[1] == "kept":
     assert keep_freed_memory()
 torch.manual_seed(0)
@@ -43,8 +43,15 @@ print(sorted(faults)[4])
 def page_faults(*modes: str) -> list[int]:
     """Median faults a step in each mode, the modes run side by side (faults do not depend on
     speed)."""
-    runs = [subprocess.Popen([sys.executable, "-c", FAULTS_OF_TRAINING, mode], cwd=ROOT,
-                             stdout=subprocess.PIPE, text=True) for mode in modes]  # fmt: skip
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", FAULTS_OF_TRAINING, mode],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for mode in modes
+    ]
     outputs = [run.communicate()[0] for run in runs]
     assert all(run.returncode == 0 for run in runs)
     return [int(out.split()[-1]) for out in outputs]

@@ -36,16 +36,30 @@ def fabricate(workdir, finals: dict, dataset="fashion-mnist", extra_cells=(), di
     client = MlflowClient(uri(workdir))
     experiment = client.create_experiment(EXPERIMENT)
     names = [f"{a}-{d}-s{s}" for (a, d), errors in finals.items() for s in range(len(errors))]
-    sweep = client.create_run(experiment, run_name="sweep-test", tags={
-        "kind": "sweep", "dataset": dataset, "cells": ",".join([*names, *extra_cells]),
-    })  # fmt: skip
+    sweep = client.create_run(
+        experiment,
+        run_name="sweep-test",
+        tags={
+            "kind": "sweep",
+            "dataset": dataset,
+            "cells": ",".join([*names, *extra_cells]),
+        },
+    )
     for (arch, depth), errors in finals.items():
         for seed, final in enumerate(errors):
             name = f"{arch}-{depth}-s{seed}"
-            run = client.create_run(experiment, run_name=name, tags={
-                "kind": "cell", "arch": arch, "depth": str(depth), "seed": str(seed),
-                "mlflow.parentRunId": sweep.info.run_id, "run_identity": f"id-{name}",
-            })  # fmt: skip
+            run = client.create_run(
+                experiment,
+                run_name=name,
+                tags={
+                    "kind": "cell",
+                    "arch": arch,
+                    "depth": str(depth),
+                    "seed": str(seed),
+                    "mlflow.parentRunId": sweep.info.run_id,
+                    "run_identity": f"id-{name}",
+                },
+            )
             rid = run.info.run_id
             client.log_param(rid, "lr", "0.1")
             metrics = [
@@ -152,9 +166,11 @@ def test_contrast_is_the_interaction_of_depth_and_arch(workdir):
 
 def test_equal_depth_penalties_show_no_difference(workdir):
     same = {
-        ("plain", 20): [0.11, 0.13, 0.12], ("plain", 56): [0.14, 0.12, 0.16],
-        ("residual", 20): [0.10, 0.12, 0.11], ("residual", 56): [0.13, 0.11, 0.14],
-    }  # fmt: skip
+        ("plain", 20): [0.11, 0.13, 0.12],
+        ("plain", 56): [0.14, 0.12, 0.16],
+        ("residual", 20): [0.10, 0.12, 0.11],
+        ("residual", 56): [0.13, 0.11, 0.14],
+    }
     fabricate(workdir, same)
     found = contrast(collect(EXPERIMENT, uri(workdir)).cells)
     assert found.p > 0.05
@@ -248,10 +264,19 @@ def attempt(workdir, parent_id: str, name: str, status: str, identity: str, **ta
     client = MlflowClient(uri(workdir))
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
     arch, depth, seed = name.rsplit("-", 2)
-    run = client.create_run(experiment, run_name=name, tags={
-        "kind": "cell", "arch": arch, "depth": depth, "seed": seed.removeprefix("s"),
-        "mlflow.parentRunId": parent_id, "run_identity": identity, **tags,
-    })  # fmt: skip
+    run = client.create_run(
+        experiment,
+        run_name=name,
+        tags={
+            "kind": "cell",
+            "arch": arch,
+            "depth": depth,
+            "seed": seed.removeprefix("s"),
+            "mlflow.parentRunId": parent_id,
+            "run_identity": identity,
+            **tags,
+        },
+    )
     if status != "RUNNING":
         client.set_terminated(run.info.run_id, status)
     return run.info.run_id
@@ -259,8 +284,14 @@ def attempt(workdir, parent_id: str, name: str, status: str, identity: str, **ta
 
 def test_a_cell_is_its_newest_attempt_unless_an_equal_config_finished(workdir):
     sweep_id = fabricate(workdir, DEGRADING)
-    attempt(workdir, sweep_id, "plain-20-s0", "FAILED", "id-plain-20-s0",
-            failure_reason="RuntimeError: boom")  # fmt: skip
+    attempt(
+        workdir,
+        sweep_id,
+        "plain-20-s0",
+        "FAILED",
+        "id-plain-20-s0",
+        failure_reason="RuntimeError: boom",
+    )
     attempt(workdir, sweep_id, "plain-32-s0", "RUNNING", "id-other-config")
     cells = collect(EXPERIMENT, uri(workdir)).cells.set_index("cell")
     # A --force rerun that crashed: the finished run of the same config still stands.
@@ -276,10 +307,16 @@ def test_the_newest_sweep_counts_the_runs_it_reused(workdir):
     client = MlflowClient(uri(workdir))
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
     reused = collect(EXPERIMENT, uri(workdir)).cells.set_index("cell").loc["plain-20-s0", "run_id"]
-    second = client.create_run(experiment, run_name="sweep-two", tags={
-        "kind": "sweep", "dataset": "fashion-mnist", "cells": "plain-20-s0,plain-20-s3",
-        "reused.plain-20-s0": reused,
-    }).info.run_id  # fmt: skip
+    second = client.create_run(
+        experiment,
+        run_name="sweep-two",
+        tags={
+            "kind": "sweep",
+            "dataset": "fashion-mnist",
+            "cells": "plain-20-s0,plain-20-s3",
+            "reused.plain-20-s0": reused,
+        },
+    ).info.run_id
     attempt(workdir, second, "plain-20-s3", "FINISHED", "id-plain-20-s3")
 
     study = collect(EXPERIMENT, uri(workdir))
@@ -298,25 +335,43 @@ def test_tuning_and_layer_response_figures(workdir):
     experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
     for arch, depth in (("plain", 20), ("plain", 56)):
         study = f"{EXPERIMENT}/{arch}-{depth}"
-        tuning = client.create_run(experiment, tags={
-            "kind": "tuning", "study": study, "arch": arch, "depth": str(depth),
-            "mlflow.parentRunId": sweep_id,
-        }).info.run_id  # fmt: skip
+        tuning = client.create_run(
+            experiment,
+            tags={
+                "kind": "tuning",
+                "study": study,
+                "arch": arch,
+                "depth": str(depth),
+                "mlflow.parentRunId": sweep_id,
+            },
+        ).info.run_id
         client.log_metric(tuning, "best_lr", 0.1 * depth / 20)
         client.log_metric(tuning, "best_weight_decay", 1e-4)
         for number, lr in enumerate((0.01, 0.1, 1.0)):
-            trial = client.create_run(experiment, tags={
-                "kind": "trial", "study": study, "arch": arch, "depth": str(depth),
-                "optuna_state": "COMPLETE", "mlflow.parentRunId": tuning,
-            }).info.run_id  # fmt: skip
+            trial = client.create_run(
+                experiment,
+                tags={
+                    "kind": "trial",
+                    "study": study,
+                    "arch": arch,
+                    "depth": str(depth),
+                    "optuna_state": "COMPLETE",
+                    "mlflow.parentRunId": tuning,
+                },
+            ).info.run_id
             client.log_param(trial, "lr", str(lr))
             client.log_param(trial, "weight_decay", "0.0001")
             client.log_metric(trial, "val_error", 0.1 + number / 10)
     for cell in collect(EXPERIMENT, uri(workdir)).cells.itertuples():
         responses = workdir / "layer_responses.csv"
         layers = cell.depth - 1
-        pd.DataFrame({"layer": [f"l{i}" for i in range(layers)], "index": range(1, layers + 1),
-                      "std": np.linspace(2, 1, layers)}).to_csv(responses, index=False)  # fmt: skip
+        pd.DataFrame(
+            {
+                "layer": [f"l{i}" for i in range(layers)],
+                "index": range(1, layers + 1),
+                "std": np.linspace(2, 1, layers),
+            }
+        ).to_csv(responses, index=False)
         client.log_artifact(cell.run_id, str(responses))
 
     study = collect(EXPERIMENT, uri(workdir))
@@ -331,12 +386,12 @@ def test_tuning_and_layer_response_figures(workdir):
 def test_names_shared_with_the_trainer_match():
     """analysis/ may not import resnet/, so the few names both use are checked here."""
     import analysis.collect as collected
-    import resnet.responses
-    import resnet.tracking
+    import resnet.core.responses
+    import resnet.tracking.store
 
-    assert collected.RESPONSES_FILE == resnet.responses.RESPONSES_FILE
-    assert collected.REUSED_TAG_PREFIX == resnet.tracking.REUSED_TAG_PREFIX
-    assert collected.DEFAULT_TRACKING_URI == resnet.tracking.DEFAULT_TRACKING_URI
+    assert collected.RESPONSES_FILE == resnet.core.responses.RESPONSES_FILE
+    assert collected.REUSED_TAG_PREFIX == resnet.tracking.store.REUSED_TAG_PREFIX
+    assert collected.DEFAULT_TRACKING_URI == resnet.tracking.store.DEFAULT_TRACKING_URI
 
 
 def test_analysis_never_imports_the_training_code():

@@ -1,6 +1,6 @@
 import torch
 
-from resnet.augment import crop_flip, crop_flip_at, normalize
+from resnet.core.augment import crop_flip, crop_flip_at, normalize
 
 
 def images(n=2, c=2, h=4, w=5):

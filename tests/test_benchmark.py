@@ -5,13 +5,27 @@ import json
 import pytest
 import torch
 
-from resnet.allocator import _glibc_mallopt
-from resnet.benchmark import BenchCase, cifar_shaped, train_flops_per_image
-from resnet.benchmark_cli import main, set_malloc
-from resnet.precision import native_precision
+from resnet.bench.benchmark import BenchCase, cifar_shaped, train_flops_per_image
+from resnet.cli.benchmark import main, set_malloc
+from resnet.core.allocator import _glibc_mallopt
+from resnet.core.precision import native_precision
 
-TINY = ["--archs", "plain", "--depths", "8", "--batch-size", "8", "--rounds", "1", "--steps", "1",
-        "--workers", "0", "--images", "64"]  # fmt: skip
+TINY = [
+    "--archs",
+    "plain",
+    "--depths",
+    "8",
+    "--batch-size",
+    "8",
+    "--rounds",
+    "1",
+    "--steps",
+    "1",
+    "--workers",
+    "0",
+    "--images",
+    "64",
+]
 
 
 def test_a_tiny_benchmark_writes_every_number(tmp_path, capsys):
@@ -32,7 +46,7 @@ def test_default_malloc_leaves_glibc_alone(monkeypatch):
     def untouched():
         raise AssertionError("mallopt called")
 
-    monkeypatch.setattr("resnet.benchmark_cli.keep_freed_memory", untouched)
+    monkeypatch.setattr("resnet.cli.benchmark.keep_freed_memory", untouched)
     assert set_malloc(default=True) == "default"
 
 

@@ -4,16 +4,31 @@ one does (on CPU, with the same seed)."""
 import pytest
 import torch
 
-from resnet.checkpoint import CheckpointError, load, save_atomic
-from resnet.config import RunConfig
-from resnet.train import Checkpointing, Interrupted, train
+from resnet.core.checkpoint import CheckpointError, load, save_atomic
+from resnet.core.config import RunConfig
+from resnet.core.train import Checkpointing, Interrupted, train
 
 
 def config(**changes):
-    base = dict(arch="residual", depth=8, dataset="synthetic", image_size=16, iterations=40,
-                batch_size=32, lr=0.05, schedule="step", milestones=(25,), warmup_iterations=5,
-                crop_pad=2, flip=True, log_every=7, eval_every=20, eval_batch_size=500,
-                precision="fp32", device="cpu")  # fmt: skip
+    base = dict(
+        arch="residual",
+        depth=8,
+        dataset="synthetic",
+        image_size=16,
+        iterations=40,
+        batch_size=32,
+        lr=0.05,
+        schedule="step",
+        milestones=(25,),
+        warmup_iterations=5,
+        crop_pad=2,
+        flip=True,
+        log_every=7,
+        eval_every=20,
+        eval_batch_size=500,
+        precision="fp32",
+        device="cpu",
+    )
     return RunConfig(**{**base, **changes})
 
 
@@ -38,8 +53,9 @@ def test_a_resumed_run_ends_bit_for_bit_like_an_uninterrupted_one(synthetic16, t
     assert load(path)["iteration"] == 13
 
     second = Recorder()
-    resumed = train(config(), synthetic16, second, progress=False,
-                    checkpointing=Checkpointing(path, every=5))  # fmt: skip
+    resumed = train(
+        config(), synthetic16, second, progress=False, checkpointing=Checkpointing(path, every=5)
+    )
     assert set(first.logged) | set(second.logged) == set(reference.logged)
     assert not set(first.logged) & set(second.logged)
     assert {**first.logged, **second.logged} == reference.logged
@@ -80,8 +96,12 @@ def test_a_checkpoint_of_another_net_does_not_fit_and_says_so(synthetic16, tmp_p
     with pytest.raises(Interrupted):
         train(config(depth=8), synthetic16, progress=False, checkpointing=stop_after_3)
     with pytest.raises(CheckpointError, match="does not fit this run"):
-        train(config(depth=14), synthetic16, progress=False,
-              checkpointing=Checkpointing(path, every=50))  # fmt: skip
+        train(
+            config(depth=14),
+            synthetic16,
+            progress=False,
+            checkpointing=Checkpointing(path, every=50),
+        )
 
 
 def test_an_owner_is_its_process_not_just_its_pid():
@@ -89,7 +109,7 @@ def test_an_owner_is_its_process_not_just_its_pid():
     import subprocess
     from types import SimpleNamespace
 
-    from resnet.tracking import lease, owner_alive, process_start
+    from resnet.tracking.liveness import lease, owner_alive, process_start
 
     def run(owner):
         return SimpleNamespace(data=SimpleNamespace(tags={"owner": owner}))

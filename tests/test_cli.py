@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from resnet.cli import main
-from resnet.tracking import Store
+from resnet.cli.sweep import main
+from resnet.tracking.store import Store
 
 BAD_INPUTS = {
     "unknown arch": (["--archs", "plain,vgg"], "unknown arch 'vgg'"),
@@ -196,5 +196,6 @@ def test_a_storage_file_that_is_not_a_journal_is_refused_and_left_as_it_was(
 
 
 def test_a_storage_path_that_cannot_be_written_is_refused(capsys, existing_store):
-    assert_refused(capsys, ["--storage", "/proc/j.log"], "--storage /proc/j.log: cannot write",
-                   existing_store)  # fmt: skip
+    assert_refused(
+        capsys, ["--storage", "/proc/j.log"], "--storage /proc/j.log: cannot write", existing_store
+    )

@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet import data
-from resnet.augment import normalize
-from resnet.data import DataError, load, read_idx
+from resnet.core import data
+from resnet.core.augment import normalize
+from resnet.core.data import DataError, load, read_idx
 
 
 def write_idx(path: Path, array: torch.Tensor) -> None:

@@ -3,10 +3,10 @@ import dataclasses
 import pytest
 import torch
 
-from resnet.cli import main, print_projection, projection_advice
-from resnet.estimate import LOOP_OVERHEAD, human_duration, project, run_seconds
-from resnet.presets import build_sweep
-from resnet.tracking import Store
+from resnet.cli.presets import build_sweep
+from resnet.cli.sweep import main, print_projection, projection_advice
+from resnet.runner.estimate import LOOP_OVERHEAD, human_duration, project, run_seconds
+from resnet.tracking.store import Store
 
 
 def paper_on(dataset_name, **run):
@@ -42,7 +42,7 @@ def test_projection_calibrates_each_net_and_adds_up(synthetic16):
 
 def test_the_sweep_prints_its_projection_first(workdir, capsys):
     sweep = build_sweep("smoke", {}, {"device": "cpu"})
-    from resnet.data import load
+    from resnet.core.data import load
 
     store = Store("sqlite:///mlruns/mlflow.db")
     print_projection(sweep, load("synthetic", image_size=16), store, False, None, "journal", 1)
@@ -91,12 +91,17 @@ def test_human_duration():
 def test_compiled_runs_are_timed_compiled_and_reuse_that_compilation(synthetic16):
     from torch._dynamo.utils import counters
 
-    from resnet.train import train
+    from resnet.core.train import train
 
     cell = dataclasses.replace(
-        paper_on("synthetic").cells()[0], depth=14, iterations=3, milestones=(), eval_every=3,
-        log_every=3, compile=True,
-    )  # fmt: skip
+        paper_on("synthetic").cells()[0],
+        depth=14,
+        iterations=3,
+        milestones=(),
+        eval_every=3,
+        log_every=3,
+        compile=True,
+    )
     before = counters["stats"]["unique_graphs"]
     assert project([cell], [], synthetic16).training > 0
     assert counters["stats"]["unique_graphs"] == before + 1  # timed compiled

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from resnet.models import ARCHS, GhostBatchNorm2d, build, count_parameters, depth_error
+from resnet.core.models import ARCHS, GhostBatchNorm2d, build, count_parameters, depth_error
 
 # He et al. 2016, CIFAR-10 with option A shortcuts: parameter counts by depth.
 PAPER_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
@@ -91,9 +91,14 @@ def test_ghost_batch_norm_normalises_each_group_on_its_own():
         ghost.weight.uniform_(0.5, 2), ghost.bias.uniform_(-1, 1)
     plain.load_state_dict(ghost.state_dict())
     x = torch.randn(12, 5, 6, 6) * 3 + torch.arange(12.0)[:, None, None, None]
-    expected = torch.cat([torch.nn.functional.batch_norm(
-        g, None, None, ghost.weight, ghost.bias, training=True, eps=ghost.eps
-    ) for g in x.split(4)])  # fmt: skip
+    expected = torch.cat(
+        [
+            torch.nn.functional.batch_norm(
+                g, None, None, ghost.weight, ghost.bias, training=True, eps=ghost.eps
+            )
+            for g in x.split(4)
+        ]
+    )
     assert torch.allclose(ghost(x), expected, atol=1e-5)
     assert not torch.allclose(expected, plain(x), atol=1e-2)  # not ordinary batch norm
     # Running statistics: the mean of the groups' batch statistics.

@@ -1,8 +1,8 @@
 import pytest
 
-import resnet.presets
-from resnet.config import ConfigError, RunConfig
-from resnet.presets import build_sweep, preset_names
+import resnet.cli.presets
+from resnet.cli.presets import build_sweep, preset_names
+from resnet.core.config import ConfigError, RunConfig
 
 
 def write(tmp_path, text):
@@ -94,7 +94,7 @@ def test_fixed_depth_archs_get_one_cell_per_seed():
 
 @pytest.mark.parametrize("native", ["bf16", "fp32"])
 def test_precision_auto_becomes_the_devices_native_one(monkeypatch, native):
-    monkeypatch.setattr(resnet.presets, "native_precision", lambda device: (native, "because"))
+    monkeypatch.setattr(resnet.cli.presets, "native_precision", lambda device: (native, "because"))
     sweep = build_sweep("smoke", {}, {"precision": "auto"})
     assert {c.precision for c in sweep.cells()} == {native}  # runs record what they used
     assert build_sweep("quick", {}, {}).cells()[0].precision == native  # quick asks for auto

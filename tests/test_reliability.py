@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from mlflow import MlflowClient
 
-from resnet.cli import main
-from resnet.presets import build_sweep
-from resnet.tracking import Store
+from resnet.cli.presets import build_sweep
+from resnet.cli.sweep import main
+from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 # Longer than the plain smoke sweep, so kills land in the middle of training.
@@ -27,9 +27,12 @@ CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
 def sweep_process(workdir: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), *ARGV, *extra],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
-    )  # fmt: skip
+    )
 
 
 def client(workdir: Path) -> MlflowClient:
@@ -146,10 +149,15 @@ def test_a_run_whose_owner_is_alive_is_left_alone(workdir, capsys):
         assert main([*ARGV, "--depths", "14"]) == 0  # creates the experiment
         c = client(workdir)
         experiment = c.get_experiment_by_name("depth-smoke-synthetic").experiment_id
-        busy = c.create_run(experiment, run_name=cell.name, tags={
-            "kind": "cell", "run_identity": cell.identity(),
-            "owner": f"{socket.gethostname()}:{sleeper.pid}",
-        })  # fmt: skip
+        busy = c.create_run(
+            experiment,
+            run_name=cell.name,
+            tags={
+                "kind": "cell",
+                "run_identity": cell.identity(),
+                "owner": f"{socket.gethostname()}:{sleeper.pid}",
+            },
+        )
         assert main([*ARGV, "--depths", "8"]) == 1  # not all cells have a result
         assert "running elsewhere" in capsys.readouterr().out
         assert c.get_run(busy.info.run_id).info.status == "RUNNING"  # untouched

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from resnet.config import RunConfig
-from resnet.models import build
-from resnet.responses import RESPONSE_IMAGES, layer_response_stds, response_layers
+from resnet.core.config import RunConfig
+from resnet.core.models import build
+from resnet.core.responses import RESPONSE_IMAGES, layer_response_stds, response_layers
 
 
 def test_one_response_per_3x3_layer_in_forward_order():
@@ -29,7 +29,7 @@ def test_responses_are_the_std_after_bn_in_eval_mode(synthetic16):
     assert all(torch.equal(before[k], after[k]) for k in before)  # BN running stats untouched
 
     # Recompute the stem's response by hand: conv, then BN with running statistics.
-    from resnet.augment import normalize
+    from resnet.core.augment import normalize
 
     images = synthetic16.val.images[:RESPONSE_IMAGES]
     x = normalize(images, synthetic16.mean, synthetic16.std)

@@ -10,10 +10,10 @@ import pandas as pd
 import torch
 from mlflow import MlflowClient
 
-import resnet.sweep
-from resnet.cli import main
-from resnet.config import RunConfig
-from resnet.models import build
+import resnet.runner.sweep
+from resnet.cli.sweep import main
+from resnet.core.config import RunConfig
+from resnet.core.models import build
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
@@ -34,8 +34,10 @@ def runs(**filters):
 def test_smoke_sweep_end_to_end(workdir, capsys):
     done = subprocess.run(
         [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "First training step " in done.stderr and " s after the start" in done.stderr
     assert (
@@ -78,14 +80,22 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
     )
     report = subprocess.run(
         [sys.executable, "-m", "analysis.report", "--experiment", "depth-smoke-synthetic"],
-        capture_output=True, text=True, timeout=300, cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=workdir,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
+    )
     assert report.returncode == 0, report.stderr
     assert "one seed; Kendall's trend over depths 8 to 14" in report.stdout
     assert "plain vs residual: " in report.stdout  # the contrast, untestable with 4 runs
-    stems = ["curves", "error_vs_depth", "plain_shallow_vs_deep", "residual_shallow_vs_deep",
-             "layer_responses"]  # fmt: skip
+    stems = [
+        "curves",
+        "error_vs_depth",
+        "plain_shallow_vs_deep",
+        "residual_shallow_vs_deep",
+        "layer_responses",
+    ]
     figures = [f"figures/{stem}{suffix}" for stem in stems for suffix in (".png", ".svg")]
     for name in ["report.md", "table.csv", "cells.csv", *figures]:
         assert (workdir / "reports" / "depth-smoke-synthetic" / name).stat().st_size > 100
@@ -108,8 +118,16 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
 
 
 def test_a_changed_config_is_not_skipped(workdir):
-    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress",
-            "--no-report"]  # fmt: skip
+    argv = [
+        "--preset",
+        "smoke",
+        "--archs",
+        "residual",
+        "--depths",
+        "8",
+        "--no-progress",
+        "--no-report",
+    ]
     assert main(argv) == 0
     assert main([*argv, "--lr", "0.02"]) == 0
     lrs = sorted(r.data.params["lr"] for r in runs(kind="cell") if r.info.status == "FINISHED")
@@ -117,8 +135,16 @@ def test_a_changed_config_is_not_skipped(workdir):
 
 
 def test_force_reruns_finished_cells(workdir):
-    argv = ["--preset", "smoke", "--archs", "residual", "--depths", "8", "--no-progress",
-            "--no-report"]  # fmt: skip
+    argv = [
+        "--preset",
+        "smoke",
+        "--archs",
+        "residual",
+        "--depths",
+        "8",
+        "--no-progress",
+        "--no-report",
+    ]
     assert main(argv) == 0
     assert main([*argv, "--force"]) == 0
     assert len(runs(kind="cell")) == 2
@@ -141,14 +167,14 @@ def test_lr_10_diverges_as_failed_and_the_sweep_goes_on(workdir, capsys):
 
 
 def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
-    real_train = resnet.sweep.train
+    real_train = resnet.runner.sweep.train
 
     def crash_on_plain_14(config, *args, **kwargs):
         if config.name == "plain-14-s0":
             raise RuntimeError("out of memory (injected)")
         return real_train(config, *args, **kwargs)
 
-    monkeypatch.setattr(resnet.sweep, "train", crash_on_plain_14)
+    monkeypatch.setattr(resnet.runner.sweep, "train", crash_on_plain_14)
     assert main(["--preset", "smoke", "--no-progress", "--no-report"]) == 1
     status = {r.info.run_name: r.info.status for r in runs(kind="cell")}
     assert status == {**{name: "FINISHED" for name in CELLS}, "plain-14-s0": "FAILED"}
@@ -158,8 +184,8 @@ def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
 
 def test_every_cell_depth_is_a_choice_of_the_queue_fixed_depth_nets_included():
     # resnet18 trains at depth 18 whatever --depths says; its trial must be able to say so.
-    sweep = resnet.sweep.SweepConfig(archs=("resnet18", "plain"), depths=(8, 14), seeds=(0,))
-    choices = resnet.sweep.depth_choices(sweep)
+    sweep = resnet.runner.sweep.SweepConfig(archs=("resnet18", "plain"), depths=(8, 14), seeds=(0,))
+    choices = resnet.runner.sweep.depth_choices(sweep)
     assert choices[:2] == [8, 14]  # the sweep's own depths first, as before
     assert {cell.depth for cell in sweep.cells()} <= set(choices)
 
@@ -176,8 +202,10 @@ bn_group = 16
 def test_a_sweep_without_validation_split_with_paper_options_ends_with_a_verdict(workdir, capsys):
     smoke = (REPO / "resnet" / "configs" / "smoke.toml").read_text()
     preset = workdir / "paper-options.toml"
-    preset.write_text(smoke.replace("[data]\n", PAPER_OPTIONS.split("[model]")[0], 1)
-                      + "\n[model]\nbn_group = 16\n")  # fmt: skip
+    preset.write_text(
+        smoke.replace("[data]\n", PAPER_OPTIONS.split("[model]")[0], 1)
+        + "\n[model]\nbn_group = 16\n"
+    )
     assert main(["--preset", str(preset), "--no-progress"]) == 0
     cells = runs(kind="cell")
     assert len(cells) == 4 and all(r.info.status == "FINISHED" for r in cells)

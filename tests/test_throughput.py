@@ -2,8 +2,9 @@
 
 import pytest
 
-from resnet.presets import build_sweep
-from resnet.throughput import main, make_parser, preset, sweep_command, table
+from resnet.bench.throughput import preset, sweep_command, table
+from resnet.cli.presets import build_sweep
+from resnet.cli.throughput import main, make_parser
 
 
 def test_its_preset_is_a_valid_sweep_of_the_wanted_cells(tmp_path):
@@ -28,8 +29,10 @@ def test_all_workers_share_one_gpu_even_where_there_are_more(tmp_path):
 
 
 def test_the_table_compares_with_the_first_count():
-    rows = [{"workers": 1, "cells": 8, "seconds": 10.0, "images_per_sec": 1000.0},
-            {"workers": 4, "cells": 8, "seconds": 4.0, "images_per_sec": 2500.0}]  # fmt: skip
+    rows = [
+        {"workers": 1, "cells": 8, "seconds": 10.0, "images_per_sec": 1000.0},
+        {"workers": 4, "cells": 8, "seconds": 4.0, "images_per_sec": 2500.0},
+    ]
     assert table(rows).splitlines()[-1] == "| 4 | 8 | 4.0 | 2,500 | 2.50 | 625 |"
 
 
@@ -46,7 +49,7 @@ def test_the_table_compares_with_the_first_count():
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_any_sweep(argv, message, capsys, monkeypatch):
-    monkeypatch.setattr("resnet.throughput.measure", lambda *a: pytest.fail("it measured"))
+    monkeypatch.setattr("resnet.cli.throughput.measure", lambda *a: pytest.fail("it measured"))
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]

@@ -3,9 +3,9 @@ import dataclasses
 import pytest
 import torch
 
-from resnet.config import RunConfig
-from resnet.schedule import ErrorWarmup, base_multiplier
-from resnet.train import compile_for_training, evaluate, recompile_limit_name, train
+from resnet.core.config import RunConfig
+from resnet.core.schedule import ErrorWarmup, base_multiplier
+from resnet.core.train import compile_for_training, evaluate, recompile_limit_name, train
 
 
 def tiny(**changes):
@@ -84,7 +84,7 @@ def test_huge_lr_ends_as_diverged_with_the_iteration(synthetic16):
 
 
 def test_nan_loss_is_caught_as_non_finite(synthetic16, monkeypatch):
-    import resnet.train as train_module
+    import resnet.core.train as train_module
 
     real = train_module.F.cross_entropy
     calls = {"n": 0}
@@ -116,7 +116,7 @@ def test_bf16_autocast_trains(synthetic16):
 
 
 def test_plain_and_residual_of_one_seed_share_initial_weights_and_batches(synthetic16, monkeypatch):
-    import resnet.train as train_module
+    import resnet.core.train as train_module
 
     seen = {}
     real = train_module.crop_flip
@@ -209,8 +209,16 @@ def test_error_warmup_never_raises_the_lr():
 
 def test_a_logged_loss_above_the_first_one_is_noted_as_unstable(synthetic16):
     rec = Recorder()
-    climbs = tiny(arch="plain", depth=14, shortcut="none", lr=2.0, iterations=40,
-                  warmup_iterations=20, log_every=5, eval_every=40)  # fmt: skip
+    climbs = tiny(
+        arch="plain",
+        depth=14,
+        shortcut="none",
+        lr=2.0,
+        iterations=40,
+        warmup_iterations=20,
+        log_every=5,
+        eval_every=40,
+    )
     result = train(climbs, synthetic16, tracker=rec, progress=False)
     losses = [m["train_loss"] for _, m in rec.logged]
     rises = [(step, m["train_loss"]) for step, m in rec.logged if m["train_loss"] > losses[0]]

@@ -11,8 +11,8 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from resnet.cli import main
-from resnet.storage import OWNER_ATTR, open_storage, requeue_dead_owners
+from resnet.cli.sweep import main
+from resnet.runner.storage import OWNER_ATTR, open_storage, requeue_dead_owners
 
 REPO = Path(__file__).resolve().parents[1]
 JOURNAL = "mlruns/optuna-journal.log"
@@ -137,8 +137,15 @@ def wait_for_counted_trials(n, process, timeout=300):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig):
     preset = one_cell_preset(workdir, iterations=120)
-    argv = [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", preset,
-            "--tune", "--no-progress", "--no-report"]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(REPO / "experiments" / "depth_sweep.py"),
+        "--preset",
+        preset,
+        "--tune",
+        "--no-progress",
+        "--no-report",
+    ]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_counted_trials(1, process)
@@ -167,8 +174,8 @@ def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig
 
 
 def test_trial_budget_scales_schedule_and_evaluation():
-    from resnet.presets import build_sweep, build_tune
-    from resnet.tuning import trial_budget
+    from resnet.cli.presets import build_sweep, build_tune
+    from resnet.runner.tuning import trial_budget
 
     cell = build_sweep("paper", {}, {}).cells()[0]
     short = trial_budget(cell, build_tune("paper", {}))
@@ -180,8 +187,8 @@ def test_trial_budget_scales_schedule_and_evaluation():
 
 
 def test_pruners_by_name():
-    from resnet.presets import build_sweep
-    from resnet.tuning import TuneConfig, make_pruner
+    from resnet.cli.presets import build_sweep
+    from resnet.runner.tuning import TuneConfig, make_pruner
 
     cell = build_sweep("smoke", {}, {}).cells()[0]
     assert isinstance(
@@ -211,10 +218,10 @@ def test_bad_tune_section_is_one_line_and_exit_2(text, expected, workdir, capsys
 def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
     workdir, synthetic16, capsys, monkeypatch, hang_at
 ):
-    import resnet.train
-    from resnet.presets import build_sweep
-    from resnet.tracking import Store, SweepRun
-    from resnet.tuning import StudyRunner, TuneConfig
+    import resnet.core.train
+    from resnet.cli.presets import build_sweep
+    from resnet.runner.tuning import StudyRunner, TuneConfig
+    from resnet.tracking.store import Store, SweepRun
 
     sweep = build_sweep("smoke", {}, {"iterations": 20})
     store = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
@@ -223,7 +230,7 @@ def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
     tune = TuneConfig(trials=1, iterations=20, pruner="none")
     runner = StudyRunner(sweep_run, sweep.cells()[0], tune, storage)
 
-    step, calls, exits = resnet.train.train_step, [], []
+    step, calls, exits = resnet.core.train.train_step, [], []
 
     def hangs_once(*args):
         calls.append(1)
@@ -235,7 +242,7 @@ def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
                 time.sleep(0.1)
         return step(*args)
 
-    monkeypatch.setattr(resnet.train, "train_step", hangs_once)
+    monkeypatch.setattr(resnet.core.train, "train_step", hangs_once)
     runner.run(synthetic16, stall_limit=1.5, on_stuck=lambda: exits.append("exit"))
 
     assert exits == ["exit"]  # it would have exited, had it stayed stuck

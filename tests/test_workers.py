@@ -21,13 +21,13 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from resnet import workers
-from resnet.cell_queue import CellQueue
-from resnet.cli import main
-from resnet.presets import build_sweep
-from resnet.storage import Claim, open_storage, requeue_dead_owners
-from resnet.tracking import Store
-from resnet.workers import PlacementError, plan, worker_argv
+from resnet.cli.presets import build_sweep
+from resnet.cli.sweep import main
+from resnet.runner import workers
+from resnet.runner.cell_queue import CellQueue
+from resnet.runner.storage import Claim, open_storage, requeue_dead_owners
+from resnet.runner.workers import PlacementError, plan, worker_argv
+from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
@@ -127,8 +127,13 @@ def test_a_worker_stuck_between_steps_lets_its_cell_go(tmp_path, capsys):
     trial.set_user_attr("owner", "another-host:1234:99")  # alive for all this host can tell
     storage.record_heartbeat(trial._trial_id)
     exits = []
-    with Claim(storage, trial._trial_id, "plain-8-s0", stall_limit=1.5,
-               on_stuck=lambda: exits.append("exit")) as claim:  # fmt: skip
+    with Claim(
+        storage,
+        trial._trial_id,
+        "plain-8-s0",
+        stall_limit=1.5,
+        on_stuck=lambda: exits.append("exit"),
+    ) as claim:
         for _ in range(15):  # steps past the grace period: the claim holds
             assert not claim.lost()
             time.sleep(0.2)
@@ -164,8 +169,9 @@ def test_another_hosts_worker_is_retried_when_its_heartbeat_is_stale(tmp_path):
 def test_workers_are_spread_over_gpus_and_cores():
     gpu = plan(4, "cuda", [0, 1], cores=16, jobs_per_gpu=2)
     assert [p.env["CUDA_VISIBLE_DEVICES"] for p in gpu] == ["0", "1", "0", "1"]
-    assert all(p.device_args == ("--device", "cuda") and p.env["OMP_NUM_THREADS"] == "4"
-               for p in gpu)  # fmt: skip
+    assert all(
+        p.device_args == ("--device", "cuda") and p.env["OMP_NUM_THREADS"] == "4" for p in gpu
+    )
     cpu = plan(2, "cpu", [], cores=8, jobs_per_gpu=None)
     assert [p.env["OMP_NUM_THREADS"] for p in cpu] == ["4", "4"]
     with pytest.raises(PlacementError, match="exceeds 2 GPU"):
@@ -176,8 +182,14 @@ def test_workers_are_spread_over_gpus_and_cores():
 
 def test_a_worker_runs_the_launch_command_without_the_launchers_options():
     argv = ["--preset", "smoke", "--workers", "3", "--force", "--jobs-per-gpu=2", "--seeds", "0"]
-    assert worker_argv(argv) == ["--preset", "smoke", "--seeds", "0", "--no-progress",
-                                 "--no-report"]  # fmt: skip
+    assert worker_argv(argv) == [
+        "--preset",
+        "smoke",
+        "--seeds",
+        "0",
+        "--no-progress",
+        "--no-report",
+    ]
 
 
 class FakeQueue:
@@ -199,13 +211,19 @@ def test_a_worker_still_running_long_after_the_last_cell_is_stopped(monkeypatch,
     # Stuck where SIGTERM cannot reach it (a hung system call, say): only SIGKILL ends it, and
     # its child with it. The queue runs dry once it is so, however slowly it starts.
     ready = (tmp_path / "stuck-ready", tmp_path / "done-ready")
-    stuck = ("import pathlib, signal, subprocess, sys, time; "
-             "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-             "child = subprocess.Popen(['sleep', '60']); print('child', child.pid, flush=True); "
-             "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")  # fmt: skip
+    stuck = (
+        "import pathlib, signal, subprocess, sys, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "child = subprocess.Popen(['sleep', '60']); print('child', child.pid, flush=True); "
+        "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)"
+    )
     done = "import pathlib, sys; pathlib.Path(sys.argv[1]).touch()"
-    launch = workers.Launch([([sys.executable, "-c", stuck, str(ready[0])], {}),
-                             ([sys.executable, "-c", done, str(ready[1])], {})])  # fmt: skip
+    launch = workers.Launch(
+        [
+            ([sys.executable, "-c", stuck, str(ready[0])], {}),
+            ([sys.executable, "-c", done, str(ready[1])], {}),
+        ]
+    )
     started = time.monotonic()
     codes = launch.wait(FakeQueue(busy=False, until=ready), total=1, progress=False)
     assert codes == [-signal.SIGKILL, 0]
@@ -221,8 +239,10 @@ def test_children_left_behind_by_an_exited_worker_are_stopped(monkeypatch, capsy
     monkeypatch.setattr(workers, "POLL_SECONDS", 0.1)
     # As a worker that exits at once (os._exit) while a child it started still runs: the
     # child holds the worker's output open.
-    leaves = ("import os, subprocess; child = subprocess.Popen(['sleep', '60']); "
-              "print('child', child.pid, flush=True); os._exit(3)")  # fmt: skip
+    leaves = (
+        "import os, subprocess; child = subprocess.Popen(['sleep', '60']); "
+        "print('child', child.pid, flush=True); os._exit(3)"
+    )
     launch = workers.Launch([([sys.executable, "-c", leaves], {})])
     started = time.monotonic()
     assert launch.wait(FakeQueue(busy=True), total=1, progress=False) == [3]
@@ -285,8 +305,12 @@ def sweep_process(workdir: Path, *argv: str, threads: int | None = None) -> subp
         env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen(
         [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), *SMOKE, *argv],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
 
 
 def kill_a_worker_mid_cell(folder: Path, processes, client: MlflowClient, run_status=None) -> int:
@@ -355,7 +379,7 @@ def assert_each_cell_exactly_once(client: MlflowClient, storage) -> None:
 
 OPEN_STORE_ON_GO = """
 import sys
-from resnet.tracking import Store
+from resnet.tracking.store import Store
 print("ready", flush=True)
 sys.stdin.readline()
 Store(sys.argv[1]).check()
@@ -367,10 +391,16 @@ def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
     a lock one of them failed ("duplicate column name") while the other created its tables."""
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     processes = [
-        subprocess.Popen([sys.executable, "-c", OPEN_STORE_ON_GO, uri], cwd=REPO, text=True,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_STORE_ON_GO, uri],
+            cwd=REPO,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(3)
-    ]  # fmt: skip
+    ]
     for process in processes:  # all imported, so they start creating within milliseconds
         assert process.stdout.readline() == "ready\n"
     for process in processes:
@@ -425,8 +455,17 @@ def postgres():
         subprocess.run([*as_postgres, *map(str, command)], check=True, capture_output=True)
 
     pg(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust")
-    pg(bindir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "start",
-       "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1")  # fmt: skip
+    pg(
+        bindir / "pg_ctl",
+        "-D",
+        data,
+        "-l",
+        folder / "log",
+        "-w",
+        "start",
+        "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+    )
     try:
         for database in ("optuna", "mlflow"):
             pg(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", database)
@@ -443,11 +482,23 @@ def mlflow_server(postgres, tmp_path_factory):
     artifacts = tmp_path_factory.mktemp("artifacts")
     log = (tmp_path_factory.mktemp("server") / "log").open("w")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server",
-         "--backend-store-uri", f"{postgres}/mlflow", "--artifacts-destination", str(artifacts),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"{postgres}/mlflow",
+            "--artifacts-destination",
+            str(artifacts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while True:
@@ -466,8 +517,14 @@ def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres,
     # As if on three machines (here, three processes sharing two cores) with a shared folder
     # for checkpoints, so that the killed worker's cell resumes elsewhere.
     checkpoints = workdir / "shared" / "checkpoints"
-    shared = ["--storage", f"{postgres}/optuna", "--tracking-uri", mlflow_server,
-              "--checkpoint-dir", str(checkpoints)]  # fmt: skip
+    shared = [
+        "--storage",
+        f"{postgres}/optuna",
+        "--tracking-uri",
+        mlflow_server,
+        "--checkpoint-dir",
+        str(checkpoints),
+    ]
     workers = [sweep_process(workdir, *shared, threads=1) for _ in range(3)]
     killed = kill_a_worker_mid_cell(checkpoints, workers, MlflowClient(mlflow_server))
     for worker in workers:
@@ -477,7 +534,7 @@ def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres,
 
 
 def test_workers_tuning_together_draw_different_values():
-    from resnet.tuning import sampler_seed
+    from resnet.runner.tuning import sampler_seed
 
     assert sampler_seed(0, 5, "") == 5  # a process alone: reproducible
     seeds = {sampler_seed(0, 0, f"worker {n}") for n in range(1, 9)}
@@ -486,8 +543,9 @@ def test_workers_tuning_together_draw_different_values():
 
 def test_a_trial_popped_by_a_worker_killed_before_claiming_it_is_retried(tmp_path):
     # A database storage: Optuna never finds a trial stale that has no heartbeat at all.
-    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", heartbeat_interval=1,
-                           grace_period=1)  # fmt: skip
+    storage = open_storage(
+        f"sqlite:///{tmp_path / 'optuna.db'}", heartbeat_interval=1, grace_period=1
+    )
     queue = CellQueue(storage, "sweep")
     queue.enqueue(smoke_cells()[:1])
     (waiting,) = queue.trials()

@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from resnet.augment import normalize
-from resnet.config import RunConfig
-from resnet.data import Dataset
-from resnet.models import BasicBlock, Net
+from resnet.core.augment import normalize
+from resnet.core.config import RunConfig
+from resnet.core.data import Dataset
+from resnet.core.models import BasicBlock, Net
 
 RESPONSES_FILE = "layer_responses.csv"  # the artifact of a finished cell run
 RESPONSE_IMAGES = 500  # the first images of the validation split (a fixed split, SPLIT_SEED)

@@ -26,8 +26,10 @@ class StopRequest:
         if self.deferring and not self.requested:
             self.requested = True
             # os.write, not print: the signal may land while stderr's buffer is being written
-            message = (f"\n{signal.Signals(signum).name}: saving a checkpoint after this "
-                       "iteration (again to stop at once)\n")  # fmt: skip
+            message = (
+                f"\n{signal.Signals(signum).name}: saving a checkpoint after this "
+                "iteration (again to stop at once)\n"
+            )
             os.write(sys.stderr.fileno(), message.encode())
             return
         raise KeyboardInterrupt

@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 
-from resnet.config import CELL_FIELDS, DEVICE_PATTERN, ConfigError, RunConfig, SweepConfig
-from resnet.precision import AUTO, native_precision
-from resnet.train import resolve_device
-from resnet.tuning import TuneConfig
+from resnet.core.config import CELL_FIELDS, DEVICE_PATTERN, ConfigError, RunConfig, SweepConfig
+from resnet.core.device import resolve_device
+from resnet.core.precision import AUTO, native_precision
+from resnet.runner.tuning import TuneConfig
 
-PRESET_DIR = Path(__file__).parent / "configs"
+PRESET_DIR = Path(__file__).parents[1] / "configs"
 SWEEP_KEYS = {
     "archs": list[str],
     "depths": list[int],

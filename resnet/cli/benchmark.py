@@ -11,9 +11,8 @@ from pathlib import Path
 
 import torch
 
-from resnet.allocator import keep_freed_memory
-from resnet.benchmark import KINDS, TRAIN_IMAGES, BenchCase, Measured, measure, peak_flops
-from resnet.cli import (
+from resnet.bench.benchmark import KINDS, TRAIN_IMAGES, BenchCase, Measured, measure, peak_flops
+from resnet.cli.common import (
     EXIT_BAD_INPUT,
     InputError,
     OneLineParser,
@@ -23,9 +22,9 @@ from resnet.cli import (
     check_precision,
     comma_list,
 )
-from resnet.precision import AUTO, native_precision, slow_precision_warning
-from resnet.tracking import device_name
-from resnet.train import resolve_device
+from resnet.core.allocator import keep_freed_memory
+from resnet.core.device import device_name, resolve_device
+from resnet.core.precision import AUTO, native_precision, slow_precision_warning
 
 LOADER_WORKERS = min(8, os.cpu_count() or 1)  # as a reproduction on this machine would set it
 
@@ -69,7 +68,7 @@ def make_parser() -> OneLineParser:
         help=f"generated training images (default: {TRAIN_IMAGES}, as CIFAR-10's split)",
     )
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
-    return p  # fmt: skip
+    return p
 
 
 def cases_from_args(args) -> list[BenchCase]:
@@ -86,8 +85,17 @@ def cases_from_args(args) -> list[BenchCase]:
     for arch in args.archs:
         for depth in args.depths:
             check_net(arch, depth)
-            cases.append(BenchCase(arch, depth, args.precision, args.batch_size, args.device,
-                                   not args.no_channels_last, args.compile))  # fmt: skip
+            cases.append(
+                BenchCase(
+                    arch,
+                    depth,
+                    args.precision,
+                    args.batch_size,
+                    args.device,
+                    not args.no_channels_last,
+                    args.compile,
+                )
+            )
     if args.batch_size > args.images:
         raise InputError(f"--batch-size {args.batch_size} exceeds the {args.images} images")
     if args.json is not None:
@@ -117,28 +125,35 @@ def rows(results: list[Measured], peak: float) -> list[dict]:
     for m in results:
         ips = {kind: m.ips(kind) for kind in KINDS}
         trainer_flops = ips["trainer"] * m.train_flops_per_image
-        table.append({
-            "config": m.case.name,
-            "step_ips": ips["step"], "trainer_ips": ips["trainer"],
-            "reference_ips": ips["reference"],
-            "trainer_vs_step": ips["trainer"] / ips["step"],
-            "trainer_vs_reference": ips["trainer"] / ips["reference"],
-            "train_gflops_per_image": m.train_flops_per_image / 1e9,
-            "trainer_tflops": trainer_flops / 1e12,
-            "trainer_fraction_of_peak": trainer_flops / peak,
-        })  # fmt: skip
+        table.append(
+            {
+                "config": m.case.name,
+                "step_ips": ips["step"],
+                "trainer_ips": ips["trainer"],
+                "reference_ips": ips["reference"],
+                "trainer_vs_step": ips["trainer"] / ips["step"],
+                "trainer_vs_reference": ips["trainer"] / ips["reference"],
+                "train_gflops_per_image": m.train_flops_per_image / 1e9,
+                "trainer_tflops": trainer_flops / 1e12,
+                "trainer_fraction_of_peak": trainer_flops / peak,
+            }
+        )
     return table
 
 
 def print_table(table: list[dict], peak: float, precision: str) -> None:
-    print("\n| config | (a) step img/s | (b) trainer img/s | (c) reference img/s (fp32) | "
-          "(b)/(a) | (b)/(c) | (b) TFLOP/s | (b) / peak |")  # fmt: skip
+    print(
+        "\n| config | (a) step img/s | (b) trainer img/s | (c) reference img/s (fp32) | "
+        "(b)/(a) | (b)/(c) | (b) TFLOP/s | (b) / peak |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in table:
-        print(f"| {r['config']} | {r['step_ips']:.0f} | {r['trainer_ips']:.0f} | "
-              f"{r['reference_ips']:.0f} | {r['trainer_vs_step']:.2f} | "
-              f"{r['trainer_vs_reference']:.2f} | {r['trainer_tflops']:.3f} | "
-              f"{100 * r['trainer_fraction_of_peak']:.1f} % |")  # fmt: skip
+        print(
+            f"| {r['config']} | {r['step_ips']:.0f} | {r['trainer_ips']:.0f} | "
+            f"{r['reference_ips']:.0f} | {r['trainer_vs_step']:.2f} | "
+            f"{r['trainer_vs_reference']:.2f} | {r['trainer_tflops']:.3f} | "
+            f"{100 * r['trainer_fraction_of_peak']:.1f} % |"
+        )
     print(
         f"\npeak: {peak / 1e12:.3f} TFLOP/s, measured with {precision} 2048x2048 matmuls; "
         "training FLOPs per image = 3 x forward MACs x 2"
@@ -157,15 +172,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(warning, file=sys.stderr)
     info = machine() | {"malloc": set_malloc(args.default_malloc)}
     print(", ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
-    results = measure(cases, args.rounds, args.steps, args.workers, images=args.images,
-                      report=lambda line: print(line, file=sys.stderr))  # fmt: skip
+    results = measure(
+        cases,
+        args.rounds,
+        args.steps,
+        args.workers,
+        images=args.images,
+        report=lambda line: print(line, file=sys.stderr),
+    )
     peak = peak_flops(resolve_device(args.device), args.precision)
     table = rows(results, peak)
     print_table(table, peak, args.precision)
     if args.json is not None:
-        body = {"machine": info, "command": "python experiments/benchmark.py " + " ".join(
-                    sys.argv[1:] if argv is None else argv),
-                "peak_flops": peak, "rounds": args.rounds, "steps": args.steps,
-                "results": {r["config"]: r for r in table}}  # fmt: skip
+        body = {
+            "machine": info,
+            "command": "python experiments/benchmark.py "
+            + " ".join(sys.argv[1:] if argv is None else argv),
+            "peak_flops": peak,
+            "rounds": args.rounds,
+            "steps": args.steps,
+            "results": {r["config"]: r for r in table},
+        }
         args.json.write_text(json.dumps(body, indent=2))
     return 0

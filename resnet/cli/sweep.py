@@ -13,7 +13,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
@@ -21,54 +21,35 @@ import pandas as pd
 import sqlalchemy
 import torch
 
-from resnet.allocator import keep_freed_memory
-from resnet.config import DEVICE_PATTERN, PRECISIONS, ConfigError, RunConfig, SweepConfig
-from resnet.data import DataError, Dataset
-from resnet.estimate import human_duration, project
-from resnet.interrupt import StopRequest
-from resnet.models import ARCHS, depth_error
-from resnet.precision import AUTO, native_precision, slow_precision_warning
-from resnet.presets import build_sweep, build_tune, preset_names, read_preset
-from resnet.storage import default_storage, is_database, open_storage
-from resnet.sweep import SweepResult, Tuning, prepare_sweep, run_sweep
-from resnet.tracking import (
+from resnet.cli.common import (
+    EXIT_BAD_INPUT,
+    InputError,
+    OneLineParser,
+    check_device,
+    comma_list,
+    folder_problem,
+)
+from resnet.cli.presets import build_sweep, build_tune, preset_names, read_preset
+from resnet.core.allocator import keep_freed_memory
+from resnet.core.config import ConfigError, RunConfig, SweepConfig
+from resnet.core.data import DataError, Dataset
+from resnet.core.device import device_name, resolve_device
+from resnet.core.precision import AUTO, native_precision, slow_precision_warning
+from resnet.core.train import load_data
+from resnet.runner.estimate import human_duration, project
+from resnet.runner.interrupt import StopRequest
+from resnet.runner.storage import default_storage, is_database, open_storage
+from resnet.runner.sweep import SweepResult, Tuning, prepare_sweep, run_sweep
+from resnet.runner.tuning import study_name, trial_budget
+from resnet.runner.workers import PlacementError, plan, run_workers
+from resnet.tracking.store import (
     Store,
-    device_name,
     lease,
     resolve_tracking_uri,
     runs_url,
     sqlite_path,
     ui_command,
 )
-from resnet.train import load_data, resolve_device
-from resnet.tuning import study_name, trial_budget
-from resnet.workers import PlacementError, plan, run_workers
-
-EXIT_BAD_INPUT = 2
-
-
-class InputError(Exception):
-    """Bad command-line input; the message is the one line the user sees."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad input in one line instead of usage + error."""
-
-    def error(self, message: str):
-        raise InputError(message)
-
-
-def comma_list(item_type: Callable, what: str) -> Callable[[str], list]:
-    def parse(text: str) -> list:
-        try:
-            values = [item_type(v.strip()) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list") from None
-        if not values:
-            raise argparse.ArgumentTypeError(f"{what} must not be empty")
-        return values
-
-    return parse
 
 
 def make_parser() -> OneLineParser:
@@ -162,14 +143,25 @@ def make_parser() -> OneLineParser:
         help="skip the report (figures, table, verdict) written at the end; "
         "python -m analysis.report --experiment NAME writes it later",
     )
-    return p  # fmt: skip
+    return p
 
 
 RUN_OVERRIDES = (
-    "dataset", "data_dir", "image_size", "train_subset", "shortcut", "iterations",
-    "warmup_iterations", "milestones",
-    "lr", "weight_decay", "batch_size", "device", "precision", "compile",
-)  # fmt: skip
+    "dataset",
+    "data_dir",
+    "image_size",
+    "train_subset",
+    "shortcut",
+    "iterations",
+    "warmup_iterations",
+    "milestones",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "device",
+    "precision",
+    "compile",
+)
 
 
 def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
@@ -224,44 +216,6 @@ def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
             raise InputError(f"--use-tuned: no study {name!r} in {storage} (run --tune first)")
 
 
-def check_json_path(path: Path) -> None:
-    """Where a command will write its JSON at the end: checked before its hours of compute."""
-    if path.is_dir() or not path.parent.is_dir():
-        raise InputError(f"--json {path}: give a file in an existing folder")
-    try:  # a file that vanishes when closed: the folder takes new files, and nothing is left
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as exc:
-        raise InputError(f"--json {path}: cannot write there ({exc.strerror})") from None
-
-
-def check_precision(precision: str) -> None:
-    if precision not in (*PRECISIONS, AUTO):
-        raise InputError(f"unknown precision {precision!r} (allowed: fp32, bf16, auto)")
-
-
-def check_net(arch: str, depth: int) -> None:
-    if arch not in ARCHS:
-        raise InputError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})")
-    problem = depth_error(arch, depth)
-    if problem:
-        raise InputError(problem)
-
-
-def check_device(name: str) -> None:
-    """A device that this machine does not have is bad input, found before anything runs."""
-    if not DEVICE_PATTERN.match(name):
-        raise InputError(f"unknown device {name!r} (allowed: auto, cpu, cuda, cuda:N, mps)")
-    device = resolve_device(name)
-    if device.type == "cuda":
-        count = torch.cuda.device_count()
-        if (device.index is not None and device.index >= count) or count == 0:
-            raise InputError(f"device {name} is not available here ({count} CUDA devices); "
-                             "use --device cpu or auto")  # fmt: skip
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError("device mps is not available here; use --device cpu or auto")
-
-
 def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
     batch_size = sweep.cells()[0].batch_size
     if batch_size > len(dataset.train):
@@ -270,25 +224,15 @@ def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
         )
 
 
-def folder_problem(folder: Path) -> str | None:
-    """Why files cannot be written in `folder` (a file stands there, or the nearest folder
-    that exists is not writable), else None."""
-    folder = folder.resolve()
-    if folder.exists() and not folder.is_dir():
-        return f"{folder} is a file"
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable"
-    return None
-
-
 def check_writable(uri: str) -> None:
     """A local store's folder (runs, artifacts, checkpoints) must be a folder we can write."""
     db = sqlite_path(uri)
     problem = folder_problem(db.parent) if db is not None else None
     if problem is not None:
-        raise InputError(f"{problem}; the MLflow store and checkpoints need a writable folder "
-                         "there (or give --tracking-uri)")  # fmt: skip
+        raise InputError(
+            f"{problem}; the MLflow store and checkpoints need a writable folder "
+            "there (or give --tracking-uri)"
+        )
 
 
 def check_checkpoint_dir(folder: Path | None) -> None:
@@ -370,8 +314,11 @@ def print_projection(sweep, dataset, store, force, tuning, storage: str, workers
         shared = (
             f"; {workers} workers share it: at best {human_duration(projection.seconds / workers)}"
         )
-    print(f"Projected on {device_name(device)}: {runs} in one process (from a few timed steps "
-          f"per net){shared}", file=sys.stderr)  # fmt: skip
+    print(
+        f"Projected on {device_name(device)}: {runs} in one process (from a few timed steps "
+        f"per net){shared}",
+        file=sys.stderr,
+    )
     advice = projection_advice(sweep, device, projection.seconds / workers, workers)
     if advice:
         print(advice, file=sys.stderr)
@@ -455,9 +402,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with StopRequest().installed() as stop:
             result = run_sweep(
-                sweep, store, storage, dataset, args.force, not args.no_progress, tuning, stop,
-                join=args.join is not None, worker=worker_key(args, storage),
-            )  # fmt: skip
+                sweep,
+                store,
+                storage,
+                dataset,
+                args.force,
+                not args.no_progress,
+                tuning,
+                stop,
+                join=args.join is not None,
+                worker=worker_key(args, storage),
+            )
     except KeyboardInterrupt:
         if args.join is None:  # a launch's worker: the launcher says it once
             print(INTERRUPTED, file=sys.stderr)
@@ -467,8 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if result.crashed else 0
 
 
-INTERRUPTED = ("\nInterrupted: finished runs are kept, an interrupted one resumes from its "
-               "checkpoint; rerun the same command to do the rest.")  # fmt: skip
+INTERRUPTED = (
+    "\nInterrupted: finished runs are kept, an interrupted one resumes from its "
+    "checkpoint; rerun the same command to do the rest."
+)
 
 
 def finish(args: argparse.Namespace, sweep: SweepConfig, uri: str, result: SweepResult) -> None:
@@ -521,8 +478,10 @@ def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, pla
     rows = queue.rows(cells, started)
     for number, code in enumerate(codes, 1):
         if code not in (0, 1) and not interrupted and number not in stopped:
-            print(f"worker {number} ended with exit code {code}; its cell went back to the "
-                  "queue", file=sys.stderr)  # fmt: skip
+            print(
+                f"worker {number} ended with exit code {code}; its cell went back to the queue",
+                file=sys.stderr,
+            )
     if interrupted:
         sweep_run.finish(rows, status="KILLED")
         print(INTERRUPTED, file=sys.stderr)
@@ -542,8 +501,10 @@ def check_journal_file(path: Path) -> None:
         with path.open("rb") as journal:
             first = journal.readline()
         if first.strip() and not is_journal_line(first):
-            raise InputError(f"--storage {path}: this file is not an Optuna journal; give a new "
-                             "path or a journal")  # fmt: skip
+            raise InputError(
+                f"--storage {path}: this file is not an Optuna journal; give a new "
+                "path or a journal"
+            )
     folder = next(p for p in path.parents if p.exists())  # made later where missing
     try:  # a file that vanishes when closed: nothing is left
         with tempfile.TemporaryFile(dir=folder):
@@ -570,9 +531,11 @@ def check_storage(storage: str) -> None:
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         shown = sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
-        raise InputError(f"--storage {shown!r} cannot be opened ({reason}); allowed: a "
-                         "database URL such as postgresql://user:password@host/db, or a journal "
-                         "file path") from exc  # fmt: skip
+        raise InputError(
+            f"--storage {shown!r} cannot be opened ({reason}); allowed: a "
+            "database URL such as postgresql://user:password@host/db, or a journal "
+            "file path"
+        ) from exc
 
 
 def report_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:
@@ -582,9 +545,11 @@ def report_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:
     try:
         written = write_report(experiment, uri, sweep_run_id)
     except Exception as exc:
-        print(f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
-              f"retry with: python -m analysis.report --experiment '{experiment}'",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
+            f"retry with: python -m analysis.report --experiment '{experiment}'",
+            file=sys.stderr,
+        )
         return
     print()
     print_written(written)

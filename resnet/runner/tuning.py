@@ -2,8 +2,8 @@
 
 Each trial trains the cell with a shortened budget through the same `train()` and is scored on
 the validation error (never the test set); the validation error at each evaluation goes to the
-pruner. Studies live in the sweep's Optuna storage (`resnet.storage`) and are reopened by name,
-so a rerun continues them up to the wanted number of trials, and several workers share them
+pruner. Studies live in the sweep's Optuna storage (`resnet.runner.storage`) and are reopened by
+name, so a rerun continues them up to the wanted number of trials, and several workers share them
 (Optuna's ask and tell). A trial's heartbeat is a `Claim`, as a cell's is: a worker stuck in a
 trial stops beating, and the trial goes to another worker. Every trial is a nested MLflow run
 under its study's tuning run, tagged with its Optuna state.
@@ -23,9 +23,13 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from resnet.config import ConfigError, RunConfig
-from resnet.data import Dataset
-from resnet.storage import (
+from resnet.core.config import ConfigError, RunConfig
+from resnet.core.data import Dataset
+from resnet.core.device import resolve_device
+from resnet.core.train import ClaimLost, load_data, train
+from resnet.runner.storage import (
+    READY_TIMEOUT,
+    RUN_ATTR,
     STALL_LIMIT,
     Claim,
     claim_trial,
@@ -34,14 +38,11 @@ from resnet.storage import (
     requeue_dead_owners,
     wait_for_attr,
 )
-from resnet.tracking import CellRun, Store, SweepRun
-from resnet.train import ClaimLost, load_data, resolve_device, train
+from resnet.tracking.store import CellRun, Store, SweepRun
 
 PRUNERS = ("median", "hyperband", "none")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
 MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
-RUN_ATTR = "mlflow_run_id"  # study user attr: its tuning run; trial user attr: its trial run
-READY_TIMEOUT = 60.0  # how long a worker waits for the one that creates a study's tuning run
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,19 @@ class TuneConfig:
         checks = [
             (self.trials > 0, f"tune.trials must be positive, got {self.trials}"),
             (0 < self.lr_min < self.lr_max, "tune needs 0 < lr_min < lr_max"),
-            (0 < self.weight_decay_min < self.weight_decay_max,
-             "tune needs 0 < weight_decay_min < weight_decay_max"),
-            (self.iterations is None or self.iterations > 0,
-             f"tune.iterations must be positive, got {self.iterations}"),
-            (self.pruner in PRUNERS,
-             f"unknown pruner {self.pruner!r} (allowed: {', '.join(PRUNERS)})"),
-        ]  # fmt: skip
+            (
+                0 < self.weight_decay_min < self.weight_decay_max,
+                "tune needs 0 < weight_decay_min < weight_decay_max",
+            ),
+            (
+                self.iterations is None or self.iterations > 0,
+                f"tune.iterations must be positive, got {self.iterations}",
+            ),
+            (
+                self.pruner in PRUNERS,
+                f"unknown pruner {self.pruner!r} (allowed: {', '.join(PRUNERS)})",
+            ),
+        ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
@@ -171,13 +178,17 @@ class StudyRunner:
             store.client.update_run(found[0].info.run_id, status="RUNNING")
             return found[0].info.run_id
         tags = {
-            "mlflow.parentRunId": self.sweep_run.run_id, "kind": "tuning", "study": self.name,
-            "arch": self.cell.arch, "depth": str(self.cell.depth),
-        }  # fmt: skip
+            "mlflow.parentRunId": self.sweep_run.run_id,
+            "kind": "tuning",
+            "study": self.name,
+            "arch": self.cell.arch,
+            "depth": str(self.cell.depth),
+        }
         run = store.client.create_run(
-            self.sweep_run.experiment_id, run_name=f"tune-{self.cell.arch}-{self.cell.depth}",
+            self.sweep_run.experiment_id,
+            run_name=f"tune-{self.cell.arch}-{self.cell.depth}",
             tags=tags,
-        )  # fmt: skip
+        )
         return run.info.run_id
 
     def requeue_abandoned_trials(self) -> None:
@@ -234,8 +245,9 @@ class StudyRunner:
         run = TrialRun(self.sweep_run, self.run_id, config, trial)
         try:
             trial.set_user_attr(RUN_ATTR, run.run_id)
-            result = train(config, dataset, run, progress=False, eval_splits=("val",),
-                           claim_lost=claim.lost)  # fmt: skip
+            result = train(
+                config, dataset, run, progress=False, eval_splits=("val",), claim_lost=claim.lost
+            )
         except optuna.TrialPruned as pruned:
             self.finish(trial, run, TrialState.PRUNED, reason=str(pruned))
         except ClaimLost as lost:
@@ -261,8 +273,14 @@ class StudyRunner:
             self.with_validation = load_data(config).to(device)
         return self.with_validation
 
-    def finish(self, trial: optuna.Trial, run: TrialRun, state: TrialState,
-               value: float | None = None, reason: str | None = None) -> None:  # fmt: skip
+    def finish(
+        self,
+        trial: optuna.Trial,
+        run: TrialRun,
+        state: TrialState,
+        value: float | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Tell the study, then end the MLflow run as the trial now is: another worker may have
         taken it over since the last step."""
         told = self.study.tell(trial, value, state, skip_if_finished=True)
@@ -288,8 +306,8 @@ class StudyRunner:
         on_stuck: Callable[[], object] = exit_stuck,
     ) -> None:
         """This worker's share of the missing trials, one at a time while another is wanted.
-        Each runs under a `Claim` (see `resnet.storage`) that stops beating when training makes
-        no step for `stall_limit` seconds, and calls `on_stuck` once the trial has gone."""
+        Each runs under a `Claim` (see `resnet.runner.storage`) that stops beating when training
+        makes no step for `stall_limit` seconds, and calls `on_stuck` once the trial has gone."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # MLflow has every trial
         while True:
             self.requeue_abandoned_trials()
@@ -325,10 +343,13 @@ class StudyRunner:
         best = self.best()
         store.log_metrics(
             self.run_id,
-            {"best_lr": best.params["lr"], "best_weight_decay": best.params["weight_decay"],
-             "best_val_error": best.value},
+            {
+                "best_lr": best.params["lr"],
+                "best_weight_decay": best.params["weight_decay"],
+                "best_val_error": best.value,
+            },
             step=self.counted(),
-        )  # fmt: skip
+        )
         store.set_tags(self.run_id, {"best_trial": best.number})
         with tempfile.TemporaryDirectory() as tmp:
             for path in save_figures(self.study, Path(tmp)):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-from resnet.config import RunConfig
+from resnet.core.config import RunConfig
 
 
 def base_multiplier(config: RunConfig) -> Callable[[int], float]:

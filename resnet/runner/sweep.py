@@ -1,6 +1,6 @@
 """The depth sweep: every (arch, depth, seed) cell trained once and tracked in MLflow.
 
-The cells are trials of an Optuna study (`resnet.cell_queue`), so any number of workers, on
+The cells are trials of an Optuna study (`resnet.runner.cell_queue`), so any number of workers, on
 this machine or others, can pull them from one shared sweep. Cells that already have a FINISHED
 run with the same config are not trained again (`force` reruns them). A diverged or crashed cell
 ends FAILED with its reason, and the sweep goes on. A cell whose earlier run was killed, or
@@ -21,22 +21,30 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from resnet import checkpoint as checkpoint_lib
-from resnet.cell_queue import BATCH_ATTR, CELL_ATTR, RUN_ATTR, CellQueue, queue_name
-from resnet.checkpoint import checkpoint_path
-from resnet.config import RunConfig, SweepConfig
-from resnet.data import Dataset
-from resnet.interrupt import StopRequest
-from resnet.responses import RESPONSES_FILE, layer_response_stds
-from resnet.storage import PREVIOUS_OWNER_ATTR, Claim, open_storage, requeue_dead_owners
-from resnet.tracking import CellRun, Store, SweepRun, owner_alive, sweep_identity
-from resnet.train import Checkpointing, ClaimLost, TrainResult, load_data, resolve_device, train
-from resnet.tuning import StudyRunner, TuneConfig
+from resnet.core import checkpoint as checkpoint_lib
+from resnet.core.checkpoint import checkpoint_path
+from resnet.core.config import RunConfig, SweepConfig
+from resnet.core.data import Dataset
+from resnet.core.device import resolve_device
+from resnet.core.responses import RESPONSES_FILE, layer_response_stds
+from resnet.core.train import Checkpointing, ClaimLost, TrainResult, load_data, train
+from resnet.runner.cell_queue import BATCH_ATTR, CELL_ATTR, CellQueue, queue_name
+from resnet.runner.interrupt import StopRequest
+from resnet.runner.storage import (
+    POLL_SECONDS,
+    PREVIOUS_OWNER_ATTR,
+    READY_TIMEOUT,
+    RUN_ATTR,
+    Claim,
+    open_storage,
+    requeue_dead_owners,
+)
+from resnet.runner.tuning import StudyRunner, TuneConfig
+from resnet.tracking.liveness import owner_alive
+from resnet.tracking.store import CellRun, Store, SweepRun, sweep_identity
 
 SUMMARY_METRICS = ("train_error", "val_error", "test_error", "train_loss")
 RESULTS = ("finished", "skipped", "diverged", "duplicate")  # rows that are a cell's result
-POLL_SECONDS = 2.0  # how often an idle worker looks for cells again while others still run
-READY_TIMEOUT = 60.0  # how long a worker waits for the process that creates the sweep
 
 
 @dataclass
@@ -59,9 +67,15 @@ def crashed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], **extra) -> dict:
     values = {k: metrics.get(k) for k in SUMMARY_METRICS}
     return {
-        "run": config.name, "arch": config.arch, "depth": config.depth, "seed": config.seed,
-        "status": status, **values, **extra, "run_id": run_id,
-    }  # fmt: skip
+        "run": config.name,
+        "arch": config.arch,
+        "depth": config.depth,
+        "seed": config.seed,
+        "status": status,
+        **values,
+        **extra,
+        "run_id": run_id,
+    }
 
 
 @dataclass
@@ -190,8 +204,10 @@ def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: 
     try:
         rows = layer_response_stds(result.model, dataset, config)
     except Exception as exc:
-        print(f"warning: {config.name}: layer responses not logged ({type(exc).__name__}: {exc})",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: {config.name}: layer responses not logged ({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
         return
     cell.log_table(RESPONSES_FILE, rows)
 
@@ -265,8 +281,9 @@ def work(queue: CellQueue, sweep_run: SweepRun, cells, dataset, values, progress
     """Pull cells and train them until none waits or runs anywhere: a worker that died is
     found by its heartbeat, and its cell is retried here."""
     by_name = {cell.name: cell for cell in cells}
-    bar = tqdm(total=len(cells), initial=queue.done_count(), desc="sweep", unit="run",
-               disable=not progress)  # fmt: skip
+    bar = tqdm(
+        total=len(cells), initial=queue.done_count(), desc="sweep", unit="run", disable=not progress
+    )
     with bar:
         while True:
             if stop is not None and stop.requested:
@@ -281,18 +298,31 @@ def work(queue: CellQueue, sweep_run: SweepRun, cells, dataset, values, progress
             cell = trial.user_attrs[CELL_ATTR]
             config, tags = with_tuned(by_name[cell], values)
             with Claim(queue.storage, trial._trial_id, cell) as claim_on_cell:
-                run_trial(queue, trial, sweep_run, config, tags, dataset, progress, stop,
-                          claim_on_cell)  # fmt: skip
+                run_trial(
+                    queue, trial, sweep_run, config, tags, dataset, progress, stop, claim_on_cell
+                )
             bar.n = queue.done_count()
             bar.refresh()
 
 
-def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dataset, progress,
-              stop, claim_on_cell: Claim) -> None:  # fmt: skip
+def run_trial(
+    queue: CellQueue,
+    trial,
+    sweep_run: SweepRun,
+    config,
+    tags,
+    dataset,
+    progress,
+    stop,
+    claim_on_cell: Claim,
+) -> None:
     """One cell of the queue, told back to it with its summary row."""
     grid = sweep_run.sweep  # the same choices in every trial, as Optuna requires
-    for name, choices in (("arch", grid.archs), ("depth", depth_choices(grid)),
-                          ("seed", grid.seeds)):  # fmt: skip
+    for name, choices in (
+        ("arch", grid.archs),
+        ("depth", depth_choices(grid)),
+        ("seed", grid.seeds),
+    ):
         trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
     earlier = trial.user_attrs.get(RUN_ATTR)  # only a retry's: the run of the attempt that died
     attempt = Attempt(
@@ -301,15 +331,18 @@ def run_trial(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, datase
         claim_lost=claim_on_cell.lost,
     )
     try:
-        outcome = cell_outcome(queue, trial, sweep_run, config, tags, dataset, progress, stop,
-                               attempt, earlier)  # fmt: skip
+        outcome = cell_outcome(
+            queue, trial, sweep_run, config, tags, dataset, progress, stop, attempt, earlier
+        )
     except KeyboardInterrupt:  # another worker, or the rerun, resumes it
         run_id = trial.user_attrs.get(RUN_ATTR) or ""
         queue.tell(trial, row(config, "interrupted", run_id, {}), again=True)
         raise
     except ClaimLost as lost:
-        print(f"{config.name}: {lost} (this worker stalled past the heartbeat's grace period)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{config.name}: {lost} (this worker stalled past the heartbeat's grace period)",
+            file=sys.stderr,
+        )
         return
     queue.tell(trial, outcome)
 
@@ -321,8 +354,18 @@ def depth_choices(grid: SweepConfig) -> list[int]:
     return [*grid.depths, *fixed]
 
 
-def cell_outcome(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dataset, progress,
-                 stop, attempt: Attempt, earlier: str | None) -> dict:  # fmt: skip
+def cell_outcome(
+    queue: CellQueue,
+    trial,
+    sweep_run: SweepRun,
+    config,
+    tags,
+    dataset,
+    progress,
+    stop,
+    attempt: Attempt,
+    earlier: str | None,
+) -> dict:
     """The cell's summary row: trained now, or found done already."""
     duplicate = queue.duplicate_of(trial)
     if duplicate is not None:
@@ -335,8 +378,7 @@ def cell_outcome(queue: CellQueue, trial, sweep_run: SweepRun, config, tags, dat
         done = run if run.info.status == "FINISHED" else None
     if done is not None:
         sweep_run.note_reused(config.name, done.info.run_id)
-        return row(config, "skipped", done.info.run_id, done.data.metrics,
-                   note="FINISHED earlier")  # fmt: skip
+        return row(config, "skipped", done.info.run_id, done.data.metrics, note="FINISHED earlier")
     return run_cell(sweep_run, config, dataset, progress, tags, stop, attempt)
 
 

@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from resnet import data as data_lib
-from resnet.config import RunConfig
-from resnet.presets import build_sweep
-from resnet.train import build_model, compile_for_training, resolve_device, train, train_step
+from resnet.cli.presets import build_sweep
+from resnet.core import data as data_lib
+from resnet.core.config import RunConfig
+from resnet.core.device import resolve_device
+from resnet.core.train import build_model, compile_for_training, train, train_step
 
 KINDS = ("step", "trainer", "reference")
 CIFAR_SHAPE = (3, 32, 32)
@@ -59,9 +60,14 @@ class BenchCase:
         )
         config = sweep.cells()[0]
         return dataclasses.replace(
-            config, iterations=iterations, milestones=(), eval_every=iterations,
-            channels_last=self.channels_last, compile=self.compile, error_warmup_min_depth=10_000,
-        )  # fmt: skip
+            config,
+            iterations=iterations,
+            milestones=(),
+            eval_every=iterations,
+            channels_last=self.channels_last,
+            compile=self.compile,
+            error_warmup_min_depth=10_000,
+        )
 
 
 def cifar_shaped(n: int = TRAIN_IMAGES, seed: int = 0) -> data_lib.Dataset:
@@ -113,7 +119,7 @@ class MlflowTracker:
     def __init__(self, folder: Path):
         from mlflow import MlflowClient
 
-        from resnet.tracking import Store
+        from resnet.tracking.store import Store
 
         self.store = Store(f"sqlite:///{folder / 'mlflow.db'}")
         client: MlflowClient = self.store.client
@@ -156,18 +162,24 @@ def reference_runner(case: BenchCase, dataset: data_lib.Dataset, workers: int) -
         def __getitem__(self, i: int):
             return self.transform(self.images[i]), self.labels[i]
 
-    transform = transforms.Compose([
-        transforms.RandomCrop(32, padding=4),
-        transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),
-        transforms.Normalize(dataset.mean.tolist(), dataset.std.tolist()),
-    ])  # fmt: skip
+    transform = transforms.Compose(
+        [
+            transforms.RandomCrop(32, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(dataset.mean.tolist(), dataset.std.tolist()),
+        ]
+    )
     device = resolve_device(case.device)
     loader = torch.utils.data.DataLoader(
         PILDataset(dataset.train.images, dataset.train.labels, transform),
-        batch_size=case.batch_size, shuffle=True, drop_last=True, num_workers=workers,
-        persistent_workers=workers > 0, pin_memory=device.type == "cuda",
-    )  # fmt: skip
+        batch_size=case.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
     fp32 = dataclasses.replace(case, precision="fp32", channels_last=False, compile=False)
     model = build_model(fp32.run_config(1), dataset, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
@@ -249,9 +261,14 @@ def measure(
             for case in cases:
                 for kind in kinds:
                     results[case].seconds[kind].append(runners[case][kind](steps))
-                report(f"round {r + 1}/{rounds} {case.name}: " + ", ".join(
-                    f"{k} {steps * case.batch_size / results[case].seconds[k][-1]:.0f}"
-                    for k in kinds) + " img/s")  # fmt: skip
+                report(
+                    f"round {r + 1}/{rounds} {case.name}: "
+                    + ", ".join(
+                        f"{k} {steps * case.batch_size / results[case].seconds[k][-1]:.0f}"
+                        for k in kinds
+                    )
+                    + " img/s"
+                )
     for measured in results.values():
         measured.train_flops_per_image = train_flops_per_image(measured.case, dataset)
     return list(results.values())

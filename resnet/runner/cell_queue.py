@@ -21,15 +21,18 @@ from collections import defaultdict
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from resnet.config import RunConfig
-from resnet.storage import claim_trial, open_shared_study, requeue, wait_for_attr
+from resnet.core.config import RunConfig
+from resnet.runner.storage import claim_trial, open_shared_study, requeue, wait_for_attr
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (TrialState.WAITING, TrialState.RUNNING, *DONE)  # a cell with one needs no new trial
 READY_ATTR = "sweep_run_id"  # study user attr, set once the cells are enqueued
-CELL_ATTR, BATCH_ATTR, ROW_ATTR, RUN_ATTR = "cell", "batch", "row", "mlflow_run_id"
-TELL = {"finished": TrialState.COMPLETE, "skipped": TrialState.COMPLETE,
-        "diverged": TrialState.PRUNED}  # fmt: skip  # any other status: FAIL
+CELL_ATTR, BATCH_ATTR, ROW_ATTR = "cell", "batch", "row"
+TELL = {
+    "finished": TrialState.COMPLETE,
+    "skipped": TrialState.COMPLETE,
+    "diverged": TrialState.PRUNED,
+}  # any other status: FAIL
 
 
 def queue_name(experiment: str, sweep_identity: str) -> str:
@@ -141,12 +144,20 @@ class CellQueue:
         for cell in cells:
             trials = [t for t in found.get(cell.name, []) if ROW_ATTR in t.user_attrs]
             if not trials:
-                rows.append({"run": cell.name, "arch": cell.arch, "depth": cell.depth,
-                             "seed": cell.seed, "status": "not run"})  # fmt: skip
+                rows.append(
+                    {
+                        "run": cell.name,
+                        "arch": cell.arch,
+                        "depth": cell.depth,
+                        "seed": cell.seed,
+                        "status": "not run",
+                    }
+                )
                 continue
             # The newest, unless it only found another trial on the cell.
-            newest = max(trials, key=lambda t: (t.user_attrs[ROW_ATTR]["status"] != "duplicate",
-                                                t.number))  # fmt: skip
+            newest = max(
+                trials, key=lambda t: (t.user_attrs[ROW_ATTR]["status"] != "duplicate", t.number)
+            )
             row = dict(newest.user_attrs[ROW_ATTR])
             complete = newest.datetime_complete
             if since is not None and complete is not None and complete.timestamp() < since:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
-import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,8 +20,10 @@ import torch
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from resnet.config import RunConfig, SweepConfig
-from resnet.mlflow_client import mlflow_client, sqlite_path
+from resnet.core.config import RunConfig, SweepConfig
+from resnet.core.device import device_name
+from resnet.tracking.client import mlflow_client, sqlite_path
+from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 UI_PORT = 5000
@@ -62,21 +62,14 @@ def git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5,
-        )  # fmt: skip
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{device.type} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Store:
@@ -169,75 +162,6 @@ class Store:
 
     def end(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status, end_time=now_ms())
-
-
-HEARTBEAT_EVERY = 30.0  # seconds between heartbeat tags of a running cell
-STALE_AFTER = 15 * 60 * 1000  # ms without a heartbeat after which another host's run is dead
-
-
-def lease() -> dict[str, str]:
-    """Who runs a cell, and since when: `owner` host:pid:process start:pid namespace (so a
-    reused pid is not taken for the owner, nor a container of the same host name for this
-    one) and a `heartbeat` time in ms."""
-    pid = os.getpid()
-    owner = f"{socket.gethostname()}:{pid}:{process_start(pid)}:{pid_namespace()}"
-    return {"owner": owner, "heartbeat": str(now_ms())}
-
-
-def pid_namespace() -> str:
-    """The inode of this process's pid namespace ("" where /proc cannot tell)."""
-    try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
-    except OSError:
-        return ""
-
-
-def process_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot ("zombie" for one that has exited
-    but was not reaped), or "" where /proc cannot tell."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
-    return "zombie" if fields[0] == "Z" else fields[19]
-
-
-def process_alive(owner: str) -> bool | None:
-    """Whether the process named by an `owner` value (host:pid:start) still exists; None for
-    another host's process, which this one cannot see."""
-    host, pid, start, namespace = [*owner.split(":"), "", "", "", ""][:4]
-    if host != socket.gethostname() or not pid.isdigit():
-        return None
-    if namespace and namespace != pid_namespace():
-        return None  # another container that shares the host name: its pids are not ours
-    if int(pid) == os.getpid():
-        return False  # an attempt of this very process, which has ended
-    now = process_start(int(pid))
-    if now:
-        return now != "zombie" and (not start or now == start)
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def owner_alive(run, dead_owner: str | None = None) -> bool:
-    """Whether the process that left a run RUNNING still exists. Not if its owner is
-    `dead_owner`: a worker whose trial the sweep's queue already found dead by its own, shorter
-    heartbeat (it may still exist, stuck). Else, on this host, ask the OS; for another host's
-    run, trust its heartbeat for STALE_AFTER."""
-    owner = run.data.tags.get("owner", "")
-    if dead_owner is not None and owner == dead_owner:
-        return False
-    alive = process_alive(owner)
-    if alive is not None:
-        return alive
-    beat = run.data.tags.get("heartbeat", "")
-    return beat.isdigit() and now_ms() - int(beat) < STALE_AFTER
 
 
 def sweep_identity(sweep: SweepConfig, tuned: bool) -> str:
@@ -368,7 +292,7 @@ class CellRun:
         return cell
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        if time.monotonic() - self.last_heartbeat > HEARTBEAT_EVERY:  # also while replaying
+        if time.monotonic() - self.last_heartbeat > HEARTBEAT_SECONDS:  # also while replaying
             self.store.set_tags(self.run_id, {"heartbeat": str(now_ms())})
             self.last_heartbeat = time.monotonic()
         if step <= self.logged_until:

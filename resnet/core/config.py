@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from resnet import models
-from resnet.data import DEFAULT_DATA_DIR, LOADERS
+from resnet.core import models
+from resnet.core.data import DEFAULT_DATA_DIR, LOADERS
 
 PRECISIONS = ("fp32", "bf16")
 NORMALIZATIONS = ("channel", "pixel")

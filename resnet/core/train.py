@@ -19,12 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from resnet import checkpoint as checkpoint_lib
-from resnet import data as data_lib
-from resnet import models, startup
-from resnet.augment import crop_flip, normalize
-from resnet.config import RunConfig
-from resnet.schedule import ErrorWarmup, make_scheduler
+from resnet.core import checkpoint as checkpoint_lib
+from resnet.core import data as data_lib
+from resnet.core import models, startup
+from resnet.core.augment import crop_flip, normalize
+from resnet.core.config import RunConfig
+from resnet.core.device import resolve_device
+from resnet.core.schedule import ErrorWarmup, make_scheduler
 
 HEALTH_CHECK_EVERY = 10  # iterations between finiteness (and error warm-up) checks
 # Compiled graphs a process may hold per function: one per distinct net of a sweep. Past the
@@ -74,18 +75,16 @@ class TrainResult:
         return self.status == "finished"
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def load_data(config: RunConfig) -> data_lib.Dataset:
     """The data set a config asks for, on the CPU."""
     return data_lib.load(
-        config.dataset, config.data_dir, config.val_size, config.train_subset, config.image_size,
+        config.dataset,
+        config.data_dir,
+        config.val_size,
+        config.train_subset,
+        config.image_size,
         config.normalization,
-    )  # fmt: skip
+    )
 
 
 class BatchStream:
@@ -187,9 +186,13 @@ def evaluate(
 def build_model(config: RunConfig, dataset: data_lib.Dataset, device: torch.device) -> nn.Module:
     torch.manual_seed(config.seed)  # the same initial weights on every device
     model = models.build(
-        config.arch, config.depth, config.shortcut, dataset.in_channels, dataset.num_classes,
+        config.arch,
+        config.depth,
+        config.shortcut,
+        dataset.in_channels,
+        dataset.num_classes,
         config.bn_group,
-    ).to(device)  # fmt: skip
+    ).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -254,9 +257,11 @@ def train(
     model = build_model(config, dataset, device)
     num_params = models.count_parameters(model)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum,
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
         weight_decay=config.weight_decay,
-    )  # fmt: skip
+    )
     warmup = ErrorWarmup(config)
     scheduler = make_scheduler(optimizer, config, warmup)
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -266,8 +271,9 @@ def train(
     parts = TrainingState(model, optimizer, scheduler, warmup, generator, batches, loop)
     done = parts.restore(checkpointing.path) if checkpointing and checkpointing.path.exists() else 0
 
-    bar = tqdm(total=config.iterations, initial=done, desc=config.name, leave=False,
-               disable=not progress)  # fmt: skip
+    bar = tqdm(
+        total=config.iterations, initial=done, desc=config.name, leave=False, disable=not progress
+    )
     start = time.perf_counter()
     for it in range(done + 1, config.iterations + 1):
         indices = batches.next_indices()
@@ -386,9 +392,15 @@ class _Loop:
     def result(self, status, iterations, num_params, start, failure=None) -> TrainResult:
         seconds = time.perf_counter() - start
         return TrainResult(
-            status, dict(self.metrics), iterations, self.model, num_params, seconds, failure,
+            status,
+            dict(self.metrics),
+            iterations,
+            self.model,
+            num_params,
+            seconds,
+            failure,
             self.loss_rise,
-        )  # fmt: skip
+        )
 
 
 @dataclass
@@ -406,21 +418,27 @@ class TrainingState:
 
     def save(self, path: Path, iteration: int) -> None:
         stats = self.loop.stats
-        checkpoint_lib.save_atomic(path, {
-            "iteration": iteration,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "error_warmup_active": self.warmup.active,
-            "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "batch_order": self.batches.order, "batch_position": self.batches.position,
-            "loss_sum": stats.loss_sum, "wrong": stats.wrong, "count": stats.count,
-            "first_bad": stats.first_bad,
-            "metrics": dict(self.loop.metrics),
-            "warmup_window": [self.loop.warmup_wrong, self.loop.warmup_count],
-            "stability": [self.loop.first_loss, self.loop.loss_rise],
-        })  # fmt: skip
+        checkpoint_lib.save_atomic(
+            path,
+            {
+                "iteration": iteration,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "error_warmup_active": self.warmup.active,
+                "generator": self.generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "batch_order": self.batches.order,
+                "batch_position": self.batches.position,
+                "loss_sum": stats.loss_sum,
+                "wrong": stats.wrong,
+                "count": stats.count,
+                "first_bad": stats.first_bad,
+                "metrics": dict(self.loop.metrics),
+                "warmup_window": [self.loop.warmup_wrong, self.loop.warmup_count],
+                "stability": [self.loop.first_loss, self.loop.loss_rise],
+            },
+        )
 
     def restore(self, path: Path) -> int:
         """Load the checkpoint at `path`; the number of iterations it had done. A checkpoint

@@ -27,10 +27,12 @@ from optuna.storages._heartbeat import BaseHeartbeat  # the documented way to ad
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from resnet.tracking import lease, process_alive, sqlite_path
+from resnet.tracking.client import sqlite_path
+from resnet.tracking.liveness import GRACE_SECONDS, HEARTBEAT_SECONDS, lease, process_alive
 
-HEARTBEAT_INTERVAL = 10  # seconds between heartbeats of a running trial
-GRACE_PERIOD = 120  # seconds without a heartbeat after which a trial's worker counts as dead
+RUN_ATTR = "mlflow_run_id"  # user attr of a trial or study: the MLflow run that records it
+READY_TIMEOUT = 60.0  # how long a worker waits for the one that sets a sweep or study up
+POLL_SECONDS = 1.0  # how often a waiting process looks at the storage again
 MAX_RETRIES = 3  # a cell whose worker keeps dying (out of memory, say) is not retried forever
 OWNER_ATTR = "owner"  # user attr: the worker running the trial (tracking.lease)
 PREVIOUS_OWNER_ATTR = "previous_owner"  # user attr of a retry: the worker that was found dead
@@ -73,7 +75,7 @@ def retry_callback() -> RetryWithoutOwner:
 
 
 def open_storage(
-    storage: str, heartbeat_interval: int = HEARTBEAT_INTERVAL, grace_period: int = GRACE_PERIOD
+    storage: str, heartbeat_interval: int = HEARTBEAT_SECONDS, grace_period: int = GRACE_SECONDS
 ) -> BaseStorage:
     """An Optuna storage URL (postgresql://, sqlite://, ...) or a journal file path, with
     heartbeats and the retry of stale trials."""
@@ -157,7 +159,7 @@ def grace_period(storage: BaseStorage) -> float:
     for candidate in (storage, getattr(storage, "_backend", None)):
         if getattr(candidate, "grace_period", None):
             return candidate.grace_period
-    return GRACE_PERIOD
+    return GRACE_SECONDS
 
 
 def requeue(study: optuna.Study, trial_id: int) -> None:
@@ -274,9 +276,11 @@ class Claim:
                     self.storage.record_heartbeat(self.trial_id)
                 elif not told:
                     told = True
-                    print(f"{self.name}: no training step in {self.stall_limit:.0f} s; this "
-                          "worker stops claiming the cell, so that another one takes it over",
-                          file=sys.stderr)  # fmt: skip
+                    print(
+                        f"{self.name}: no training step in {self.stall_limit:.0f} s; this "
+                        "worker stops claiming the cell, so that another one takes it over",
+                        file=sys.stderr,
+                    )
             except optuna.exceptions.UpdateFinishedTrialError:
                 self.gone.set()
                 return
@@ -285,8 +289,12 @@ class Claim:
             self.stopped.wait(self.interval)
 
     def give_up(self) -> None:
-        print(f"{self.name}: another worker has taken the cell over and this one is still "
-              f"stuck: it exits ({EXIT_STUCK})", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"{self.name}: another worker has taken the cell over and this one is still "
+            f"stuck: it exits ({EXIT_STUCK})",
+            file=sys.stderr,
+            flush=True,
+        )
         self.on_stuck()
 
     def __enter__(self) -> Claim:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from resnet.cell_queue import CellQueue
+from resnet.runner.cell_queue import CellQueue
+from resnet.runner.storage import POLL_SECONDS
 
 LAUNCHER_ONLY = {"--workers": 1, "--jobs-per-gpu": 1, "--force": 0}  # option: values it takes
-POLL_SECONDS = 1.0
 # A worker still running this long after the last cell ended is stuck outside any cell (its
 # cells' heartbeats cover those): the launcher stops it rather than wait for it forever.
 LINGER_SECONDS = 600.0
@@ -97,10 +97,20 @@ def worker_commands(
 ) -> list[tuple[list[str], dict[str, str]]]:
     base = worker_argv(argv)
     return [
-        ([sys.executable, "-m", "resnet.cli", *base, "--join", str(number),
-          *placement.device_args], placement.env)
+        (
+            [
+                sys.executable,
+                "-m",
+                "resnet.cli.sweep",
+                *base,
+                "--join",
+                str(number),
+                *placement.device_args,
+            ],
+            placement.env,
+        )
         for number, placement in enumerate(placements, 1)
-    ]  # fmt: skip
+    ]
 
 
 class Launch:
@@ -164,8 +174,11 @@ class Launch:
         for number, (process, printer) in enumerate(pairs, 1):
             printer.join(timeout=LEFTOVER_SECONDS)
             if printer.is_alive():
-                tqdm.write(f"worker {number}: exited, but processes it started still hold its "
-                           "output; stopping them", file=sys.stderr)  # fmt: skip
+                tqdm.write(
+                    f"worker {number}: exited, but processes it started still hold its "
+                    "output; stopping them",
+                    file=sys.stderr,
+                )
                 signal_group(process, signal.SIGKILL)  # the group outlives its leader
                 printer.join()
 
@@ -173,8 +186,11 @@ class Launch:
         for number, process in enumerate(self.processes, 1):
             if process.poll() is None:
                 self.stopped.append(number)
-                tqdm.write(f"worker {number}: still running {LINGER_SECONDS:.0f} s after the "
-                           "last cell ended; stopping it", file=sys.stderr)  # fmt: skip
+                tqdm.write(
+                    f"worker {number}: still running {LINGER_SECONDS:.0f} s after the "
+                    "last cell ended; stopping it",
+                    file=sys.stderr,
+                )
                 signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + KILL_AFTER_SECONDS
         for process in self.processes:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import torch
 
-from resnet import models
-from resnet.config import RunConfig
-from resnet.data import Dataset
-from resnet.train import build_model, compile_for_training, resolve_device, train_step
+from resnet.core import models
+from resnet.core.config import RunConfig
+from resnet.core.data import Dataset
+from resnet.core.device import resolve_device
+from resnet.core.train import build_model, compile_for_training, train_step
 
 WARMUP_STEPS, TIMED_STEPS = 1, 3
 COMPILED_WARMUP_STEPS = 3  # compiling, then CUDA graphs' warm-up and recording calls
@@ -78,8 +79,17 @@ class Projection:
 def family(config: RunConfig) -> tuple:
     """What sets a step's cost apart but the depth: plain and residual twins cost the same."""
     spec = models.arch_spec(config.arch)
-    return (spec.stem_width, spec.widths, spec.blocks, config.batch_size, config.precision,
-            config.device, config.channels_last, config.bn_group, config.compile)  # fmt: skip
+    return (
+        spec.stem_width,
+        spec.widths,
+        spec.blocks,
+        config.batch_size,
+        config.precision,
+        config.device,
+        config.channels_last,
+        config.bn_group,
+        config.compile,
+    )
 
 
 class Calibration:

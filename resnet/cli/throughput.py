@@ -1,0 +1,73 @@
+"""Command line of the worker-throughput benchmark: validate, measure each worker count, print
+the table, optionally write JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from resnet.bench.throughput import measure, table
+from resnet.cli.common import (
+    EXIT_BAD_INPUT,
+    InputError,
+    OneLineParser,
+    check_device,
+    check_json_path,
+    check_net,
+    check_precision,
+    comma_list,
+)
+from resnet.core.device import device_name, resolve_device
+
+
+def make_parser() -> OneLineParser:
+    p = OneLineParser(
+        prog="worker_throughput.py",
+        description="Sweep throughput (training images/s over all cells) with several worker "
+        "processes sharing one device.",
+    )
+    p.add_argument("--workers", type=comma_list(int, "--workers"), default=[1, 2, 4, 8])
+    p.add_argument("--arch", default="residual")
+    p.add_argument("--depth", type=int, default=20)
+    p.add_argument("--cells", type=int, default=16, help="seeds of the net: the cells to run")
+    p.add_argument("--iterations", type=int, default=500, help="per cell")
+    p.add_argument("--precision", default="auto", help="fp32, bf16 or auto (default)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        check_device(args.device)
+        if min(args.workers) < 1 or args.cells < 1 or args.iterations < 4:
+            raise InputError("--workers and --cells must be at least 1, --iterations at least 4")
+        check_net(args.arch, args.depth)
+        check_precision(args.precision)
+        if args.json is not None:
+            check_json_path(args.json)
+    except InputError as exc:
+        print(f"worker_throughput.py: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    device = resolve_device(args.device)
+    print(
+        f"{args.arch}-{args.depth}, {args.cells} cells of {args.iterations} iterations, "
+        f"{args.precision}, on {device_name(device)}",
+        file=sys.stderr,
+    )
+    rows = []
+    for workers in args.workers:
+        rows.append(measure(args, workers))
+        print(f"workers {workers}: {rows[-1]['images_per_sec']:,.0f} images/s", file=sys.stderr)
+    print(table(rows))
+    if args.json:
+        report = {
+            "device": device_name(device),
+            "config": vars(args) | {"json": None},
+            "results": rows,
+        }
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0
