@@ -20,11 +20,26 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
-CURVE_METRICS = ("train_error", "val_error", "test_error")
-FINAL_METRICS = ("train_error", "val_error", "test_error", "train_loss", "test_loss")
-RESPONSES_FILE = "layer_responses.csv"
-REUSED_TAG_PREFIX = "reused."
+from resnet.tracking.schema import (
+    DEFAULT_TRACKING_URI,
+    RESPONSES_FILE,
+    REUSED_TAG_PREFIX,
+    Kind,
+    Metric,
+    Param,
+    Tag,
+    best_metric,
+    metric_column,
+    param_column,
+    split_names,
+    tag_column,
+)
+
+CURVE_METRICS = (Metric.TRAIN_ERROR, Metric.VAL_ERROR, Metric.TEST_ERROR)
+FINAL_METRICS = (*CURVE_METRICS, Metric.TRAIN_LOSS, Metric.TEST_LOSS)
+# The search_runs columns of the tags read most
+KIND, PARENT, RUN_NAME = (tag_column(t) for t in (Tag.KIND, Tag.PARENT_RUN_ID, Tag.RUN_NAME))
+FAILURE, IDENTITY = tag_column(Tag.FAILURE_REASON), tag_column(Tag.RUN_IDENTITY)
 CELL_NAME = re.compile(r"^(?P<arch>.+)-(?P<depth>\d+)-s(?P<seed>\d+)$")
 
 
@@ -107,8 +122,8 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
         experiment=experiment,
         experiment_id=found.experiment_id,
         sweep_run_id=sweep["run_id"],
-        sweep_name=sweep.get("tags.mlflow.runName") or sweep["run_id"],
-        dataset=sweep.get("tags.dataset") or "",
+        sweep_name=sweep.get(RUN_NAME) or sweep["run_id"],
+        dataset=sweep.get(tag_column(Tag.DATASET)) or "",
         cells=cells,
         curves=curve_table(client, cells),
         tuning=tuning,
@@ -119,13 +134,7 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
 
 def search(experiment_id: str) -> pd.DataFrame:
     runs = mlflow.search_runs([experiment_id], order_by=["attributes.start_time DESC"])
-    for column in (
-        "tags.kind",
-        "tags.mlflow.parentRunId",
-        "tags.failure_reason",
-        "tags.run_identity",
-        "tags.mlflow.runName",
-    ):
+    for column in (KIND, PARENT, FAILURE, IDENTITY, RUN_NAME):
         if column not in runs:
             runs[column] = None
     return runs
@@ -134,14 +143,14 @@ def search(experiment_id: str) -> pd.DataFrame:
 def pick_sweep(runs: pd.DataFrame, sweep_run_id: str | None, experiment: str) -> pd.Series:
     """The given sweep run, else the one that ran last (a rerun reopens its sweep's run, so
     the newest run start among its children counts, not the parent's own start)."""
-    sweeps = runs[runs["tags.kind"] == "sweep"]
+    sweeps = runs[runs[KIND] == Kind.SWEEP]
     if sweep_run_id is not None:
         sweeps = sweeps[sweeps["run_id"] == sweep_run_id]
         if sweeps.empty:
             raise CollectError(f"no sweep run {sweep_run_id} in experiment {experiment!r}")
     elif sweeps.empty:
         raise CollectError(f"experiment {experiment!r} has no sweep run yet")
-    last_child = runs.groupby("tags.mlflow.parentRunId")["start_time"].max()
+    last_child = runs.groupby(PARENT)["start_time"].max()
     activity = [
         max(s.start_time, last_child.get(s.run_id, s.start_time)) for s in sweeps.itertuples()
     ]
@@ -150,56 +159,55 @@ def pick_sweep(runs: pd.DataFrame, sweep_run_id: str | None, experiment: str) ->
 
 def expected_cells(sweep: pd.Series) -> list[str]:
     """The cell names the sweep asked for: its `cells` tag, else every arch, depth and seed."""
-    tagged = sweep.get("tags.cells")
-    if isinstance(tagged, str) and tagged:
-        return tagged.split(",")
+    tagged = split_names(sweep.get(tag_column(Tag.CELLS)))
+    if tagged:
+        return tagged
 
     def values(key: str) -> list[str]:
-        return [v for v in str(sweep.get(f"params.{key}") or "").split(",") if v]
+        return split_names(sweep.get(param_column(key)))
 
-    grid = product(values("seeds"), sorted(values("depths"), key=int), values("archs"))
-    excluded = set(values("exclude"))
+    grid = product(values(Param.SEEDS), sorted(values(Param.DEPTHS), key=int), values(Param.ARCHS))
+    excluded = set(values(Param.EXCLUDE))
     return [f"{a}-{d}-s{s}" for s, d, a in grid if f"{a}-{d}" not in excluded]
 
 
 def fixed_depth_archs(runs: pd.DataFrame, depths: set[str]) -> set[str]:
     """Archs whose runs have a depth outside the sweep's depths (resnet18, plain34, ...): the
     grid fallback cannot name their cells, so their runs are taken as they are."""
-    if "tags.arch" not in runs or "tags.depth" not in runs:
+    arch, depth = tag_column(Tag.ARCH), tag_column(Tag.DEPTH)
+    if arch not in runs or depth not in runs:
         return set()
-    return set(runs[~runs["tags.depth"].isin(depths)]["tags.arch"].dropna())
+    return set(runs[~runs[depth].isin(depths)][arch].dropna())
 
 
 def cell_status(run: pd.Series) -> str:
     status = run["status"]
-    if status == "FAILED" and str(run.get("tags.failure_reason") or "").startswith("diverged"):
+    if status == "FAILED" and str(run.get(FAILURE) or "").startswith("diverged"):
         return "diverged"
     return {"FINISHED": "finished", "RUNNING": "running", "KILLED": "killed"}.get(status, "failed")
 
 
 def cell_table(runs: pd.DataFrame, sweep: pd.Series) -> pd.DataFrame:
+    prefix = tag_column(REUSED_TAG_PREFIX)
     reused = {
-        key[len("tags." + REUSED_TAG_PREFIX) :]: run_id
+        key[len(prefix) :]: run_id
         for key, run_id in sweep.items()
-        if key.startswith("tags." + REUSED_TAG_PREFIX) and isinstance(run_id, str)
+        if key.startswith(prefix) and isinstance(run_id, str)
     }
-    cells = runs[runs["tags.kind"] == "cell"]
-    mine = cells[
-        (cells["tags.mlflow.parentRunId"] == sweep["run_id"])
-        | cells["run_id"].isin(list(reused.values()))
-    ]
+    cells = runs[runs[KIND] == Kind.CELL]
+    mine = cells[(cells[PARENT] == sweep["run_id"]) | cells["run_id"].isin(list(reused.values()))]
     names = expected_cells(sweep)
-    if not isinstance(sweep.get("tags.cells"), str):  # a sweep from before the `cells` tag
-        depths = set(str(sweep.get("params.depths") or "").split(","))
+    if not isinstance(sweep.get(tag_column(Tag.CELLS)), str):  # a sweep from before that tag
+        depths = set(split_names(sweep.get(param_column(Param.DEPTHS))))
         fixed = fixed_depth_archs(mine, depths)
         names = [n for n in names if CELL_NAME.match(n)["arch"] not in fixed]
-    names += sorted(set(mine["tags.mlflow.runName"]) - set(names))  # cells not in the grid
+    names += sorted(set(mine[RUN_NAME]) - set(names))  # cells not in the grid
     return pd.DataFrame([cell_row(name, mine) for name in names])
 
 
 def cell_row(name: str, runs: pd.DataFrame) -> dict:
     parts = CELL_NAME.match(name)
-    attempts = runs[runs["tags.mlflow.runName"] == name]
+    attempts = runs[runs[RUN_NAME] == name]
     row = {
         "cell": name,
         "arch": parts["arch"] if parts else name,
@@ -217,15 +225,16 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
         status=cell_status(best),
         run_id=best["run_id"],
         note=note,
-        lr=pd.to_numeric(best.get("params.lr"), errors="coerce"),
-        weight_decay=pd.to_numeric(best.get("params.weight_decay"), errors="coerce"),
-        iterations=pd.to_numeric(best.get("params.iterations"), errors="coerce"),
-        tuned_from=best.get("tags.tuned_from") or "",
-        stable=best.get("tags.stable"),  # "true" / "false"; None for runs that predate the check
-        loss_rise=best.get("tags.loss_rise") or "",
+    )
+    for param in (Param.LR, Param.WEIGHT_DECAY, Param.ITERATIONS):
+        row[param] = pd.to_numeric(best.get(param_column(param)), errors="coerce")
+    row.update(
+        tuned_from=best.get(tag_column(Tag.TUNED_FROM)) or "",
+        stable=best.get(tag_column(Tag.STABLE)),  # "true" / "false"; None: from before the check
+        loss_rise=best.get(tag_column(Tag.LOSS_RISE)) or "",
     )
     for metric in FINAL_METRICS:
-        row[metric] = best.get(f"metrics.{metric}", float("nan"))
+        row[metric] = best.get(metric_column(metric), float("nan"))
     return row
 
 
@@ -233,13 +242,13 @@ def representative(attempts: pd.DataFrame) -> tuple[pd.Series, str]:
     """The run that stands for a cell, and a note: the newest attempt, unless it did not finish
     and an older attempt of the very same config (run identity) did."""
     newest = attempts.iloc[0]  # search order: newest first
-    reason = newest.get("tags.failure_reason") or ""
+    reason = newest.get(FAILURE) or ""
     if newest["status"] == "FINISHED":
         return newest, ""
     same = attempts[
         (attempts["status"] == "FINISHED")
-        & (attempts["tags.run_identity"] == newest["tags.run_identity"])
-        & attempts["tags.run_identity"].notna()
+        & (attempts[IDENTITY] == newest[IDENTITY])
+        & attempts[IDENTITY].notna()
     ]
     if same.empty:
         return newest, reason
@@ -295,32 +304,31 @@ def tuning_tables(
     runs: pd.DataFrame, sweep: pd.Series, cells: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The studies this sweep ran or took its values from, and their trials."""
-    studies = set(cells["tuned_from"].dropna()) - {""} if "tuned_from" in cells else set()
-    tuning = runs[runs["tags.kind"] == "tuning"]
-    tuning = tuning[
-        (tuning["tags.mlflow.parentRunId"] == sweep["run_id"])
-        | column(tuning, "tags.study").isin(studies)
-    ]
+    tuned_from = Tag.TUNED_FROM
+    studies = set(cells[tuned_from].dropna()) - {""} if tuned_from in cells else set()
+    study = tag_column(Tag.STUDY)
+    tuning = runs[runs[KIND] == Kind.TUNING]
+    tuning = tuning[(tuning[PARENT] == sweep["run_id"]) | column(tuning, study).isin(studies)]
     best = columns(
         tuning,
-        study="tags.study",
-        arch="tags.arch",
-        depth="tags.depth",
-        best_lr="metrics.best_lr",
-        best_weight_decay="metrics.best_weight_decay",
-        best_val_error="metrics.best_val_error",
+        study=study,
+        arch=tag_column(Tag.ARCH),
+        depth=tag_column(Tag.DEPTH),
+        best_lr=metric_column(best_metric(Param.LR)),
+        best_weight_decay=metric_column(best_metric(Param.WEIGHT_DECAY)),
+        best_val_error=metric_column(Metric.BEST_VAL_ERROR),
     )
-    trials = runs[runs["tags.kind"] == "trial"]
-    trials = trials[column(trials, "tags.study").isin(set(best["study"].dropna()))]
+    trials = runs[runs[KIND] == Kind.TRIAL]
+    trials = trials[column(trials, study).isin(set(best["study"].dropna()))]
     trial_rows = columns(
         trials,
-        study="tags.study",
-        arch="tags.arch",
-        depth="tags.depth",
-        lr="params.lr",
-        weight_decay="params.weight_decay",
-        val_error="metrics.val_error",
-        state="tags.optuna_state",
+        study=study,
+        arch=tag_column(Tag.ARCH),
+        depth=tag_column(Tag.DEPTH),
+        lr=param_column(Param.LR),
+        weight_decay=param_column(Param.WEIGHT_DECAY),
+        val_error=metric_column(Metric.VAL_ERROR),
+        state=tag_column(Tag.OPTUNA_STATE),
     )
     return best, trial_rows
 

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from analysis.collect import arch_key
 from analysis.stats import format_p, signed
+from resnet.tracking.schema import Metric
 
 TRAIN_STYLE = {"linestyle": "--", "linewidth": 1.2}
 EVAL_STYLE = {"linestyle": "-", "linewidth": 2.0}
@@ -56,7 +57,7 @@ def draw_curve(ax, points: pd.DataFrame, colour, style: dict, label: str | None)
         )
 
 
-def curves_figure(curves: pd.DataFrame, eval_metric: str = "test_error") -> Figure:
+def curves_figure(curves: pd.DataFrame, eval_metric: str = Metric.TEST_ERROR) -> Figure:
     """Figure 6: training error (dashed) and `eval_metric` (solid) against iterations, one panel
     per arch (plain left, residual right), one colour per depth, shared y-axis."""
     curves = curves[curves["status"] == "finished"]
@@ -74,7 +75,7 @@ def curves_figure(curves: pd.DataFrame, eval_metric: str = "test_error") -> Figu
             label = f"{arch}-{depth}"  # on the solid curve, or the dashed one when it is alone
             draw_curve(
                 ax,
-                mine[mine["metric"] == "train_error"],
+                mine[mine["metric"] == Metric.TRAIN_ERROR],
                 colours[depth],
                 TRAIN_STYLE,
                 None if len(evaluated) else label,
@@ -89,10 +90,10 @@ def curves_figure(curves: pd.DataFrame, eval_metric: str = "test_error") -> Figu
 
 
 def eval_label(metric: str) -> str:
-    return {"test_error": "test", "val_error": "validation"}.get(metric, metric)
+    return {Metric.TEST_ERROR: "test", Metric.VAL_ERROR: "validation"}.get(metric, metric)
 
 
-def shallow_deep_figure(curves: pd.DataFrame, arch: str = "plain", eval_metric="test_error"):
+def shallow_deep_figure(curves: pd.DataFrame, arch: str = "plain", eval_metric=Metric.TEST_ERROR):
     """Figure 1: 20 against 56 layers of `arch` (else its shallowest against its deepest net),
     training error left, `eval_metric` right."""
     curves = curves[(curves["status"] == "finished") & (curves["arch"] == arch)]
@@ -104,7 +105,7 @@ def shallow_deep_figure(curves: pd.DataFrame, arch: str = "plain", eval_metric="
     points = spread(curves)
     for ax, metric, title in zip(
         axes,
-        ("train_error", eval_metric),
+        (Metric.TRAIN_ERROR, eval_metric),
         ("training error", f"{eval_label(eval_metric)} error"),
         strict=True,
     ):
@@ -130,7 +131,7 @@ def depth_figure(cells: pd.DataFrame, contrasted=None) -> Figure:
     styles = {"plain": ("tab:red", "o"), "residual": ("tab:blue", "s")}
     for ax, metric, title in zip(
         axes,
-        ("train_error", "test_error"),
+        (Metric.TRAIN_ERROR, Metric.TEST_ERROR),
         ("final training error", "final test error"),
         strict=True,
     ):
@@ -173,14 +174,14 @@ def tuning_figure(tuning: pd.DataFrame, trials: pd.DataFrame) -> Figure:
         ax.set_title(label)
         ax.grid(alpha=0.3, which="both")
         legend(ax)
-    complete = trials[(trials["state"] == "COMPLETE") & trials["val_error"].notna()]
+    complete = trials[(trials["state"] == "COMPLETE") & trials[Metric.VAL_ERROR].notna()]
     colours = depth_colours(complete["depth"].dropna()) if len(complete) else {}
     markers = {"plain": "o", "residual": "s"}
     for ax, column in ((axes[1, 0], "lr"), (axes[1, 1], "weight_decay")):
         for (arch, depth), mine in complete.groupby(["arch", "depth"]):
             ax.scatter(
                 mine[column],
-                100 * mine["val_error"],
+                100 * mine[Metric.VAL_ERROR],
                 color=colours[int(depth)],
                 marker=markers.get(arch, "^"),
                 label=f"{arch}-{int(depth)}",

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.entities import Metric
+from mlflow import entities
 
 from analysis import figures
 from analysis.collect import (
-    DEFAULT_TRACKING_URI,
     CollectError,
     Study,
     arch_key,
@@ -33,9 +32,10 @@ from analysis.collect import (
 )
 from analysis.markdown import markdown_table
 from analysis.stats import PAPER_DATASET, Contrast, Verdict, contrast, summary_table, verdicts
+from resnet.tracking.schema import DEFAULT_TRACKING_URI, RESPONSES_FILE, Metric, Param, Tag
 
 EXIT_BAD_INPUT = 2
-EVAL_METRICS = ("test_error", "val_error")
+EVAL_METRICS = (Metric.TEST_ERROR, Metric.VAL_ERROR)
 ARTIFACT_DIR = "report"
 
 
@@ -64,7 +64,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", help="folder for reports (default: reports)")
     p.add_argument(
         "--eval-metric",
-        default="test_error",
+        default=Metric.TEST_ERROR,
         choices=EVAL_METRICS,
         help="the solid curves of the figures (default: test_error)",
     )
@@ -111,9 +111,10 @@ def result_table(study: Study) -> pd.DataFrame:
     table = summary_table(study.cells, study.dataset)
     shown = pd.DataFrame({"net": table["arch"] + "-" + table["depth"].astype(str), "n": table["n"]})
     nets = list(zip(table["arch"], table["depth"], strict=True))
-    for column, label in (("lr", "lr"), ("weight_decay", "weight decay")):
+    for column, label in ((Param.LR, "lr"), (Param.WEIGHT_DECAY, "weight decay")):
         shown[label] = [setting(study.cells, arch, depth, column) for arch, depth in nets]
-    for metric, label in (("train_error", "train error %"), ("test_error", "test error %")):
+    errors = ((Metric.TRAIN_ERROR, "train error %"), (Metric.TEST_ERROR, "test error %"))
+    for metric, label in errors:
         pairs = zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)
         shown[label] = [plus_minus(mean, std) for mean, std in pairs]
     if "paper_test_error" in table:
@@ -132,7 +133,7 @@ def setting(cells: pd.DataFrame, arch: str, depth: int, column: str) -> str:
 
 def tuned_note(study: Study) -> list[str]:
     """A warning under the table when lr and weight decay were tuned per (arch, depth)."""
-    if not study.cells.get("tuned_from", pd.Series(dtype=str)).fillna("").astype(bool).any():
+    if not study.cells.get(Tag.TUNED_FROM, pd.Series(dtype=str)).fillna("").astype(bool).any():
         return []
     return [
         "The lr and weight decay were tuned for each (arch, depth) (see the table's columns and "
@@ -225,9 +226,9 @@ def compose(
 def stability_lines(study: Study) -> list[str]:
     """How many finished runs trained stably (their `stable` tag), naming those that did not."""
     done = study.finished
-    if "stable" not in done or done["stable"].isna().all():
+    if Tag.STABLE not in done or done[Tag.STABLE].isna().all():
         return []
-    unstable = done[done["stable"] == "false"]
+    unstable = done[done[Tag.STABLE] == "false"]
     lines = [
         f"Training stability: {len(done) - len(unstable)} of {len(done)} finished runs never "
         "logged a training loss above their first logged one.",
@@ -246,7 +247,7 @@ def verdict_sentences(study: Study, found: list[Verdict]) -> list[tuple[str, str
 
 
 def figure_title(stem: str, eval_metric: str) -> str:
-    solid = "validation" if eval_metric == "val_error" else "test"
+    solid = "validation" if eval_metric == Metric.VAL_ERROR else "test"
     arch = stem.removesuffix("_shallow_vs_deep")
     titles = {
         "curves": f"Training (dashed) and {solid} (solid) error against iterations (Figure 6)",
@@ -260,7 +261,7 @@ def figure_title(stem: str, eval_metric: str) -> str:
 
 
 RESPONSES_NOTE = (
-    "Each finished run logs `layer_responses.csv` when training ends: the std of every 3x3 "
+    f"Each finished run logs `{RESPONSES_FILE}` when training ends: the std of every 3x3 "
     "layer's output after BN and before the addition and ReLU, over the first 500 validation "
     "images (training images without a validation split), in eval mode (BN running "
     "statistics) and fp32. Lines are the mean over seeds; "
@@ -279,7 +280,7 @@ def write_report(
     uri: str | None = None,
     sweep_run_id: str | None = None,
     out: str | Path = "reports",
-    eval_metric: str = "test_error",
+    eval_metric: str = Metric.TEST_ERROR,
     log: bool = True,
 ) -> Written:
     """Collect, draw, write reports/<experiment>/ and log it to the sweep run; the report path."""
@@ -310,7 +311,7 @@ def write_report(
     return Written(folder / "report.md", lines)
 
 
-def summary_metrics(found: list[Verdict], contrasted: Contrast | None) -> list[Metric]:
+def summary_metrics(found: list[Verdict], contrasted: Contrast | None) -> list[entities.Metric]:
     """The verdict's numbers as metrics of the sweep run, to compare sweeps in the runs table."""
     values = {}
     for v in found:
@@ -323,7 +324,7 @@ def summary_metrics(found: list[Verdict], contrasted: Contrast | None) -> list[M
         values["residual_depth_penalty"] = contrasted.residual_penalty
     now = int(time.time() * 1000)
     return [
-        Metric(key, float(value), now, 0)
+        entities.Metric(key, float(value), now, 0)
         for key, value in values.items()
         if value is not None and not pd.isna(value)
     ]

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.collect import arch_key
+from resnet.tracking.schema import Metric
 
 ALPHA = 0.05
 # He et al. 2016, Table 6: CIFAR-10 test error (%) of the residual nets. ResNet-110 is the best
@@ -37,7 +38,7 @@ def summary_table(cells: pd.DataFrame, dataset: str) -> pd.DataFrame:
     for (arch, depth), group in cells.groupby(["arch", "depth"], sort=False):
         done = group[group["status"] == "finished"]
         row = {"arch": arch, "depth": int(depth), "n": len(done)}
-        for metric in ("train_error", "test_error"):
+        for metric in (Metric.TRAIN_ERROR, Metric.TEST_ERROR):
             values = 100 * done[metric].astype(float)
             row[f"{metric}_mean"] = values.mean() if len(values) else np.nan
             row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else np.nan
@@ -81,7 +82,7 @@ def format_p(p: float | None) -> str:
 
 
 def finished_runs(cells: pd.DataFrame) -> pd.DataFrame:
-    return cells[(cells["status"] == "finished") & cells["train_error"].notna()]
+    return cells[(cells["status"] == "finished") & cells[Metric.TRAIN_ERROR].notna()]
 
 
 def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
@@ -91,7 +92,8 @@ def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
     depths = sorted(int(d) for d in done["depth"].unique())
     if len(depths) < 2:
         return None
-    errors = {d: list(100 * done[done["depth"] == d]["train_error"].astype(float)) for d in depths}
+    train_errors = 100 * done[Metric.TRAIN_ERROR].astype(float)
+    errors = {d: list(train_errors[done["depth"] == d]) for d in depths}
     shallow, deep = depths[0], depths[-1]
     verdict = Verdict(
         arch=arch,
@@ -123,7 +125,7 @@ def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
 def with_trend_only(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
     """One seed at the shallowest or deepest depth: no t-test, the trend over depths alone.
     Four depths of one seed each can reach p = 1/24 when every step in depth is worse."""
-    depth, error = done["depth"].astype(int), done["train_error"].astype(float)
+    depth, error = done["depth"].astype(int), done[Metric.TRAIN_ERROR].astype(float)
     rises = stats.kendalltau(depth, error, alternative="greater")
     falls = stats.kendalltau(depth, error, alternative="less")
     verdict.trend_tau, verdict.trend_p = float(rises.statistic), float(rises.pvalue)
@@ -167,7 +169,7 @@ def with_tests(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
     verdict.welch_p = one_sided_welch(deep, shallow, "greater")
     verdict.better_p = one_sided_welch(deep, shallow, "less")
     trend = stats.kendalltau(
-        done["depth"].astype(int), done["train_error"].astype(float), alternative="greater"
+        done["depth"].astype(int), done[Metric.TRAIN_ERROR].astype(float), alternative="greater"
     )
     verdict.trend_tau, verdict.trend_p = float(trend.statistic), float(trend.pvalue)
     verdict.conclusion = conclusion(verdict)
@@ -259,7 +261,7 @@ def contrast(cells: pd.DataFrame, pair: tuple[str, str] = CONTRAST_PAIR) -> Cont
 
 def depth_penalty(runs: pd.DataFrame, shallow: int, deep: int) -> float:
     """Mean training error (%) at the deepest depth minus that at the shallowest."""
-    mean = 100 * runs.groupby(runs["depth"].astype(int))["train_error"].mean()
+    mean = 100 * runs.groupby(runs["depth"].astype(int))[Metric.TRAIN_ERROR].mean()
     return float(mean[deep] - mean[shallow])
 
 
@@ -271,7 +273,7 @@ def slope_difference(runs: pd.DataFrame, pair: tuple[str, str]):
     for arch in pair:
         mine = runs[runs["arch"] == arch]
         x = mine["depth"].astype(float).to_numpy()
-        y = 100 * mine["train_error"].astype(float).to_numpy()
+        y = 100 * mine[Metric.TRAIN_ERROR].astype(float).to_numpy()
         sxx = float(np.sum((x - x.mean()) ** 2))
         slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
         slopes.append(slope)

@@ -383,24 +383,44 @@ def test_tuning_and_layer_response_figures(workdir):
         assert (folder / "figures" / f"{stem}.png").stat().st_size > 1000
 
 
-def test_names_shared_with_the_trainer_match():
-    """analysis/ may not import resnet/, so the few names both use are checked here."""
-    import analysis.collect as collected
-    import resnet.core.responses
-    import resnet.tracking.store
+def test_mlflow_names_are_spelled_only_in_the_schema():
+    """The trainer writes and the analysis reads the same names because both take them from
+    resnet.tracking.schema: no other module spells a search_runs column or an MLflow tag."""
+    import ast
+    from pathlib import Path
 
-    assert collected.RESPONSES_FILE == resnet.core.responses.RESPONSES_FILE
-    assert collected.REUSED_TAG_PREFIX == resnet.tracking.store.REUSED_TAG_PREFIX
-    assert collected.DEFAULT_TRACKING_URI == resnet.tracking.store.DEFAULT_TRACKING_URI
+    from resnet.tracking import schema
+
+    root = Path(__file__).resolve().parents[1]
+    mlflow_tags = {
+        v for k, v in vars(schema.Tag).items() if k.isupper() and v.startswith("mlflow.")
+    }
+    spelled = []
+    for path in sorted(
+        [*root.joinpath("analysis").rglob("*.py"), *root.joinpath("resnet").rglob("*.py")]
+    ):
+        if path.name == "schema.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and (
+                text.startswith(("tags.", "params.", "metrics.")) or text in mlflow_tags
+            ):
+                spelled.append(f"{path.relative_to(root)}:{node.lineno}: {text!r}")
+    assert spelled == []
 
 
 def test_analysis_never_imports_the_training_code():
+    """Of resnet/, importing the analysis loads only the schema of MLflow names: no torch."""
     import subprocess
     import sys
 
-    code = "import sys, analysis.report; print([m for m in sys.modules if m.startswith('resnet')])"
+    code = (
+        "import sys, analysis.report; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('resnet', 'torch')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip() == "['resnet', 'resnet.tracking', 'resnet.tracking.schema']"
 
 
 def test_deepest_net_without_a_finished_seed_makes_the_verdict_inconclusive(workdir):

@@ -4,7 +4,8 @@ images when there is no validation split).
 
 Computed once at the end of a finished run, in eval mode (BN uses its running statistics) and in
 fp32, so the numbers depend on the trained weights only, not on the batch's own statistics. The
-std is over every element of the layer's output (images, channels and positions).
+std is over every element of the layer's output (images, channels and positions). The runner
+logs them as a cell run's artifact (`resnet.tracking.schema.RESPONSES_FILE`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
 from resnet.core.models import BasicBlock, Net
 
-RESPONSES_FILE = "layer_responses.csv"  # the artifact of a finished cell run
 RESPONSE_IMAGES = 500  # the first images of the validation split (a fixed split, SPLIT_SEED)
 
 

@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from resnet.core.config import RunConfig
 from resnet.runner.storage import claim_trial, open_shared_study, requeue, wait_for_attr
+from resnet.tracking.schema import Metric
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (TrialState.WAITING, TrialState.RUNNING, *DONE)  # a cell with one needs no new trial
@@ -125,7 +126,7 @@ class CellQueue:
             requeue(self.study, trial._trial_id)
             return
         state = TELL.get(row["status"], TrialState.FAIL)
-        value = row.get("train_error")
+        value = row.get(Metric.TRAIN_ERROR)
         if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
             state = TrialState.FAIL
         if state == TrialState.COMPLETE:

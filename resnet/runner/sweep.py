@@ -26,7 +26,7 @@ from resnet.core.checkpoint import checkpoint_path
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
-from resnet.core.responses import RESPONSES_FILE, layer_response_stds
+from resnet.core.responses import layer_response_stds
 from resnet.core.train import Checkpointing, ClaimLost, TrainResult, load_data, train
 from resnet.runner.cell_queue import BATCH_ATTR, CELL_ATTR, CellQueue, queue_name
 from resnet.runner.interrupt import StopRequest
@@ -41,9 +41,10 @@ from resnet.runner.storage import (
 )
 from resnet.runner.tuning import StudyRunner, TuneConfig
 from resnet.tracking.liveness import owner_alive
+from resnet.tracking.schema import RESPONSES_FILE, Metric, Tag
 from resnet.tracking.store import CellRun, Store, SweepRun, sweep_identity
 
-SUMMARY_METRICS = ("train_error", "val_error", "test_error", "train_loss")
+SUMMARY_METRICS = (Metric.TRAIN_ERROR, Metric.VAL_ERROR, Metric.TEST_ERROR, Metric.TRAIN_LOSS)
 RESULTS = ("finished", "skipped", "diverged", "duplicate")  # rows that are a cell's result
 
 
@@ -141,7 +142,7 @@ def abandon(store: Store, run_id: str, problem: str, name: str | None = None) ->
     """Close a run that cannot be resumed (saying so when `name` is given)."""
     if name is not None:
         print(f"{name}: {problem}; starting it again", file=sys.stderr)
-    store.set_tags(run_id, {"failure_reason": f"abandoned: {problem}"})
+    store.set_tags(run_id, {Tag.FAILURE_REASON: f"abandoned: {problem}"})
     store.end(run_id, "FAILED")
     shutil.rmtree(checkpoint_path(store.checkpoint_folder, run_id).parent, True)
 
@@ -166,7 +167,7 @@ def claim(
         if problem is None:
             resumed = CellRun.reopen(store, run)
             print(f"{config.name}: resuming run {run_id} from its checkpoint", file=sys.stderr)
-            if run.data.tags.get("mlflow.parentRunId") != sweep_run.run_id:
+            if run.data.tags.get(Tag.PARENT_RUN_ID) != sweep_run.run_id:
                 sweep_run.note_reused(config.name, run_id)  # another sweep's child
         else:  # the cell starts again (said once), or a newer attempt was resumed (quietly)
             abandon(store, run_id, problem, config.name if resumed is None else None)
@@ -258,7 +259,7 @@ def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]
         return config, None
     params, study = values[(config.arch, config.depth)]
     tuned = dataclasses.replace(config, lr=params["lr"], weight_decay=params["weight_decay"])
-    return tuned, {"tuned_from": study}
+    return tuned, {Tag.TUNED_FROM: study}
 
 
 def open_sweep(

@@ -38,6 +38,7 @@ from resnet.runner.storage import (
     requeue_dead_owners,
     wait_for_attr,
 )
+from resnet.tracking.schema import Artifact, Kind, Metric, Tag, best_metric, tag_equals
 from resnet.tracking.store import CellRun, Store, SweepRun
 
 PRUNERS = ("median", "hyperband", "none")
@@ -127,23 +128,23 @@ class TrialRun(CellRun):
     """An MLflow run for one trial; reports each validation error to Optuna for pruning."""
 
     def __init__(self, parent: SweepRun, parent_run_id: str, config: RunConfig, trial):
-        tags = {"trial_number": trial.number, "study": trial.study.study_name}
+        tags = {Tag.TRIAL_NUMBER: trial.number, Tag.STUDY: trial.study.study_name}
         device = resolve_device(config.device)
         self.name = trial_run_name(config, trial.number)
-        super().__init__(parent, config, device, parent_run_id, "trial", tags, self.name)
+        super().__init__(parent, config, device, parent_run_id, Kind.TRIAL, tags, self.name)
         self.trial = trial
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         super().log_metrics(metrics, step)
-        if "val_error" in metrics:
-            self.trial.report(metrics["val_error"], step)
+        if Metric.VAL_ERROR in metrics:
+            self.trial.report(metrics[Metric.VAL_ERROR], step)
             if self.trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at iteration {step}")
 
     def end_as(self, state: str, reason: str | None = None) -> None:
-        tags = {"optuna_state": state}
+        tags = {Tag.OPTUNA_STATE: state}
         if reason:
-            tags["failure_reason"] = reason
+            tags[Tag.FAILURE_REASON] = reason
         self.store.set_tags(self.run_id, tags)
         self.store.end(self.run_id, MLFLOW_STATUS[state])
 
@@ -172,17 +173,17 @@ class StudyRunner:
 
     def _tuning_run(self) -> str:
         store: Store = self.sweep_run.store
-        found = store.find_runs(self.sweep_run.experiment_id, f"tags.study = '{self.name}'")
-        found = [r for r in found if r.data.tags.get("kind") == "tuning"]
+        found = store.find_runs(self.sweep_run.experiment_id, tag_equals(Tag.STUDY, self.name))
+        found = [r for r in found if r.data.tags.get(Tag.KIND) == Kind.TUNING]
         if found:
             store.client.update_run(found[0].info.run_id, status="RUNNING")
             return found[0].info.run_id
         tags = {
-            "mlflow.parentRunId": self.sweep_run.run_id,
-            "kind": "tuning",
-            "study": self.name,
-            "arch": self.cell.arch,
-            "depth": str(self.cell.depth),
+            Tag.PARENT_RUN_ID: self.sweep_run.run_id,
+            Tag.KIND: Kind.TUNING,
+            Tag.STUDY: self.name,
+            Tag.ARCH: self.cell.arch,
+            Tag.DEPTH: str(self.cell.depth),
         }
         run = store.client.create_run(
             self.sweep_run.experiment_id,
@@ -202,14 +203,13 @@ class StudyRunner:
         if not failed:
             return
         store = self.sweep_run.store
-        runs = store.find_runs(
-            self.sweep_run.experiment_id, f"tags.study = '{self.name}' and tags.kind = 'trial'"
-        )
+        trials = f"{tag_equals(Tag.STUDY, self.name)} and {tag_equals(Tag.KIND, Kind.TRIAL)}"
+        runs = store.find_runs(self.sweep_run.experiment_id, trials)
         for run in runs:
-            if run.info.status == "RUNNING" and int(run.data.tags["trial_number"]) in failed:
+            if run.info.status == "RUNNING" and int(run.data.tags[Tag.TRIAL_NUMBER]) in failed:
                 store.set_tags(
                     run.info.run_id,
-                    {"optuna_state": "FAIL", "failure_reason": "the process running it died"},
+                    {Tag.OPTUNA_STATE: "FAIL", Tag.FAILURE_REASON: "the process running it died"},
                 )
                 store.end(run.info.run_id, "KILLED")
 
@@ -260,7 +260,7 @@ class StudyRunner:
         else:
             run.log_num_params(result.num_params)
             if result.finished:
-                self.finish(trial, run, TrialState.COMPLETE, result.metrics["val_error"])
+                self.finish(trial, run, TrialState.COMPLETE, result.metrics[Metric.VAL_ERROR])
             else:  # diverged
                 self.finish(trial, run, TrialState.PRUNED, reason=result.failure)
 
@@ -337,23 +337,23 @@ class StudyRunner:
         """Log the best values and Optuna's figures to the tuning run; False if there are none."""
         store = self.sweep_run.store
         if not self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            store.set_tags(self.run_id, {"best_trial": "none: no completed trial"})
+            store.set_tags(self.run_id, {Tag.BEST_TRIAL: "none: no completed trial"})
             store.end(self.run_id, "FINISHED")
             return False
         best = self.best()
         store.log_metrics(
             self.run_id,
             {
-                "best_lr": best.params["lr"],
-                "best_weight_decay": best.params["weight_decay"],
-                "best_val_error": best.value,
+                best_metric("lr"): best.params["lr"],
+                best_metric("weight_decay"): best.params["weight_decay"],
+                Metric.BEST_VAL_ERROR: best.value,
             },
             step=self.counted(),
         )
-        store.set_tags(self.run_id, {"best_trial": best.number})
+        store.set_tags(self.run_id, {Tag.BEST_TRIAL: best.number})
         with tempfile.TemporaryDirectory() as tmp:
             for path in save_figures(self.study, Path(tmp)):
-                store.log_file(self.run_id, path, "figures")
+                store.log_file(self.run_id, path, Artifact.FIGURES)
         store.end(self.run_id, "FINISHED")
         return True
 

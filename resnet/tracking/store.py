@@ -17,17 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mlflow.entities import Metric, Param, RunTag
+from mlflow import entities
 from mlflow.exceptions import MlflowException
 
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.device import device_name
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
+from resnet.tracking.schema import (
+    DEFAULT_TRACKING_URI,
+    Artifact,
+    Kind,
+    Metric,
+    Param,
+    Tag,
+    join_names,
+    reused_tag,
+    tag_equals,
+)
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 UI_PORT = 5000
-REUSED_TAG_PREFIX = "reused."  # parent tag per cell taken from an earlier sweep: its run id
 PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
 MAX_TAG_LENGTH = 8000  # MLflow's limit on a tag value
 
@@ -100,9 +109,8 @@ class Store:
     def unfinished_runs(self, experiment_id: str, config: RunConfig) -> list:
         """Earlier runs of exactly this config that ended neither FINISHED nor FAILED: killed,
         or left RUNNING (by a live process, or by one that died); newest first."""
-        runs = self.find_runs(
-            experiment_id, f"tags.run_identity = '{config.identity()}' and tags.kind = 'cell'"
-        )  # MLflow's filter cannot say `status IN (...)`
+        runs = self.find_runs(experiment_id, cell_filter(config))
+        # MLflow's filter cannot say `status IN (...)`
         return [r for r in runs if r.info.status in ("RUNNING", "KILLED")]
 
     def artifact_location(self, name: str) -> str | None:
@@ -119,7 +127,7 @@ class Store:
                 self.client.restore_experiment(experiment.experiment_id)
             return experiment.experiment_id
         # Without this tag, MLflow's UI opens the experiment in its GenAI view.
-        tags = {"mlflow.experimentKind": "custom_model_development"}
+        tags = {Tag.EXPERIMENT_KIND: "custom_model_development"}
         try:
             return self.client.create_experiment(name, self.artifact_location(name), tags)
         except MlflowException:  # another worker created it a moment ago
@@ -138,30 +146,34 @@ class Store:
     def finished_run(self, experiment_id: str, config: RunConfig):
         """The newest FINISHED run of exactly this config, or None."""
         runs = self.find_runs(
-            experiment_id,
-            f"tags.run_identity = '{config.identity()}' and tags.kind = 'cell' "
-            "and attributes.status = 'FINISHED'",
+            experiment_id, f"{cell_filter(config)} and attributes.status = 'FINISHED'"
         )
         return runs[0] if runs else None
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
-        items = [Param(k, v) for k, v in params.items()]
+        items = [entities.Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), PARAM_CHUNK):
             self.client.log_batch(run_id, params=items[i : i + PARAM_CHUNK])
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
         stamp = now_ms()
-        batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
+        batch = [entities.Metric(k, float(v), stamp, step) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.client.log_batch(run_id, tags=[entities.RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
     def end(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status, end_time=now_ms())
+
+
+def cell_filter(config: RunConfig) -> str:
+    """The MLflow filter of the cell runs of exactly this config."""
+    identity = tag_equals(Tag.RUN_IDENTITY, config.identity())
+    return f"{identity} and {tag_equals(Tag.KIND, Kind.CELL)}"
 
 
 def sweep_identity(sweep: SweepConfig, tuned: bool) -> str:
@@ -183,7 +195,7 @@ class SweepRun:
         self.store, self.experiment_id, self.sweep, self.tuned = store, experiment_id, sweep, tuned
         self.identity = sweep_identity(sweep, tuned)
         if run_id is None:
-            existing = store.find_runs(experiment_id, f"tags.sweep_identity = '{self.identity}'")
+            existing = store.find_runs(experiment_id, tag_equals(Tag.SWEEP_IDENTITY, self.identity))
             run_id = existing[0].info.run_id if existing else None
         if run_id is not None:
             self.run_id = run_id
@@ -193,15 +205,15 @@ class SweepRun:
 
     def _create(self) -> str:
         tags = {
-            "sweep_identity": self.identity,
-            "tuned": str(self.tuned).lower(),
-            "preset": self.sweep.preset,
-            "dataset": self.sweep.dataset,
-            "kind": "sweep",
+            Tag.SWEEP_IDENTITY: self.identity,
+            Tag.TUNED: str(self.tuned).lower(),
+            Tag.PRESET: self.sweep.preset,
+            Tag.DATASET: self.sweep.dataset,
+            Tag.KIND: Kind.SWEEP,
         }
-        cells = ",".join(cell.name for cell in self.sweep.cells())
+        cells = join_names(cell.name for cell in self.sweep.cells())
         if len(cells) <= MAX_TAG_LENGTH:  # else the analysis rebuilds the grid from the params
-            tags["cells"] = cells  # the cells asked for, so the analysis names missing ones
+            tags[Tag.CELLS] = cells  # the cells asked for, so the analysis names missing ones
         run = self.store.client.create_run(
             self.experiment_id,
             run_name=f"sweep-{self.sweep.preset}" + ("-tuned" if self.tuned else ""),
@@ -213,12 +225,12 @@ class SweepRun:
     def note_reused(self, cell_name: str, run_id: str) -> None:
         """A cell this sweep did not rerun because an earlier run already FINISHED it: the tag
         lets the analysis find it, since it is not a child of this run."""
-        self.store.set_tags(self.run_id, {f"{REUSED_TAG_PREFIX}{cell_name}": run_id})
+        self.store.set_tags(self.run_id, {reused_tag(cell_name): run_id})
 
     def finish(self, rows: list[dict[str, Any]], status: str = "FINISHED") -> None:
         """Log the final metrics of every cell as a CSV, then close the run."""
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "final_metrics.csv"
+            path = Path(tmp) / Artifact.FINAL_METRICS
             write_csv(path, rows)
             self.store.log_file(self.run_id, path)
         self.store.end(self.run_id, status)
@@ -241,28 +253,28 @@ class CellRun:
         config: RunConfig,
         device: torch.device,
         parent_run_id: str | None = None,
-        kind: str = "cell",
+        kind: str = Kind.CELL,
         extra_tags: dict[str, Any] | None = None,
         run_name: str | None = None,
     ):
         self.store = sweep_run.store
         tags = {
-            "mlflow.parentRunId": parent_run_id or sweep_run.run_id,
-            "arch": config.arch,
-            "depth": config.depth,
-            "seed": config.seed,
-            "dataset": config.dataset,
-            "preset": sweep_run.sweep.preset,
-            "shortcut": config.shortcut,
-            "run_identity": config.identity(),
-            "torch_version": torch.__version__,
-            "device_name": device_name(device),
-            "kind": kind,
+            Tag.PARENT_RUN_ID: parent_run_id or sweep_run.run_id,
+            Tag.ARCH: config.arch,
+            Tag.DEPTH: config.depth,
+            Tag.SEED: config.seed,
+            Tag.DATASET: config.dataset,
+            Tag.PRESET: sweep_run.sweep.preset,
+            Tag.SHORTCUT: config.shortcut,
+            Tag.RUN_IDENTITY: config.identity(),
+            Tag.TORCH_VERSION: torch.__version__,
+            Tag.DEVICE_NAME: device_name(device),
+            Tag.KIND: kind,
             **(extra_tags or {}),
         }
         commit = git_commit()
         if commit:
-            tags["git_commit"] = tags["mlflow.source.git.commit"] = commit
+            tags[Tag.GIT_COMMIT] = tags[Tag.SOURCE_COMMIT] = commit
         tags.update(lease())
         run = self.store.client.create_run(
             sweep_run.experiment_id,
@@ -281,19 +293,19 @@ class CellRun:
         process; the steps it logged already are not logged twice."""
         cell = cls.__new__(cls)
         cell.store, cell.run_id = store, run.info.run_id
-        history = store.client.get_metric_history(cell.run_id, "train_loss")
+        history = store.client.get_metric_history(cell.run_id, Metric.TRAIN_LOSS)
         cell.logged_until = max((m.step for m in history), default=0)
         cell.last_heartbeat = time.monotonic()
         cell.closed = False
         store.client.update_run(cell.run_id, status="RUNNING")
-        store.set_tags(cell.run_id, {**lease(), "resumed": "true"})
-        if "failure_reason" in run.data.tags:  # the interruption's, no longer true
-            store.client.delete_tag(cell.run_id, "failure_reason")
+        store.set_tags(cell.run_id, {**lease(), Tag.RESUMED: "true"})
+        if Tag.FAILURE_REASON in run.data.tags:  # the interruption's, no longer true
+            store.client.delete_tag(cell.run_id, Tag.FAILURE_REASON)
         return cell
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         if time.monotonic() - self.last_heartbeat > HEARTBEAT_SECONDS:  # also while replaying
-            self.store.set_tags(self.run_id, {"heartbeat": str(now_ms())})
+            self.store.set_tags(self.run_id, {Tag.HEARTBEAT: str(now_ms())})
             self.last_heartbeat = time.monotonic()
         if step <= self.logged_until:
             return
@@ -303,7 +315,7 @@ class CellRun:
         """The final state_dict, loadable with torch.load(weights_only=True)."""
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "weights.pt"
+            path = Path(tmp) / Artifact.WEIGHTS
             torch.save(state, path)
             self.store.log_file(self.run_id, path)
 
@@ -315,12 +327,15 @@ class CellRun:
             self.store.log_file(self.run_id, path)
 
     def log_num_params(self, num_params: int) -> None:
-        self.store.log_params(self.run_id, {"num_params": str(num_params)})
+        self.store.log_params(self.run_id, {Param.NUM_PARAMS: str(num_params)})
 
     def log_stability(self, loss_rise: str | None) -> None:
         """Tag `stable`: true when no logged training loss rose above the first one; else
         false, with `loss_rise` saying where."""
-        tags = {"stable": "false", "loss_rise": loss_rise} if loss_rise else {"stable": "true"}
+        if loss_rise:
+            tags = {Tag.STABLE: "false", Tag.LOSS_RISE: loss_rise}
+        else:
+            tags = {Tag.STABLE: "true"}
         self.store.set_tags(self.run_id, tags)
 
     def finish(self) -> None:
@@ -328,6 +343,6 @@ class CellRun:
         self.closed = True
 
     def fail(self, reason: str, status: str = "FAILED") -> None:
-        self.store.set_tags(self.run_id, {"failure_reason": reason})
+        self.store.set_tags(self.run_id, {Tag.FAILURE_REASON: reason})
         self.store.end(self.run_id, status)
         self.closed = True

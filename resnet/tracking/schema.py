@@ -1,0 +1,124 @@
+"""Every name the runs carry in MLflow: tags and their values, params, metrics and artifacts.
+
+The trainer writes them and the analysis reads them, so both take them from here. Plain
+constants and string helpers only: the analysis imports this module, and it must not bring in
+torch, MLflow or the training code.
+"""
+
+from __future__ import annotations
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+REUSED_TAG_PREFIX = "reused."  # parent tag per cell taken from an earlier sweep: its run id
+RESPONSES_FILE = "layer_responses.csv"  # the artifact of a finished cell run
+
+
+class Tag:
+    """Run tags. The mlflow.* ones are MLflow's own: its UI reads them."""
+
+    PARENT_RUN_ID = "mlflow.parentRunId"
+    RUN_NAME = "mlflow.runName"
+    SOURCE_COMMIT = "mlflow.source.git.commit"
+    EXPERIMENT_KIND = "mlflow.experimentKind"  # an experiment's tag, not a run's
+    KIND = "kind"  # one of Kind's values
+    # a sweep run's
+    SWEEP_IDENTITY = "sweep_identity"
+    TUNED = "tuned"
+    PRESET = "preset"
+    DATASET = "dataset"
+    CELLS = "cells"  # the cell names the sweep asked for, comma-separated
+    # a cell or trial run's
+    ARCH = "arch"
+    DEPTH = "depth"
+    SEED = "seed"
+    SHORTCUT = "shortcut"
+    RUN_IDENTITY = "run_identity"
+    TORCH_VERSION = "torch_version"
+    DEVICE_NAME = "device_name"
+    GIT_COMMIT = "git_commit"
+    OWNER = "owner"
+    HEARTBEAT = "heartbeat"
+    RESUMED = "resumed"
+    FAILURE_REASON = "failure_reason"
+    STABLE = "stable"  # "true" or "false"
+    LOSS_RISE = "loss_rise"
+    TUNED_FROM = "tuned_from"  # the study whose best values a cell trained with
+    # a tuning or trial run's
+    STUDY = "study"
+    TRIAL_NUMBER = "trial_number"
+    OPTUNA_STATE = "optuna_state"
+    BEST_TRIAL = "best_trial"
+
+
+class Kind:
+    """The values of the `kind` tag."""
+
+    SWEEP = "sweep"
+    CELL = "cell"
+    TUNING = "tuning"
+    TRIAL = "trial"
+
+
+class Param:
+    """Params: a cell's are its RunConfig fields; a sweep's its grid."""
+
+    LR = "lr"
+    WEIGHT_DECAY = "weight_decay"
+    ITERATIONS = "iterations"
+    NUM_PARAMS = "num_params"
+    ARCHS = "archs"
+    DEPTHS = "depths"
+    SEEDS = "seeds"
+    EXCLUDE = "exclude"
+
+
+class Metric:
+    TRAIN_ERROR = "train_error"
+    VAL_ERROR = "val_error"
+    TEST_ERROR = "test_error"
+    TRAIN_LOSS = "train_loss"
+    TEST_LOSS = "test_loss"
+    BEST_VAL_ERROR = "best_val_error"  # a tuning run's
+    BEST_PREFIX = "best_"  # a tuning run's best value of each tuned param: best_lr, ...
+
+
+class Artifact:
+    RESPONSES = RESPONSES_FILE
+    FINAL_METRICS = "final_metrics.csv"  # a sweep run's
+    WEIGHTS = "weights.pt"
+    FIGURES = "figures"  # a tuning run's folder of Optuna figures
+
+
+def best_metric(param: str) -> str:
+    return Metric.BEST_PREFIX + param
+
+
+def reused_tag(cell_name: str) -> str:
+    return REUSED_TAG_PREFIX + cell_name
+
+
+def tag_column(name: str) -> str:
+    """The column of a tag in mlflow.search_runs' frame (and its name in a filter string)."""
+    return "tags." + name
+
+
+def param_column(name: str) -> str:
+    return "params." + name
+
+
+def metric_column(name: str) -> str:
+    return "metrics." + name
+
+
+def tag_equals(name: str, value: str) -> str:
+    """An MLflow search filter on one tag's value."""
+    return f"{tag_column(name)} = '{value}'"
+
+
+def join_names(names) -> str:
+    """Names as one tag value; `split_names` reads it back."""
+    return ",".join(names)
+
+
+def split_names(value) -> list[str]:
+    """The names of a comma-separated tag value; none for a missing value (None or NaN)."""
+    return [name for name in value.split(",") if name] if isinstance(value, str) else []
