@@ -74,9 +74,9 @@ def store_fingerprint(path):
 
 
 @pytest.fixture
-def existing_store(workdir):
+def existing_store(store_workdir):
     Store("sqlite:///mlruns/mlflow.db").experiment_id("someone-elses-study")
-    return workdir / "mlruns" / "mlflow.db"
+    return store_workdir / "mlruns" / "mlflow.db"
 
 
 def assert_refused(capsys, argv, expected, db):
