@@ -5,12 +5,8 @@ import os
 # torch is imported, which reads it then.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import contextlib
-import shutil
-import sqlite3
-from pathlib import Path
-
 import pytest
+from mlflow_stores import new_store
 
 from resnet.core.data import load
 
@@ -21,48 +17,10 @@ def synthetic16():
     return load("synthetic", image_size=16)
 
 
-@pytest.fixture(scope="session")
-def empty_store_template(tmp_path_factory) -> Path:
-    """An MLflow SQLite store as MLflow creates it: its tables, and the Default experiment.
-    MLflow makes a new store by running every migration, seconds of CPU each time; tests about
-    something else start from a copy of this one (test_smoke_sweep_end_to_end and
-    test_processes_opening_one_new_store_at_once_all_succeed still create theirs)."""
-    from mlflow import MlflowClient
-
-    made = tmp_path_factory.mktemp("store-template")
-    MlflowClient(f"sqlite:///{made / 'made.db'}").search_experiments()
-    template = made / "mlflow.db"
-    with (
-        contextlib.closing(sqlite3.connect(made / "made.db")) as source,
-        contextlib.closing(sqlite3.connect(template)) as copy,
-    ):
-        source.backup(copy)  # one self-contained file, whatever MLflow keeps open
-    return template
-
-
 @pytest.fixture
-def new_store(empty_store_template):
-    """`new_store(folder)`: folder/mlflow.db, as MLflow creates it for a process working in
-    folder's parent (its Default experiment's artifacts in folder/0), with nothing else."""
-
-    def make(folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        db = folder / "mlflow.db"
-        assert not db.exists()
-        shutil.copyfile(empty_store_template, db)
-        with contextlib.closing(sqlite3.connect(db)) as connection, connection:
-            connection.execute(
-                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
-                (str(folder.resolve() / "0"),),
-            )
-        return db
-
-    return make
-
-
-@pytest.fixture
-def store_workdir(workdir, new_store):
-    """`workdir` with its default store ./mlruns/mlflow.db already created (empty)."""
+def store_workdir(workdir):
+    """`workdir` with its default store ./mlruns/mlflow.db already created (empty): see
+    mlflow_stores.py."""
     new_store(workdir / "mlruns")
     return workdir
 
