@@ -6,7 +6,7 @@ import torch
 
 from resnet.core.checkpoint import CheckpointError, load, save_atomic
 from resnet.core.config import RunConfig
-from resnet.core.train import Checkpointing, Interrupted, train
+from resnet.core.train import Interrupted, Supervision, train
 
 
 def config(**changes):
@@ -47,14 +47,14 @@ def test_a_resumed_run_ends_bit_for_bit_like_an_uninterrupted_one(synthetic16, t
 
     path = tmp_path / "checkpoint.pt"
     first, stops = Recorder(), iter([False] * 12 + [True])
-    stop_after_13 = Checkpointing(path, every=5, should_stop=lambda: next(stops))
+    stop_after_13 = Supervision(path, every=5, should_stop=lambda: next(stops))
     with pytest.raises(Interrupted, match="after iteration 13"):
-        train(config(), synthetic16, first, progress=False, checkpointing=stop_after_13)
+        train(config(), synthetic16, first, progress=False, supervision=stop_after_13)
     assert load(path)["iteration"] == 13
 
     second = Recorder()
     resumed = train(
-        config(), synthetic16, second, progress=False, checkpointing=Checkpointing(path, every=5)
+        config(), synthetic16, second, progress=False, supervision=Supervision(path, every=5)
     )
     assert set(first.logged) | set(second.logged) == set(reference.logged)
     assert not set(first.logged) & set(second.logged)
@@ -92,15 +92,15 @@ def test_a_truncated_checkpoint_is_one_clear_error(tmp_path):
 def test_a_checkpoint_of_another_net_does_not_fit_and_says_so(synthetic16, tmp_path):
     path = tmp_path / "checkpoint.pt"
     stops = iter([False, False, True])
-    stop_after_3 = Checkpointing(path, every=50, should_stop=lambda: next(stops))
+    stop_after_3 = Supervision(path, every=50, should_stop=lambda: next(stops))
     with pytest.raises(Interrupted):
-        train(config(depth=8), synthetic16, progress=False, checkpointing=stop_after_3)
+        train(config(depth=8), synthetic16, progress=False, supervision=stop_after_3)
     with pytest.raises(CheckpointError, match="does not fit this run"):
         train(
             config(depth=14),
             synthetic16,
             progress=False,
-            checkpointing=Checkpointing(path, every=50),
+            supervision=Supervision(path, every=50),
         )
 
 

@@ -6,6 +6,7 @@ import torch
 from resnet.cli.presets import build_sweep
 from resnet.cli.sweep import main, print_projection, projection_advice
 from resnet.runner.estimate import LOOP_OVERHEAD, human_duration, project, run_seconds
+from resnet.runner.sweep import SweepOptions
 from resnet.tracking.store import Store
 
 
@@ -45,11 +46,11 @@ def test_the_sweep_prints_its_projection_first(workdir, capsys):
     from resnet.core.data import load
 
     store = Store("sqlite:///mlruns/mlflow.db")
-    print_projection(sweep, load("synthetic", image_size=16), store, False, None, "journal", 1)
+    print_projection(sweep, load("synthetic", image_size=16), store, "journal", SweepOptions(), 1)
     err = capsys.readouterr().err
     assert "Projected on cpu" in err and "for 4 runs in one process" in err
     assert "workers share it" not in err
-    print_projection(sweep, load("synthetic", image_size=16), store, False, None, "journal", 2)
+    print_projection(sweep, load("synthetic", image_size=16), store, "journal", SweepOptions(), 2)
     assert "; 2 workers share it: at best" in capsys.readouterr().err
 
 
@@ -64,7 +65,7 @@ def test_finished_cells_are_not_projected(workdir, capsys):
 def test_paper_preset_on_a_cpu_says_it_is_long(workdir, synthetic16, capsys):
     store = Store("sqlite:///mlruns/mlflow.db")
     sweep = paper_on("synthetic", batch_size=128)
-    print_projection(sweep, synthetic16, store, False, None, "journal", 1)
+    print_projection(sweep, synthetic16, store, "journal", SweepOptions(), 1)
     err = capsys.readouterr().err
     assert "That is long for cpu" in err and "a GPU (--device cuda)" in err
     assert "the short study (--preset quick)" in err

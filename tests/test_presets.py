@@ -1,6 +1,6 @@
 import pytest
 
-import resnet.cli.presets
+import resnet.core.precision
 from resnet.cli.presets import build_sweep, preset_names
 from resnet.core.config import ConfigError, RunConfig
 
@@ -94,7 +94,9 @@ def test_fixed_depth_archs_get_one_cell_per_seed():
 
 @pytest.mark.parametrize("native", ["bf16", "fp32"])
 def test_precision_auto_becomes_the_devices_native_one(monkeypatch, native):
-    monkeypatch.setattr(resnet.cli.presets, "native_precision", lambda device: (native, "because"))
+    monkeypatch.setattr(
+        resnet.core.precision, "native_precision", lambda device: (native, "because")
+    )
     sweep = build_sweep("smoke", {}, {"precision": "auto"})
     assert {c.precision for c in sweep.cells()} == {native}  # runs record what they used
     assert build_sweep("quick", {}, {}).cells()[0].precision == native  # quick asks for auto

@@ -144,23 +144,29 @@ def trainer_runner(case: BenchCase, dataset: data_lib.Dataset, tracker) -> Runne
     return run
 
 
-def reference_runner(case: BenchCase, dataset: data_lib.Dataset, workers: int) -> Runner:
-    """The usual pipeline, written as most reproductions write it."""
-    from PIL import Image
+class PILDataset(torch.utils.data.Dataset):
+    """Images as PIL images, transformed one at a time: the usual torchvision data set."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+        from PIL import Image
+
+        array = images.permute(0, 2, 3, 1).numpy()
+        self.images = [Image.fromarray(a) for a in array]
+        self.labels = labels.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.images[i]), self.labels[i]
+
+
+def reference_loader(
+    case: BenchCase, dataset: data_lib.Dataset, workers: int
+) -> torch.utils.data.DataLoader:
+    """PIL images, per-image crop + flip, a DataLoader with worker processes."""
     from torchvision import transforms
-
-    class PILDataset(torch.utils.data.Dataset):
-        def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
-            array = images.permute(0, 2, 3, 1).numpy()
-            self.images = [Image.fromarray(a) for a in array]
-            self.labels = labels.tolist()
-            self.transform = transform
-
-        def __len__(self) -> int:
-            return len(self.images)
-
-        def __getitem__(self, i: int):
-            return self.transform(self.images[i]), self.labels[i]
 
     transform = transforms.Compose(
         [
@@ -170,16 +176,21 @@ def reference_runner(case: BenchCase, dataset: data_lib.Dataset, workers: int) -
             transforms.Normalize(dataset.mean.tolist(), dataset.std.tolist()),
         ]
     )
-    device = resolve_device(case.device)
-    loader = torch.utils.data.DataLoader(
+    return torch.utils.data.DataLoader(
         PILDataset(dataset.train.images, dataset.train.labels, transform),
         batch_size=case.batch_size,
         shuffle=True,
         drop_last=True,
         num_workers=workers,
         persistent_workers=workers > 0,
-        pin_memory=device.type == "cuda",
+        pin_memory=resolve_device(case.device).type == "cuda",
     )
+
+
+def reference_runner(case: BenchCase, dataset: data_lib.Dataset, workers: int) -> Runner:
+    """The usual pipeline, written as most reproductions write it."""
+    device = resolve_device(case.device)
+    loader = reference_loader(case, dataset, workers)
     fp32 = dataclasses.replace(case, precision="fp32", channels_last=False, compile=False)
     model = build_model(fp32.run_config(1), dataset, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
@@ -232,46 +243,55 @@ def train_flops_per_image(case: BenchCase, dataset: data_lib.Dataset) -> float:
     return 3 * counter.get_total_flops()  # the counter's FLOPs are 2 x MACs already
 
 
+@dataclass(frozen=True)
+class BenchPlan:
+    """How much to measure: `rounds` interleaved rounds of `steps` steps of each kind."""
+
+    rounds: int
+    steps: int
+    workers: int  # DataLoader workers of the reference pipeline
+    kinds: tuple[str, ...] = KINDS
+    images: int = TRAIN_IMAGES
+
+
 def measure(
-    cases: list[BenchCase],
-    rounds: int,
-    steps: int,
-    workers: int,
-    kinds: tuple[str, ...] = KINDS,
-    report: Callable[[str], None] = print,
-    images: int = TRAIN_IMAGES,
+    cases: list[BenchCase], plan: BenchPlan, report: Callable[[str], None] = print
 ) -> list[Measured]:
-    """Build every runner, warm each up once, then time `rounds` interleaved rounds."""
-    dataset = cifar_shaped(images)
+    """Build every runner, warm each up once, then time `plan.rounds` interleaved rounds."""
+    dataset = cifar_shaped(plan.images)
     with tempfile.TemporaryDirectory() as tmp:
-        tracker = MlflowTracker(Path(tmp))
-        runners = {}
+        runners = build_runners(cases, plan, dataset, MlflowTracker(Path(tmp)))
         for case in cases:
-            builders = {
-                "step": lambda c=case: step_runner(c, dataset),
-                "trainer": lambda c=case: trainer_runner(c, dataset, tracker),
-                "reference": lambda c=case: reference_runner(c, dataset, workers),
-            }
-            runners[case] = {kind: builders[kind]() for kind in kinds}
-        for case in cases:
-            for kind in kinds:
-                runners[case][kind](max(2, steps // 4))  # warm-up: allocations, workers, caches
-        results = {c: Measured(c, {k: [] for k in kinds}, steps, 0.0) for c in cases}
-        for r in range(rounds):
+            for kind in plan.kinds:
+                runners[case][kind](max(2, plan.steps // 4))  # warm-up: allocations, workers
+        results = {c: Measured(c, {k: [] for k in plan.kinds}, plan.steps, 0.0) for c in cases}
+        for r in range(plan.rounds):
             for case in cases:
-                for kind in kinds:
-                    results[case].seconds[kind].append(runners[case][kind](steps))
-                report(
-                    f"round {r + 1}/{rounds} {case.name}: "
-                    + ", ".join(
-                        f"{k} {steps * case.batch_size / results[case].seconds[k][-1]:.0f}"
-                        for k in kinds
-                    )
-                    + " img/s"
-                )
+                for kind in plan.kinds:
+                    results[case].seconds[kind].append(runners[case][kind](plan.steps))
+                report(f"round {r + 1}/{plan.rounds} {case.name}: {last_round(results[case])}")
     for measured in results.values():
         measured.train_flops_per_image = train_flops_per_image(measured.case, dataset)
     return list(results.values())
+
+
+def build_runners(cases, plan: BenchPlan, dataset, tracker) -> dict[BenchCase, dict[str, Runner]]:
+    runners = {}
+    for case in cases:
+        builders = {
+            "step": lambda c=case: step_runner(c, dataset),
+            "trainer": lambda c=case: trainer_runner(c, dataset, tracker),
+            "reference": lambda c=case: reference_runner(c, dataset, plan.workers),
+        }
+        runners[case] = {kind: builders[kind]() for kind in plan.kinds}
+    return runners
+
+
+def last_round(measured: Measured) -> str:
+    """Images/s of each kind in the latest round, e.g. "step 480, trainer 470 img/s"."""
+    images = measured.steps * measured.case.batch_size
+    kinds = ", ".join(f"{k} {images / s[-1]:.0f}" for k, s in measured.seconds.items())
+    return f"{kinds} img/s"
 
 
 def peak_flops(device: torch.device, precision: str, seconds: float = 2.0) -> float:

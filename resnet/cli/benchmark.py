@@ -11,20 +11,27 @@ from pathlib import Path
 
 import torch
 
-from resnet.bench.benchmark import KINDS, TRAIN_IMAGES, BenchCase, Measured, measure, peak_flops
+from resnet.bench.benchmark import (
+    KINDS,
+    TRAIN_IMAGES,
+    BenchCase,
+    BenchPlan,
+    Measured,
+    measure,
+    peak_flops,
+)
 from resnet.cli.common import (
     EXIT_BAD_INPUT,
     InputError,
     OneLineParser,
     check_device,
     check_json_path,
-    check_net,
-    check_precision,
+    check_run_fields,
     comma_list,
 )
 from resnet.core.allocator import keep_freed_memory
 from resnet.core.device import device_name, resolve_device
-from resnet.core.precision import AUTO, native_precision, slow_precision_warning
+from resnet.core.precision import concrete_precision, slow_precision_warning
 
 LOADER_WORKERS = min(8, os.cpu_count() or 1)  # as a reproduction on this machine would set it
 
@@ -72,19 +79,17 @@ def make_parser() -> OneLineParser:
 
 
 def cases_from_args(args) -> list[BenchCase]:
-    check_precision(args.precision)
     for name in ("batch_size", "rounds", "steps", "images"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if args.workers < 0:
         raise InputError("--workers must be 0 or more")
     check_device(args.device)
-    if args.precision == AUTO:
-        args.precision = native_precision(resolve_device(args.device))[0]
+    args.precision = concrete_precision(args.precision, resolve_device(args.device))
     cases = []
     for arch in args.archs:
         for depth in args.depths:
-            check_net(arch, depth)
+            check_run_fields(arch=arch, depth=depth, precision=args.precision)
             cases.append(
                 BenchCase(
                     arch,
@@ -172,14 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(warning, file=sys.stderr)
     info = machine() | {"malloc": set_malloc(args.default_malloc)}
     print(", ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
-    results = measure(
-        cases,
-        args.rounds,
-        args.steps,
-        args.workers,
-        images=args.images,
-        report=lambda line: print(line, file=sys.stderr),
-    )
+    plan = BenchPlan(args.rounds, args.steps, args.workers, images=args.images)
+    results = measure(cases, plan, report=lambda line: print(line, file=sys.stderr))
     peak = peak_flops(resolve_device(args.device), args.precision)
     table = rows(results, peak)
     print_table(table, peak, args.precision)

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import torch
 
-from resnet.core.config import DEVICE_PATTERN, PRECISIONS
-from resnet.core.device import resolve_device
-from resnet.core.models import ARCHS, depth_error
-from resnet.core.precision import AUTO
+from resnet.core.config import ConfigError, RunConfig
+from resnet.core.device import device_problem, resolve_device
 
 EXIT_BAD_INPUT = 2
 
@@ -54,23 +52,20 @@ def check_json_path(path: Path) -> None:
         raise InputError(f"--json {path}: cannot write there ({exc.strerror})") from None
 
 
-def check_precision(precision: str) -> None:
-    if precision not in (*PRECISIONS, AUTO):
-        raise InputError(f"unknown precision {precision!r} (allowed: fp32, bf16, auto)")
-
-
-def check_net(arch: str, depth: int) -> None:
-    if arch not in ARCHS:
-        raise InputError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})")
-    problem = depth_error(arch, depth)
-    if problem:
-        raise InputError(problem)
+def check_run_fields(**fields) -> None:
+    """Values a command takes for its nets (arch, depth, precision, ...), checked where each
+    rule lives: the run config."""
+    try:
+        RunConfig(**fields)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
 
 
 def check_device(name: str) -> None:
     """A device that this machine does not have is bad input, found before anything runs."""
-    if not DEVICE_PATTERN.match(name):
-        raise InputError(f"unknown device {name!r} (allowed: auto, cpu, cuda, cuda:N, mps)")
+    problem = device_problem(name)
+    if problem:
+        raise InputError(problem)
     device = resolve_device(name)
     if device.type == "cuda":
         count = torch.cuda.device_count()

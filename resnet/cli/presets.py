@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from resnet.core.config import CELL_FIELDS, DEVICE_PATTERN, ConfigError, RunConfig, SweepConfig
-from resnet.core.device import resolve_device
-from resnet.core.precision import AUTO, native_precision
+from resnet.core.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
+from resnet.core.device import device_problem, resolve_device
+from resnet.core.precision import AUTO, concrete_precision
 from resnet.runner.tuning import TuneConfig
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
@@ -158,7 +158,7 @@ def build_sweep(
     run.update({k: v for k, v in run_overrides.items() if v is not None})
     assert not set(run) & set(CELL_FIELDS)
     if run.get("precision") == AUTO:  # made concrete here: it changes results, runs record it
-        run["precision"] = native_precision(device_of(run))[0]
+        run["precision"] = concrete_precision(AUTO, device_of(run))
     return SweepConfig(
         archs=tuple(sweep.get("archs", SweepConfig.archs)),
         depths=tuple(sweep.get("depths", SweepConfig.depths)),
@@ -172,8 +172,9 @@ def build_sweep(
 
 def device_of(run: Section) -> torch.device:
     name = run.get("device", "auto")
-    if not isinstance(name, str) or not DEVICE_PATTERN.match(name):
-        raise ConfigError(f"unknown device {name!r} (allowed: auto, cpu, cuda, cuda:N, mps)")
+    problem = device_problem(name)
+    if problem:
+        raise ConfigError(problem)
     return resolve_device(name)
 
 

@@ -39,7 +39,7 @@ from resnet.core.train import load_data
 from resnet.runner.estimate import human_duration, project
 from resnet.runner.interrupt import StopRequest
 from resnet.runner.storage import default_storage, is_database, open_storage
-from resnet.runner.sweep import SweepResult, Tuning, prepare_sweep, run_sweep
+from resnet.runner.sweep import SweepOptions, SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.runner.tuning import study_name, trial_budget
 from resnet.runner.workers import PlacementError, plan, run_workers
 from resnet.tracking.store import (
@@ -63,6 +63,14 @@ def make_parser() -> OneLineParser:
         default="quick",
         help=f"{', '.join(preset_names())}, or a path to a preset .toml (default: quick)",
     )
+    add_run_options(p)
+    add_store_options(p)
+    add_work_options(p)
+    return p
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """What the nets are and how they train: each overrides the preset."""
     p.add_argument("--archs", type=comma_list(str, "--archs"), help="e.g. plain,residual")
     p.add_argument("--depths", type=comma_list(int, "--depths"), help="6n+2, e.g. 20,32,44,56")
     p.add_argument("--seeds", type=comma_list(int, "--seeds"), help="e.g. 0,1,2")
@@ -76,7 +84,7 @@ def make_parser() -> OneLineParser:
     p.add_argument(
         "--milestones",
         type=comma_list(int, "--milestones"),
-        help="iterations where the step schedule divides the lr by 10",
+        help="iterations where the step schedule multiplies the lr by the preset's gamma (0.1)",
     )
     p.add_argument("--lr", type=float)
     p.add_argument("--weight-decay", type=float)
@@ -92,6 +100,10 @@ def make_parser() -> OneLineParser:
         help="torch.compile the training step, with CUDA graphs on a GPU (worth it for long "
         "runs; each net compiles first)",
     )
+
+
+def add_store_options(p: argparse.ArgumentParser) -> None:
+    """Where runs and checkpoints are kept."""
     p.add_argument("--experiment", help="MLflow experiment name (default: depth-<preset>-<data>)")
     p.add_argument(
         "--tracking-uri",
@@ -104,6 +116,10 @@ def make_parser() -> OneLineParser:
         "mlruns/checkpoints); a folder that all machines share lets a cell that one machine "
         "started resume on another",
     )
+
+
+def add_work_options(p: argparse.ArgumentParser) -> None:
+    """What to run (reruns, tuning), by how many workers, and what to show."""
     p.add_argument("--force", action="store_true", help="rerun cells that already finished")
     p.add_argument(
         "--tune",
@@ -143,7 +159,6 @@ def make_parser() -> OneLineParser:
         help="skip the report (figures, table, verdict) written at the end; "
         "python -m analysis.report --experiment NAME writes it later",
     )
-    return p
 
 
 RUN_OVERRIDES = (
@@ -293,10 +308,17 @@ def trials_to_run(sweep: SweepConfig, tuning: Tuning | None, storage: str) -> li
     return trials
 
 
-def print_projection(sweep, dataset, store, force, tuning, storage: str, workers: int) -> None:
+def print_projection(
+    sweep: SweepConfig,
+    dataset: Dataset,
+    store: Store,
+    storage: str,
+    options: SweepOptions,
+    workers: int,
+) -> None:
     """How long the sweep will take here, from a few timed steps per net, before it starts."""
-    cells = cells_to_run(sweep, store, force)
-    trials = trials_to_run(sweep, tuning, storage)
+    cells = cells_to_run(sweep, store, options.force)
+    trials = trials_to_run(sweep, options.tuning, storage)
     if not cells and not trials:
         return
     device = resolve_device(sweep.cells()[0].device)
@@ -392,27 +414,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     keep_freed_memory()
+    options = sweep_options(args, storage, tuning)
     if args.join is None:
         announce_precision(asked_precision(args), sweep.cells()[0])
         workers = len(placements or [1])
-        print_projection(sweep, dataset, store, args.force, tuning, storage, workers)
+        print_projection(sweep, dataset, store, storage, options, workers)
     if placements is not None:
         release_device_memory()
         return launch_sweep(args, argv, sweep, store, storage, placements)
     try:
         with StopRequest().installed() as stop:
-            result = run_sweep(
-                sweep,
-                store,
-                storage,
-                dataset,
-                args.force,
-                not args.no_progress,
-                tuning,
-                stop,
-                join=args.join is not None,
-                worker=worker_key(args, storage),
-            )
+            result = run_sweep(sweep, store, storage, dataset, options, stop)
     except KeyboardInterrupt:
         if args.join is None:  # a launch's worker: the launcher says it once
             print(INTERRUPTED, file=sys.stderr)
@@ -432,6 +444,16 @@ def finish(args: argparse.Namespace, sweep: SweepConfig, uri: str, result: Sweep
     print_summary(result.rows, uri, result.experiment_id)
     if not args.no_report:
         report_sweep(sweep.experiment_name, uri, result.parent_run_id)
+
+
+def sweep_options(args: argparse.Namespace, storage: str, tuning: Tuning | None) -> SweepOptions:
+    return SweepOptions(
+        force=args.force,
+        progress=not args.no_progress,
+        tuning=tuning,
+        join=args.join is not None,
+        worker=worker_key(args, storage),
+    )
 
 
 def worker_key(args: argparse.Namespace, storage: str) -> str:

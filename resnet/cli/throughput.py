@@ -15,11 +15,11 @@ from resnet.cli.common import (
     OneLineParser,
     check_device,
     check_json_path,
-    check_net,
-    check_precision,
+    check_run_fields,
     comma_list,
 )
 from resnet.core.device import device_name, resolve_device
+from resnet.core.precision import concrete_precision
 
 
 def make_parser() -> OneLineParser:
@@ -45,8 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_device(args.device)
         if min(args.workers) < 1 or args.cells < 1 or args.iterations < 4:
             raise InputError("--workers and --cells must be at least 1, --iterations at least 4")
-        check_net(args.arch, args.depth)
-        check_precision(args.precision)
+        precision = concrete_precision(args.precision, resolve_device(args.device))
+        check_run_fields(arch=args.arch, depth=args.depth, precision=precision)
         if args.json is not None:
             check_json_path(args.json)
     except InputError as exc:

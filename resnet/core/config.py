@@ -17,8 +17,9 @@ from typing import Any
 
 from resnet.core import models
 from resnet.core.data import DEFAULT_DATA_DIR, LOADERS
+from resnet.core.device import device_problem
+from resnet.core.precision import precision_problem
 
-PRECISIONS = ("fp32", "bf16")
 NORMALIZATIONS = ("channel", "pixel")
 PLAIN_ARCHS = tuple(name for name, spec in models.ARCHS.items() if not spec.residual)
 SCHEDULES = ("step", "cosine", "constant")
@@ -125,30 +126,38 @@ def _param_str(value: Any) -> str:
     return str(value)
 
 
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
 def run_config_problem(c: RunConfig) -> str | None:
     """The first thing wrong with a run config, as one line, or None."""
-    checks = [
-        (c.arch in models.ARCHS, f"unknown arch {c.arch!r} (allowed: {', '.join(models.ARCHS)})"),
-        (c.dataset in LOADERS, f"unknown dataset {c.dataset!r} (allowed: {', '.join(LOADERS)})"),
-        (
-            c.precision in PRECISIONS,
-            f"unknown precision {c.precision!r} (allowed: fp32, bf16, auto)",
-        ),
-        (
-            c.schedule in SCHEDULES,
-            f"unknown schedule {c.schedule!r} (allowed: {', '.join(SCHEDULES)})",
-        ),
-        (
-            c.shortcut in models.SHORTCUTS or (c.shortcut == "none" and c.arch in PLAIN_ARCHS),
-            f"unknown shortcut {c.shortcut!r} (allowed: A, B; none for plain nets)",
-        ),
-        (
-            bool(DEVICE_PATTERN.match(c.device)),
-            f"unknown device {c.device!r} (allowed: auto, cpu, cuda, cuda:N, mps)",
-        ),
+    for rules in (_choice_rules, _optimiser_rules, _cadence_rules, _schedule_rules, _data_rules):
+        for ok, message in rules(c):
+            if not ok:
+                return message
+    return models.depth_error(c.arch, c.depth)
+
+
+Rules = list[tuple[bool, str]]
+
+
+def _choice_rules(c: RunConfig) -> Rules:
+    """Names picked from a list; each list's rule lives with what it names."""
+    problems = [
+        models.arch_problem(c.arch),
+        _choice_problem("dataset", c.dataset, LOADERS),
+        precision_problem(c.precision),
+        _choice_problem("schedule", c.schedule, SCHEDULES),
+        models.shortcut_problem(c.shortcut, plain_allowed=c.arch in PLAIN_ARCHS),
+        device_problem(c.device),
+        _choice_problem("normalization", c.normalization, NORMALIZATIONS),
+    ]
+    return [(p is None, p or "") for p in problems]
+
+
+def _choice_problem(what: str, value: str, allowed) -> str | None:
+    return None if value in allowed else f"unknown {what} {value!r} (allowed: {', '.join(allowed)})"
+
+
+def _optimiser_rules(c: RunConfig) -> Rules:
+    return [
         (c.lr > 0 and math.isfinite(c.lr), f"lr must be positive and finite, got {c.lr}"),
         (
             0 < c.batch_size <= MAX_BATCH,
@@ -167,6 +176,11 @@ def run_config_problem(c: RunConfig) -> str | None:
         (0 < c.gamma <= 1, f"gamma must be in (0, 1], got {c.gamma}"),
         # Generators keep 32 bits of a seed: 2**32 would silently repeat seed 0.
         (0 <= c.seed < 2**32, f"seed must be in [0, 2**32), got {c.seed}"),
+    ]
+
+
+def _cadence_rules(c: RunConfig) -> Rules:
+    return [
         (c.log_every > 0, f"log_every must be positive, got {c.log_every}"),
         (c.eval_every > 0, f"eval_every must be positive, got {c.eval_every}"),
         (
@@ -175,6 +189,11 @@ def run_config_problem(c: RunConfig) -> str | None:
         ),
         (c.checkpoint_every > 0, f"checkpoint_every must be positive, got {c.checkpoint_every}"),
         (c.crop_pad >= 0, f"crop_pad must be zero or positive, got {c.crop_pad}"),
+    ]
+
+
+def _schedule_rules(c: RunConfig) -> Rules:
+    return [
         (
             0 <= c.warmup_iterations < c.iterations,
             f"warmup_iterations must be in [0, {c.iterations}), got {c.warmup_iterations} "
@@ -189,16 +208,26 @@ def run_config_problem(c: RunConfig) -> str | None:
             f"error_warmup_until must be in (0, 1], got {c.error_warmup_until}",
         ),
         (
+            list(c.milestones) == sorted(set(c.milestones)),
+            f"milestones must be increasing, got {list(c.milestones)}",
+        ),
+        (
+            c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
+            f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations "
+            "(set --milestones)",
+        ),
+    ]
+
+
+def _data_rules(c: RunConfig) -> Rules:
+    return [
+        (
             c.train_subset is None or c.train_subset > 0,
             f"train_subset must be positive, got {c.train_subset}",
         ),
         (
             c.val_size is None or c.val_size >= 0,
             f"val_size must be zero or positive, got {c.val_size}",
-        ),
-        (
-            c.normalization in NORMALIZATIONS,
-            f"unknown normalization {c.normalization!r} (allowed: {', '.join(NORMALIZATIONS)})",
         ),
         (
             c.bn_group >= 0
@@ -214,22 +243,7 @@ def run_config_problem(c: RunConfig) -> str | None:
             c.image_size is None or c.image_size >= 8,
             f"image_size must be at least 8, got {c.image_size}",
         ),
-        (
-            list(c.milestones) == sorted(set(c.milestones)),
-            f"milestones must be increasing, got {list(c.milestones)}",
-        ),
-        (
-            c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
-            f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations "
-            "(set --milestones)",
-        ),
     ]
-    for ok, message in checks:
-        if not ok:
-            return message
-    if c.arch in models.ARCHS:
-        return models.depth_error(c.arch, c.depth)
-    return None
 
 
 CELL_FIELDS = ("arch", "depth", "seed")
@@ -257,9 +271,9 @@ class SweepConfig:
                 raise ConfigError(f"{name} must not be empty")
             if len(set(values)) != len(values):
                 raise ConfigError(f"{name} has repeated values: {list(values)}")
-        shortcut = self.run.get("shortcut", RunConfig.shortcut)
-        if shortcut not in models.SHORTCUTS:
-            raise ConfigError(f"unknown shortcut {shortcut!r} (allowed: A, B)")
+        problem = models.shortcut_problem(self.run.get("shortcut", RunConfig.shortcut), False)
+        if problem:  # the option its residual nets take: "none" is only a plain net's own
+            raise ConfigError(problem)
         if self.experiment is not None and not EXPERIMENT_NAME.fullmatch(self.experiment):
             shown = self.experiment if len(self.experiment) <= 60 else self.experiment[:60] + "..."
             raise ConfigError(

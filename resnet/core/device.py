@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 
 import torch
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def device_problem(name: object) -> str | None:
+    """Why `name` is not a device name, or None."""
+    if isinstance(name, str) and DEVICE_PATTERN.match(name):
+        return None
+    return f"unknown device {name!r} (allowed: auto, cpu, cuda, cuda:N, mps)"
 
 
 def resolve_device(name: str) -> torch.device:

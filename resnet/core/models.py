@@ -46,11 +46,15 @@ ARCHS: dict[str, ArchSpec] = {
 }
 
 
+def arch_problem(arch: str) -> str | None:
+    return None if arch in ARCHS else f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})"
+
+
 def arch_spec(arch: str) -> ArchSpec:
-    try:
-        return ARCHS[arch]
-    except KeyError:
-        raise ValueError(f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})") from None
+    problem = arch_problem(arch)
+    if problem:
+        raise ValueError(problem)
+    return ARCHS[arch]
 
 
 def depth_error(arch: str, depth: int) -> str | None:
@@ -68,6 +72,23 @@ def depth_error(arch: str, depth: int) -> str | None:
     above = below + 6 if depth > below else below
     near = f"{below}, {above}" if below != above else f"{below}"
     return f"depth {depth} is not 6n+2 for arch {arch} (nearest valid: {near})"
+
+
+def shortcut_problem(shortcut: str, plain_allowed: bool) -> str | None:
+    """Why `shortcut` is not a shortcut option, or None. "none" is allowed where
+    `plain_allowed` (a plain net's own config), never as the option a sweep gives its
+    residual nets."""
+    if shortcut in SHORTCUTS or (plain_allowed and shortcut == "none"):
+        return None
+    none = "; none for plain nets" if plain_allowed else ""
+    return f"unknown shortcut {shortcut!r} (allowed: {', '.join(SHORTCUTS)}{none})"
+
+
+def net_problem(arch: str, depth: int, shortcut: str) -> str | None:
+    """Why (arch, depth, shortcut) is not a net this project builds, or None."""
+    if arch_problem(arch):
+        return arch_problem(arch)
+    return shortcut_problem(shortcut, not ARCHS[arch].residual) or depth_error(arch, depth)
 
 
 class ZeroPadShortcut(nn.Module):
@@ -235,11 +256,9 @@ def build(
     """The network for an (arch, depth). `shortcut` is ignored by plain nets, which have none;
     `bn_group` > 0 takes batch-norm statistics over groups of that many images."""
     spec = arch_spec(arch)
-    problem = depth_error(arch, depth)
+    problem = net_problem(arch, depth, shortcut if spec.residual else "none")
     if problem:
         raise ValueError(problem)
-    if spec.residual and shortcut not in SHORTCUTS:
-        raise ValueError(f"unknown shortcut {shortcut!r} (allowed: {', '.join(SHORTCUTS)})")
     blocks = spec.blocks or (((depth - 2) // 6),) * len(spec.widths)
     return Net(
         spec, blocks, shortcut if spec.residual else None, in_channels, num_classes, bn_group

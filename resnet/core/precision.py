@@ -10,6 +10,19 @@ from __future__ import annotations
 import torch
 
 AUTO = "auto"
+PRECISIONS = ("fp32", "bf16")  # what a run computes in; AUTO is made one of them before it runs
+
+
+def precision_problem(name: object) -> str | None:
+    """Why `name` is not a precision a run can compute in, or None."""
+    if name in PRECISIONS:
+        return None
+    return f"unknown precision {name!r} (allowed: fp32, bf16, auto)"
+
+
+def concrete_precision(name: str, device: torch.device) -> str:
+    """AUTO made concrete for `device`; any other name as it is."""
+    return native_precision(device)[0] if name == AUTO else name
 
 
 def native_precision(device: torch.device) -> tuple[str, str]:

@@ -46,13 +46,26 @@ class ClaimLost(Exception):
 
 
 @dataclass
-class Checkpointing:
-    """Where and how often a run saves its resumable state; `should_stop` is asked after every
-    iteration (a signal handler's flag), so a stop never falls in the middle of a step."""
+class Supervision:
+    """What a caller asks of a running net after every iteration. With a `path`, it saves its
+    resumable state there every `every` iterations, and saves it and raises `Interrupted` once
+    `should_stop` (a signal handler's flag) says so, so a stop never falls in the middle of a
+    step. `claim_lost` says when the run is another worker's now."""
 
-    path: Path
-    every: int
+    path: Path | None = None
+    every: int = 1000
     should_stop: Callable[[], bool] = lambda: False
+    claim_lost: Callable[[], bool] = lambda: False
+
+    def after(self, it: int, state: TrainingState, last: int) -> None:
+        """Save, or save and stop, after iteration `it` (never after the last one)."""
+        if self.path is None or it >= last:
+            return
+        if self.should_stop():
+            state.save(self.path, it)
+            raise Interrupted(f"stopped after iteration {it}; checkpoint saved")
+        if it % self.every == 0:
+            state.save(self.path, it)
 
 
 @dataclass
@@ -241,79 +254,96 @@ def train(
     tracker: Tracker | None = None,
     progress: bool = True,
     eval_splits: tuple[str, ...] = ("val", "test"),
-    checkpointing: Checkpointing | None = None,
-    claim_lost: Callable[[], bool] | None = None,
+    supervision: Supervision | None = None,
 ) -> TrainResult:
     """Train one network as the config says; log metrics to `tracker` every few iterations.
 
     `eval_splits` are the splits evaluated every `eval_every` iterations (tuning trials leave
-    the test set out: nothing may be chosen on it, so it is not even computed). With
-    `checkpointing`, the run resumes from its checkpoint when there is one, saves one every
-    `every` iterations, and saves one and raises `Interrupted` when asked to stop. `claim_lost`
-    is asked after every step; when it says the run is another worker's now, training raises
-    `ClaimLost` without logging or saving anything more."""
-    device = resolve_device(config.device)
-    dataset = (dataset or load_data(config)).to(device)
-    model = build_model(config, dataset, device)
-    num_params = models.count_parameters(model)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
-    warmup = ErrorWarmup(config)
-    scheduler = make_scheduler(optimizer, config, warmup)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    batches = BatchStream(len(dataset.train), config.batch_size, generator)
-    loop = _Loop(config, dataset, model, tracker, device, eval_splits)
-    forward = compile_for_training(model, device) if config.compile else model
-    parts = TrainingState(model, optimizer, scheduler, warmup, generator, batches, loop)
-    done = parts.restore(checkpointing.path) if checkpointing and checkpointing.path.exists() else 0
-
+    the test set out: nothing may be chosen on it, so it is not even computed). With a
+    `supervision` path, the run resumes from its checkpoint when there is one (see
+    `Supervision` for saving and stopping). When `claim_lost` says the run is another
+    worker's now, training raises `ClaimLost` without logging or saving anything more."""
+    watch = supervision or Supervision()
+    run = _Training(config, dataset, tracker, eval_splits)
+    resumable = watch.path is not None and watch.path.exists()
+    done = run.state.restore(watch.path) if resumable else 0
     bar = tqdm(
         total=config.iterations, initial=done, desc=config.name, leave=False, disable=not progress
     )
     start = time.perf_counter()
-    for it in range(done + 1, config.iterations + 1):
-        indices = batches.next_indices()
-        images = crop_flip(dataset.train.images[indices], config.crop_pad, config.flip, generator)
-        x = normalize(images, dataset.mean, dataset.std, config.channels_last)
-        labels = dataset.train.labels[indices]
-        lr = optimizer.param_groups[0]["lr"]
-        loss, logits = train_step(forward, optimizer, x, labels, config, device)
-        if it == done + 1:
-            startup.first_step_done()
-        scheduler.step()
-        loop.stats.add(loss, logits, labels, it)
-        # Before anything is logged: a run taken over is the other worker's to log into. Each
-        # call also tells the worker's heartbeat that training makes progress.
-        if claim_lost is not None and claim_lost():
-            bar.close()
-            raise ClaimLost(f"another worker took the run over; stopped at iteration {it}")
+    with bar:
+        for it in range(done + 1, config.iterations + 1):
+            lr = run.step(it, first=it == done + 1)
+            # Before anything is logged: a run taken over is the other worker's to log into.
+            # Each call also tells the worker's heartbeat that training makes progress.
+            if watch.claim_lost():
+                raise ClaimLost(f"another worker took the run over; stopped at iteration {it}")
+            failure = run.observe(it, lr, bar)
+            if failure is not None:
+                return run.loop.result("diverged", it, run.num_params, start, failure)
+            bar.update(1)
+            watch.after(it, run.state, config.iterations)
+    return run.loop.result("finished", config.iterations, run.num_params, start)
 
+
+class _Training:
+    """One run's net, optimiser, schedule, batches and book-keeping, stepped by `train`."""
+
+    def __init__(self, config: RunConfig, dataset, tracker, eval_splits) -> None:
+        device = resolve_device(config.device)
+        self.config, self.device = config, device
+        self.dataset = (dataset or load_data(config)).to(device)
+        model = build_model(config, self.dataset, device)
+        self.num_params = models.count_parameters(model)
+        self.optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+        self.warmup = ErrorWarmup(config)
+        scheduler = make_scheduler(self.optimizer, config, self.warmup)
+        self.generator = torch.Generator(device=device).manual_seed(config.seed)
+        self.batches = BatchStream(len(self.dataset.train), config.batch_size, self.generator)
+        self.loop = _Loop(config, self.dataset, model, tracker, device, eval_splits)
+        self.forward = compile_for_training(model, device) if config.compile else model
+        self.scheduler = scheduler
+        self.state = TrainingState(
+            model, self.optimizer, scheduler, self.warmup, self.generator, self.batches, self.loop
+        )
+
+    def step(self, it: int, first: bool) -> float:
+        """One training step on the next batch; the lr it used."""
+        config, train_split = self.config, self.dataset.train
+        indices = self.batches.next_indices()
+        images = crop_flip(
+            train_split.images[indices], config.crop_pad, config.flip, self.generator
+        )
+        x = normalize(images, self.dataset.mean, self.dataset.std, config.channels_last)
+        labels = train_split.labels[indices]
+        lr = self.optimizer.param_groups[0]["lr"]
+        loss, logits = train_step(self.forward, self.optimizer, x, labels, config, self.device)
+        if first:
+            startup.first_step_done()
+        self.scheduler.step()
+        self.loop.stats.add(loss, logits, labels, it)
+        return lr
+
+    def observe(self, it: int, lr: float, bar) -> str | None:
+        """Check health and log at the iterations due; why the run diverged, if it did."""
+        config = self.config
         evaluate_now = it % config.eval_every == 0 or it == config.iterations
         log_now = evaluate_now or it % config.log_every == 0
         if log_now or it % HEALTH_CHECK_EVERY == 0:  # never log a diverged loss
-            failure = loop.stats.divergence()
+            failure = self.loop.stats.divergence()
             if failure is not None:
-                bar.close()
-                return loop.result("diverged", it, num_params, start, failure)
-            if warmup.active:
-                warmup.update(loop.recent_error())
+                return failure
+            if self.warmup.active:
+                self.warmup.update(self.loop.recent_error())
         if log_now:
-            loop.log_point(it, lr, evaluate_now, final=it == config.iterations)
-            bar.set_postfix(loop.postfix(), refresh=False)
-        bar.update(1)
-        if checkpointing is not None and it < config.iterations:
-            if checkpointing.should_stop():
-                parts.save(checkpointing.path, it)
-                bar.close()
-                raise Interrupted(f"stopped after iteration {it}; checkpoint saved")
-            if it % checkpointing.every == 0:
-                parts.save(checkpointing.path, it)
-    bar.close()
-    return loop.result("finished", config.iterations, num_params, start)
+            self.loop.log_point(it, lr, evaluate_now, final=it == config.iterations)
+            bar.set_postfix(self.loop.postfix(), refresh=False)
+        return None
 
 
 class _Loop:

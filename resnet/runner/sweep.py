@@ -27,7 +27,7 @@ from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
 from resnet.core.responses import layer_response_stds
-from resnet.core.train import Checkpointing, ClaimLost, TrainResult, load_data, train
+from resnet.core.train import ClaimLost, Supervision, TrainResult, load_data, train
 from resnet.runner.cell_queue import BATCH_ATTR, CELL_ATTR, CellQueue, queue_name
 from resnet.runner.interrupt import StopRequest
 from resnet.runner.storage import (
@@ -79,63 +79,37 @@ def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], 
     }
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """How a sweep takes its lr and weight decay from Optuna studies."""
+
+    tune: TuneConfig
+    run_trials: bool  # False: only read the studies' best values (--use-tuned)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How one process works on a sweep, beside what the sweep trains."""
+
+    force: bool = False  # rerun cells that already finished
+    progress: bool = True  # progress bars
+    tuning: Tuning | None = None  # take lr and weight decay from Optuna studies
+    join: bool = False  # one of several workers of a launch, which owns the sweep's run
+    worker: str = ""  # sets this worker's tuning samples apart from the others'
+    poll: float = POLL_SECONDS  # how often an idle worker looks for cells again
+
+
 @dataclass
 class Attempt:
     """What the sweep's queue tells a cell's training: the worker it found dead before this
-    attempt (whose runs may be reopened at once), who hears the run's id first thing, and
-    whether this worker's claim on the cell was lost meanwhile."""
+    attempt (whose runs may be reopened at once), who hears the run's id first thing, whether
+    this worker's claim on the cell was lost meanwhile, and the run's extra tags."""
 
     dead_owner: str | None = None
     on_run: Callable[[str], None] = lambda run_id: None
     claim_lost: Callable[[], bool] = lambda: False
-
-
-def run_cell(
-    sweep_run: SweepRun,
-    config: RunConfig,
-    dataset: Dataset,
-    progress: bool,
-    tags=None,
-    stop: StopRequest | None = None,
-    attempt: Attempt | None = None,
-) -> dict:
-    """Train one cell: resume its earlier unfinished run from its checkpoint, else start a new
-    child run. Never raises but for an interrupt (the run is then KILLED, and resumable) and a
-    lost claim (the run is left to the worker that has it now)."""
-    attempt = attempt or Attempt()
-    cell, busy = claim(sweep_run, config, tags, attempt.dead_owner)
-    if cell is None:
-        return row(config, "running elsewhere", busy, {}, note="its owner process is alive")
-    attempt.on_run(cell.run_id)
-    try:
-        with stop.deferred() if stop else contextlib.nullcontext():
-            try:
-                result = train_cell(cell, config, dataset, progress, stop, attempt)
-            except checkpoint_lib.CheckpointError as exc:  # unreadable, or does not fit the run
-                abandon(sweep_run.store, cell.run_id, str(exc), config.name)
-                cell = CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags)
-                attempt.on_run(cell.run_id)
-                result = train_cell(cell, config, dataset, progress, stop, attempt)
-            return record(cell, config, dataset, result)
-    except KeyboardInterrupt:
-        if not cell.closed:  # a run that already finished stays FINISHED
-            cell.fail("interrupted; rerun the sweep to resume from its checkpoint", "KILLED")
-        raise
-    except ClaimLost:
-        raise  # the run is another worker's now: leave it as it is
-    except Exception as exc:  # a crash in one cell must not end the sweep
-        traceback.print_exc(file=sys.stderr)
-        reason = f"{type(exc).__name__}: {exc}"
-        cell.fail(reason)
-        return row(config, "failed", cell.run_id, {}, note=reason)
-
-
-def train_cell(cell: CellRun, config, dataset, progress, stop, attempt: Attempt) -> TrainResult:
-    path = checkpoint_path(cell.store.checkpoint_folder, cell.run_id)
-    checkpointing = Checkpointing(path, config.checkpoint_every, stop or (lambda: False))
-    return train(
-        config, dataset, cell, progress, checkpointing=checkpointing, claim_lost=attempt.claim_lost
-    )
+    earlier: str | None = None  # a retry's: the run of the attempt that died
+    tags: dict[str, str] | None = None  # extra tags of the cell's run (tuned_from)
 
 
 def abandon(store: Store, run_id: str, problem: str, name: str | None = None) -> None:
@@ -147,38 +121,10 @@ def abandon(store: Store, run_id: str, problem: str, name: str | None = None) ->
     shutil.rmtree(checkpoint_path(store.checkpoint_folder, run_id).parent, True)
 
 
-def claim(
-    sweep_run: SweepRun, config: RunConfig, tags, dead_owner: str | None = None
-) -> tuple[CellRun | None, str | None]:
-    """(the run to train the cell in, None), or (None, run id) when a live process runs it.
-
-    Earlier runs of the same config that were killed, or left RUNNING by a dead process, are
-    resumed from their checkpoint; one without a usable checkpoint is closed FAILED with the
-    reason (one line on stderr) and the cell starts again in a new run."""
-    store = sweep_run.store
-    unfinished = store.unfinished_runs(sweep_run.experiment_id, config)
-    for run in unfinished:  # first: is any of them still being run by a live process?
-        if run.info.status == "RUNNING" and owner_alive(run, dead_owner):
-            return None, run.info.run_id
-    resumed = None
-    for run in unfinished:  # newest first
-        run_id = run.info.run_id
-        problem = "superseded by a newer attempt" if resumed else checkpoint_problem(store, run_id)
-        if problem is None:
-            resumed = CellRun.reopen(store, run)
-            print(f"{config.name}: resuming run {run_id} from its checkpoint", file=sys.stderr)
-            if run.data.tags.get(Tag.PARENT_RUN_ID) != sweep_run.run_id:
-                sweep_run.note_reused(config.name, run_id)  # another sweep's child
-        else:  # the cell starts again (said once), or a newer attempt was resumed (quietly)
-            abandon(store, run_id, problem, config.name if resumed is None else None)
-    if resumed is not None:
-        return resumed, None
-    return CellRun(sweep_run, config, resolve_device(config.device), extra_tags=tags), None
-
-
 def checkpoint_problem(store, run_id: str) -> str | None:
     """Why the run cannot be resumed, or None. (A checkpoint that is there but unreadable, or
-    does not fit, is found when training loads it: `run_cell` then starts the cell again.)"""
+    does not fit, is found when training loads it: `SweepWorker.train` then starts the cell
+    again.)"""
     if not checkpoint_path(store.checkpoint_folder, run_id).exists():
         return "no checkpoint (stopped before its first one)"
     return None
@@ -211,14 +157,6 @@ def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: 
         )
         return
     cell.log_table(RESPONSES_FILE, rows)
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """How a sweep takes its lr and weight decay from Optuna studies."""
-
-    tune: TuneConfig
-    run_trials: bool  # False: only read the studies' best values (--use-tuned)
 
 
 def tuned_values(
@@ -278,148 +216,11 @@ def open_sweep(
     return sweep_run
 
 
-def work(queue: CellQueue, sweep_run: SweepRun, cells, dataset, values, progress, stop, poll):
-    """Pull cells and train them until none waits or runs anywhere: a worker that died is
-    found by its heartbeat, and its cell is retried here."""
-    by_name = {cell.name: cell for cell in cells}
-    bar = tqdm(
-        total=len(cells), initial=queue.done_count(), desc="sweep", unit="run", disable=not progress
-    )
-    with bar:
-        while True:
-            if stop is not None and stop.requested:
-                raise KeyboardInterrupt
-            requeue_dead_owners(queue.study)
-            trial = queue.pop()
-            if trial is None:
-                if not queue.busy():
-                    return
-                time.sleep(poll)
-                continue
-            cell = trial.user_attrs[CELL_ATTR]
-            config, tags = with_tuned(by_name[cell], values)
-            with Claim(queue.storage, trial._trial_id, cell) as claim_on_cell:
-                run_trial(
-                    queue, trial, sweep_run, config, tags, dataset, progress, stop, claim_on_cell
-                )
-            bar.n = queue.done_count()
-            bar.refresh()
-
-
-def run_trial(
-    queue: CellQueue,
-    trial,
-    sweep_run: SweepRun,
-    config,
-    tags,
-    dataset,
-    progress,
-    stop,
-    claim_on_cell: Claim,
-) -> None:
-    """One cell of the queue, told back to it with its summary row."""
-    grid = sweep_run.sweep  # the same choices in every trial, as Optuna requires
-    for name, choices in (
-        ("arch", grid.archs),
-        ("depth", depth_choices(grid)),
-        ("seed", grid.seeds),
-    ):
-        trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
-    earlier = trial.user_attrs.get(RUN_ATTR)  # only a retry's: the run of the attempt that died
-    attempt = Attempt(
-        dead_owner=trial.user_attrs.get(PREVIOUS_OWNER_ATTR),
-        on_run=lambda run_id: trial.set_user_attr(RUN_ATTR, run_id),
-        claim_lost=claim_on_cell.lost,
-    )
-    try:
-        outcome = cell_outcome(
-            queue, trial, sweep_run, config, tags, dataset, progress, stop, attempt, earlier
-        )
-    except KeyboardInterrupt:  # another worker, or the rerun, resumes it
-        run_id = trial.user_attrs.get(RUN_ATTR) or ""
-        queue.tell(trial, row(config, "interrupted", run_id, {}), again=True)
-        raise
-    except ClaimLost as lost:
-        print(
-            f"{config.name}: {lost} (this worker stalled past the heartbeat's grace period)",
-            file=sys.stderr,
-        )
-        return
-    queue.tell(trial, outcome)
-
-
 def depth_choices(grid: SweepConfig) -> list[int]:
     """The sweep's depths, then those of its fixed-depth nets (resnet18 is 18 whatever
     `depths` says)."""
     fixed = sorted({c.depth for c in grid.cells()} - set(grid.depths))
     return [*grid.depths, *fixed]
-
-
-def cell_outcome(
-    queue: CellQueue,
-    trial,
-    sweep_run: SweepRun,
-    config,
-    tags,
-    dataset,
-    progress,
-    stop,
-    attempt: Attempt,
-    earlier: str | None,
-) -> dict:
-    """The cell's summary row: trained now, or found done already."""
-    duplicate = queue.duplicate_of(trial)
-    if duplicate is not None:
-        return row(config, "duplicate", "", {}, note=f"trial {duplicate} has this cell")
-    store = sweep_run.store
-    forced = bool(trial.user_attrs.get(BATCH_ATTR))
-    done = None if forced else store.finished_run(sweep_run.experiment_id, config)
-    if forced and earlier is not None:  # a forced rerun whose worker died as it finished
-        run = store.client.get_run(earlier)
-        done = run if run.info.status == "FINISHED" else None
-    if done is not None:
-        sweep_run.note_reused(config.name, done.info.run_id)
-        return row(config, "skipped", done.info.run_id, done.data.metrics, note="FINISHED earlier")
-    return run_cell(sweep_run, config, dataset, progress, tags, stop, attempt)
-
-
-def run_sweep(
-    sweep: SweepConfig,
-    store: Store,
-    storage: str,
-    dataset: Dataset | None = None,
-    force: bool = False,
-    progress: bool = True,
-    tuning: Tuning | None = None,
-    stop: StopRequest | None = None,
-    join: bool = False,
-    poll: float = POLL_SECONDS,
-    worker: str = "",
-) -> SweepResult:
-    """Work on the sweep until every cell is done: those with no FINISHED run yet (all of them
-    with `force`); with `tuning`, first tune each (arch, depth) and train the cells with the
-    best values. `join`: one of several workers of a launch, which owns the sweep's run;
-    `worker` sets this worker's tuning samples apart from the others'."""
-    started = time.time()
-    cells = sweep.cells()
-    dataset = dataset or load_data(cells[0])
-    dataset = dataset.to(resolve_device(cells[0].device))  # once for all cells
-    tuned = tuning is not None
-    queue, sweep_run = prepare_sweep(sweep, store, storage, force, tuned, join)
-    try:
-        values = {}
-        if tuned:
-            values = tuned_values(sweep_run, cells, tuning, queue.storage, dataset, poll, worker)
-        work(queue, sweep_run, cells, dataset, values, progress, stop, poll)
-    except BaseException as exc:
-        if not join:
-            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            sweep_run.finish(queue.rows(cells, started), status=status)
-        raise
-    rows = queue.rows(cells, started)
-    if not join:
-        sweep_run.finish(rows)
-    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
 
 
 def prepare_sweep(
@@ -429,3 +230,213 @@ def prepare_sweep(
     name = queue_name(sweep.experiment_name, sweep_identity(sweep, tuned))
     queue = CellQueue(open_storage(storage), name)
     return queue, open_sweep(store, sweep, queue, tuned, force, join)
+
+
+class SweepWorker:
+    """One process's share of a sweep: pulls cells from the queue and trains them in the
+    sweep's run, with the data set, tuned values, progress bars and stop flag they all need."""
+
+    def __init__(self, queue: CellQueue, sweep_run: SweepRun, dataset: Dataset, options, stop):
+        self.queue, self.sweep_run, self.dataset = queue, sweep_run, dataset
+        self.options: SweepOptions = options
+        self.stop: StopRequest | None = stop
+        self.cells = {cell.name: cell for cell in sweep_run.sweep.cells()}
+        self.tuned: dict = {}
+
+    @property
+    def store(self) -> Store:
+        return self.sweep_run.store
+
+    def tune(self) -> None:
+        """Every (arch, depth)'s best values, after the missing trials (all workers help)."""
+        o = self.options
+        self.tuned = tuned_values(
+            self.sweep_run,
+            list(self.cells.values()),
+            o.tuning,
+            self.queue.storage,
+            self.dataset,
+            o.poll,
+            o.worker,
+        )
+
+    def work(self) -> None:
+        """Pull cells and train them until none waits or runs anywhere: a worker that died is
+        found by its heartbeat, and its cell is retried here."""
+        queue, done = self.queue, self.queue.done_count()
+        total, hidden = len(self.cells), not self.options.progress
+        with tqdm(total=total, initial=done, desc="sweep", unit="run", disable=hidden) as bar:
+            while True:
+                if self.stop is not None and self.stop.requested:
+                    raise KeyboardInterrupt
+                requeue_dead_owners(queue.study)
+                trial = queue.pop()
+                if trial is None:
+                    if not queue.busy():
+                        return
+                    time.sleep(self.options.poll)
+                    continue
+                with Claim(queue.storage, trial._trial_id, trial.user_attrs[CELL_ATTR]) as held:
+                    self.take(trial, held)
+                bar.n = queue.done_count()
+                bar.refresh()
+
+    def take(self, trial, held: Claim) -> None:
+        """One cell of the queue, told back to it with its summary row."""
+        config, tags = with_tuned(self.cells[trial.user_attrs[CELL_ATTR]], self.tuned)
+        record_grid_params(trial, self.sweep_run.sweep)
+        attempt = Attempt(
+            dead_owner=trial.user_attrs.get(PREVIOUS_OWNER_ATTR),
+            on_run=lambda run_id: trial.set_user_attr(RUN_ATTR, run_id),
+            claim_lost=held.lost,
+            earlier=trial.user_attrs.get(RUN_ATTR),  # only a retry's: the attempt that died
+            tags=tags,
+        )
+        try:
+            outcome = self.outcome(trial, config, attempt)
+        except KeyboardInterrupt:  # another worker, or the rerun, resumes it
+            run_id = trial.user_attrs.get(RUN_ATTR) or ""
+            self.queue.tell(trial, row(config, "interrupted", run_id, {}), again=True)
+            raise
+        except ClaimLost as lost:
+            print(
+                f"{config.name}: {lost} (this worker stalled past the heartbeat's grace period)",
+                file=sys.stderr,
+            )
+            return
+        self.queue.tell(trial, outcome)
+
+    def outcome(self, trial, config: RunConfig, attempt: Attempt) -> dict:
+        """The cell's summary row: trained now, or found done already."""
+        duplicate = self.queue.duplicate_of(trial)
+        if duplicate is not None:
+            return row(config, "duplicate", "", {}, note=f"trial {duplicate} has this cell")
+        done = self.finished_earlier(config, bool(trial.user_attrs.get(BATCH_ATTR)), attempt)
+        if done is not None:
+            self.sweep_run.note_reused(config.name, done.info.run_id)
+            metrics = done.data.metrics
+            return row(config, "skipped", done.info.run_id, metrics, note="FINISHED earlier")
+        return self.train(config, attempt)
+
+    def finished_earlier(self, config: RunConfig, forced: bool, attempt: Attempt):
+        """The cell's FINISHED run, if one can stand for it: not for a forced rerun, unless
+        that rerun's own earlier attempt finished just before its worker died."""
+        if not forced:
+            return self.store.finished_run(self.sweep_run.experiment_id, config)
+        if attempt.earlier is None:
+            return None
+        run = self.store.client.get_run(attempt.earlier)
+        return run if run.info.status == "FINISHED" else None
+
+    def train(self, config: RunConfig, attempt: Attempt) -> dict:
+        """Train one cell: resume its earlier unfinished run from its checkpoint, else start a
+        new child run. Never raises but for an interrupt (the run is then KILLED, and
+        resumable) and a lost claim (the run is left to the worker that has it now)."""
+        cell, busy = open_cell_run(self.sweep_run, config, attempt)
+        if cell is None:
+            return row(config, "running elsewhere", busy, {}, note="its owner process is alive")
+        attempt.on_run(cell.run_id)
+        try:
+            with self.stop.deferred() if self.stop else contextlib.nullcontext():
+                try:
+                    result = self.fit(cell, config, attempt)
+                except checkpoint_lib.CheckpointError as exc:  # unreadable, or does not fit
+                    abandon(self.store, cell.run_id, str(exc), config.name)
+                    cell = new_cell_run(self.sweep_run, config, attempt)
+                    attempt.on_run(cell.run_id)
+                    result = self.fit(cell, config, attempt)
+                return record(cell, config, self.dataset, result)
+        except KeyboardInterrupt:
+            if not cell.closed:  # a run that already finished stays FINISHED
+                cell.fail("interrupted; rerun the sweep to resume from its checkpoint", "KILLED")
+            raise
+        except ClaimLost:
+            raise  # the run is another worker's now: leave it as it is
+        except Exception as exc:  # a crash in one cell must not end the sweep
+            traceback.print_exc(file=sys.stderr)
+            reason = f"{type(exc).__name__}: {exc}"
+            cell.fail(reason)
+            return row(config, "failed", cell.run_id, {}, note=reason)
+
+    def fit(self, cell: CellRun, config: RunConfig, attempt: Attempt) -> TrainResult:
+        watch = Supervision(
+            path=checkpoint_path(self.store.checkpoint_folder, cell.run_id),
+            every=config.checkpoint_every,
+            should_stop=self.stop or (lambda: False),
+            claim_lost=attempt.claim_lost,
+        )
+        return train(config, self.dataset, cell, self.options.progress, supervision=watch)
+
+
+def record_grid_params(trial, grid: SweepConfig) -> None:
+    """The trial's arch, depth and seed as Optuna params, with the same choices in every trial
+    (as Optuna requires)."""
+    for name, choices in (
+        ("arch", grid.archs),
+        ("depth", depth_choices(grid)),
+        ("seed", grid.seeds),
+    ):
+        trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
+
+
+def open_cell_run(
+    sweep_run: SweepRun, config: RunConfig, attempt: Attempt
+) -> tuple[CellRun | None, str | None]:
+    """(the run to train the cell in, None), or (None, run id) when a live process runs it.
+
+    Earlier runs of the same config that were killed, or left RUNNING by a dead process, are
+    resumed from their checkpoint; one without a usable checkpoint is closed FAILED with the
+    reason (one line on stderr) and the cell starts again in a new run."""
+    store = sweep_run.store
+    unfinished = store.unfinished_runs(sweep_run.experiment_id, config)
+    for run in unfinished:  # first: is any of them still being run by a live process?
+        if run.info.status == "RUNNING" and owner_alive(run, attempt.dead_owner):
+            return None, run.info.run_id
+    resumed = None
+    for run in unfinished:  # newest first
+        run_id = run.info.run_id
+        problem = "superseded by a newer attempt" if resumed else checkpoint_problem(store, run_id)
+        if problem is None:
+            resumed = CellRun.reopen(store, run)
+            print(f"{config.name}: resuming run {run_id} from its checkpoint", file=sys.stderr)
+            if run.data.tags.get(Tag.PARENT_RUN_ID) != sweep_run.run_id:
+                sweep_run.note_reused(config.name, run_id)  # another sweep's child
+        else:  # the cell starts again (said once), or a newer attempt was resumed (quietly)
+            abandon(store, run_id, problem, config.name if resumed is None else None)
+    if resumed is not None:
+        return resumed, None
+    return new_cell_run(sweep_run, config, attempt), None
+
+
+def new_cell_run(sweep_run: SweepRun, config: RunConfig, attempt: Attempt) -> CellRun:
+    return CellRun(sweep_run, config, resolve_device(config.device), extra_tags=attempt.tags)
+
+
+def run_sweep(
+    sweep: SweepConfig,
+    store: Store,
+    storage: str,
+    dataset: Dataset | None = None,
+    options: SweepOptions = SweepOptions(),
+    stop: StopRequest | None = None,
+) -> SweepResult:
+    """Work on the sweep until every cell is done: those with no FINISHED run yet (all of them
+    with `force`); with tuning, first tune each (arch, depth) and train the cells with the best
+    values."""
+    started, cells, o = time.time(), sweep.cells(), options
+    dataset = (dataset or load_data(cells[0])).to(resolve_device(cells[0].device))  # once
+    queue, sweep_run = prepare_sweep(sweep, store, storage, o.force, o.tuning is not None, o.join)
+    worker = SweepWorker(queue, sweep_run, dataset, options, stop)
+    try:
+        if o.tuning is not None:
+            worker.tune()
+        worker.work()
+    except BaseException as exc:
+        if not o.join:
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            sweep_run.finish(queue.rows(cells, started), status=status)
+        raise
+    rows = queue.rows(cells, started)
+    if not o.join:
+        sweep_run.finish(rows)
+    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)

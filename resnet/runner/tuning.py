@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 from resnet.core.config import ConfigError, RunConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
-from resnet.core.train import ClaimLost, load_data, train
+from resnet.core.train import ClaimLost, Supervision, load_data, train
 from resnet.runner.storage import (
     READY_TIMEOUT,
     RUN_ATTR,
@@ -246,7 +246,7 @@ class StudyRunner:
         try:
             trial.set_user_attr(RUN_ATTR, run.run_id)
             result = train(
-                config, dataset, run, progress=False, eval_splits=("val",), claim_lost=claim.lost
+                config, dataset, run, False, ("val",), Supervision(claim_lost=claim.lost)
             )
         except optuna.TrialPruned as pruned:
             self.finish(trial, run, TrialState.PRUNED, reason=str(pruned))
