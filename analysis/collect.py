@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
+    LEGACY_TUNED_PARAMS,
     RESPONSES_FILE,
     REUSED_TAG_PREFIX,
     Kind,
@@ -29,6 +30,7 @@ from resnet.tracking.schema import (
     Param,
     Tag,
     best_metric,
+    join_names,
     metric_column,
     param_column,
     split_names,
@@ -58,9 +60,10 @@ class Study:
     dataset: str
     cells: pd.DataFrame  # one row per cell the sweep asked for
     curves: pd.DataFrame  # run_id, arch, depth, seed, metric, step, value
-    tuning: pd.DataFrame  # one row per (arch, depth) study: best_lr, best_weight_decay, ...
-    trials: pd.DataFrame  # one row per tuning trial: lr, weight_decay, val_error, state
+    tuning: pd.DataFrame  # one row per (arch, depth) study: best_<param> of each tuned param, ...
+    trials: pd.DataFrame  # one row per tuning trial: each tuned param, val_error, state
     responses: pd.DataFrame  # arch, depth, seed, layer, index, std
+    tuned_params: dict[str, bool]  # the params the studies tuned: sampled on a log scale?
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -117,7 +120,8 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
     runs = search(found.experiment_id)
     sweep = pick_sweep(runs, sweep_run_id, experiment)
     cells = cell_table(runs, sweep)
-    tuning, trials = tuning_tables(runs, sweep, cells)
+    tuning, trials, tuned = tuning_tables(runs, sweep, cells)
+    cells = with_settings(cells, runs, tuned)
     return Study(
         experiment=experiment,
         experiment_id=found.experiment_id,
@@ -129,6 +133,7 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
         tuning=tuning,
         trials=trials,
         responses=response_table(client, cells),
+        tuned_params=tuned,
     )
 
 
@@ -302,35 +307,54 @@ def column(frame: pd.DataFrame, name: str, numeric: bool = False) -> pd.Series:
 
 def tuning_tables(
     runs: pd.DataFrame, sweep: pd.Series, cells: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The studies this sweep ran or took its values from, and their trials."""
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, bool]]:
+    """The studies this sweep ran or took its values from, their trials, and the params they
+    tuned (each with whether it was sampled on a log scale)."""
     tuned_from = Tag.TUNED_FROM
     studies = set(cells[tuned_from].dropna()) - {""} if tuned_from in cells else set()
     study = tag_column(Tag.STUDY)
     tuning = runs[runs[KIND] == Kind.TUNING]
     tuning = tuning[(tuning[PARENT] == sweep["run_id"]) | column(tuning, study).isin(studies)]
+    tuned = tuned_params(tuning)
+    net = {"study": study, "arch": tag_column(Tag.ARCH), "depth": tag_column(Tag.DEPTH)}
     best = columns(
         tuning,
-        study=study,
-        arch=tag_column(Tag.ARCH),
-        depth=tag_column(Tag.DEPTH),
-        best_lr=metric_column(best_metric(Param.LR)),
-        best_weight_decay=metric_column(best_metric(Param.WEIGHT_DECAY)),
+        **net,
+        **{best_metric(name): metric_column(best_metric(name)) for name in tuned},
         best_val_error=metric_column(Metric.BEST_VAL_ERROR),
     )
     trials = runs[runs[KIND] == Kind.TRIAL]
     trials = trials[column(trials, study).isin(set(best["study"].dropna()))]
     trial_rows = columns(
         trials,
-        study=study,
-        arch=tag_column(Tag.ARCH),
-        depth=tag_column(Tag.DEPTH),
-        lr=param_column(Param.LR),
-        weight_decay=param_column(Param.WEIGHT_DECAY),
+        **net,
+        **{name: param_column(name) for name in tuned},
         val_error=metric_column(Metric.VAL_ERROR),
         state=tag_column(Tag.OPTUNA_STATE),
     )
-    return best, trial_rows
+    return best, trial_rows, tuned
+
+
+def tuned_params(tuning: pd.DataFrame) -> dict[str, bool]:
+    """{param: sampled on a log scale} over the tuning runs, in the order they name them; a
+    run from before its study's space was tagged tuned lr and weight decay, both on a log scale."""
+    found: dict[str, bool] = {}
+    names = column(tuning, tag_column(Tag.TUNED_PARAMS))
+    logged = column(tuning, tag_column(Tag.LOG_SCALED_PARAMS))
+    for tuned, log_scaled in zip(names, logged, strict=True):
+        if not isinstance(tuned, str):
+            tuned = log_scaled = join_names(LEGACY_TUNED_PARAMS)
+        for name in split_names(tuned):
+            found[name] = found.get(name, False) or name in split_names(log_scaled)
+    return found
+
+
+def with_settings(cells: pd.DataFrame, runs: pd.DataFrame, params) -> pd.DataFrame:
+    """The cells with a column for each tuned param they lack yet: their runs' values."""
+    for name in [p for p in params if p not in cells and "run_id" in cells]:
+        values = column(runs, param_column(name), numeric=True)
+        cells[name] = cells["run_id"].map(dict(zip(runs["run_id"], values, strict=True)))
+    return cells
 
 
 TEXT_COLUMNS = ("study", "arch", "state")

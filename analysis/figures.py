@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from analysis.collect import arch_key
 from analysis.stats import format_p, signed
-from resnet.tracking.schema import Metric
+from resnet.tracking.schema import Metric, best_metric
 
 TRAIN_STYLE = {"linestyle": "--", "linewidth": 1.2}
 EVAL_STYLE = {"linestyle": "-", "linewidth": 2.0}
@@ -157,42 +157,55 @@ def depth_figure(cells: pd.DataFrame, contrasted=None) -> Figure:
     return fig
 
 
-def tuning_figure(tuning: pd.DataFrame, trials: pd.DataFrame) -> Figure:
-    """Best lr and weight decay per (arch, depth), and every trial's validation error against
-    lr and weight decay (failed and pruned trials left out)."""
-    fig = Figure(figsize=(12, 7.5), layout="constrained")
-    axes = fig.subplots(2, 2)
-    for ax, column, label in (
-        (axes[0, 0], "best_lr", "best lr"),
-        (axes[0, 1], "best_weight_decay", "best weight decay"),
-    ):
-        for arch in sorted(tuning["arch"].dropna().unique(), key=arch_key):
-            mine = tuning[tuning["arch"] == arch].sort_values("depth")
-            ax.plot(mine["depth"], mine[column], marker="o", label=arch)
-        ax.set_yscale("log")
-        ax.set_xlabel("depth (layers)")
-        ax.set_title(label)
-        ax.grid(alpha=0.3, which="both")
-        legend(ax)
+def tuning_figure(tuning: pd.DataFrame, trials: pd.DataFrame, params: dict[str, bool]) -> Figure:
+    """One column per tuned param (`params`: sampled on a log scale?): its best value per
+    (arch, depth) above, every trial's validation error against it below (failed and pruned
+    trials left out)."""
+    fig = Figure(figsize=(6 * len(params), 7.5), layout="constrained")
+    axes = fig.subplots(2, len(params), squeeze=False)
     complete = trials[(trials["state"] == "COMPLETE") & trials[Metric.VAL_ERROR].notna()]
     colours = depth_colours(complete["depth"].dropna()) if len(complete) else {}
-    markers = {"plain": "o", "residual": "s"}
-    for ax, column in ((axes[1, 0], "lr"), (axes[1, 1], "weight_decay")):
-        for (arch, depth), mine in complete.groupby(["arch", "depth"]):
-            ax.scatter(
-                mine[column],
-                100 * mine[Metric.VAL_ERROR],
-                color=colours[int(depth)],
-                marker=markers.get(arch, "^"),
-                label=f"{arch}-{int(depth)}",
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel(column.replace("_", " "))
-        ax.set_ylabel("trial validation error (%)")
-        ax.grid(alpha=0.3, which="both")
+    for column, (name, log) in enumerate(params.items()):
+        draw_best(axes[0, column], tuning, name, log)
+        draw_trials(axes[1, column], complete, name, log, colours)
     if len(complete):
-        axes[1, 1].legend(fontsize="x-small", ncol=2)
+        axes[1, -1].legend(fontsize="x-small", ncol=2)
     return fig
+
+
+def param_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def draw_best(ax, tuning: pd.DataFrame, name: str, log: bool) -> None:
+    """The best value of a param against depth, one line per arch."""
+    for arch in sorted(tuning["arch"].dropna().unique(), key=arch_key):
+        mine = tuning[tuning["arch"] == arch].sort_values("depth")
+        ax.plot(mine["depth"], mine[best_metric(name)], marker="o", label=arch)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("depth (layers)")
+    ax.set_title(f"best {param_label(name)}")
+    ax.grid(alpha=0.3, which="both")
+    legend(ax)
+
+
+def draw_trials(ax, complete: pd.DataFrame, name: str, log: bool, colours: dict) -> None:
+    """Each completed trial's validation error against its value of a param."""
+    markers = {"plain": "o", "residual": "s"}
+    for (arch, depth), mine in complete.groupby(["arch", "depth"]):
+        ax.scatter(
+            mine[name],
+            100 * mine[Metric.VAL_ERROR],
+            color=colours[int(depth)],
+            marker=markers.get(arch, "^"),
+            label=f"{arch}-{int(depth)}",
+        )
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(param_label(name))
+    ax.set_ylabel("trial validation error (%)")
+    ax.grid(alpha=0.3, which="both")
 
 
 def responses_figure(responses: pd.DataFrame) -> Figure:

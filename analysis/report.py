@@ -32,7 +32,14 @@ from analysis.collect import (
 )
 from analysis.markdown import markdown_table
 from analysis.stats import PAPER_DATASET, Contrast, Verdict, contrast, summary_table, verdicts
-from resnet.tracking.schema import DEFAULT_TRACKING_URI, RESPONSES_FILE, Metric, Param, Tag
+from resnet.tracking.schema import (
+    DEFAULT_TRACKING_URI,
+    LEGACY_TUNED_PARAMS,
+    RESPONSES_FILE,
+    Metric,
+    Param,
+    Tag,
+)
 
 EXIT_BAD_INPUT = 2
 EVAL_METRICS = (Metric.TEST_ERROR, Metric.VAL_ERROR)
@@ -89,7 +96,7 @@ def draw(study: Study, eval_metric: str, contrasted: Contrast | None = None) -> 
                 study.curves, arch, eval_metric
             )
     if not study.tuning.empty:
-        drawn["tuning"] = figures.tuning_figure(study.tuning, study.trials)
+        drawn["tuning"] = figures.tuning_figure(study.tuning, study.trials, study.tuned_params)
     if not study.responses.empty:
         drawn["layer_responses"] = figures.responses_figure(study.responses)
     return drawn
@@ -111,8 +118,10 @@ def result_table(study: Study) -> pd.DataFrame:
     table = summary_table(study.cells, study.dataset)
     shown = pd.DataFrame({"net": table["arch"] + "-" + table["depth"].astype(str), "n": table["n"]})
     nets = list(zip(table["arch"], table["depth"], strict=True))
-    for column, label in ((Param.LR, "lr"), (Param.WEIGHT_DECAY, "weight decay")):
-        shown[label] = [setting(study.cells, arch, depth, column) for arch, depth in nets]
+    for column in settings_shown(study):
+        shown[figures.param_label(column)] = [
+            setting(study.cells, arch, depth, column) for arch, depth in nets
+        ]
     errors = ((Metric.TRAIN_ERROR, "train error %"), (Metric.TEST_ERROR, "test error %"))
     for metric, label in errors:
         pairs = zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)
@@ -121,6 +130,11 @@ def result_table(study: Study) -> pd.DataFrame:
         shown["He et al. Table 6 test error %"] = table["paper_test_error"]
     shown["not finished"] = table["not_finished"]
     return shown
+
+
+def settings_shown(study: Study) -> list[str]:
+    """The hyper-parameters of the table: lr and weight decay, and any other param tuned."""
+    return list(dict.fromkeys([Param.LR, Param.WEIGHT_DECAY, *study.tuned_params]))
 
 
 def setting(cells: pd.DataFrame, arch: str, depth: int, column: str) -> str:
@@ -132,13 +146,15 @@ def setting(cells: pd.DataFrame, arch: str, depth: int, column: str) -> str:
 
 
 def tuned_note(study: Study) -> list[str]:
-    """A warning under the table when lr and weight decay were tuned per (arch, depth)."""
+    """A warning under the table when hyper-parameters were tuned per (arch, depth)."""
     if not study.cells.get(Tag.TUNED_FROM, pd.Series(dtype=str)).fillna("").astype(bool).any():
         return []
+    names = [figures.param_label(p) for p in study.tuned_params or LEGACY_TUNED_PARAMS]
+    listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     return [
-        "The lr and weight decay were tuned for each (arch, depth) (see the table's columns and "
-        "the `tuned_from` tag), so nets of one depth may differ in them as well as in the "
-        "shortcut.",
+        f"The {listed} {'were' if len(names) > 1 else 'was'} tuned for each (arch, depth) (see "
+        f"the table's columns and the `{Tag.TUNED_FROM}` tag), so nets of one depth may differ "
+        "in them as well as in the shortcut.",
         "",
     ]
 

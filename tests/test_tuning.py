@@ -42,7 +42,7 @@ def counted(study):
     return study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def one_cell_preset(tmp_path, lr_min=0.01, lr_max=0.5, iterations=40):
+def one_cell_preset(tmp_path, lr_min=0.01, lr_max=0.5, iterations=40, extra_space=""):
     path = tmp_path / "tune.toml"
     path.write_text(
         f"""
@@ -61,9 +61,11 @@ log_every = 10
 eval_every = 10
 [tune]
 trials = 4
-lr_min = {lr_min}
-lr_max = {lr_max}
 pruner = "none"
+[tune.space]
+lr = {{ low = {lr_min}, high = {lr_max}, log = true }}
+weight_decay = {{ low = 1e-5, high = 1e-2, log = true }}
+{extra_space}
 """
     )
     return str(path)
@@ -113,6 +115,41 @@ def test_diverging_trials_are_pruned_and_the_study_completes(workdir, capsys):
         assert trial.data.tags["failure_reason"].startswith("diverged")
         assert trial.info.status == "KILLED"
     assert "no completed trial" in capsys.readouterr().err
+
+
+def test_one_line_in_the_space_tunes_momentum_too(workdir, monkeypatch):
+    import resnet.runner.tuning
+
+    # Optuna's figures take most of a tiny study's time; the smoke test above checks them.
+    monkeypatch.setattr(resnet.runner.tuning, "save_figures", lambda *args: [])
+    momentum = "momentum = { low = 0.8, high = 0.95 }"
+    preset = one_cell_preset(workdir, iterations=20, extra_space=momentum)
+    argv = ["--preset", preset, "--tune", "--trials", "2", "--no-progress", "--no-report"]
+    assert main(argv) == 0
+
+    trials = runs("trial")
+    drawn = {float(t.data.params["momentum"]) for t in trials}
+    assert len(trials) == 2 and len(drawn) == 2  # varied, not the preset's 0.9
+    assert all(0.8 <= m <= 0.95 for m in drawn)
+    (tuning,) = runs("tuning")
+    assert tuning.data.tags["tuned_params"] == "lr,weight_decay,momentum"
+    assert tuning.data.tags["log_scaled_params"] == "lr,weight_decay"
+    best = tuning.data.metrics
+    assert {"best_lr", "best_weight_decay", "best_momentum"} <= set(best)
+    (cell,) = runs("cell")
+    for name in ("lr", "weight_decay", "momentum"):
+        assert float(cell.data.params[name]) == pytest.approx(best[f"best_{name}"])
+
+    # The analysis shows whichever params were tuned: a momentum column and figure panel.
+    from analysis.collect import collect
+    from analysis.figures import tuning_figure
+    from analysis.report import result_table
+
+    study = collect("depth-tune-synthetic", "sqlite:///mlruns/mlflow.db")
+    assert study.tuned_params == {"lr": True, "weight_decay": True, "momentum": False}
+    assert set(study.trials["momentum"]) == drawn
+    assert {"lr", "weight decay", "momentum"} <= set(result_table(study).columns)
+    assert len(tuning_figure(study.tuning, study.trials, study.tuned_params).axes) == 6
 
 
 def test_use_tuned_needs_existing_studies(workdir, capsys):
@@ -186,6 +223,23 @@ def test_trial_budget_scales_schedule_and_evaluation():
     assert cell.val_size == 0 and short.val_size is None
 
 
+def test_the_space_defaults_to_lr_and_weight_decay_and_int_fields_draw_ints(workdir):
+    from resnet.cli.presets import build_tune
+    from resnet.runner.tuning import DEFAULT_SPACE, ParamRange
+
+    bare = workdir / "bare.toml"
+    bare.write_text("[tune]\ntrials = 2\n")
+    assert build_tune(str(bare), {}).space == DEFAULT_SPACE
+    assert [(r.name, r.low, r.high, r.log) for r in DEFAULT_SPACE] == [
+        ("lr", 1e-3, 1.0, True),
+        ("weight_decay", 1e-5, 1e-2, True),
+    ]
+    assert build_tune("quick", {}).names == ("lr", "weight_decay")
+    trial = optuna.create_study().ask()
+    drawn = ParamRange("warmup_iterations", 0, 10).suggest(trial)
+    assert isinstance(drawn, int) and 0 <= drawn <= 10
+
+
 def test_pruners_by_name():
     from resnet.cli.presets import build_sweep
     from resnet.runner.tuning import TuneConfig, make_pruner
@@ -202,7 +256,17 @@ def test_pruners_by_name():
     [
         ("[tune]\ntrails = 3\n", "unknown key 'tune.trails'"),
         ("[tune]\npruner = 'asha'\n", "unknown pruner 'asha'"),
-        ("[tune]\nlr_min = 1.0\nlr_max = 0.1\n", "0 < lr_min < lr_max"),
+        ("[tune.space]\nlr = { low = 1.0, high = 0.1 }\n", "tune.space.lr: low must be below high"),
+        ("[tune]\nlr_min = 0.1\n", "unknown key 'tune.lr_min' (bounds go in [tune.space] now"),
+        ("[tune.space]\nlrr = { low = 0.1, high = 1 }\n", "unknown parameter 'lrr' (allowed: "),
+        ("[tune.space]\ndepth = { low = 8, high = 14 }\n", "'depth' is set by the sweep's grid"),
+        ("[tune.space]\nschedule = { low = 0, high = 1 }\n", "'schedule' is not a numeric field"),
+        ("[tune.space]\nlr = { low = 0, high = 1, log = true }\n", "log = true needs low > 0"),
+        ("[tune.space]\nlr = { low = 0.1 }\n", "tune.space.lr needs low and high"),
+        ("[tune.space]\nlr = { low = 0.1, hi = 1 }\n", "unknown key 'tune.space.lr.hi'"),
+        ("[tune.space]\nlr = 0.1\n", "tune.space.lr must be a table like { low ="),
+        ("[tune.space]\nbatch_size = { low = 16, high = 64.5 }\n", "must be whole numbers"),
+        ("[tune.space]\nmomentum = { low = 0.5, high = 1 }\n", "high = 1 does not fit: momentum"),
     ],
 )
 def test_bad_tune_section_is_one_line_and_exit_2(text, expected, workdir, capsys):

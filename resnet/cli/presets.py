@@ -7,7 +7,9 @@ Layout of a preset file (every key optional; missing keys take RunConfig's defau
     [model]  shortcut
     [data]   dataset, data_dir, val_size, train_subset, image_size, crop_pad, flip
     [train]  iterations, batch_size, lr, ... (see RunConfig)
-    [tune]   trials, lr_min, lr_max, weight_decay_min, weight_decay_max, iterations, pruner, seed
+    [tune]   trials, iterations, pruner, seed
+    [tune.space]  the RunConfig fields that --tune tunes, one line each (default: lr and
+             weight_decay): momentum = { low = 0.8, high = 0.95 }, log = true for a log scale
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 from resnet.core.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
 from resnet.core.device import device_problem, resolve_device
 from resnet.core.precision import AUTO, concrete_precision
-from resnet.runner.tuning import TuneConfig
+from resnet.runner.tuning import ParamRange, TuneConfig
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
 SWEEP_KEYS = {
@@ -35,6 +37,9 @@ SWEEP_KEYS = {
     "exclude": list[str],
 }
 TOP_LEVEL_KEYS = {"description": str}
+SPACE = "space"  # [tune.space]: one {low, high, log} table per tuned field
+RANGE_KEYS = {"low": float, "high": float, "log": bool}
+RANGE_EXAMPLE = "{ low = 0.001, high = 1.0, log = true }"
 
 
 def preset_names() -> list[str]:
@@ -64,8 +69,9 @@ def run_field_types() -> dict[str, dict[str, Any]]:
 
 
 def tune_field_types() -> dict[str, Any]:
+    """The [tune] keys with their types; [tune.space] is read apart (`read_space`)."""
     hints = typing.get_type_hints(TuneConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TuneConfig)}
+    return {f.name: hints[f.name] for f in dataclasses.fields(TuneConfig) if f.name != SPACE}
 
 
 Section = dict[str, Any]
@@ -83,8 +89,10 @@ def read_preset(name_or_path: str) -> tuple[str, Section, Section, Section]:
     for key, value in document.items():
         if key in TOP_LEVEL_KEYS:
             check_type(f"{path.name}: {key}", value, TOP_LEVEL_KEYS[key])
+        elif key == "tune" and isinstance(value, dict):
+            tune.update(read_tune(path.name, value))
         elif key in sections and isinstance(value, dict):
-            target = {"sweep": sweep, "tune": tune}.get(key, run)
+            target = sweep if key == "sweep" else run
             target.update(read_section(path.name, key, value, sections[key]))
         else:
             allowed = ", ".join([*TOP_LEVEL_KEYS, *(f"[{s}]" for s in sections)])
@@ -102,6 +110,44 @@ def read_section(
             raise ConfigError(f"{file}: unknown key '{section}.{key}' (allowed: {allowed})")
         values[key] = check_type(f"{file}: {section}.{key}", value, types_[key])
     return values
+
+
+def read_tune(file: str, table: dict[str, Any]) -> dict[str, Any]:
+    """The [tune] settings, with [tune.space] as ParamRanges."""
+    settings = {key: value for key, value in table.items() if key != SPACE}
+    for key in ("lr_min", "lr_max", "weight_decay_min", "weight_decay_max"):
+        if key in settings:  # the layout before [tune.space]
+            raise ConfigError(
+                f"{file}: unknown key 'tune.{key}' (bounds go in [tune.space] now, e.g. "
+                f"lr = {RANGE_EXAMPLE})"
+            )
+    values = read_section(file, "tune", settings, {**tune_field_types(), SPACE: dict})
+    if SPACE in table:
+        values[SPACE] = read_space(file, table[SPACE])
+    return values
+
+
+def read_space(file: str, table: Any) -> tuple[ParamRange, ...]:
+    """[tune.space]: name = { low, high, log } for each tuned field, each checked."""
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{file}: tune.space must be a table, e.g. [tune.space] lr = {RANGE_EXAMPLE}"
+        )
+    ranges = []
+    for name, entry in table.items():
+        where = f"tune.space.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(
+                f"{file}: {where} must be a table like {RANGE_EXAMPLE}, got {entry!r}"
+            )
+        bounds = read_section(file, where, entry, RANGE_KEYS)
+        if "low" not in bounds or "high" not in bounds:
+            raise ConfigError(f"{file}: {where} needs low and high, e.g. {name} = {RANGE_EXAMPLE}")
+        try:
+            ranges.append(ParamRange(name, **bounds))
+        except ConfigError as exc:
+            raise ConfigError(f"{file}: {exc}") from None
+    return tuple(ranges)
 
 
 def check_type(where: str, value: Any, hint: Any) -> Any:

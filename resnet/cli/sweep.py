@@ -40,7 +40,7 @@ from resnet.runner.estimate import human_duration, project
 from resnet.runner.interrupt import StopRequest
 from resnet.runner.storage import default_storage, is_database, open_storage
 from resnet.runner.sweep import SweepOptions, SweepResult, Tuning, prepare_sweep, run_sweep
-from resnet.runner.tuning import study_name, trial_budget
+from resnet.runner.tuning import space_problem, study_name, trial_budget
 from resnet.runner.workers import PlacementError, plan, run_workers
 from resnet.tracking.store import (
     Store,
@@ -124,8 +124,8 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tune",
         action="store_true",
-        help="first tune lr and weight decay per (arch, depth) with Optuna, then "
-        "train the cells with the best values",
+        help="first tune the preset's [tune.space] (default: lr and weight decay) per "
+        "(arch, depth) with Optuna, then train the cells with the best values",
     )
     p.add_argument(
         "--use-tuned",
@@ -216,6 +216,9 @@ def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, storage: str)
             raise InputError("--trials needs --tune")
         return None
     tune = build_tune(args.preset, {"trials": args.trials})
+    problem = space_problem(tune, sweep.cells()[0])
+    if problem:
+        raise ConfigError(problem)
     if args.use_tuned:
         check_studies_exist(sweep, storage)
     return Tuning(tune, run_trials=args.tune)

@@ -81,7 +81,7 @@ def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], 
 
 @dataclass(frozen=True)
 class Tuning:
-    """How a sweep takes its lr and weight decay from Optuna studies."""
+    """How a sweep takes the values of its tuned fields from Optuna studies."""
 
     tune: TuneConfig
     run_trials: bool  # False: only read the studies' best values (--use-tuned)
@@ -93,7 +93,7 @@ class SweepOptions:
 
     force: bool = False  # rerun cells that already finished
     progress: bool = True  # progress bars
-    tuning: Tuning | None = None  # take lr and weight decay from Optuna studies
+    tuning: Tuning | None = None  # take the tuned fields' values from Optuna studies
     join: bool = False  # one of several workers of a launch, which owns the sweep's run
     worker: str = ""  # sets this worker's tuning samples apart from the others'
     poll: float = POLL_SECONDS  # how often an idle worker looks for cells again
@@ -159,18 +159,19 @@ def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: 
     cell.log_table(RESPONSES_FILE, rows)
 
 
-def tuned_values(
-    sweep_run: SweepRun, cells, tuning: Tuning, storage, dataset, poll, worker
-) -> dict:
-    """{(arch, depth): (best params, study name)}, after running the missing trials. Every
-    worker of the sweep helps with every study, and waits until all of them are done, so all
-    workers train the cells with the same values."""
+def study_runners(sweep_run: SweepRun, cells, tune: TuneConfig, storage, worker: str) -> dict:
+    """{(arch, depth): its StudyRunner}, one per net of the cells."""
     runners = {}
     for cell in cells:
         if (cell.arch, cell.depth) not in runners:
-            runners[cell.arch, cell.depth] = StudyRunner(
-                sweep_run, cell, tuning.tune, storage, worker
-            )
+            runners[cell.arch, cell.depth] = StudyRunner(sweep_run, cell, tune, storage, worker)
+    return runners
+
+
+def tuned_values(runners: dict, tuning: Tuning, dataset, poll: float) -> dict:
+    """{(arch, depth): (best value of each field of the space, study name)}, after running the
+    missing trials. Every worker of the sweep helps with every study, and waits until all of
+    them are done, so all workers train the cells with the same values."""
     while tuning.run_trials:
         for runner in runners.values():
             runner.run(dataset)
@@ -182,22 +183,22 @@ def tuned_values(
     values = {}
     for key, runner in runners.items():
         if runner.record_best():
-            values[key] = (runner.best().params, runner.name)
+            values[key] = (runner.best_params(), runner.name)
         else:
             print(
                 f"warning: {runner.name} has no completed trial (every trial diverged or was "
-                "pruned); its cells keep the preset's lr and weight decay",
+                f"pruned); its cells keep the preset's {', '.join(tuning.tune.names)}",
                 file=sys.stderr,
             )
     return values
 
 
 def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]:
+    """The cell with its net's tuned values, and the tag naming their study."""
     if (config.arch, config.depth) not in values:
         return config, None
     params, study = values[(config.arch, config.depth)]
-    tuned = dataclasses.replace(config, lr=params["lr"], weight_decay=params["weight_decay"])
-    return tuned, {Tag.TUNED_FROM: study}
+    return dataclasses.replace(config, **params), {Tag.TUNED_FROM: study}
 
 
 def open_sweep(
@@ -250,15 +251,9 @@ class SweepWorker:
     def tune(self) -> None:
         """Every (arch, depth)'s best values, after the missing trials (all workers help)."""
         o = self.options
-        self.tuned = tuned_values(
-            self.sweep_run,
-            list(self.cells.values()),
-            o.tuning,
-            self.queue.storage,
-            self.dataset,
-            o.poll,
-            o.worker,
-        )
+        cells = list(self.cells.values())
+        runners = study_runners(self.sweep_run, cells, o.tuning.tune, self.queue.storage, o.worker)
+        self.tuned = tuned_values(runners, o.tuning, self.dataset, o.poll)
 
     def work(self) -> None:
         """Pull cells and train them until none waits or runs anywhere: a worker that died is

@@ -1,4 +1,5 @@
-"""Optuna tuning of learning rate and weight decay, one study per (arch, depth).
+"""Optuna tuning of the search space's RunConfig fields (by default learning rate and weight
+decay), one study per (arch, depth).
 
 Each trial trains the cell with a shortened budget through the same `train()` and is scored on
 the validation error (never the test set); the validation error at each evaluation goes to the
@@ -12,8 +13,10 @@ under its study's tuning run, tagged with its Optuna state.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import tempfile
+import typing
 import warnings
 import zlib
 from collections.abc import Callable
@@ -23,7 +26,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from resnet.core.config import ConfigError, RunConfig
+from resnet.core.config import CELL_FIELDS, NON_IDENTITY_FIELDS, ConfigError, RunConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
 from resnet.core.train import ClaimLost, Supervision, load_data, train
@@ -38,7 +41,15 @@ from resnet.runner.storage import (
     requeue_dead_owners,
     wait_for_attr,
 )
-from resnet.tracking.schema import Artifact, Kind, Metric, Tag, best_metric, tag_equals
+from resnet.tracking.schema import (
+    Artifact,
+    Kind,
+    Metric,
+    Tag,
+    best_metric,
+    join_names,
+    tag_equals,
+)
 from resnet.tracking.store import CellRun, Store, SweepRun
 
 PRUNERS = ("median", "hyperband", "none")
@@ -46,25 +57,92 @@ COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards 
 MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 
+@functools.cache
+def tunable_fields() -> dict[str, type]:
+    """RunConfig's numeric fields that a study may tune, {name: int or float}: all but the
+    grid's (arch, depth, seed), which every study holds fixed, and those that change how fast
+    a run computes but not what (its score would not move)."""
+    hints = typing.get_type_hints(RunConfig)
+    found = {}
+    for field in dataclasses.fields(RunConfig):
+        hint = hints[field.name]
+        kinds = {t for t in typing.get_args(hint) or (hint,) if t is not type(None)}
+        fixed = field.name in CELL_FIELDS or field.name in NON_IDENTITY_FIELDS
+        if not fixed and kinds in ({int}, {float}):
+            found[field.name] = kinds.pop()
+    return found
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """One tuned RunConfig field, sampled from low to high (on a log scale with `log`)."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        problem = range_problem(self)
+        if problem:
+            raise ConfigError(problem)
+
+    @property
+    def integer(self) -> bool:
+        return tunable_fields()[self.name] is int
+
+    def suggest(self, trial: optuna.Trial) -> int | float:
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+
+def range_problem(r: ParamRange) -> str | None:
+    """What is wrong with a tuned range, as one line, or None."""
+    fields = tunable_fields()
+    if r.name not in fields:
+        allowed = f"(allowed: {', '.join(fields)})"
+        if r.name in CELL_FIELDS:
+            return f"tune.space: {r.name!r} is set by the sweep's grid {allowed}"
+        if r.name in NON_IDENTITY_FIELDS:
+            return f"tune.space: {r.name!r} changes how fast a run computes, not what {allowed}"
+        if r.name in {f.name for f in dataclasses.fields(RunConfig)}:
+            return f"tune.space: {r.name!r} is not a numeric field {allowed}"
+        return f"tune.space: unknown parameter {r.name!r} {allowed}"
+    where = f"tune.space.{r.name}"
+    if not r.low < r.high:
+        return f"{where}: low must be below high, got low = {r.low:g}, high = {r.high:g}"
+    if r.log and r.low <= 0:
+        return f"{where}: log = true needs low > 0, got low = {r.low:g}"
+    if fields[r.name] is int and not all(float(v).is_integer() for v in (r.low, r.high)):
+        return f"{where}: {r.name} is an integer, so low and high must be whole numbers"
+    return None
+
+
+# What a study tunes when the preset gives no [tune.space].
+DEFAULT_SPACE = (
+    ParamRange("lr", 1e-3, 1.0, log=True),
+    ParamRange("weight_decay", 1e-5, 1e-2, log=True),
+)
+
+
 @dataclass(frozen=True)
 class TuneConfig:
     trials: int = 8  # the total wanted per study, not extra trials
-    lr_min: float = 1e-3
-    lr_max: float = 1.0
-    weight_decay_min: float = 1e-5
-    weight_decay_max: float = 1e-2
     iterations: int | None = None  # per-trial budget; None: the run's own
     pruner: str = "median"
     seed: int = 0  # the TPE sampler's seed
+    space: tuple[ParamRange, ...] = DEFAULT_SPACE  # the RunConfig fields tuned
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.space)
 
     def __post_init__(self) -> None:
+        allowed = ", ".join(tunable_fields())
         checks = [
             (self.trials > 0, f"tune.trials must be positive, got {self.trials}"),
-            (0 < self.lr_min < self.lr_max, "tune needs 0 < lr_min < lr_max"),
-            (
-                0 < self.weight_decay_min < self.weight_decay_max,
-                "tune needs 0 < weight_decay_min < weight_decay_max",
-            ),
+            (bool(self.space), f"tune.space names no parameter to tune (allowed: {allowed})"),
             (
                 self.iterations is None or self.iterations > 0,
                 f"tune.iterations must be positive, got {self.iterations}",
@@ -77,6 +155,34 @@ class TuneConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+
+def space_tags(tune: TuneConfig) -> dict[str, str]:
+    """The tuning run's record of what its study tunes, for the analysis."""
+    return {
+        Tag.TUNED_PARAMS: join_names(tune.names),
+        Tag.LOG_SCALED_PARAMS: join_names(r.name for r in tune.space if r.log),
+    }
+
+
+def space_problem(tune: TuneConfig, cell: RunConfig) -> str | None:
+    """A bound that the cell's config refuses (momentum 1, say), in a trial's budget or the
+    cell's own, as one line; found before any trial draws it."""
+    for config in (trial_budget(cell, tune), cell):
+        for r in tune.space:
+            for side, value in (("low", r.low), ("high", r.high)):
+                value = int(value) if r.integer else value
+                try:
+                    dataclasses.replace(config, **{r.name: value})
+                except ConfigError as exc:
+                    return f"tune.space.{r.name}: {side} = {value:g} does not fit: {exc}"
+    return None
+
+
+def space_values(tune: TuneConfig, params: dict) -> dict:
+    """A trial's value of each field of the space (a trial from before a field joined the
+    space has none for it: the cell keeps its own)."""
+    return {name: params[name] for name in tune.names if name in params}
 
 
 def study_name(experiment: str, arch: str, depth: int) -> str:
@@ -184,6 +290,7 @@ class StudyRunner:
             Tag.STUDY: self.name,
             Tag.ARCH: self.cell.arch,
             Tag.DEPTH: str(self.cell.depth),
+            **space_tags(self.tune),
         }
         run = store.client.create_run(
             self.sweep_run.experiment_id,
@@ -227,13 +334,9 @@ class StudyRunner:
         return started < self.tune.trials
 
     def trial_config(self, trial: optuna.Trial) -> RunConfig:
-        return dataclasses.replace(
-            trial_budget(self.cell, self.tune),
-            lr=trial.suggest_float("lr", self.tune.lr_min, self.tune.lr_max, log=True),
-            weight_decay=trial.suggest_float(
-                "weight_decay", self.tune.weight_decay_min, self.tune.weight_decay_max, log=True
-            ),
-        )
+        """The cell in the tuning budget, with a value of each field of the space drawn."""
+        drawn = {r.name: r.suggest(trial) for r in self.tune.space}
+        return dataclasses.replace(trial_budget(self.cell, self.tune), **drawn)
 
     def run_trial(self, trial: optuna.Trial, dataset: Dataset, claim: Claim) -> None:
         """One trial, told to the study: COMPLETE with its validation error, or PRUNED (by the
@@ -333,33 +436,31 @@ class StudyRunner:
             raise ConfigError(f"study {self.name} has no completed trial to take values from")
         return min(completed, key=lambda t: t.value)
 
+    def best_params(self) -> dict[str, int | float]:
+        return space_values(self.tune, self.best().params)
+
     def record_best(self) -> bool:
         """Log the best values and Optuna's figures to the tuning run; False if there are none."""
         store = self.sweep_run.store
+        store.set_tags(self.run_id, space_tags(self.tune))  # the space may have changed since
         if not self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             store.set_tags(self.run_id, {Tag.BEST_TRIAL: "none: no completed trial"})
             store.end(self.run_id, "FINISHED")
             return False
-        best = self.best()
-        store.log_metrics(
-            self.run_id,
-            {
-                best_metric("lr"): best.params["lr"],
-                best_metric("weight_decay"): best.params["weight_decay"],
-                Metric.BEST_VAL_ERROR: best.value,
-            },
-            step=self.counted(),
-        )
-        store.set_tags(self.run_id, {Tag.BEST_TRIAL: best.number})
+        trial = self.best()
+        best = {best_metric(name): v for name, v in space_values(self.tune, trial.params).items()}
+        store.log_metrics(self.run_id, {**best, Metric.BEST_VAL_ERROR: trial.value}, self.counted())
+        store.set_tags(self.run_id, {Tag.BEST_TRIAL: trial.number})
         with tempfile.TemporaryDirectory() as tmp:
-            for path in save_figures(self.study, Path(tmp)):
+            for path in save_figures(self.study, Path(tmp), self.tune.names):
                 store.log_file(self.run_id, path, Artifact.FIGURES)
         store.end(self.run_id, "FINISHED")
         return True
 
 
-def save_figures(study: optuna.Study, folder: Path) -> list[Path]:
-    """Optuna's own figures as PNG files; those that need more trials are left out."""
+def save_figures(study: optuna.Study, folder: Path, names: tuple[str, ...]) -> list[Path]:
+    """Optuna's own figures as PNG files; those that need more trials are left out, and the
+    contour of every pair of tuned fields with fewer than two of them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -369,9 +470,10 @@ def save_figures(study: optuna.Study, folder: Path) -> list[Path]:
     figures = {
         "optimization_history": vis.plot_optimization_history,
         "param_importances": vis.plot_param_importances,
-        "contour_lr_weight_decay": vis.plot_contour,
-        "slice": vis.plot_slice,
     }
+    if len(names) >= 2:
+        figures["contour_" + "_".join(names)] = vis.plot_contour
+    figures["slice"] = vis.plot_slice
     saved = []
     for name, plot in figures.items():
         try:

@@ -47,6 +47,8 @@ class Tag:
     TRIAL_NUMBER = "trial_number"
     OPTUNA_STATE = "optuna_state"
     BEST_TRIAL = "best_trial"
+    TUNED_PARAMS = "tuned_params"  # the RunConfig fields a study tunes, comma-separated
+    LOG_SCALED_PARAMS = "log_scaled_params"  # those of them it samples on a log scale
 
 
 class Kind:
@@ -86,6 +88,10 @@ class Artifact:
     FINAL_METRICS = "final_metrics.csv"  # a sweep run's
     WEIGHTS = "weights.pt"
     FIGURES = "figures"  # a tuning run's folder of Optuna figures
+
+
+# What a study tagged before `tuned_params` tuned: both on a log scale.
+LEGACY_TUNED_PARAMS = (Param.LR, Param.WEIGHT_DECAY)
 
 
 def best_metric(param: str) -> str:
