@@ -13,14 +13,16 @@ from pathlib import Path
 
 import torch
 from mlflow import MlflowClient
+from mlflow_stores import new_store
 
 from resnet.cli.presets import build_sweep
 from resnet.cli.sweep import main
 from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
-# Longer than the plain smoke sweep, so kills land in the middle of training.
-ARGV = ["--preset", "smoke", "--iterations", "120", "--no-progress", "--no-report"]
+# The smoke sweep: 60 iterations a cell, a checkpoint every 20, so a signal sent as the first
+# checkpoint appears lands in the middle of training.
+ARGV = ["--preset", "smoke", "--no-progress", "--no-report"]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
 
 
@@ -77,15 +79,15 @@ def wait_for_new_checkpoint(workdir: Path, since: float, process: subprocess.Pop
         time.sleep(0.05)
 
 
-def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path):
-    longer = ("--iterations", "200")
-    reference = tmp_path / "reference"
-    reference.mkdir()
-    assert sweep_process(reference, *longer).wait(timeout=600) == 0
-    expected = finished(reference)
+def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path, monkeypatch):
+    # Longer than the smoke sweep, so that the kills, each at most 2 s after a checkpoint,
+    # land in the middle of training; the uninterrupted reference runs meanwhile.
+    longer = ("--iterations", "120")
+    reference, work = tmp_path / "reference", tmp_path / "killed"
+    for folder in (reference, work):
+        new_store(folder / "mlruns")
+    uninterrupted = sweep_process(reference, *longer)
 
-    work = tmp_path / "killed"
-    work.mkdir()
     rng = random.Random(int(os.environ.get("RELIABILITY_SEED", "0")))  # see docs/RELIABILITY.md
     for _ in range(3):  # each kill lands at a random moment after a checkpoint was written
         started = time.time()
@@ -94,9 +96,11 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path)
         time.sleep(rng.uniform(0, 2))
         process.send_signal(signal.SIGKILL)
         process.wait()
-    final = sweep_process(work, *longer)
-    _, err = final.communicate(timeout=600)
-    assert final.returncode == 0, err
+    monkeypatch.chdir(work)  # the rerun, here: the process start-up is what the kills already had
+    assert main([*ARGV, *longer]) == 0
+    _, err = uninterrupted.communicate(timeout=600)
+    assert uninterrupted.returncode == 0, err
+    expected = finished(reference)
 
     done = finished(work)
     assert set(done) == CELLS  # exactly one FINISHED run per cell
@@ -108,6 +112,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path)
 
 
 def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_it(tmp_path):
+    new_store(tmp_path / "mlruns")
     process = sweep_process(tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline and not list((tmp_path / "mlruns").glob("checkpoints/*/*.pt")):
@@ -125,7 +130,8 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_it(tmp_path):
     assert done[killed[0].info.run_name].info.run_id == killed[0].info.run_id  # the same run
 
 
-def test_a_corrupt_checkpoint_is_one_line_and_the_cell_starts_again(workdir, capsys):
+def test_a_corrupt_checkpoint_is_one_line_and_the_cell_starts_again(store_workdir, capsys):
+    workdir = store_workdir
     process = sweep_process(workdir)
     while not list((workdir / "mlruns").glob("checkpoints/*/*.pt")):
         time.sleep(0.1)
@@ -142,11 +148,13 @@ def test_a_corrupt_checkpoint_is_one_line_and_the_cell_starts_again(workdir, cap
     assert all(r.data.tags["failure_reason"].startswith("abandoned: ") for r in failed)
 
 
-def test_a_run_whose_owner_is_alive_is_left_alone(workdir, capsys):
+def test_a_run_whose_owner_is_alive_is_left_alone(store_workdir, capsys):
+    workdir = store_workdir
     sleeper = subprocess.Popen(["sleep", "120"])
     try:
-        cell = build_sweep("smoke", {}, {"iterations": 120}).cells()[0]
-        assert main([*ARGV, "--depths", "14"]) == 0  # creates the experiment
+        short = ("--iterations", "20")  # what is trained here matters not
+        cell = build_sweep("smoke", {}, {"iterations": 20}).cells()[0]
+        assert main([*ARGV, *short, "--depths", "14"]) == 0  # creates the experiment
         c = client(workdir)
         experiment = c.get_experiment_by_name("depth-smoke-synthetic").experiment_id
         busy = c.create_run(
@@ -158,7 +166,7 @@ def test_a_run_whose_owner_is_alive_is_left_alone(workdir, capsys):
                 "owner": f"{socket.gethostname()}:{sleeper.pid}",
             },
         )
-        assert main([*ARGV, "--depths", "8"]) == 1  # not all cells have a result
+        assert main([*ARGV, *short, "--depths", "8"]) == 1  # not all cells have a result
         assert "running elsewhere" in capsys.readouterr().out
         assert c.get_run(busy.info.run_id).info.status == "RUNNING"  # untouched
         names = [r.info.run_name for r in cell_runs(workdir)]
