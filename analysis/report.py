@@ -199,14 +199,7 @@ def compose(
         "",
         *sentences,
         "",
-        "Both tests use the final training error of each seed (the degradation problem is about "
-        "fitting the training set). Welch's t-test compares the shallowest and the deepest net, "
-        "one-sided (deeper is worse); Kendall's τ-b between depth and error over all runs tests "
-        "a monotonic trend across every depth. Degradation is called reproduced when both give "
-        "p < 0.05; with one seed only the trend test is possible. The plain-vs-residual contrast "
-        "fits a line of training error against depth for each arch over every run and tests, "
-        "one-sided, whether the plain nets' line climbs more steeply; its estimate is the "
-        "difference of the slopes times the depth range, with a 95 % confidence interval.",
+        METHODS_NOTE,
         "",
         *stability_lines(study),
         "## Final errors",
@@ -226,17 +219,33 @@ def compose(
         ]
     if len(study.incomplete):
         parts += ["## Cells not finished", "", *incomplete_lines(study), ""]
-    parts += ["## Figures", ""]
+    return "\n".join([*parts, *figure_lines(drawn, eval_metric)])
+
+
+METHODS_NOTE = (
+    "Both tests use the final training error of each seed (the degradation problem is about "
+    "fitting the training set). Welch's t-test compares the shallowest and the deepest net, "
+    "one-sided (deeper is worse); Kendall's τ-b between depth and error over all runs tests "
+    "a monotonic trend across every depth. Degradation is called reproduced when both give "
+    "p < 0.05; with one seed only the trend test is possible. The plain-vs-residual contrast "
+    "fits a line of training error against depth for each arch over every run and tests, "
+    "one-sided, whether the plain nets' line climbs more steeply; its estimate is the "
+    "difference of the slopes times the depth range, with a 95 % confidence interval."
+)
+
+
+def figure_lines(drawn: dict[str, Figure], eval_metric: str) -> list[str]:
+    lines = ["## Figures", ""]
     for stem in drawn:
-        parts += [
+        lines += [
             f"### {figure_title(stem, eval_metric)}",
             "",
             f"![{stem}](figures/{stem}.png)",
             "",
         ]
         if stem == "layer_responses":
-            parts += [RESPONSES_NOTE, ""]
-    return "\n".join(parts)
+            lines += [RESPONSES_NOTE, ""]
+    return lines
 
 
 def stability_lines(study: Study) -> list[str]:
@@ -278,8 +287,8 @@ def figure_title(stem: str, eval_metric: str) -> str:
 
 RESPONSES_NOTE = (
     f"Each finished run logs `{RESPONSES_FILE}` when training ends: the std of every 3x3 "
-    "layer's output after BN and before the addition and ReLU, over the first 500 validation "
-    "images (training images without a validation split), in eval mode (BN running "
+    "layer's output after BN and before the addition and ReLU, over a fixed sample of "
+    "validation images (training images without a validation split), in eval mode (BN running "
     "statistics) and fp32. Lines are the mean over seeds; "
     "dashed lines are plain nets."
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_LINES, MAX_PARAMS = 60, 6
 # What each layer may import (besides itself); see the layout map in the README.
 ALLOWED = {
     "resnet.core": set(),
@@ -83,3 +84,49 @@ def test_imports_only_go_down_the_layers():
 )
 def test_the_layer_check_itself_tells_right_from_wrong(importer, imported, ok):
     assert allowed(importer, imported) is ok
+
+
+def oversized(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        a = node.args
+        params = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+        params = [p for p in params if p not in ("self", "cls")]
+        lines = node.end_lineno - node.lineno + 1
+        if lines > MAX_LINES or len(params) > MAX_PARAMS:
+            found.append(f"{module_name(path)}.{node.name}: {lines} lines, {len(params)} params")
+    return found
+
+
+def test_functions_are_short_and_take_few_arguments():
+    assert [f for path in source_files() for f in oversized(path)] == []
+
+
+def test_the_metrics_training_logs_are_named_in_the_schema(synthetic16):
+    """core/ cannot import the schema, so the names it logs are checked against it here."""
+    from resnet.core.config import RunConfig
+    from resnet.core.train import train
+    from resnet.tracking.schema import Metric
+
+    logged = set()
+
+    class Names:
+        def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+            logged.update(metrics)
+
+    config = RunConfig(
+        depth=8,
+        dataset="synthetic",
+        image_size=16,
+        iterations=4,
+        batch_size=16,
+        log_every=2,
+        eval_every=4,
+        device="cpu",
+        schedule="constant",
+    )
+    train(config, synthetic16, Names(), progress=False)
+    named = {v for k, v in vars(Metric).items() if k.isupper()}
+    assert logged and logged <= named, logged - named

@@ -16,6 +16,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from resnet.core.device import resolve_device
+from resnet.tracking.schema import Kind, Tag
 
 
 def preset(args) -> str:
@@ -76,7 +77,9 @@ def measure(args, workers: int) -> dict:
             raise RuntimeError(f"the sweep with {workers} workers failed:\n{done.stderr[-3000:]}")
         client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
         experiments = [e.experiment_id for e in client.search_experiments()]
-        runs = [r for r in client.search_runs(experiments) if r.data.tags.get("kind") == "cell"]
+        runs = [
+            r for r in client.search_runs(experiments) if r.data.tags.get(Tag.KIND) == Kind.CELL
+        ]
     finished = [r for r in runs if r.info.status == "FINISHED"]
     span = max(r.info.end_time for r in finished) - min(r.info.start_time for r in finished)
     images = len(finished) * args.iterations * int(finished[0].data.params["batch_size"])

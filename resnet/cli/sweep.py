@@ -42,6 +42,7 @@ from resnet.runner.storage import default_storage, is_database, open_storage
 from resnet.runner.sweep import SweepOptions, SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.runner.tuning import space_problem, study_name, trial_budget
 from resnet.runner.workers import PlacementError, plan, run_workers
+from resnet.tracking.schema import Tag
 from resnet.tracking.store import (
     Store,
     lease,
@@ -465,7 +466,7 @@ def worker_key(args: argparse.Namespace, storage: str) -> str:
     shared = is_database(storage)  # one that workers on other machines may share
     if args.join is not None:
         return f"{socket.gethostname()} worker {args.join}" if shared else f"worker {args.join}"
-    return lease()["owner"] if shared else ""
+    return lease()[Tag.OWNER] if shared else ""
 
 
 def placements_from_args(args: argparse.Namespace, sweep: SweepConfig) -> list | None:

@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from resnet.core.config import RunConfig
-from resnet.runner.storage import claim_trial, open_shared_study, requeue, wait_for_attr
+from resnet.runner.storage import mark_trial_owned, open_shared_study, requeue, wait_for_attr
 from resnet.tracking.schema import Metric
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -91,7 +91,7 @@ class CellQueue:
                 continue
             trial = optuna.Trial(self.study, frozen._trial_id)
             try:
-                claim_trial(trial)
+                mark_trial_owned(trial)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue  # failed by another worker in the instant between
             return trial

@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 
 from resnet.tracking.client import sqlite_path
 from resnet.tracking.liveness import GRACE_SECONDS, HEARTBEAT_SECONDS, lease, process_alive
+from resnet.tracking.schema import Tag
 
 RUN_ATTR = "mlflow_run_id"  # user attr of a trial or study: the MLflow run that records it
 READY_TIMEOUT = 60.0  # how long a worker waits for the one that sets a sweep or study up
@@ -198,9 +199,9 @@ def wait_for_attr(study: optuna.Study, key: str, timeout: float, poll: float = 0
         time.sleep(poll)
 
 
-def claim_trial(trial: optuna.Trial) -> None:
+def mark_trial_owned(trial: optuna.Trial) -> None:
     """Mark the trial as this process's, first thing: a killed worker's trial is then known."""
-    trial.set_user_attr(OWNER_ATTR, lease()["owner"])
+    trial.set_user_attr(OWNER_ATTR, lease()[Tag.OWNER])
     storage = trial.storage
     if isinstance(storage, BaseHeartbeat) and storage.get_heartbeat_interval():
         storage.record_heartbeat(trial._trial_id)  # a trial with no beat never goes stale

@@ -404,7 +404,7 @@ def open_cell_run(
 
 
 def new_cell_run(sweep_run: SweepRun, config: RunConfig, attempt: Attempt) -> CellRun:
-    return CellRun(sweep_run, config, resolve_device(config.device), extra_tags=attempt.tags)
+    return CellRun(sweep_run, config, extra_tags=attempt.tags)
 
 
 def run_sweep(

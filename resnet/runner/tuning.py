@@ -28,15 +28,14 @@ from optuna.trial import TrialState
 
 from resnet.core.config import CELL_FIELDS, NON_IDENTITY_FIELDS, ConfigError, RunConfig
 from resnet.core.data import Dataset
-from resnet.core.device import resolve_device
 from resnet.core.train import ClaimLost, Supervision, load_data, train
 from resnet.runner.storage import (
     READY_TIMEOUT,
     RUN_ATTR,
     STALL_LIMIT,
     Claim,
-    claim_trial,
     exit_stuck,
+    mark_trial_owned,
     open_shared_study,
     requeue_dead_owners,
     wait_for_attr,
@@ -235,9 +234,8 @@ class TrialRun(CellRun):
 
     def __init__(self, parent: SweepRun, parent_run_id: str, config: RunConfig, trial):
         tags = {Tag.TRIAL_NUMBER: trial.number, Tag.STUDY: trial.study.study_name}
-        device = resolve_device(config.device)
         self.name = trial_run_name(config, trial.number)
-        super().__init__(parent, config, device, parent_run_id, Kind.TRIAL, tags, self.name)
+        super().__init__(parent, config, parent_run_id, Kind.TRIAL, tags, self.name)
         self.trial = trial
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
@@ -421,7 +419,7 @@ class StudyRunner:
                 trial = self.study.ask()  # a waiting retry first, else a new trial
             name = trial_run_name(self.cell, trial.number)
             try:
-                claim_trial(trial)  # first: a killed trial is known as ours
+                mark_trial_owned(trial)  # first: a killed trial is known as ours
                 with Claim(self.storage, trial._trial_id, name, stall_limit, on_stuck) as claim:
                     self.run_trial(trial, dataset, claim)
             except optuna.exceptions.UpdateFinishedTrialError:

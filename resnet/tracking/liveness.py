@@ -8,6 +8,8 @@ import socket
 import time
 from pathlib import Path
 
+from resnet.tracking.schema import Tag
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -25,7 +27,7 @@ def lease() -> dict[str, str]:
     one) and a `heartbeat` time in ms."""
     pid = os.getpid()
     owner = f"{socket.gethostname()}:{pid}:{process_start(pid)}:{pid_namespace()}"
-    return {"owner": owner, "heartbeat": str(now_ms())}
+    return {Tag.OWNER: owner, Tag.HEARTBEAT: str(now_ms())}
 
 
 def pid_namespace() -> str:
@@ -74,11 +76,11 @@ def owner_alive(run, dead_owner: str | None = None) -> bool:
     `dead_owner`: a worker whose trial the sweep's queue already found dead by its own, shorter
     heartbeat (it may still exist, stuck). Else, on this host, ask the OS; for another host's
     run, trust its heartbeat for GRACE_SECONDS."""
-    owner = run.data.tags.get("owner", "")
+    owner = run.data.tags.get(Tag.OWNER, "")
     if dead_owner is not None and owner == dead_owner:
         return False
     alive = process_alive(owner)
     if alive is not None:
         return alive
-    beat = run.data.tags.get("heartbeat", "")
+    beat = run.data.tags.get(Tag.HEARTBEAT, "")
     return beat.isdigit() and now_ms() - int(beat) < GRACE_SECONDS * 1000

@@ -78,7 +78,10 @@ class Metric:
     VAL_ERROR = "val_error"
     TEST_ERROR = "test_error"
     TRAIN_LOSS = "train_loss"
+    VAL_LOSS = "val_loss"
     TEST_LOSS = "test_loss"
+    LR = "lr"
+    IMAGES_PER_SEC = "images_per_sec"
     BEST_VAL_ERROR = "best_val_error"  # a tuning run's
     BEST_PREFIX = "best_"  # a tuning run's best value of each tuned param: best_lr, ...
 

@@ -21,7 +21,7 @@ from mlflow import entities
 from mlflow.exceptions import MlflowException
 
 from resnet.core.config import RunConfig, SweepConfig
-from resnet.core.device import device_name
+from resnet.core.device import device_name, resolve_device
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
 from resnet.tracking.schema import (
@@ -251,7 +251,6 @@ class CellRun:
         self,
         sweep_run: SweepRun,
         config: RunConfig,
-        device: torch.device,
         parent_run_id: str | None = None,
         kind: str = Kind.CELL,
         extra_tags: dict[str, Any] | None = None,
@@ -268,7 +267,7 @@ class CellRun:
             Tag.SHORTCUT: config.shortcut,
             Tag.RUN_IDENTITY: config.identity(),
             Tag.TORCH_VERSION: torch.__version__,
-            Tag.DEVICE_NAME: device_name(device),
+            Tag.DEVICE_NAME: device_name(resolve_device(config.device)),
             Tag.KIND: kind,
             **(extra_tags or {}),
         }
