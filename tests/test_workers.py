@@ -31,8 +31,9 @@ from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
-# Long enough that a kill lands in the middle of a cell.
-SMOKE = ["--preset", "smoke", "--iterations", "120", "--no-progress", "--no-report"]
+# The smoke sweep: 60 iterations a cell and a checkpoint every 20, so that a worker is caught
+# with a checkpoint, mid-cell, for most of each cell.
+SMOKE = ["--preset", "smoke", "--no-progress", "--no-report"]
 
 
 # --- the queue --------------------------------------------------------------------------
@@ -410,7 +411,8 @@ def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
     assert [process.returncode for process in processes] == [0, 0, 0], errors
 
 
-def test_two_local_workers_survive_one_being_killed(workdir):
+def test_two_local_workers_survive_one_being_killed(store_workdir):
+    workdir = store_workdir
     launcher = sweep_process(workdir, "--workers", "2")
     client = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").client  # as the launcher does
     mlruns = workdir / "mlruns"
@@ -477,7 +479,8 @@ def postgres():
 
 @pytest.fixture(scope="module")
 def mlflow_server(postgres, tmp_path_factory):
-    """`mlflow server` on the PostgreSQL backend, serving artifacts, as the README starts it."""
+    """`mlflow server` on the PostgreSQL backend, serving artifacts, as the README starts it;
+    without MLflow's job runner (eight more processes for GenAI jobs that no sweep uses)."""
     port = free_port()
     artifacts = tmp_path_factory.mktemp("artifacts")
     log = (tmp_path_factory.mktemp("server") / "log").open("w")
@@ -498,6 +501,7 @@ def mlflow_server(postgres, tmp_path_factory):
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
