@@ -20,6 +20,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from resnet.tracking.address import database_problem, first_line, is_database_url, masked
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
@@ -92,13 +93,27 @@ def open_client(uri: str) -> MlflowClient:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file
     if "://" not in uri or uri.startswith("file:"):
         raise CollectError(
-            f"tracking URI {uri!r} is not supported (allowed: sqlite:///path/to/mlflow.db, "
+            f"tracking URI {masked(uri)!r} is not supported (allowed: sqlite:///path/to/mlflow.db, "
             "a database URL or http://host:port)"
         )
     if uri.startswith("sqlite:///") and not Path(absolute_uri(uri)[len("sqlite:///") :]).exists():
-        raise CollectError(f"no MLflow store at {uri} (run a sweep first, or pass --tracking-uri)")
+        raise CollectError(
+            f"no MLflow store at {masked(uri)} (run a sweep first, or pass --tracking-uri)"
+        )
+    problem = database_problem(uri) if is_database_url(uri) else None  # MLflow would retry
+    if problem is None:
+        try:
+            client = MlflowClient(absolute_uri(uri))
+            client.search_experiments(max_results=1)  # reads the store once: is it one?
+        except Exception as exc:
+            problem = first_line(exc).split(". ")[0]
+    if problem is not None:
+        raise CollectError(
+            f"tracking URI {masked(uri)!r} cannot be read ({problem}); "
+            "allowed: sqlite:///path/to/mlflow.db, a database URL or http://host:port"
+        )
     mlflow.set_tracking_uri(absolute_uri(uri))
-    return MlflowClient(absolute_uri(uri))
+    return client
 
 
 def collect(
@@ -108,15 +123,14 @@ def collect(
     try:
         return read_study(client, experiment, uri, sweep_run_id)
     except MlflowException as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CollectError(f"cannot read {uri}: {reason}") from exc
+        raise CollectError(f"cannot read {masked(uri)}: {first_line(exc)}") from exc
 
 
 def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: str | None):
     found = client.get_experiment_by_name(experiment)
     if found is None:
         names = ", ".join(e.name for e in client.search_experiments()) or "none"
-        raise CollectError(f"no experiment {experiment!r} in {uri} (there are: {names})")
+        raise CollectError(f"no experiment {experiment!r} in {masked(uri)} (there are: {names})")
     runs = search(found.experiment_id)
     sweep = pick_sweep(runs, sweep_run_id, experiment)
     cells = cell_table(runs, sweep)

@@ -32,6 +32,7 @@ from analysis.collect import (
 )
 from analysis.markdown import markdown_table
 from analysis.stats import PAPER_DATASET, Contrast, Verdict, contrast, summary_table, verdicts
+from resnet.tracking.address import masked
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
@@ -193,7 +194,7 @@ def compose(
         "",
         f"Sweep run `{study.sweep_run_id}` ({study.sweep_name}) on {data},"
         f" {finished} of {total} cells finished. Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-        f" from {uri}.",
+        f" from {masked(uri)}.",
         "",
         "## Verdict: is deeper worse?",
         "",
@@ -395,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log=not args.no_log,
         )
     except (UsageError, CollectError) as exc:
-        print(f"analysis.report: error: {exc}", file=sys.stderr)
+        print(f"analysis.report: error: {masked(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print_written(written)
     return 0

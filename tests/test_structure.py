@@ -14,7 +14,7 @@ ALLOWED = {
     "resnet.runner": {"resnet.core", "resnet.tracking"},
     "resnet.cli": {"resnet.core", "resnet.tracking", "resnet.runner", "resnet.bench", "analysis"},
     "resnet.bench": {"resnet.core", "resnet.tracking", "resnet.runner", "resnet.cli"},
-    "analysis": {"resnet.tracking.schema"},
+    "analysis": {"resnet.tracking.schema", "resnet.tracking.address"},
 }
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import optuna
 import pandas as pd
-import sqlalchemy
 import torch
 
 from resnet.cli.common import (
@@ -42,6 +41,7 @@ from resnet.runner.storage import default_storage, is_database, open_storage
 from resnet.runner.sweep import SweepOptions, SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.runner.tuning import space_problem, study_name, trial_budget
 from resnet.runner.workers import PlacementError, plan, run_workers
+from resnet.tracking.address import database_problem, first_line, is_database_url, masked
 from resnet.tracking.schema import Tag
 from resnet.tracking.store import (
     Store,
@@ -227,12 +227,13 @@ def tuning_from_args(args: argparse.Namespace, sweep: SweepConfig, storage: str)
 
 def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
     if not is_database(storage) and not Path(storage).is_file():
-        raise InputError(f"--use-tuned: no Optuna storage at {storage} (run --tune first)")
+        raise InputError(f"--use-tuned: no Optuna storage at {masked(storage)} (run --tune first)")
     known = {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))}
     for cell in sweep.cells():
         name = study_name(sweep.experiment_name, cell.arch, cell.depth)
         if name not in known:
-            raise InputError(f"--use-tuned: no study {name!r} in {storage} (run --tune first)")
+            shown = masked(storage)
+            raise InputError(f"--use-tuned: no study {name!r} in {shown} (run --tune first)")
 
 
 def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
@@ -267,20 +268,23 @@ def open_store(uri: str, checkpoints: Path | None = None) -> Store:
     saved = {k: os.environ.get(k) for k in quick_failure}
     os.environ.update(quick_failure)
     try:
-        store = Store(uri, checkpoints)
-        store.check()
+        problem = database_problem(uri) if is_database_url(uri) else None  # MLflow would retry
+        if problem is None:
+            store = Store(uri, checkpoints)
+            store.check()
     except Exception as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
-        raise InputError(
-            f"tracking URI {uri!r} cannot be opened ({reason}); "
-            "allowed: sqlite:///path/to/mlflow.db, a database URL or http://host:port"
-        ) from exc
+        problem = first_line(exc).split(". ")[0]
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    if problem is not None:
+        raise InputError(
+            f"tracking URI {masked(uri)!r} cannot be opened ({problem}); "
+            "allowed: sqlite:///path/to/mlflow.db, a database URL or http://host:port"
+        )
     return store
 
 
@@ -414,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_fits(sweep, dataset)
         store = open_store(uri, args.checkpoint_dir)
     except (InputError, ConfigError, DataError, PlacementError) as exc:
-        print(f"depth_sweep.py: error: {exc}", file=sys.stderr)
+        print(f"depth_sweep.py: error: {masked(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     keep_freed_memory()
@@ -553,15 +557,17 @@ def check_storage(storage: str) -> None:
         check_journal_file(Path(storage))
         return
     try:
-        open_storage(storage)
+        problem = database_problem(storage)  # once, quickly: Optuna would retry
+        if problem is None:
+            open_storage(storage)
     except Exception as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        shown = sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
+        problem = first_line(exc)
+    if problem is not None:
         raise InputError(
-            f"--storage {shown!r} cannot be opened ({reason}); allowed: a "
+            f"--storage {masked(storage)!r} cannot be opened ({problem}); allowed: a "
             "database URL such as postgresql://user:password@host/db, or a journal "
             "file path"
-        ) from exc
+        )
 
 
 def report_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:

@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.device import device_name, resolve_device
+from resnet.tracking.address import masked
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
 from resnet.tracking.schema import (
@@ -47,8 +48,9 @@ def resolve_tracking_uri(given: str | None = None) -> str:
 
 def ui_command(uri: str) -> str:
     if uri.startswith("http"):
-        return f"open {uri} in a browser"
-    return f"{mlflow_executable()} ui --backend-store-uri {uri} --host 127.0.0.1 --port {UI_PORT}"
+        return f"open {masked(uri)} in a browser"
+    store = masked(uri)  # a database's password is for the user to fill in, never printed
+    return f"{mlflow_executable()} ui --backend-store-uri {store} --host 127.0.0.1 --port {UI_PORT}"
 
 
 def mlflow_executable() -> str:
@@ -63,7 +65,7 @@ def mlflow_executable() -> str:
 
 
 def runs_url(uri: str, experiment_id: str) -> str:
-    base = uri if uri.startswith("http") else f"http://127.0.0.1:{UI_PORT}"
+    base = masked(uri) if uri.startswith("http") else f"http://127.0.0.1:{UI_PORT}"
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"
 
 
