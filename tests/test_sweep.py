@@ -117,10 +117,15 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
     assert capsys.readouterr().out.count("finished earlier") == len(CELLS)
 
 
-def test_a_changed_config_is_not_skipped(workdir):
+# What these sweeps train is not checked: 20 iterations a cell rather than the smoke's 60.
+SHORT = ["--iterations", "20"]
+
+
+def test_a_changed_config_is_not_skipped(store_workdir):
     argv = [
         "--preset",
         "smoke",
+        *SHORT,
         "--archs",
         "residual",
         "--depths",
@@ -134,10 +139,11 @@ def test_a_changed_config_is_not_skipped(workdir):
     assert lrs == ["0.02", "0.05"]
 
 
-def test_force_reruns_finished_cells(workdir):
+def test_force_reruns_finished_cells(store_workdir):
     argv = [
         "--preset",
         "smoke",
+        *SHORT,
         "--archs",
         "residual",
         "--depths",
@@ -150,7 +156,8 @@ def test_force_reruns_finished_cells(workdir):
     assert len(runs(kind="cell")) == 2
 
 
-def test_lr_10_diverges_as_failed_and_the_sweep_goes_on(workdir, capsys):
+def test_lr_10_diverges_as_failed_and_the_sweep_goes_on(store_workdir, capsys):
+    workdir = store_workdir
     assert main(["--preset", "smoke", "--lr", "10", "--no-progress"]) == 0
     cells = runs(kind="cell")
     assert {r.info.run_name for r in cells} == CELLS  # every cell ran despite the failures
@@ -166,7 +173,7 @@ def test_lr_10_diverges_as_failed_and_the_sweep_goes_on(workdir, capsys):
     assert "- **plain**: fewer than two of its depths have a finished seed: no verdict." in report
 
 
-def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
+def test_a_crash_in_one_cell_fails_that_cell_only(store_workdir, monkeypatch):
     real_train = resnet.runner.sweep.train
 
     def crash_on_plain_14(config, *args, **kwargs):
@@ -175,7 +182,7 @@ def test_a_crash_in_one_cell_fails_that_cell_only(workdir, monkeypatch):
         return real_train(config, *args, **kwargs)
 
     monkeypatch.setattr(resnet.runner.sweep, "train", crash_on_plain_14)
-    assert main(["--preset", "smoke", "--no-progress", "--no-report"]) == 1
+    assert main(["--preset", "smoke", *SHORT, "--no-progress", "--no-report"]) == 1
     status = {r.info.run_name: r.info.status for r in runs(kind="cell")}
     assert status == {**{name: "FINISHED" for name in CELLS}, "plain-14-s0": "FAILED"}
     (crashed,) = runs(kind="cell", arch="plain", depth="14")
@@ -199,14 +206,17 @@ bn_group = 16
 """
 
 
-def test_a_sweep_without_validation_split_with_paper_options_ends_with_a_verdict(workdir, capsys):
+def test_a_sweep_without_validation_split_with_paper_options_ends_with_a_verdict(
+    store_workdir, capsys
+):
+    workdir = store_workdir
     smoke = (REPO / "resnet" / "configs" / "smoke.toml").read_text()
     preset = workdir / "paper-options.toml"
     preset.write_text(
         smoke.replace("[data]\n", PAPER_OPTIONS.split("[model]")[0], 1)
         + "\n[model]\nbn_group = 16\n"
     )
-    assert main(["--preset", str(preset), "--no-progress"]) == 0
+    assert main(["--preset", str(preset), *SHORT, "--no-progress"]) == 0
     cells = runs(kind="cell")
     assert len(cells) == 4 and all(r.info.status == "FINISHED" for r in cells)
     for run in cells:
