@@ -1,4 +1,5 @@
-"""Every bad input: one line on stderr, exit code 2, nothing written to the store."""
+"""Bad input that needs its own setup: one line on stderr, exit code 2, nothing written to
+the store. The table of every other bad input is tests/test_bad_input.py."""
 
 import gzip
 import hashlib
@@ -8,65 +9,6 @@ import pytest
 
 from resnet.cli.sweep import main
 from resnet.tracking.store import Store
-
-BAD_INPUTS = {
-    "unknown arch": (["--archs", "plain,vgg"], "unknown arch 'vgg'"),
-    "unknown dataset": (["--dataset", "mnist"], "unknown dataset 'mnist'"),
-    "unknown preset": (["--preset", "fast"], "unknown preset 'fast'"),
-    "unknown precision": (
-        ["--precision", "fp16"],
-        "unknown precision 'fp16' (allowed: fp32, bf16, auto)",
-    ),
-    "depth not 6n+2": (["--depths", "20,21"], "nearest valid: 20, 26"),
-    "zero lr": (["--lr", "0"], "lr must be positive"),
-    "negative lr": (["--lr", "-0.1"], "lr must be positive"),
-    "zero batch size": (["--batch-size", "0"], "batch size must be in [1, 65536], got 0"),
-    "negative iterations": (["--iterations", "-5"], "iterations must be in [1, 10000000]"),
-    "iterations past any study": (
-        ["--iterations", "99999999999999999999999"],
-        "iterations must be in [1, 10000000], got 99999999999999999999999",
-    ),
-    "depth past the paper's deepest": (
-        ["--depths", "999999998"],
-        "depth 999999998 is above 1202, the deepest net of the paper",
-    ),
-    "experiment name too long": (["--experiment", "a" * 600], "at most 200 characters"),
-    "depth not a number": (["--depths", "twenty"], "--depths must be a comma-separated list"),
-    "unknown option": (["--epochs", "3"], "unrecognized arguments: --epochs"),
-    "infinite lr": (["--lr", "inf"], "lr must be positive and finite"),
-    "batch larger than the data": (["--batch-size", "5000"], "exceeds the 2700 training images"),
-    "device not here": (["--device", "cuda:7"], "device cuda:7 is not available here"),
-    "milestones without step schedule": (["--milestones", "10,20"], "needs the step schedule"),
-    "every cell excluded": (
-        ["--preset", "paper", "--archs", "plain", "--depths", "110"],
-        "the sweep has no cells left",
-    ),
-    "experiment name with a path": (["--experiment", "../x"], "experiment name '../x' may hold"),
-    "shortcut of no kind": (["--archs", "plain", "--shortcut", "C"], "unknown shortcut 'C'"),
-    "tracking URI of a file store": (["--tracking-uri", "mlruns"], "tracking URI 'mlruns'"),
-    "tracking server not there": (
-        ["--tracking-uri", "http://127.0.0.1:9"],
-        "tracking URI 'http://127.0.0.1:9' cannot be opened",
-    ),
-    "trials without tuning": (["--use-tuned", "--trials", "7"], "--trials needs --tune"),
-    "seed past 32 bits": (
-        ["--seeds", "0,4294967296"],
-        "seed must be in [0, 2**32), got 4294967296",
-    ),
-    "auto precision, bad lr": (["--precision", "auto", "--lr", "-1"], "lr must be positive"),
-    "auto precision, GPU not here": (
-        ["--precision", "auto", "--device", "cuda:7"],
-        "device cuda:7 is not available here",
-    ),
-    "unknown device with auto precision": (
-        ["--device", "gpu", "--precision", "auto"],
-        "unknown device 'gpu' (allowed: auto, cpu",
-    ),
-    "milestones past the end": (
-        ["--preset", "paper", "--iterations", "1000"],
-        "lr milestones [32000, 48000] must lie inside the 1000 iterations",
-    ),
-}
 
 
 def store_fingerprint(path):
@@ -88,12 +30,6 @@ def assert_refused(capsys, argv, expected, db):
     assert err.count("\n") == 1 and err.startswith("depth_sweep.py: error: ")
     assert expected in err
     assert store_fingerprint(db) == before
-
-
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_is_one_line_and_exit_2(case, capsys, existing_store):
-    argv, expected = BAD_INPUTS[case]
-    assert_refused(capsys, argv, expected, existing_store)
 
 
 def test_bad_input_creates_no_store(capsys, workdir):

@@ -9,10 +9,11 @@ chosen on it.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import shutil
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,16 +79,26 @@ class Dataset:
 # --- loaders: each returns (full training split, test split, number of classes) ---
 
 
+@contextlib.contextmanager
+def leave_nothing_on_failure(data_dir: Path) -> Iterator[None]:
+    """A download that fails takes away the folder it made (nothing of the user's is in it)."""
+    made_here = not data_dir.exists()
+    try:
+        yield
+    except BaseException:
+        if made_here:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+
+
 def load_cifar10(data_dir: Path, image_size: int | None) -> tuple[Split, Split, int]:
     from torchvision.datasets import CIFAR10
 
-    made_here = not data_dir.exists()
     try:
-        train = CIFAR10(str(data_dir), train=True, download=True)
-        test = CIFAR10(str(data_dir), train=False, download=True)
+        with leave_nothing_on_failure(data_dir):
+            train = CIFAR10(str(data_dir), train=True, download=True)
+            test = CIFAR10(str(data_dir), train=False, download=True)
     except Exception as exc:  # offline, or a broken archive
-        if made_here:  # the folder the failed download made, with nothing of the user's in it
-            shutil.rmtree(data_dir, ignore_errors=True)
         raise DataError(
             f"CIFAR-10 is not in {data_dir}/ and could not be downloaded ({type(exc).__name__}): "
             f"put cifar-10-python.tar.gz in {data_dir}/, or use --dataset fashion-mnist offline"
@@ -132,8 +143,9 @@ def _download_fashion_mnist(data_dir: Path) -> tuple[Split, Split, int]:
     from torchvision.datasets import FashionMNIST
 
     try:
-        train = FashionMNIST(str(data_dir), train=True, download=True)
-        test = FashionMNIST(str(data_dir), train=False, download=True)
+        with leave_nothing_on_failure(data_dir):
+            train = FashionMNIST(str(data_dir), train=True, download=True)
+            test = FashionMNIST(str(data_dir), train=False, download=True)
     except Exception as exc:
         where = (
             f"{data_dir}/ nor {DEBIAN_FASHION_MNIST}/"

@@ -1,0 +1,226 @@
+"""Every bad input of every command: exit code 2, exactly one line on stderr that names the
+problem, and no new file, run or store left behind. One table, run in-process."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from analysis.report import main as report_main
+from resnet.cli.benchmark import main as benchmark_main
+from resnet.cli.sweep import main as sweep_main
+from resnet.cli.throughput import main as throughput_main
+
+COMMANDS = {
+    "sweep": (
+        "depth_sweep.py",
+        lambda argv: sweep_main(["--preset", "smoke", "--no-progress", *argv]),
+    ),
+    "report": ("analysis.report", lambda argv: report_main(["--no-log", *argv])),
+    "benchmark": ("benchmark.py", benchmark_main),
+    "throughput": ("worker_throughput.py", throughput_main),
+}
+
+
+def make_files(tmp: Path) -> None:
+    """Names the setup of some cases needs, made in the working directory."""
+    (tmp / "notes.txt").write_text("my own notes\n")
+    (tmp / "folder.toml").mkdir()
+    (tmp / "random.db").write_bytes(os.urandom(4096))
+    (tmp / "empty").mkdir()
+    broken = tmp / "broken"
+    for part in ("train", "test"):
+        for name in ("cat", "dog"):
+            (broken / part / name).mkdir(parents=True)
+            (broken / part / name / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    presets = {
+        "syntax.toml": "[train\n",
+        "unknown.toml": "[train]\nlearning_rate = 0.1\n",
+        "type.toml": '[train]\niterations = "many"\n',
+    }
+    for name, text in presets.items():
+        (tmp / name).write_text(text)
+
+
+# (command, argv, what the one line must say)
+CASES = [
+    # depths
+    ("sweep", ["--depths", "21"], "depth 21 is not 6n+2"),
+    ("sweep", ["--depths", "0"], "depth 0 is not 6n+2"),
+    ("sweep", ["--depths=-2"], "depth -2 is not 6n+2"),
+    ("sweep", ["--depths", "1e9"], "--depths must be a comma-separated list"),
+    ("sweep", ["--depths", "x"], "--depths must be a comma-separated list"),
+    ("sweep", ["--depths", ""], "--depths must not be empty"),
+    ("sweep", ["--depths", "20,20"], "depths has repeated values"),
+    ("sweep", ["--depths", "999999998"], "above 1202, the deepest net of the paper"),
+    # archs
+    ("sweep", ["--archs", "vgg"], "unknown arch 'vgg'"),
+    ("sweep", ["--archs", ""], "--archs must not be empty"),
+    ("sweep", ["--archs", "plain,plain"], "archs has repeated values"),
+    # seeds
+    ("sweep", ["--seeds=-1"], "seed must be in [0, 2**32), got -1"),
+    ("sweep", ["--seeds", "a"], "--seeds must be a comma-separated list"),
+    ("sweep", ["--seeds", "1.5"], "--seeds must be a comma-separated list"),
+    ("sweep", ["--seeds", "0,0"], "seeds has repeated values"),
+    ("sweep", ["--seeds", "1e23"], "--seeds must be a comma-separated list"),
+    ("sweep", ["--seeds", "4294967296"], "seed must be in [0, 2**32)"),
+    # iterations
+    ("sweep", ["--iterations", "0"], "iterations must be in [1, 10000000], got 0"),
+    ("sweep", ["--iterations=-5"], "iterations must be in [1, 10000000], got -5"),
+    ("sweep", ["--iterations", "1e12"], "argument --iterations: invalid int value: '1e12'"),
+    ("sweep", ["--iterations", "99999999999999999999999"], "iterations must be in [1, 10000000]"),
+    ("sweep", ["--warmup-iterations=-1"], "warmup_iterations must be in [0, "),
+    # learning rate and weight decay
+    ("sweep", ["--lr", "0"], "lr must be positive and finite, got 0.0"),
+    ("sweep", ["--lr=-1"], "lr must be positive and finite, got -1.0"),
+    ("sweep", ["--lr", "nan"], "lr must be positive and finite, got nan"),
+    ("sweep", ["--lr", "inf"], "lr must be positive and finite, got inf"),
+    ("sweep", ["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
+    ("sweep", ["--weight-decay=-1"], "weight decay must be zero or positive and finite"),
+    ("sweep", ["--weight-decay", "nan"], "weight decay must be zero or positive and finite"),
+    # batch size and data size
+    ("sweep", ["--batch-size", "0"], "batch size must be in [1, 65536], got 0"),
+    ("sweep", ["--batch-size", "100000"], "batch size must be in [1, 65536], got 100000"),
+    ("sweep", ["--batch-size", "5000"], "exceeds the 2700 training images"),
+    ("sweep", ["--train-subset", "0"], "train_subset must be positive, got 0"),
+    ("sweep", ["--image-size", "4"], "image_size must be at least 8, got 4"),
+    # data
+    ("sweep", ["--dataset", "mnist"], "unknown dataset 'mnist'"),
+    ("sweep", ["--dataset", "imagefolder", "--data-dir", "missing"], "missing"),
+    ("sweep", ["--dataset", "imagefolder", "--data-dir", "empty"], "with one folder per class"),
+    ("sweep", ["--dataset", "imagefolder", "--data-dir", "broken"], "cannot read image"),
+    ("sweep", ["--dataset", "fashion-mnist", "--data-dir", "notes.txt"], "is a file, not a folder"),
+    ("sweep", ["--dataset", "fashion-mnist", "--data-dir", "missing"], "missing"),
+    # presets
+    ("sweep", ["--preset", "fast"], "unknown preset 'fast'"),
+    ("sweep", ["--preset", "syntax.toml"], "is not valid TOML"),
+    ("sweep", ["--preset", "unknown.toml"], "unknown key 'train.learning_rate'"),
+    ("sweep", ["--preset", "type.toml"], "train.iterations must be an integer"),
+    ("sweep", ["--preset", "folder.toml"], "unknown preset 'folder.toml'"),
+    # model and schedule
+    ("sweep", ["--shortcut", "C"], "unknown shortcut 'C'"),
+    ("sweep", ["--precision", "fp16"], "unknown precision 'fp16' (allowed: fp32, bf16, auto)"),
+    ("sweep", ["--milestones", "10,20"], "needs the step schedule"),
+    ("sweep", ["--preset", "paper", "--iterations", "1000"], "must lie inside the 1000 iterations"),
+    ("sweep", ["--preset", "paper", "--archs", "plain", "--depths", "110"], "no cells left"),
+    # tracking store
+    ("sweep", ["--tracking-uri", "garbage://:::"], "tracking URI 'garbage://:::' cannot be opened"),
+    ("sweep", ["--tracking-uri", "sqlite:////proc/x/mlflow.db"], "/proc/x"),
+    ("sweep", ["--tracking-uri", "sqlite:///notes.txt"], "tracking URI 'sqlite:///notes.txt'"),
+    ("sweep", ["--tracking-uri", "sqlite:///random.db"], "tracking URI 'sqlite:///random.db'"),
+    ("sweep", ["--tracking-uri", "mlruns"], "tracking URI 'mlruns' cannot be opened"),
+    ("sweep", ["--tracking-uri", "http://127.0.0.1:9"], "'http://127.0.0.1:9' cannot be opened"),
+    ("sweep", ["--tracking-uri", "mysql://u:pw@127.0.0.1:9/d"], "'mysql://u:***@127.0.0.1:9/d'"),
+    # experiment names
+    ("sweep", ["--experiment", ""], "experiment name '' may hold letters"),
+    ("sweep", ["--experiment", "../../escape"], "experiment name '../../escape' may hold"),
+    ("sweep", ["--experiment", "two\nlines"], "experiment name 'two\\nlines' may hold"),
+    ("sweep", ["--experiment", "a" * 600], "at most 200 characters"),
+    # devices
+    ("sweep", ["--device", "cuda"], "device cuda is not available here"),
+    ("sweep", ["--device", "cuda:7"], "device cuda:7 is not available here"),
+    ("sweep", ["--device", "tpu"], "unknown device 'tpu' (allowed: auto, cpu, cuda, cuda:N, mps)"),
+    ("sweep", ["--device", "gpu", "--precision", "auto"], "unknown device 'gpu'"),
+    # Optuna storage
+    ("sweep", ["--storage", "notes.txt"], "this file is not an Optuna journal"),
+    ("sweep", ["--storage", "empty"], "a journal file is needed there"),
+    (
+        "sweep",
+        ["--storage", "mysql://u:pw@127.0.0.1:9/d"],
+        "--storage 'mysql://u:***@127.0.0.1:9/d'",
+    ),
+    ("sweep", ["--storage", "/proc/j.log"], "cannot write there"),
+    # tuning
+    ("sweep", ["--tune", "--use-tuned"], "--tune and --use-tuned exclude each other"),
+    ("sweep", ["--use-tuned"], "--use-tuned: no Optuna storage at"),
+    ("sweep", ["--tune", "--trials", "0"], "tune.trials must be positive, got 0"),
+    ("sweep", ["--tune", "--trials=-1"], "tune.trials must be positive, got -1"),
+    ("sweep", ["--trials", "3"], "--trials needs --tune"),
+    # workers
+    ("sweep", ["--workers", "0"], "--workers"),
+    ("sweep", ["--workers=-3"], "--workers"),
+    ("sweep", ["--jobs-per-gpu", "2"], "--jobs-per-gpu"),
+    ("sweep", ["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1, got 0"),
+    # folders and flags
+    ("sweep", ["--checkpoint-dir", "notes.txt"], "--checkpoint-dir: "),
+    ("sweep", ["--epochs", "3"], "unrecognized arguments: --epochs 3"),
+    ("sweep", ["--iterations"], "argument --iterations: expected one argument"),
+    ("sweep", ["--depths", "20,21"], "nearest valid: 20, 26"),
+    ("sweep", ["--precision", "auto", "--lr=-1"], "lr must be positive"),
+    ("sweep", ["--precision", "auto", "--device", "cuda:7"], "device cuda:7 is not available"),
+    ("sweep", ["--use-tuned", "--trials", "7"], "--trials needs --tune"),
+    ("sweep", ["--archs", "plain,vgg"], "unknown arch 'vgg'"),
+    # analysis.report
+    ("report", ["--experiment", "x", "--tracking-uri", "garbage://:::"], "cannot be read"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///random.db"], "cannot be read"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///notes.txt"], "cannot be read"),
+    (
+        "report",
+        ["--experiment", "x", "--tracking-uri", "mysql://u:pw@h:9/d"],
+        "'mysql://u:***@h:9/d'",
+    ),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///none.db"], "no MLflow store at"),
+    ("report", ["--experiment", "x", "--tracking-uri", "mlruns"], "is not supported"),
+    ("report", ["--experiment", "x", "--tracking-uri", "file:///tmp"], "is not supported"),
+    ("report", ["--experiment", "nobody"], "no experiment 'nobody'"),
+    ("report", ["--experiment", "x", "--bogus"], "unrecognized arguments: --bogus"),
+    ("report", ["--tracking-uri"], "expected one argument"),
+    # benchmark.py
+    ("benchmark", ["--archs", "vgg"], "unknown arch 'vgg'"),
+    ("benchmark", ["--depths", "21"], "depth 21 is not 6n+2"),
+    ("benchmark", ["--depths", "x"], "--depths must be a comma-separated list"),
+    ("benchmark", ["--precision", "fp16"], "unknown precision 'fp16'"),
+    ("benchmark", ["--device", "tpu"], "unknown device 'tpu'"),
+    ("benchmark", ["--device", "cuda:7"], "device cuda:7 is not available here"),
+    ("benchmark", ["--batch-size", "0"], "--batch-size must be at least 1"),
+    ("benchmark", ["--rounds", "0"], "--rounds must be at least 1"),
+    ("benchmark", ["--steps=-1"], "--steps must be at least 1"),
+    ("benchmark", ["--images", "0"], "--images must be at least 1"),
+    ("benchmark", ["--workers=-1"], "--workers must be 0 or more"),
+    ("benchmark", ["--batch-size", "300", "--images", "200"], "exceeds the 200 images"),
+    ("benchmark", ["--json", "/no/such/folder/x.json"], "give a file in an existing folder"),
+    ("benchmark", ["--json", "empty"], "give a file in an existing folder"),
+    ("benchmark", ["--steps", "many"], "argument --steps: invalid int value"),
+    ("benchmark", ["--epochs", "1"], "unrecognized arguments: --epochs 1"),
+    # worker_throughput.py
+    ("throughput", ["--workers", "0"], "--workers and --cells must be at least 1"),
+    ("throughput", ["--cells", "0"], "--workers and --cells must be at least 1"),
+    ("throughput", ["--arch", "vgg"], "unknown arch 'vgg'"),
+    ("throughput", ["--depth", "21"], "depth 21 is not 6n+2"),
+    ("throughput", ["--precision", "fp16"], "unknown precision 'fp16'"),
+    ("throughput", ["--device", "gpu"], "unknown device 'gpu'"),
+    ("throughput", ["--json", "/proc/x.json"], "cannot write there"),
+]
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file and folder under `folder`, files with a hash of their bytes: what a refused
+    command must leave as it was."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else ""
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_the_table_holds_a_hundred_cases_of_every_command():
+    assert len(CASES) >= 100
+    assert {command for command, _, _ in CASES} == set(COMMANDS)
+
+
+@pytest.mark.parametrize(("command", "argv", "expected"), CASES, ids=lambda v: repr(v)[:40])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(
+    command, argv, expected, store_workdir, capsys
+):
+    make_files(store_workdir)
+    before = fingerprint(store_workdir)
+    prog, run = COMMANDS[command]
+    capsys.readouterr()
+    code = run(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith(f"{prog}: error: "), err
+    assert expected in err, err
+    assert fingerprint(store_workdir) == before
