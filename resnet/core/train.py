@@ -50,7 +50,9 @@ class Supervision:
     """What a caller asks of a running net after every iteration. With a `path`, it saves its
     resumable state there every `every` iterations, and saves it and raises `Interrupted` once
     `should_stop` (a signal handler's flag) says so, so a stop never falls in the middle of a
-    step. `claim_lost` says when the run is another worker's now."""
+    step. It also saves after the last iteration: the trained net is kept until its caller has
+    stored it (its artifacts refused, a rerun resumes there instead of training it again).
+    `claim_lost` says when the run is another worker's now."""
 
     path: Path | None = None
     every: int = 1000
@@ -58,8 +60,11 @@ class Supervision:
     claim_lost: Callable[[], bool] = lambda: False
 
     def after(self, it: int, state: TrainingState, last: int) -> None:
-        """Save, or save and stop, after iteration `it` (never after the last one)."""
-        if self.path is None or it >= last:
+        """Save, or save and stop, after iteration `it` (only save after the last one)."""
+        if self.path is None:
+            return
+        if it >= last:
+            state.save(self.path, it)
             return
         if self.should_stop():
             state.save(self.path, it)

@@ -5,6 +5,11 @@ this machine or others, can pull them from one shared sweep. Cells that already 
 run with the same config are not trained again (`force` reruns them). A diverged or crashed cell
 ends FAILED with its reason, and the sweep goes on. A cell whose earlier run was killed, or
 abandoned by a dead worker, resumes from its checkpoint in that run.
+
+A store that refuses a trained cell's artifacts (a read-only folder, a full disk) stops the
+sweep instead: every further cell would train only to meet the same refusal. The cell's run is
+left KILLED with its checkpoint, which holds the trained net, and the sweep's run ends FAILED
+with the reason; the rerun resumes the cell at its last iteration and logs what is missing.
 """
 
 from __future__ import annotations
@@ -41,11 +46,21 @@ from resnet.runner.storage import (
 )
 from resnet.runner.tuning import StudyRunner, TuneConfig
 from resnet.tracking.liveness import owner_alive
-from resnet.tracking.schema import RESPONSES_FILE, Metric, Tag
-from resnet.tracking.store import CellRun, Store, SweepRun, sweep_identity
+from resnet.tracking.schema import RESPONSES_FILE, Artifact, Metric, Tag
+from resnet.tracking.store import ArtifactWriteError, CellRun, Store, SweepRun, sweep_identity
 
 SUMMARY_METRICS = (Metric.TRAIN_ERROR, Metric.VAL_ERROR, Metric.TEST_ERROR, Metric.TRAIN_LOSS)
 RESULTS = ("finished", "skipped", "diverged", "duplicate")  # rows that are a cell's result
+NOT_LOGGED = "artifacts not logged"  # the row status of a cell whose artifacts were refused
+
+
+class SweepHalted(Exception):
+    """The store refused a trained cell's artifacts: the sweep stops (said on stderr already),
+    with the cell's summary row."""
+
+    def __init__(self, reason: str, cell_row: dict):
+        super().__init__(reason)
+        self.reason, self.row = reason, cell_row
 
 
 @dataclass
@@ -118,6 +133,11 @@ def abandon(store: Store, run_id: str, problem: str, name: str | None = None) ->
         print(f"{name}: {problem}; starting it again", file=sys.stderr)
     store.set_tags(run_id, {Tag.FAILURE_REASON: f"abandoned: {problem}"})
     store.end(run_id, "FAILED")
+    drop_checkpoint(store, run_id)
+
+
+def drop_checkpoint(store: Store, run_id: str) -> None:
+    """A run closed for good (FINISHED or FAILED) is never resumed: its checkpoint goes."""
     shutil.rmtree(checkpoint_path(store.checkpoint_folder, run_id).parent, True)
 
 
@@ -138,12 +158,25 @@ def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResu
         cell.fail(result.failure or result.status)
         outcome = row(config, result.status, cell.run_id, result.metrics, note=result.failure)
     else:
-        cell.log_weights(result.model)
-        log_responses(cell, result, dataset, config)
+        log_artifacts(cell, result, dataset, config)
         cell.finish()
         outcome = row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
-    shutil.rmtree(checkpoint_path(cell.store.checkpoint_folder, cell.run_id).parent, True)
+    drop_checkpoint(cell.store, cell.run_id)
     return outcome
+
+
+def log_artifacts(cell: CellRun, result: TrainResult, dataset: Dataset, config: RunConfig) -> None:
+    """The trained net's weights and layer responses, those its run lacks (a resumed run may
+    have some). If the store refuses them, the run is left KILLED, keeping its checkpoint (saved
+    after the last iteration): the rerun resumes it there, without training, and logs the rest."""
+    try:
+        if Artifact.WEIGHTS not in cell.artifacts:
+            cell.log_weights(result.model)
+        if RESPONSES_FILE not in cell.artifacts:
+            log_responses(cell, result, dataset, config)
+    except ArtifactWriteError as exc:
+        cell.fail(f"{exc}; rerun to log them from its checkpoint", "KILLED")
+        raise
 
 
 def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: RunConfig) -> None:
@@ -299,6 +332,9 @@ class SweepWorker:
                 file=sys.stderr,
             )
             return
+        except SweepHalted as halted:  # enqueued again: the rerun resumes the cell
+            self.queue.tell(trial, halted.row, again=True)
+            raise
         self.queue.tell(trial, outcome)
 
     def outcome(self, trial, config: RunConfig, attempt: Attempt) -> dict:
@@ -326,7 +362,9 @@ class SweepWorker:
     def train(self, config: RunConfig, attempt: Attempt) -> dict:
         """Train one cell: resume its earlier unfinished run from its checkpoint, else start a
         new child run. Never raises but for an interrupt (the run is then KILLED, and
-        resumable) and a lost claim (the run is left to the worker that has it now)."""
+        resumable), a lost claim (the run is left to the worker that has it now) and
+        `SweepHalted` (the store refused the trained cell's artifacts: its run is KILLED,
+        resumable without training)."""
         cell, busy = open_cell_run(self.sweep_run, config, attempt)
         if cell is None:
             return row(config, "running elsewhere", busy, {}, note="its owner process is alive")
@@ -347,10 +385,19 @@ class SweepWorker:
             raise
         except ClaimLost:
             raise  # the run is another worker's now: leave it as it is
+        except ArtifactWriteError as exc:  # the store's fault, which every cell would meet
+            print(
+                f"{config.name}: {exc}; its trained state is kept in its checkpoint; the sweep "
+                "stops here: rerun the same command once the folder is writable",
+                file=sys.stderr,
+            )
+            kept = row(config, NOT_LOGGED, cell.run_id, {}, note=f"{exc}; kept in its checkpoint")
+            raise SweepHalted(str(exc), kept) from exc
         except Exception as exc:  # a crash in one cell must not end the sweep
             traceback.print_exc(file=sys.stderr)
             reason = f"{type(exc).__name__}: {exc}"
             cell.fail(reason)
+            drop_checkpoint(self.store, cell.run_id)  # a FAILED run is never resumed
             return row(config, "failed", cell.run_id, {}, note=reason)
 
     def fit(self, cell: CellRun, config: RunConfig, attempt: Attempt) -> TrainResult:
@@ -426,6 +473,11 @@ def run_sweep(
         if o.tuning is not None:
             worker.tune()
         worker.work()
+    except SweepHalted as halted:  # said on stderr; the cells not done are the rerun's
+        rows = queue.rows(cells, started)
+        if not o.join:
+            sweep_run.finish(rows, status="FAILED", reason=f"stopped: {halted.reason}")
+        return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
     except BaseException as exc:
         if not o.join:
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"

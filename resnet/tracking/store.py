@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import torch
 from mlflow import entities
@@ -22,7 +24,7 @@ from mlflow.exceptions import MlflowException
 
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.device import device_name, resolve_device
-from resnet.tracking.address import masked
+from resnet.tracking.address import first_line, masked
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
 from resnet.tracking.schema import (
@@ -81,6 +83,15 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+class ArtifactWriteError(Exception):
+    """The store refused a run's artifact (a read-only folder, a full disk); the message is one
+    line naming the folder."""
+
+    def __init__(self, folder: str, reason: str):
+        super().__init__(f"cannot write artifacts to {folder}: {reason}")
+        self.folder, self.reason = folder, reason
 
 
 class Store:
@@ -166,7 +177,32 @@ class Store:
         self.client.log_batch(run_id, tags=[entities.RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(run_id, str(path), artifact_path)
+        try:
+            self.client.log_artifact(run_id, str(path), artifact_path)
+        except OSError as exc:  # a local folder's, or a server's connection
+            reason = exc.strerror or first_line(exc)  # first_line: no password in it
+            raise ArtifactWriteError(self.artifact_folder(run_id, artifact_path), reason) from exc
+
+    def artifact_folder(self, run_id: str, artifact_path: str | None = None) -> str:
+        """Where the run's artifacts go: a local path when they are files here, else the URI."""
+        try:
+            uri = self.client.get_run(run_id).info.artifact_uri.rstrip("/")
+        except Exception:  # the store is unreachable too: name the run at least
+            return f"the artifacts of run {run_id}"
+        if artifact_path:
+            uri = f"{uri}/{artifact_path}"
+        parsed = urlparse(uri)
+        if parsed.scheme in ("", "file"):
+            return url2pathname(parsed.path)
+        return masked(uri)
+
+    def artifact_names(self, run_id: str) -> set[str]:
+        """The files (and folders) at the top of the run's artifacts."""
+        return {info.path for info in self.client.list_artifacts(run_id)}
+
+    def delete_tag_if_set(self, run, key: str) -> None:
+        if key in run.data.tags:
+            self.client.delete_tag(run.info.run_id, key)
 
     def end(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status, end_time=now_ms())
@@ -202,6 +238,8 @@ class SweepRun:
         if run_id is not None:
             self.run_id = run_id
             store.client.update_run(self.run_id, status="RUNNING")
+            # The reason an earlier attempt failed is no longer true of the sweep going on.
+            store.delete_tag_if_set(store.client.get_run(run_id), Tag.FAILURE_REASON)
         else:
             self.run_id = self._create()
 
@@ -229,13 +267,28 @@ class SweepRun:
         lets the analysis find it, since it is not a child of this run."""
         self.store.set_tags(self.run_id, {reused_tag(cell_name): run_id})
 
-    def finish(self, rows: list[dict[str, Any]], status: str = "FINISHED") -> None:
-        """Log the final metrics of every cell as a CSV, then close the run."""
+    def finish(
+        self, rows: list[dict[str, Any]], status: str = "FINISHED", reason: str | None = None
+    ) -> None:
+        """Log the final metrics of every cell as a CSV, then close the run (with `reason` as
+        its failure reason). A store that refuses the CSV still gets the run closed: FAILED,
+        saying why, rather than left RUNNING."""
+        try:
+            self.log_final_metrics(rows)
+        except ArtifactWriteError as exc:
+            if reason is None:  # else the reason given has said it already
+                print(f"warning: the sweep's final metrics were not logged: {exc}", file=sys.stderr)
+                reason = f"final metrics not logged: {exc}"
+            status = "FAILED" if status == "FINISHED" else status
+        if reason is not None:
+            self.store.set_tags(self.run_id, {Tag.FAILURE_REASON: reason})
+        self.store.end(self.run_id, status)
+
+    def log_final_metrics(self, rows: list[dict[str, Any]]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Artifact.FINAL_METRICS
             write_csv(path, rows)
             self.store.log_file(self.run_id, path)
-        self.store.end(self.run_id, status)
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -284,6 +337,7 @@ class CellRun:
         )
         self.run_id = run.info.run_id
         self.logged_until = 0  # steps up to here are in MLflow already (a resumed run)
+        self.artifacts: set[str] = set()  # the artifacts it has already (a resumed run)
         self.closed = False
         self.last_heartbeat = time.monotonic()
         self.store.log_params(self.run_id, config.to_params())
@@ -296,12 +350,13 @@ class CellRun:
         cell.store, cell.run_id = store, run.info.run_id
         history = store.client.get_metric_history(cell.run_id, Metric.TRAIN_LOSS)
         cell.logged_until = max((m.step for m in history), default=0)
+        cell.artifacts = store.artifact_names(cell.run_id)  # a run may have some of them
         cell.last_heartbeat = time.monotonic()
         cell.closed = False
         store.client.update_run(cell.run_id, status="RUNNING")
         store.set_tags(cell.run_id, {**lease(), Tag.RESUMED: "true"})
-        if Tag.FAILURE_REASON in run.data.tags:  # the interruption's, no longer true
-            store.client.delete_tag(cell.run_id, Tag.FAILURE_REASON)
+        # the interruption's, or the refused artifacts': no longer true
+        store.delete_tag_if_set(run, Tag.FAILURE_REASON)
         return cell
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
@@ -319,6 +374,7 @@ class CellRun:
             path = Path(tmp) / Artifact.WEIGHTS
             torch.save(state, path)
             self.store.log_file(self.run_id, path)
+        self.artifacts.add(Artifact.WEIGHTS)
 
     def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
         """`rows` as the CSV artifact `name`."""
@@ -326,6 +382,7 @@ class CellRun:
             path = Path(tmp) / name
             write_csv(path, rows)
             self.store.log_file(self.run_id, path)
+        self.artifacts.add(name)
 
     def log_num_params(self, num_params: int) -> None:
         self.store.log_params(self.run_id, {Param.NUM_PARAMS: str(num_params)})

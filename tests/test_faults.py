@@ -1,0 +1,136 @@
+"""Faults of the store itself: an artifacts folder that turns read-only in the middle of a sweep.
+
+The trained net is kept in its checkpoint, the failure is one line, the sweep's run is closed
+FAILED with the reason, and the rerun logs what is missing without training the net again."""
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+
+import resnet.core.train as train_module
+from resnet.cli.sweep import main
+from resnet.core.checkpoint import load
+from resnet.tracking.store import Store
+
+# Two cells of 20 iterations, with a checkpoint every 20: no checkpoint is saved during
+# training, only the one after the last iteration that keeps the trained net.
+ARGV = ["--preset", "smoke", "--no-progress", "--no-report", "--depths", "8", "--iterations", "20"]
+ITERATIONS = 20
+MESSAGE = "cannot write artifacts to "
+
+
+def chmod_stops_writes() -> bool:
+    """False for root (it writes into read-only folders), unless it lacks that capability."""
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o555)
+        try:
+            (Path(tmp) / "probe").touch()
+        except PermissionError:
+            return True
+        finally:
+            Path(tmp).chmod(0o755)
+    return False
+
+
+class ReadOnlyAfterFirstArtifact:
+    """Turns mlruns/artifacts read-only once the first artifact (a net's weights) is in it: by
+    chmod where that stops writes, else (as root) by refusing writes as the OS would. Notes
+    every artifact written, as (run id, file name)."""
+
+    def __init__(self, folder: Path, monkeypatch: pytest.MonkeyPatch):
+        self.folder, self.read_only, self.tripped, self.written = folder, False, False, []
+        self.refuse = not chmod_stops_writes()
+        real = LocalArtifactRepository.log_artifact
+
+        def log_artifact(repo, local_file, artifact_path=None):
+            if self.read_only and self.refuse:
+                denied = errno.EACCES
+                raise PermissionError(denied, os.strerror(denied), repo.artifact_dir)
+            real(repo, local_file, artifact_path)
+            self.written.append((Path(repo.artifact_dir).parent.name, Path(local_file).name))
+            if not self.tripped:  # once: the rerun finds the folder writable again
+                self.tripped = True
+                self.set_read_only(True)
+
+        monkeypatch.setattr(LocalArtifactRepository, "log_artifact", log_artifact)
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.read_only = read_only
+        for folder in [self.folder, *(p for p in self.folder.rglob("*") if p.is_dir())]:
+            folder.chmod(0o555 if read_only else 0o755)
+
+
+def runs_of(workdir: Path) -> tuple:
+    """(the store's client, the sweep run, {cell run name: run})."""
+    client = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").client
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(ids)
+    (sweep,) = [r for r in runs if r.data.tags.get("kind") == "sweep"]
+    cells = [r for r in runs if r.data.tags.get("kind") == "cell"]
+    assert len(cells) == len({r.info.run_name for r in cells}), "a cell got a second run"
+    return client, sweep, {r.info.run_name: r for r in cells}
+
+
+def checkpoint_files(workdir: Path) -> list[Path]:
+    return [p for p in (workdir / "mlruns" / "checkpoints").rglob("*") if p.is_file()]
+
+
+def count_training_steps(monkeypatch: pytest.MonkeyPatch) -> list:
+    steps = []
+    real = train_module.train_step
+
+    def counted(*args, **kwargs):
+        steps.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", counted)
+    return steps
+
+
+def test_a_read_only_artifacts_folder_stops_the_sweep_and_the_rerun_only_logs(
+    store_workdir, monkeypatch, capsys
+):
+    workdir = store_workdir
+    fault = ReadOnlyAfterFirstArtifact(workdir / "mlruns" / "artifacts", monkeypatch)
+    try:
+        assert main(ARGV) == 1
+    finally:
+        fault.set_read_only(False)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if MESSAGE in line]
+    assert str(workdir / "mlruns" / "artifacts") in line and "Permission denied" in line
+    assert "kept in its checkpoint" in line and "rerun the same command" in line
+
+    client, sweep, cells = runs_of(workdir)
+    assert sweep.info.status == "FAILED" and MESSAGE in sweep.data.tags["failure_reason"]
+    (trained,) = cells.values()  # the sweep stopped before the other cell
+    assert trained.info.status == "KILLED" and MESSAGE in trained.data.tags["failure_reason"]
+    run_id = trained.info.run_id
+    (checkpoint,) = checkpoint_files(workdir)
+    assert checkpoint.parent.name == run_id and load(checkpoint)["iteration"] == ITERATIONS
+    assert fault.written == [(run_id, "weights.pt")]  # its responses were refused
+
+    steps = count_training_steps(monkeypatch)
+    assert main(ARGV) == 0
+    assert f"resuming run {run_id} from its checkpoint" in capsys.readouterr().err
+    assert len(steps) == ITERATIONS  # the other cell's; the trained one was not trained again
+    assert (run_id, "layer_responses.csv") in fault.written
+    assert (run_id, "weights.pt") not in fault.written[1:]  # only what it lacked
+
+    client, sweep, cells = runs_of(workdir)
+    assert sweep.info.status == "FINISHED" and "failure_reason" not in sweep.data.tags
+    assert {r.info.status for r in cells.values()} == {"FINISHED"}
+    resumed = cells[trained.info.run_name]
+    assert resumed.info.run_id == run_id and resumed.data.tags["resumed"] == "true"
+    assert "failure_reason" not in resumed.data.tags
+    history = [m.step for m in client.get_metric_history(run_id, "train_loss")]
+    assert history == [10, 20]  # logged once, in the first attempt
+    for run in cells.values():
+        logged = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"weights.pt", "layer_responses.csv"} <= logged
+    assert checkpoint_files(workdir) == []
