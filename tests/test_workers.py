@@ -2,8 +2,10 @@
 workers killed mid-run, on the embedded storage and on a real PostgreSQL with an MLflow server.
 Every cell must end with exactly one FINISHED MLflow run and one COMPLETE trial."""
 
+import base64
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -12,12 +14,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import psycopg
 import pytest
+import sqlalchemy
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
@@ -437,12 +443,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def new_password() -> str:
+    """A random password: as long as MLflow asks (12 characters at least), and found nowhere
+    by chance."""
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A PostgreSQL server: its URL, with no password in it, and the password that libpq reads
+    from PGPASSWORD (None where the server asks for none)."""
+
+    url: str
+    password: str | None
+
+    def env(self) -> dict[str, str]:
+        return {"PGPASSWORD": self.password} if self.password else {}
+
+
 @pytest.fixture(scope="module")
 def postgres():
     """A throwaway PostgreSQL server (Debian's package) with the databases `optuna` and
-    `mlflow`; TEST_POSTGRES_URL names an existing server instead."""
+    `mlflow`, which lets in only 127.0.0.1 (and its socket) with a password (scram-sha-256), as
+    the README sets it up; TEST_POSTGRES_URL names an existing server instead (its password in
+    the URL or in PGPASSWORD)."""
     if os.environ.get("TEST_POSTGRES_URL"):
-        yield os.environ["TEST_POSTGRES_URL"].rstrip("/")
+        url = sqlalchemy.make_url(os.environ["TEST_POSTGRES_URL"].rstrip("/"))
+        password = url.password or os.environ.get("PGPASSWORD")
+        yield Database(url.set(password=None).render_as_string(), password)
         return
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     assert bins, "PostgreSQL is not installed: scripts/setup.sh installs Debian's postgresql"
@@ -451,12 +479,20 @@ def postgres():
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # not as root
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
-    data, port = folder / "data", free_port()
+    data, port, password = folder / "data", free_port(), new_password()
+    env = {**os.environ, "PGPASSWORD": password}
 
     def pg(*command):
-        subprocess.run([*as_postgres, *map(str, command)], check=True, capture_output=True)
+        run = [*as_postgres, *map(str, command)]
+        subprocess.run(run, check=True, capture_output=True, env=env)
 
-    pg(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust")
+    pwfile = folder / "pwfile"  # initdb reads the superuser's password from a file
+    pwfile.touch(mode=0o600)
+    pwfile.write_text(f"{password}\n")
+    if os.geteuid() == 0:
+        shutil.chown(pwfile, "postgres")
+    pg(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile", pwfile)
+    pwfile.unlink()
     pg(
         bindir / "pg_ctl",
         "-D",
@@ -469,29 +505,73 @@ def postgres():
         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
     )
     try:
+        url = f"postgresql://postgres@127.0.0.1:{port}"
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(f"{url}/postgres", password="not-the-password").close()
         for database in ("optuna", "mlflow"):
             pg(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", database)
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        yield Database(url, password)
     finally:
         pg(bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop")
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Server:
+    """An MLflow server with MLflow's basic auth: its URL, the user the workers log in as, and
+    its admin's password."""
+
+    url: str
+    username: str
+    password: str
+    admin_password: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "MLFLOW_TRACKING_USERNAME": self.username,
+            "MLFLOW_TRACKING_PASSWORD": self.password,
+        }
+
+
+AUTH_CONFIG = """[mlflow]
+default_permission = EDIT
+database_uri = sqlite:///{users}
+admin_username = admin
+admin_password = {password}
+"""
+
+
 @pytest.fixture(scope="module")
 def mlflow_server(postgres, tmp_path_factory):
-    """`mlflow server` on the PostgreSQL backend, serving artifacts, as the README starts it;
-    without MLflow's job runner (eight more processes for GenAI jobs that no sweep uses)."""
-    port = free_port()
-    artifacts = tmp_path_factory.mktemp("artifacts")
-    log = (tmp_path_factory.mktemp("server") / "log").open("w")
+    """`mlflow server --app-name basic-auth` on the PostgreSQL backend, serving artifacts, as the
+    README starts it: its admin's password in its auth config file, the database's in PGPASSWORD,
+    none on its command line; and a user `worker` for the workers, made by the admin. Without
+    MLflow's job runner (eight more processes for GenAI jobs that no sweep uses)."""
+    port, admin_password, password = free_port(), new_password(), new_password()
+    folder = tmp_path_factory.mktemp("server")
+    config = folder / "basic_auth.ini"
+    config.touch(mode=0o600)
+    config.write_text(AUTH_CONFIG.format(users=folder / "users.db", password=admin_password))
+    log = (folder / "log").open("w")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_AUTH_", "MLFLOW_TRACK"))
+    }
+    env.update(
+        postgres.env(),
+        MLFLOW_AUTH_CONFIG_PATH=str(config),
+        MLFLOW_FLASK_SERVER_SECRET_KEY=new_password(),
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+    )
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "mlflow"),
             "server",
+            "--app-name",
+            "basic-auth",
             "--backend-store-uri",
-            f"{postgres}/mlflow",
+            f"{postgres.url}/mlflow",
             "--artifacts-destination",
-            str(artifacts),
+            str(folder / "artifacts"),
             "--host",
             "127.0.0.1",
             "--port",
@@ -501,40 +581,92 @@ def mlflow_server(postgres, tmp_path_factory):
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while True:
         try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
+            urllib.request.urlopen(f"{url}/health", timeout=2)  # open to all
             break
         except OSError:
             assert server.poll() is None and time.time() < deadline, "mlflow server did not start"
             time.sleep(0.5)
-    yield url
+    from mlflow.server.auth.client import AuthServiceClient  # imports MLflow's server: 2 s
+
+    with pytest.MonkeyPatch.context() as admin:
+        admin.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        admin.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
+        AuthServiceClient(url).create_user("worker", password)
+    yield Server(url, "worker", password, admin_password)
     server.terminate()
     server.wait(timeout=60)
 
 
-def test_three_workers_on_postgresql_survive_one_being_killed(workdir, postgres, mlflow_server):
+def refused(url: str, user: str | None = None, password: str = "") -> bool:
+    """Whether the MLflow server at `url` refuses a search of its experiments (401 or 403) to
+    this user, or to a client that gives no user at all."""
+    request = urllib.request.Request(f"{url}/api/2.0/mlflow/experiments/search?max_results=1")
+    if user:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+    except urllib.error.HTTPError as error:
+        return error.code in (401, 403)
+    return False
+
+
+def assert_no_password_anywhere(passwords, outputs, client: MlflowClient, storage) -> None:
+    """None of the passwords in the workers' outputs, in the MLflow store (every run's name,
+    params, tags and metric names) or in the Optuna storage (the studies' names and attrs, the
+    trials' params and attrs)."""
+    experiments = client.search_experiments()
+    recorded = [repr([(e.name, e.tags) for e in experiments])]
+    for run in client.search_runs([e.experiment_id for e in experiments]):
+        data = run.data
+        recorded.append(repr((run.info.run_name, data.params, data.tags, sorted(data.metrics))))
+    for summary in optuna.get_all_study_summaries(storage):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        system_attrs = storage.get_study_system_attrs(study._study_id)
+        recorded.append(repr((study.study_name, study.user_attrs, system_attrs)))
+        recorded += [repr((t.params, t.user_attrs, t.system_attrs)) for t in study.trials]
+    places = {f"worker {i}'s output": out for i, out in enumerate(outputs, 1)}
+    places |= {"the MLflow store and the Optuna storage": "\n".join(recorded)}
+    leaks = [(n, where) for n, p in enumerate(passwords) for where in places if p in places[where]]
+    assert not leaks  # (the password's index, where it was found)
+
+
+def test_three_workers_on_postgresql_survive_one_being_killed(
+    workdir, postgres, mlflow_server, monkeypatch
+):
     # As if on three machines (here, three processes sharing two cores) with a shared folder
-    # for checkpoints, so that the killed worker's cell resumes elsewhere.
+    # for checkpoints, so that the killed worker's cell resumes elsewhere. Each machine has the
+    # passwords in its environment, as the README sets them: none is on a command line.
+    assert refused(mlflow_server.url) and refused(mlflow_server.url, "worker", "not-it")
+    for name, value in {**postgres.env(), **mlflow_server.env()}.items():
+        monkeypatch.setenv(name, value)  # for the workers, and for this test's own clients
     checkpoints = workdir / "shared" / "checkpoints"
     shared = [
         "--storage",
-        f"{postgres}/optuna",
+        f"{postgres.url}/optuna",
         "--tracking-uri",
-        mlflow_server,
+        mlflow_server.url,
         "--checkpoint-dir",
         str(checkpoints),
     ]
     workers = [sweep_process(workdir, *shared, threads=1) for _ in range(3)]
-    killed = kill_a_worker_mid_cell(checkpoints, workers, MlflowClient(mlflow_server))
+    client = MlflowClient(mlflow_server.url)
+    killed = kill_a_worker_mid_cell(checkpoints, workers, client)
+    outputs = []
     for worker in workers:
         out, _ = worker.communicate(timeout=600)
+        outputs.append(out)
         assert worker.returncode == (-signal.SIGKILL if worker.pid == killed else 0), out
-    assert_each_cell_exactly_once(MlflowClient(mlflow_server), open_storage(f"{postgres}/optuna"))
+    storage = open_storage(f"{postgres.url}/optuna")
+    assert_each_cell_exactly_once(client, storage)
+    passwords = [postgres.password, mlflow_server.password, mlflow_server.admin_password]
+    assert_no_password_anywhere([p for p in passwords if p], outputs, client, storage)
 
 
 def test_workers_tuning_together_draw_different_values():
