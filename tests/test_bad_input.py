@@ -3,6 +3,8 @@ problem, and no new file, run or store left behind. One table, run in-process.""
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,22 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     assert err.count("\n") == 1 and err.startswith(f"{prog}: error: "), err
     assert expected in err, err
     assert fingerprint(store_workdir) == before
+
+
+REPO = Path(__file__).resolve().parents[1]
+AS_USERS_RUN_THEM = [
+    (["experiments/depth_sweep.py", "--depths", "21"], "depth_sweep.py", "depth 21 is not 6n+2"),
+    (["-m", "analysis.report", "--experiment", "nobody"], "analysis.report", "no MLflow store"),
+    (["experiments/benchmark.py", "--archs", "vgg"], "benchmark.py", "unknown arch 'vgg'"),
+]
+
+
+@pytest.mark.parametrize(("args", "prog", "expected"), AS_USERS_RUN_THEM)
+def test_bad_input_through_a_real_process_is_one_line_too(args, prog, expected, workdir):
+    """Nothing printed at import or exit (warnings, logging) adds to the one line."""
+    command = [sys.executable, *(str(REPO / a) if a.endswith(".py") else a for a in args)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"{prog}: error: ")
+    assert expected in done.stderr and done.stdout == ""
+    assert list(workdir.iterdir()) == []
