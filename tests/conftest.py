@@ -11,6 +11,27 @@ from mlflow_stores import new_store
 from resnet.core.data import load
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "heavy(seconds): a test that runs for tens of seconds on two cores (sweeps in their own "
+        "processes); heavy tests start first, the heaviest first",
+    )
+    # pytest-xdist hands each process a long run of consecutive tests at the start; one at a
+    # time instead, so that the heavy tests, first, spread over the processes and no process
+    # is left with one at the end while the others are done.
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items):
+    def weight(item) -> float:
+        marker = item.get_closest_marker("heavy")
+        return marker.args[0] if marker else 0
+
+    items.sort(key=weight, reverse=True)  # stable: the others keep their order
+
+
 @pytest.fixture(scope="session")
 def synthetic16():
     """The smoke preset's data set: generated 3x16x16 images, 10 classes."""

@@ -57,6 +57,7 @@ def page_faults(*modes: str) -> list[int]:
     return [int(out.split()[-1]) for out in outputs]
 
 
+@pytest.mark.heavy(45)
 @pytest.mark.skipif(_glibc_mallopt() is None, reason="the thresholds are glibc's")
 def test_training_steps_reuse_freed_memory_instead_of_faulting_it_in():
     first, second, kept = page_faults("default", "default", "kept")

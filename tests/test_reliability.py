@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from mlflow import MlflowClient
 from mlflow_stores import new_store
@@ -79,6 +80,7 @@ def wait_for_new_checkpoint(workdir: Path, since: float, process: subprocess.Pop
         time.sleep(0.05)
 
 
+@pytest.mark.heavy(80)
 def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path, monkeypatch):
     # Longer than the smoke sweep, so that the kills, each at most 2 s after a checkpoint,
     # land in the middle of training; the uninterrupted reference runs meanwhile.
@@ -111,6 +113,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path,
         assert_same_run(work, done[name], reference, expected[name])
 
 
+@pytest.mark.heavy(30)
 def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_it(tmp_path):
     new_store(tmp_path / "mlruns")
     process = sweep_process(tmp_path)
@@ -130,6 +133,7 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_it(tmp_path):
     assert done[killed[0].info.run_name].info.run_id == killed[0].info.run_id  # the same run
 
 
+@pytest.mark.heavy(20)
 def test_a_corrupt_checkpoint_is_one_line_and_the_cell_starts_again(store_workdir, capsys):
     workdir = store_workdir
     process = sweep_process(workdir)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import torch
 from mlflow import MlflowClient
 
@@ -31,6 +32,7 @@ def runs(**filters):
     return [r for r in found if all(r.data.tags.get(k) == v for k, v in filters.items())]
 
 
+@pytest.mark.heavy(50)
 def test_smoke_sweep_end_to_end(workdir, capsys):
     done = subprocess.run(
         [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"],

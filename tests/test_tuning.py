@@ -84,6 +84,7 @@ def shorter_smoke(folder: Path) -> str:
     return str(folder / "shorter" / "smoke.toml")
 
 
+@pytest.mark.heavy(25)
 def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir):
     new_store(workdir / "mlruns")  # a copy: MLflow's migrations take seconds
     smoke = shorter_smoke(workdir)
@@ -186,6 +187,7 @@ def wait_for_counted_trials(n, process, timeout=300):
     raise AssertionError(f"no trial finished in time (exit code {process.poll()})")
 
 
+@pytest.mark.heavy(25)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig):
     preset = one_cell_preset(workdir, iterations=60)  # 3 trials left to interrupt: seconds

@@ -393,6 +393,7 @@ Store(sys.argv[1]).check()
 """
 
 
+@pytest.mark.heavy(15)
 def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
     """A launcher and the workers joining it may create the same SQLite store together; without
     a lock one of them failed ("duplicate column name") while the other created its tables."""
@@ -417,6 +418,7 @@ def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
     assert [process.returncode for process in processes] == [0, 0, 0], errors
 
 
+@pytest.mark.heavy(40)
 def test_two_local_workers_survive_one_being_killed(store_workdir):
     workdir = store_workdir
     launcher = sweep_process(workdir, "--workers", "2")
@@ -637,6 +639,7 @@ def assert_no_password_anywhere(passwords, outputs, client: MlflowClient, storag
     assert not leaks  # (the password's index, where it was found)
 
 
+@pytest.mark.heavy(80)
 def test_three_workers_on_postgresql_survive_one_being_killed(
     workdir, postgres, mlflow_server, monkeypatch
 ):
