@@ -121,20 +121,14 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
 
 # What these sweeps train is not checked: 20 iterations a cell rather than the smoke's 60.
 SHORT = ["--iterations", "20"]
+ONE_NET = [
+    *["--preset", "smoke", *SHORT, "--archs", "residual", "--depths", "8"],
+    *["--no-progress", "--no-report"],
+]
 
 
 def test_a_changed_config_is_not_skipped(store_workdir):
-    argv = [
-        "--preset",
-        "smoke",
-        *SHORT,
-        "--archs",
-        "residual",
-        "--depths",
-        "8",
-        "--no-progress",
-        "--no-report",
-    ]
+    argv = ONE_NET
     assert main(argv) == 0
     assert main([*argv, "--lr", "0.02"]) == 0
     lrs = sorted(r.data.params["lr"] for r in runs(kind="cell") if r.info.status == "FINISHED")
@@ -142,17 +136,7 @@ def test_a_changed_config_is_not_skipped(store_workdir):
 
 
 def test_force_reruns_finished_cells(store_workdir):
-    argv = [
-        "--preset",
-        "smoke",
-        *SHORT,
-        "--archs",
-        "residual",
-        "--depths",
-        "8",
-        "--no-progress",
-        "--no-report",
-    ]
+    argv = ONE_NET
     assert main(argv) == 0
     assert main([*argv, "--force"]) == 0
     assert len(runs(kind="cell")) == 2

@@ -137,7 +137,8 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--storage",
         help="Optuna storage that holds the sweep's cells and tuning studies: a database URL "
-        "(postgresql://user:password@host/db, shared by workers on several machines) or a "
+        "(postgresql://user@host/db, its password from PGPASSWORD or ~/.pgpass; shared by "
+        "workers on several machines) or a "
         "journal file (default: mlruns/optuna-journal.log beside the MLflow store)",
     )
     p.add_argument(
@@ -565,7 +566,7 @@ def check_storage(storage: str) -> None:
     if problem is not None:
         raise InputError(
             f"--storage {masked(storage)!r} cannot be opened ({problem}); allowed: a "
-            "database URL such as postgresql://user:password@host/db, or a journal "
+            "database URL such as postgresql://user@host/db, or a journal "
             "file path"
         )
 
