@@ -1,4 +1,5 @@
-"""Faults of the store itself: an artifacts folder that turns read-only in the middle of a sweep.
+"""Faults of the stores themselves: an artifacts folder that turns read-only in the middle of a
+sweep, and a journal lock left behind by a killed writer.
 
 The trained net is kept in its checkpoint, the failure is one line, the sweep's run is closed
 FAILED with the reason, and the rerun logs what is missing without training the net again."""
@@ -6,12 +7,15 @@ FAILED with the reason, and the rerun logs what is missing without training the 
 import errno
 import os
 import tempfile
+import threading
 from pathlib import Path
 
+import optuna
 import pytest
 from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
 import resnet.core.train as train_module
+import resnet.runner.storage as storage_module
 from resnet.cli.sweep import main
 from resnet.core.checkpoint import load
 from resnet.tracking.store import Store
@@ -134,3 +138,28 @@ def test_a_read_only_artifacts_folder_stops_the_sweep_and_the_rerun_only_logs(
         logged = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"weights.pt", "layer_responses.csv"} <= logged
     assert checkpoint_files(workdir) == []
+
+
+@pytest.mark.parametrize("leftover", ["file", "dangling symlink"])
+def test_a_journal_lock_left_by_a_killed_writer_is_taken_over(tmp_path, monkeypatch, leftover):
+    """A SIGKILLed writer leaves the journal's lock behind; the next process must take it over
+    after the grace period instead of waiting (or spinning) forever."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(storage_module, "JOURNAL_LOCK_GRACE", 3)
+    Path("mlruns").mkdir()
+    lock = Path("mlruns/optuna-journal.log.lock")
+    if leftover == "file":
+        lock.touch()
+    else:
+        lock.symlink_to("mlruns/optuna-journal.log")  # what Optuna's default lock left
+    created = []
+    writer = threading.Thread(
+        target=lambda: created.append(
+            optuna.create_study(storage=storage_module.open_storage("mlruns/optuna-journal.log"))
+        ),
+        daemon=True,
+    )
+    writer.start()
+    writer.join(timeout=60)
+    assert created, "the study was not written within 60 s: the stale lock was never taken over"
+    assert not lock.exists() and not lock.is_symlink()

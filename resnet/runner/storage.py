@@ -24,7 +24,7 @@ import optuna
 import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat  # the documented way to add a backend
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import TrialState
 
 from resnet.tracking.client import sqlite_path
@@ -43,6 +43,10 @@ CREATE_ATTEMPTS = 5
 # healthy worker does between steps (compiling, evaluating, saving a checkpoint).
 STALL_LIMIT = 1800
 EXIT_STUCK = 3  # a worker that was stuck and whose cell went to another worker
+# Seconds after which a journal lock left by a killed process is taken over: a healthy writer
+# holds it for milliseconds.
+JOURNAL_LOCK_GRACE = 30
+LOCK_FILE_SUFFIX = ".lock"  # Optuna's name for a journal's lock file
 
 
 def default_storage(tracking_uri: str) -> str:
@@ -107,12 +111,28 @@ def open_database(url: str, heartbeat_interval: int, grace_period: int) -> RDBSt
             time.sleep(1 + random.random())
 
 
+def journal_backend(path: str) -> JournalFileBackend:
+    """The journal file with a lock that a killed writer cannot leave behind for good. Optuna's
+    default lock is a symlink to the journal that dangles when the path is relative; its age
+    then cannot be read and the next writer spins on it forever."""
+    path = os.path.abspath(path)
+    drop_dangling_lock(path + LOCK_FILE_SUFFIX)
+    return JournalFileBackend(path, lock_obj=JournalFileOpenLock(path, JOURNAL_LOCK_GRACE))
+
+
+def drop_dangling_lock(lock: str) -> None:
+    """A dangling symlink lock can only be one that an earlier version left when killed: no
+    writer holds it, and its age cannot be read, so it is removed at once."""
+    if os.path.islink(lock) and not os.path.exists(lock):
+        os.unlink(lock)
+
+
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     """A journal file with the heartbeat that Optuna gives RDBStorage: the last beat of each
     running trial is a system attr in the journal."""
 
     def __init__(self, path: str, heartbeat_interval: int, grace_period: int):
-        super().__init__(JournalFileBackend(path))
+        super().__init__(journal_backend(path))
         self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
         self.stale_callback = retry_callback()
 
