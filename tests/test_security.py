@@ -8,6 +8,7 @@ import pytest
 
 from analysis.report import main as report_main
 from resnet.cli.sweep import main as sweep_main
+from resnet.runner.storage import dashboard_command
 from resnet.tracking.address import masked
 from resnet.tracking.store import runs_url, ui_command
 
@@ -27,6 +28,7 @@ def test_masked_hides_every_kind_of_password():
 def test_the_browse_commands_never_show_a_password():
     for uri in (f"postgresql://u:{SECRET}@db/mlflow", f"http://u:{SECRET}@host:5000"):
         assert SECRET not in ui_command(uri) + runs_url(uri, "1")
+    assert SECRET not in dashboard_command(f"postgresql://u:{SECRET}@db/optuna")
 
 
 @pytest.fixture

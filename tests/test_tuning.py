@@ -1,10 +1,14 @@
 """Optuna tuning: studies per (arch, depth), trials in MLflow, resume after SIGINT and SIGKILL."""
 
+import json
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from wsgiref.util import setup_testing_defaults
 
 import optuna
 import pytest
@@ -41,6 +45,44 @@ def studies():
 
 def counted(study):
     return study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def dashboard_view(storage: str) -> dict[str, list[str]]:
+    """The states of each study's trials, by study name, as optuna-dashboard serves them: its
+    app (`wsgi` opens the storage with `get_storage`, as its command line does) asked through
+    its own API, without a server."""
+    import optuna_dashboard  # here, not on collection: it loads scikit-learn (seconds)
+
+    app = optuna_dashboard.wsgi(storage)
+
+    def get(path):
+        environ, statuses = {"PATH_INFO": path}, []
+        setup_testing_defaults(environ)
+        body = b"".join(app(environ, lambda status, *_: statuses.append(status)))
+        assert statuses == ["200 OK"], (path, statuses, body[:200])
+        return json.loads(body)
+
+    return {
+        s["study_name"]: [t["state"] for t in get(f"/api/studies/{s['study_id']}")["trials"]]
+        for s in get("/api/studies")["study_summaries"]
+    }
+
+
+def check_dashboard_shows(journal: Path, printed: str, tuning: dict) -> None:
+    """The command the sweep printed opens the journal in optuna-dashboard, which shows every
+    study the sweep wrote (the tuning studies and the queue of cells) with all its trials."""
+    (command,) = [line for line in printed.splitlines() if "Browse the tuning studies" in line]
+    executable, where = shlex.split(command.split("): ", 1)[1])
+    assert shutil.which(executable) and where == str(journal.absolute())
+    shown = dashboard_view(where)
+    queue = [name for name in shown if "/sweep-" in name]
+    assert sorted(shown) == sorted([*tuning, *queue]) and len(queue) == 1
+    assert shown[queue[0]].count("Complete") == len(runs("cell")) > 0
+    for name, study in tuning.items():
+        assert shown[name].count("Complete") == len(study.get_trials(states=(TrialState.COMPLETE,)))
+        assert len(shown[name]) == len(counted(study)) == 4
+    with pytest.raises(ValueError, match="Failed to guess storage"):  # not a file: refused
+        dashboard_view(str(journal.with_name("no-journal.log")))
 
 
 def one_cell_preset(tmp_path, lr_min=0.01, lr_max=0.5, iterations=40, extra_space=""):
@@ -85,13 +127,14 @@ def shorter_smoke(folder: Path) -> str:
 
 
 @pytest.mark.heavy(25)
-def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir):
+def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir, capsys):
     new_store(workdir / "mlruns")  # a copy: MLflow's migrations take seconds
     smoke = shorter_smoke(workdir)
     assert main(["--preset", smoke, "--tune", "--no-progress"]) == 0
     found = studies()
     assert len(found) == 4
     assert all(len(counted(s)) == 4 for s in found.values())
+    check_dashboard_shows(workdir / JOURNAL, capsys.readouterr().out, found)
 
     tuning = runs("tuning")
     assert len(tuning) == 4

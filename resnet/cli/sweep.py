@@ -37,7 +37,13 @@ from resnet.core.precision import AUTO, native_precision, slow_precision_warning
 from resnet.core.train import load_data
 from resnet.runner.estimate import human_duration, project
 from resnet.runner.interrupt import StopRequest
-from resnet.runner.storage import default_storage, is_database, open_storage
+from resnet.runner.storage import (
+    DASHBOARD_URL,
+    dashboard_command,
+    default_storage,
+    is_database,
+    open_storage,
+)
 from resnet.runner.sweep import SweepOptions, SweepResult, Tuning, prepare_sweep, run_sweep
 from resnet.runner.tuning import space_problem, study_name, trial_budget
 from resnet.runner.workers import PlacementError, plan, run_workers
@@ -439,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(INTERRUPTED, file=sys.stderr)
         return 130
     if args.join is None:
-        finish(args, sweep, uri, result)
+        finish(args, sweep, uri, storage, result)
     return 1 if result.crashed else 0
 
 
@@ -449,8 +455,12 @@ INTERRUPTED = (
 )
 
 
-def finish(args: argparse.Namespace, sweep: SweepConfig, uri: str, result: SweepResult) -> None:
+def finish(
+    args: argparse.Namespace, sweep: SweepConfig, uri: str, storage: str, result: SweepResult
+) -> None:
     print_summary(result.rows, uri, result.experiment_id)
+    if args.tune or args.use_tuned:
+        print(f"Browse the tuning studies ({DASHBOARD_URL}): {dashboard_command(storage)}")
     if not args.no_report:
         report_sweep(sweep.experiment_name, uri, result.parent_run_id)
 
@@ -519,7 +529,7 @@ def launch_sweep(args, argv, sweep: SweepConfig, store: Store, storage: str, pla
         return 130
     sweep_run.finish(rows)
     result = SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
-    finish(args, sweep, uri=store.uri, result=result)
+    finish(args, sweep, store.uri, storage, result)
     return 1 if result.crashed else 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import shlex
 import sys
 import threading
 import time
@@ -27,9 +28,11 @@ from optuna.storages._heartbeat import BaseHeartbeat  # the documented way to ad
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import TrialState
 
+from resnet.tracking.address import masked
 from resnet.tracking.client import sqlite_path
 from resnet.tracking.liveness import GRACE_SECONDS, HEARTBEAT_SECONDS, lease, process_alive
 from resnet.tracking.schema import Tag
+from resnet.tracking.store import executable
 
 RUN_ATTR = "mlflow_run_id"  # user attr of a trial or study: the MLflow run that records it
 READY_TIMEOUT = 60.0  # how long a worker waits for the one that sets a sweep or study up
@@ -47,6 +50,7 @@ EXIT_STUCK = 3  # a worker that was stuck and whose cell went to another worker
 # holds it for milliseconds.
 JOURNAL_LOCK_GRACE = 30
 LOCK_FILE_SUFFIX = ".lock"  # Optuna's name for a journal's lock file
+DASHBOARD_URL = "http://127.0.0.1:8080"  # where optuna-dashboard serves by default
 
 
 def default_storage(tracking_uri: str) -> str:
@@ -54,6 +58,14 @@ def default_storage(tracking_uri: str) -> str:
     db = sqlite_path(tracking_uri)
     folder = db.parent if db is not None else Path("mlruns")
     return str(folder / "optuna-journal.log")
+
+
+def dashboard_command(storage: str) -> str:
+    """The optuna-dashboard command that opens the storage's studies, with no password in it.
+    A journal goes by its absolute path: the dashboard locks it with Optuna's default symlink
+    lock, which dangles when the path is relative (see `journal_backend`)."""
+    where = masked(storage) if is_database(storage) else os.path.abspath(storage)
+    return f"{executable('optuna-dashboard')} {shlex.quote(where)}"
 
 
 class RetryWithoutOwner(optuna.storages.RetryHeartbeatStaleTrialCallback):

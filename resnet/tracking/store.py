@@ -57,9 +57,15 @@ def ui_command(uri: str) -> str:
 
 def mlflow_executable() -> str:
     """The mlflow command of this environment, as a user can type it from here."""
-    beside = Path(sys.executable).parent / "mlflow"
-    if not beside.exists() or shutil.which("mlflow") == str(beside):
-        return "mlflow"
+    return executable("mlflow")
+
+
+def executable(name: str) -> str:
+    """The command `name` of this environment, as a user can type it from here: the bare name
+    where PATH finds this one (or none is installed here), else its path."""
+    beside = Path(sys.executable).parent / name
+    if not beside.exists() or shutil.which(name) == str(beside):
+        return name
     try:
         return str(beside.relative_to(Path.cwd()))
     except ValueError:
