@@ -40,11 +40,14 @@ from resnet.tracking.schema import (
     Metric,
     Param,
     Tag,
+    net_metric,
+    verdict_metric,
 )
 
 EXIT_BAD_INPUT = 2
 EVAL_METRICS = (Metric.TEST_ERROR, Metric.VAL_ERROR)
 ARTIFACT_DIR = "report"
+MAX_DESCRIPTION = 8000  # MLflow's limit on a tag's value
 
 
 class UsageError(Exception):
@@ -326,34 +329,70 @@ def write_report(
         report = compose(study, found, eval_metric, drawn, uri, contrasted)
         (draft / "report.md").write_text(report)
         replace_folder(folder, draft)
+    sentences = verdict_lines(study, found, contrasted)
     if log:
         client = open_client(uri)
         client.log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
-        client.log_batch(study.sweep_run_id, metrics=summary_metrics(found, contrasted))
-    sentences = verdict_sentences(study, found)
-    lines = [f"{arch}: {sentence}" for arch, sentence in sentences]
+        metrics = summary_metrics(study, found, contrasted)
+        description = entities.RunTag(Tag.DESCRIPTION, describe(study, sentences))
+        client.log_batch(study.sweep_run_id, metrics=metrics, tags=[description])
+    return Written(folder / "report.md", sentences)
+
+
+def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | None) -> list[str]:
+    """One sentence per arch, then the plain-vs-residual contrast's."""
+    lines = [f"{arch}: {sentence}" for arch, sentence in verdict_sentences(study, found)]
     if contrasted is not None:
         lines.append(f"{contrasted.plain} vs {contrasted.residual}: {contrasted.sentence}")
-    return Written(folder / "report.md", lines)
+    return lines
 
 
-def summary_metrics(found: list[Verdict], contrasted: Contrast | None) -> list[entities.Metric]:
-    """The verdict's numbers as metrics of the sweep run, to compare sweeps in the runs table."""
-    values = {}
+def describe(study: Study, sentences: list[str]) -> str:
+    """The sweep run's description in the MLflow UI: the verdict and the final errors."""
+    text = "\n".join(
+        [
+            f"**Verdict** ({len(study.finished)} of {len(study.cells)} nets finished):",
+            "",
+            *[f"- {sentence}" for sentence in sentences],
+            "",
+            markdown_table(result_table(study)),
+            "",
+            f"Figures and the full report: artifacts, `{ARTIFACT_DIR}/report.md`.",
+        ]
+    )
+    return text[:MAX_DESCRIPTION]
+
+
+def summary_metrics(
+    study: Study, found: list[Verdict], contrasted: Contrast | None
+) -> list[entities.Metric]:
+    """The final errors of every net (mean over seeds, a fraction) and the verdict's numbers,
+    as metrics of the sweep run, to compare sweeps in the runs table and its charts."""
+    values = net_means(study)
     for v in found:
-        values[f"{v.arch}_welch_p"] = v.welch_p
-        values[f"{v.arch}_trend_p"] = v.trend_p
+        values[verdict_metric(v.arch, "welch_p")] = v.welch_p
+        values[verdict_metric(v.arch, "trend_p")] = v.trend_p
     if contrasted is not None:
-        values["contrast_difference"] = contrasted.difference
-        values["contrast_p"] = contrasted.p
-        values["plain_depth_penalty"] = contrasted.plain_penalty
-        values["residual_depth_penalty"] = contrasted.residual_penalty
+        values[verdict_metric("contrast", "difference")] = contrasted.difference
+        values[verdict_metric("contrast", "p")] = contrasted.p
+        values[verdict_metric("plain", "depth_penalty")] = contrasted.plain_penalty
+        values[verdict_metric("residual", "depth_penalty")] = contrasted.residual_penalty
     now = int(time.time() * 1000)
     return [
         entities.Metric(key, float(value), now, 0)
         for key, value in values.items()
         if value is not None and not pd.isna(value)
     ]
+
+
+def net_means(study: Study) -> dict[str, float]:
+    """{plain_20_train_error: mean over the net's finished seeds, ...}, as fractions."""
+    table = summary_table(study.cells, study.dataset)
+    values = {}
+    for net in table.itertuples():
+        for metric in (Metric.TRAIN_ERROR, Metric.TEST_ERROR):
+            values[net_metric(net.arch, net.depth, metric)] = getattr(net, f"{metric}_mean") / 100
+    return values
 
 
 def make_folder(path: Path) -> Path:

@@ -1,6 +1,7 @@
 """The smoke sweep end to end, as a user runs it, and what it leaves in MLflow."""
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -39,12 +40,16 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "0.5"},  # nets train ~2 s
     )
     assert done.returncode == 0, done.stderr
     assert "First training step " in done.stderr and " s after the start" in done.stderr
     assert (
         "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1" in done.stdout
     )
+    # The link, printed at the start and at the end, opens the UI's Model training view.
+    link = "http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning"
+    assert done.stdout.count(link) == 2
 
     (parent,) = runs(kind="sweep")
     assert parent.info.status == "FINISHED"
@@ -75,6 +80,8 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
             c.download_artifacts(child.info.run_id, "layer_responses.csv", str(workdir))
         )
         assert len(responses) == int(child.data.tags["depth"]) - 1  # every 3x3 layer
+        assert_browsable(c, child)
+    assert any("system/cpu_utilization_percentage" in r.data.metrics for r in children)
 
     # The report is written at the end of the sweep; the analysis CLI rewrites it.
     assert (
@@ -105,6 +112,8 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
     logged |= {f.path for f in c.list_artifacts(parent.info.run_id, "report/figures")}
     assert {f"report/{name}" for name in ["report.md", "table.csv", *figures]} <= logged
 
+    assert_sweep_summarised(client().get_run(parent.info.run_id), children)
+
     table = pd.read_csv(c.download_artifacts(parent.info.run_id, "final_metrics.csv", str(workdir)))
     assert set(table["run"]) == CELLS and (table["status"] == "finished").all()
     # Every net learns (chance is 0.9); 60 iterations leave plain-14 anywhere from 0.15 to 0.6
@@ -117,6 +126,42 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
     assert sorted(r.info.run_name for r in finished) == sorted(CELLS)
     assert len(runs(kind="cell")) == len(CELLS)
     assert capsys.readouterr().out.count("finished earlier") == len(CELLS)
+
+
+def assert_browsable(c: MlflowClient, child) -> None:
+    """A net's run as the MLflow UI shows it: its data sets, its logged model, a description."""
+    logged = {
+        d.tags[0].value: (d.dataset.name, json.loads(d.dataset.profile)["features_shape"][0])
+        for d in child.inputs.dataset_inputs
+    }
+    assert logged == {
+        "training": ("synthetic", 2700),
+        "validation": ("synthetic", 300),
+        "test": ("synthetic", 1000),
+    }
+    (output,) = child.outputs.model_outputs
+    model = c.get_logged_model(output.model_id)
+    assert model.name == child.info.run_name and model.status == "READY"
+    assert model.experiment_id == child.info.experiment_id
+    assert {m.key for m in model.metrics} >= {"train_error", "test_error"}
+    name = f"{child.data.tags['arch']}-{child.data.tags['depth']}"
+    error = 100 * child.data.metrics["train_error"]
+    assert child.data.tags["mlflow.note.content"].startswith(
+        f"{name}, seed 0: train error {error:.1f} %, validation error "
+    )
+
+
+def assert_sweep_summarised(parent, children) -> None:
+    """The sweep run's description holds the verdict and the table; its metrics, each net's
+    final errors (one seed: the run's own) and the verdict's p-values."""
+    description = parent.data.tags["mlflow.note.content"]
+    assert "**Verdict**" in description and "| train error % |" in description
+    for child in children:
+        name = f"{child.data.tags['arch']}_{child.data.tags['depth']}"
+        for metric in ("train_error", "test_error"):
+            summary = parent.data.metrics[f"{name}_{metric}"]
+            assert summary == pytest.approx(child.data.metrics[metric])
+    assert {"plain_trend_p", "residual_trend_p"} <= set(parent.data.metrics)
 
 
 # What these sweeps train is not checked: 20 iterations a cell rather than the smoke's 60.

@@ -162,6 +162,12 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--join", type=int, help=argparse.SUPPRESS)  # worker N of a launch
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
+        "--no-system-metrics",
+        action="store_true",
+        help="do not log CPU, memory and GPU use to each net's run (MLflow's system metrics, "
+        "every 10 s while it trains)",
+    )
+    p.add_argument(
         "--no-report",
         action="store_true",
         help="skip the report (figures, table, verdict) written at the end; "
@@ -400,6 +406,15 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
+def print_watch_link(store: Store, sweep: SweepConfig) -> None:
+    """Where to watch the runs while they train (the sweep's experiment is made now if new)."""
+    link = runs_url(store.uri, store.experiment_id(sweep.experiment_name))
+    if store.uri.startswith("http"):
+        print(f"Watch the runs live: {link}")
+    else:
+        print(f"Watch the runs live: start `{ui_command(store.uri)}`, then open {link}")
+
+
 def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
     table = pd.DataFrame(rows).drop(columns=["run_id"], errors="ignore")
     for column in table.select_dtypes("float").columns:  # 4 decimals; blank where not known
@@ -434,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         announce_precision(asked_precision(args), sweep.cells()[0])
         workers = len(placements or [1])
         print_projection(sweep, dataset, store, storage, options, workers)
+        print_watch_link(store, sweep)
     if placements is not None:
         release_device_memory()
         return launch_sweep(args, argv, sweep, store, storage, placements)
@@ -472,6 +488,7 @@ def sweep_options(args: argparse.Namespace, storage: str, tuning: Tuning | None)
         tuning=tuning,
         join=args.join is not None,
         worker=worker_key(args, storage),
+        system_metrics=not args.no_system_metrics,
     )
 
 

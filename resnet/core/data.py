@@ -55,6 +55,7 @@ class Dataset:
     num_classes: int
     mean: torch.Tensor  # per channel (C), or per pixel (C x H x W); on the [0, 1] scale
     std: torch.Tensor  # per channel (C)
+    source: str = ""  # the folder or file the images were read from; "" for generated ones
 
     @property
     def in_channels(self) -> int:
@@ -73,6 +74,7 @@ class Dataset:
             self.num_classes,
             self.mean.to(device),
             self.std.to(device),
+            self.source,
         )
 
 
@@ -272,6 +274,19 @@ LOADERS: dict[str, Callable[[Path, int | None], tuple[Split, Split, int]]] = {
 }
 
 
+def data_source(dataset: str, data_dir: Path) -> str:
+    """Where `load` read the data set from, as an absolute path ("" for generated data)."""
+    if dataset == "synthetic":
+        return ""
+    if dataset == "fashion-mnist":
+        folder = _fashion_folder(data_dir) or data_dir / "FashionMNIST" / "raw"  # downloaded
+    elif dataset == "cifar10":
+        folder = data_dir / "cifar-10-batches-py"
+    else:
+        folder = data_dir
+    return str(folder.resolve())
+
+
 def resized(split: Split, size: int) -> Split:
     """All images at size x size (a no-op when they already are)."""
     if split.images.shape[-2:] == (size, size):
@@ -340,4 +355,5 @@ def load(
             raise DataError(f"train_subset {train_subset} exceeds the {len(train)} training images")
         train = Split(train.images[:train_subset], train.labels[:train_subset])
     mean, std = normalisation(train, normalization)
-    return Dataset(dataset, train, val, test, num_classes, mean, std)
+    source = data_source(dataset, data_dir)
+    return Dataset(dataset, train, val, test, num_classes, mean, std, source)

@@ -215,6 +215,22 @@ class Net(nn.Module):
         return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class Standardized(nn.Module):
+    """A trained net with its data set's standardisation in front: it takes images as floats
+    in [0, 1] (N x C x H x W, as torchvision's `to_tensor` gives) and returns class logits.
+    This is the net as it is shared: nobody has to know the training set's statistics."""
+
+    def __init__(self, net: nn.Module, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.net = net
+        mean = mean[:, None, None] if mean.dim() == 1 else mean  # per channel, or per pixel
+        self.register_buffer("mean", mean.detach().clone())
+        self.register_buffer("std", std.detach().clone()[:, None, None])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net((images - self.mean) / self.std)
+
+
 def init_he(model: Net, generator: torch.Generator) -> None:
     """He et al. 2015 initialisation for convolutions, as the paper uses; BN starts at identity;
     the linear layer gets PyTorch's default.

@@ -47,7 +47,14 @@ from resnet.runner.storage import (
 from resnet.runner.tuning import StudyRunner, TuneConfig
 from resnet.tracking.liveness import owner_alive
 from resnet.tracking.schema import RESPONSES_FILE, Artifact, Metric, Tag
-from resnet.tracking.store import ArtifactWriteError, CellRun, Store, SweepRun, sweep_identity
+from resnet.tracking.store import (
+    ArtifactWriteError,
+    CellRun,
+    Store,
+    SweepRun,
+    summary_line,
+    sweep_identity,
+)
 
 SUMMARY_METRICS = (Metric.TRAIN_ERROR, Metric.VAL_ERROR, Metric.TEST_ERROR, Metric.TRAIN_LOSS)
 RESULTS = ("finished", "skipped", "diverged", "duplicate")  # rows that are a cell's result
@@ -112,6 +119,7 @@ class SweepOptions:
     join: bool = False  # one of several workers of a launch, which owns the sweep's run
     worker: str = ""  # sets this worker's tuning samples apart from the others'
     poll: float = POLL_SECONDS  # how often an idle worker looks for cells again
+    system_metrics: bool = True  # CPU, memory (and GPU) use logged to each net's run
 
 
 @dataclass
@@ -155,10 +163,12 @@ def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResu
     cell.log_num_params(result.num_params)
     cell.log_stability(result.loss_rise)
     if not result.finished:
+        cell.describe(f"{config.arch}-{config.depth}, seed {config.seed}: {result.status}")
         cell.fail(result.failure or result.status)
         outcome = row(config, result.status, cell.run_id, result.metrics, note=result.failure)
     else:
         log_artifacts(cell, result, dataset, config)
+        cell.describe(summary_line(config, result.metrics))
         cell.finish()
         outcome = row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
     drop_checkpoint(cell.store, cell.run_id)
@@ -166,12 +176,15 @@ def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResu
 
 
 def log_artifacts(cell: CellRun, result: TrainResult, dataset: Dataset, config: RunConfig) -> None:
-    """The trained net's weights and layer responses, those its run lacks (a resumed run may
-    have some). If the store refuses them, the run is left KILLED, keeping its checkpoint (saved
-    after the last iteration): the rerun resumes it there, without training, and logs the rest."""
+    """The trained net (its weights, and as a logged model linked to its final metrics) and
+    its layer responses, those its run lacks (a resumed run may have some). If the store refuses
+    them, the run is left KILLED, keeping its checkpoint (saved after the last iteration): the
+    rerun resumes it there, without training, and logs the rest."""
     try:
         if Artifact.WEIGHTS not in cell.artifacts:
             cell.log_weights(result.model)
+        if not cell.has_model:
+            cell.log_model(result.model, dataset, config.name, result.iterations)
         if RESPONSES_FILE not in cell.artifacts:
             log_responses(cell, result, dataset, config)
     except ArtifactWriteError as exc:
@@ -407,7 +420,9 @@ class SweepWorker:
             should_stop=self.stop or (lambda: False),
             claim_lost=attempt.claim_lost,
         )
-        return train(config, self.dataset, cell, self.options.progress, supervision=watch)
+        cell.log_datasets(self.dataset)
+        with cell.system_metrics(self.options.system_metrics):
+            return train(config, self.dataset, cell, self.options.progress, supervision=watch)
 
 
 def record_grid_params(trial, grid: SweepConfig) -> None:

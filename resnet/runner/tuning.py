@@ -346,6 +346,7 @@ class StudyRunner:
         run = TrialRun(self.sweep_run, self.run_id, config, trial)
         try:
             trial.set_user_attr(RUN_ATTR, run.run_id)
+            run.log_datasets(dataset, test=False)  # tuning never looks at the test set
             result = train(
                 config, dataset, run, False, ("val",), Supervision(claim_lost=claim.lost)
             )

@@ -19,6 +19,8 @@ class Tag:
     RUN_NAME = "mlflow.runName"
     SOURCE_COMMIT = "mlflow.source.git.commit"
     EXPERIMENT_KIND = "mlflow.experimentKind"  # an experiment's tag, not a run's
+    DESCRIPTION = "mlflow.note.content"  # markdown shown on the run's overview
+    DATASET_CONTEXT = "mlflow.data.context"  # a logged dataset input's tag: one of Context's
     KIND = "kind"  # one of Kind's values
     # a sweep run's
     SWEEP_IDENTITY = "sweep_identity"
@@ -60,6 +62,14 @@ class Kind:
     TRIAL = "trial"
 
 
+class Context:
+    """What a run did with a data set it logged as an input."""
+
+    TRAINING = "training"
+    VALIDATION = "validation"
+    TEST = "test"
+
+
 class Param:
     """Params: a cell's are its RunConfig fields; a sweep's its grid."""
 
@@ -95,6 +105,17 @@ class Artifact:
 
 # What a study tagged before `tuned_params` tuned: both on a log scale.
 LEGACY_TUNED_PARAMS = (Param.LR, Param.WEIGHT_DECAY)
+
+
+def net_metric(arch: str, depth: int, metric: str) -> str:
+    """A sweep run's summary of one net: `metric` (a final error), mean over its seeds."""
+    return f"{arch}_{depth}_{metric}"
+
+
+def verdict_metric(name: str, statistic: str) -> str:
+    """A sweep run's number of the verdict: `statistic` of an arch's test, or of the contrast
+    (e.g. plain_trend_p, contrast_p)."""
+    return f"{name}_{statistic}"
 
 
 def best_metric(param: str) -> str:

@@ -6,13 +6,16 @@ The default store lives in ./mlruns: runs in SQLite (`sqlite:///mlruns/mlflow.db
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,15 +24,20 @@ from urllib.request import url2pathname
 import torch
 from mlflow import entities
 from mlflow.exceptions import MlflowException
+from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
 from resnet.core.config import RunConfig, SweepConfig
+from resnet.core.data import Dataset
 from resnet.core.device import device_name, resolve_device
 from resnet.tracking.address import first_line, masked
 from resnet.tracking.client import mlflow_client, sqlite_path
+from resnet.tracking.inputs import dataset_inputs
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
+from resnet.tracking.logged_model import log_net
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     Artifact,
+    Context,
     Kind,
     Metric,
     Param,
@@ -40,6 +48,8 @@ from resnet.tracking.schema import (
 )
 
 UI_PORT = 5000
+# After the hash route: without it, MLflow's UI opens an experiment in its GenAI view.
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
 MAX_TAG_LENGTH = 8000  # MLflow's limit on a tag value
 
@@ -74,7 +84,7 @@ def executable(name: str) -> str:
 
 def runs_url(uri: str, experiment_id: str) -> str:
     base = masked(uri) if uri.startswith("http") else f"http://127.0.0.1:{UI_PORT}"
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?{MODEL_TRAINING_VIEW}"
 
 
 def git_commit() -> str | None:
@@ -110,6 +120,7 @@ class Store:
             db.parent.mkdir(parents=True, exist_ok=True)
             # MLflow caches stores by URI: a relative one would follow the first working dir.
             uri = f"sqlite:///{db.resolve()}"
+        self.client_uri = uri  # the URI the client opened (a local store's made absolute)
         self.client = mlflow_client(uri)
 
     def check(self) -> None:
@@ -183,8 +194,14 @@ class Store:
         self.client.log_batch(run_id, tags=[entities.RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
-        try:
+        with self.refused_as_error(run_id, artifact_path):
             self.client.log_artifact(run_id, str(path), artifact_path)
+
+    @contextlib.contextmanager
+    def refused_as_error(self, run_id: str, artifact_path: str | None = None) -> Iterator[None]:
+        """An artifact write that the store refuses raises ArtifactWriteError."""
+        try:
+            yield
         except OSError as exc:  # a local folder's, or a server's connection
             reason = exc.strerror or first_line(exc)  # first_line: no password in it
             raise ArtifactWriteError(self.artifact_folder(run_id, artifact_path), reason) from exc
@@ -212,6 +229,25 @@ class Store:
 
     def end(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status, end_time=now_ms())
+
+
+def context(dataset_input) -> str | None:
+    """What a run did with a logged data set: one of Context's values."""
+    return next((t.value for t in dataset_input.tags if t.key == Tag.DATASET_CONTEXT), None)
+
+
+def summary_line(config: RunConfig, metrics: dict[str, float]) -> str:
+    """A net's run description, e.g. 'plain-56, seed 0: train error 33.1 %, test error 32.7 %'."""
+    errors = [
+        f"{label} error {100 * metrics[metric]:.1f} %"
+        for label, metric in (
+            ("train", Metric.TRAIN_ERROR),
+            ("validation", Metric.VAL_ERROR),
+            ("test", Metric.TEST_ERROR),
+        )
+        if metrics.get(metric) is not None
+    ]
+    return f"{config.arch}-{config.depth}, seed {config.seed}: {', '.join(errors)}"
 
 
 def cell_filter(config: RunConfig) -> str:
@@ -344,6 +380,7 @@ class CellRun:
         self.run_id = run.info.run_id
         self.logged_until = 0  # steps up to here are in MLflow already (a resumed run)
         self.artifacts: set[str] = set()  # the artifacts it has already (a resumed run)
+        self.has_inputs = self.has_model = self.resumed = False
         self.closed = False
         self.last_heartbeat = time.monotonic()
         self.store.log_params(self.run_id, config.to_params())
@@ -357,6 +394,10 @@ class CellRun:
         history = store.client.get_metric_history(cell.run_id, Metric.TRAIN_LOSS)
         cell.logged_until = max((m.step for m in history), default=0)
         cell.artifacts = store.artifact_names(cell.run_id)  # a run may have some of them
+        logged = store.client.get_run(cell.run_id)  # with its inputs and outputs
+        cell.has_inputs = bool(logged.inputs and logged.inputs.dataset_inputs)
+        cell.has_model = bool(logged.outputs and logged.outputs.model_outputs)
+        cell.resumed = True
         cell.last_heartbeat = time.monotonic()
         cell.closed = False
         store.client.update_run(cell.run_id, status="RUNNING")
@@ -381,6 +422,41 @@ class CellRun:
             torch.save(state, path)
             self.store.log_file(self.run_id, path)
         self.artifacts.add(Artifact.WEIGHTS)
+
+    def log_datasets(self, dataset: Dataset, test: bool = True) -> None:
+        """The training and validation splits, and the test split unless the run never sees
+        it (a tuning trial), as the run's dataset inputs, once."""
+        if not self.has_inputs:
+            inputs = [i for i in dataset_inputs(dataset) if test or context(i) != Context.TEST]
+            self.store.client.log_inputs(self.run_id, datasets=inputs)
+            self.has_inputs = True
+
+    def log_model(self, model: torch.nn.Module, dataset: Dataset, name: str, step: int) -> None:
+        """The trained net as a logged model of the run, linked to its metrics at `step`."""
+        with self.store.refused_as_error(self.run_id):
+            log_net(self.store.client_uri, self.run_id, name, model, dataset, step)
+        self.has_model = True
+
+    def describe(self, text: str) -> None:
+        """The run's description (markdown), shown on its overview in the UI."""
+        self.store.set_tags(self.run_id, {Tag.DESCRIPTION: text})
+
+    @contextlib.contextmanager
+    def system_metrics(self, enabled: bool = True) -> Iterator[None]:
+        """CPU, memory, disk and network (and GPU, with nvidia-ml-py) as `system/*` metrics
+        while the block runs; a resumed run continues its steps."""
+        if not enabled:
+            yield
+            return
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)  # no INFO lines
+        monitor = SystemMetricsMonitor(
+            self.run_id, resume_logging=self.resumed, tracking_uri=self.store.client_uri
+        )
+        monitor.start()
+        try:
+            yield
+        finally:
+            monitor.finish()
 
     def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
         """`rows` as the CSV artifact `name`."""
