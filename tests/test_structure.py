@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES, MAX_PARAMS = 60, 6
-# What each layer may import (besides itself); see the layout map in the README.
+# What each layer may import (besides itself); see the layout map in docs/CONTRIBUTING.md.
 ALLOWED = {
     "resnet.core": set(),
     "resnet.tracking": {"resnet.core"},

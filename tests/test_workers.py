@@ -467,7 +467,7 @@ class Database:
 def postgres():
     """A throwaway PostgreSQL server (Debian's package) with the databases `optuna` and
     `mlflow`, which lets in only 127.0.0.1 (and its socket) with a password (scram-sha-256), as
-    the README sets it up; TEST_POSTGRES_URL names an existing server instead (its password in
+    docs/WORKERS.md sets it up; TEST_POSTGRES_URL names an existing server instead (its password in
     the URL or in PGPASSWORD)."""
     if os.environ.get("TEST_POSTGRES_URL"):
         url = sqlalchemy.make_url(os.environ["TEST_POSTGRES_URL"].rstrip("/"))
@@ -546,7 +546,7 @@ admin_password = {password}
 @pytest.fixture(scope="module")
 def mlflow_server(postgres, tmp_path_factory):
     """`mlflow server --app-name basic-auth` on the PostgreSQL backend, serving artifacts, as the
-    README starts it: its admin's password in its auth config file, the database's in PGPASSWORD,
+    docs/WORKERS.md starts it: its admin's password in its auth config file, the database's in PGPASSWORD,
     none on its command line; and a user `worker` for the workers, made by the admin. Without
     MLflow's job runner (eight more processes for GenAI jobs that no sweep uses)."""
     port, admin_password, password = free_port(), new_password(), new_password()
@@ -645,7 +645,7 @@ def test_three_workers_on_postgresql_survive_one_being_killed(
 ):
     # As if on three machines (here, three processes sharing two cores) with a shared folder
     # for checkpoints, so that the killed worker's cell resumes elsewhere. Each machine has the
-    # passwords in its environment, as the README sets them: none is on a command line.
+    # passwords in its environment, as docs/WORKERS.md sets them: none is on a command line.
     assert refused(mlflow_server.url) and refused(mlflow_server.url, "worker", "not-it")
     for name, value in {**postgres.env(), **mlflow_server.env()}.items():
         monkeypatch.setenv(name, value)  # for the workers, and for this test's own clients
