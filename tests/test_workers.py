@@ -467,8 +467,8 @@ class Database:
 def postgres():
     """A throwaway PostgreSQL server (Debian's package) with the databases `optuna` and
     `mlflow`, which lets in only 127.0.0.1 (and its socket) with a password (scram-sha-256), as
-    docs/WORKERS.md sets it up; TEST_POSTGRES_URL names an existing server instead (its password in
-    the URL or in PGPASSWORD)."""
+    docs/WORKERS.md sets it up; TEST_POSTGRES_URL names an existing server instead (its password
+    in the URL or in PGPASSWORD)."""
     if os.environ.get("TEST_POSTGRES_URL"):
         url = sqlalchemy.make_url(os.environ["TEST_POSTGRES_URL"].rstrip("/"))
         password = url.password or os.environ.get("PGPASSWORD")
@@ -545,10 +545,11 @@ admin_password = {password}
 
 @pytest.fixture(scope="module")
 def mlflow_server(postgres, tmp_path_factory):
-    """`mlflow server --app-name basic-auth` on the PostgreSQL backend, serving artifacts, as the
-    docs/WORKERS.md starts it: its admin's password in its auth config file, the database's in PGPASSWORD,
-    none on its command line; and a user `worker` for the workers, made by the admin. Without
-    MLflow's job runner (eight more processes for GenAI jobs that no sweep uses)."""
+    """`mlflow server --app-name basic-auth` on the PostgreSQL backend, serving artifacts, as
+    docs/WORKERS.md starts it: its admin's password in its auth config file, the database's in
+    PGPASSWORD, none on its command line; and a user `worker` for the workers, made by the
+    admin. Without MLflow's job runner (eight more processes for GenAI jobs that no sweep
+    uses)."""
     port, admin_password, password = free_port(), new_password(), new_password()
     folder = tmp_path_factory.mktemp("server")
     config = folder / "basic_auth.ini"
