@@ -146,6 +146,9 @@ def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir, ca
             state = t.data.tags["optuna_state"]
             assert state in ("COMPLETE", "PRUNED")
             assert t.info.status == ("FINISHED" if state == "COMPLETE" else "KILLED")
+            # The Dataset column: what the trial trained and chose on, never the test set.
+            contexts = {d.tags[0].value for d in t.inputs.dataset_inputs}
+            assert contexts == {"training", "validation"}
         assert "best_lr" in parent.data.metrics and "best_weight_decay" in parent.data.metrics
         figures = {a.path for a in client().list_artifacts(parent.info.run_id, "figures")}
         assert "figures/optimization_history.png" in figures
