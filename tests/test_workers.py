@@ -81,6 +81,24 @@ def test_simultaneous_enqueues_are_found_as_duplicates(tmp_path):
     assert queue.duplicate_of(later) == waiting[0].number
 
 
+def test_a_tuned_sweeps_rerun_trains_its_cells_again_not_as_duplicates(tmp_path):
+    """A rerun of a tuned sweep enqueues its done cells again (their tuned values may have
+    changed): those copies are not duplicates of the cells trained before, but two copies of
+    one rerun are."""
+    queue = CellQueue(open_storage(str(tmp_path / "journal.log")), "sweep")
+    cell = smoke_cells()[:1]
+    queue.enqueue(cell)
+    done = queue.pop()
+    queue.tell(done, {"status": "finished", "train_error": 0.1})
+    assert queue.enqueue(cell, again=True) == 1
+    assert queue.enqueue(cell, again=True) == 0  # waiting already
+    rerun = queue.pop()
+    assert queue.duplicate_of(rerun) is None  # trained (or found FINISHED with its values)
+    copy = dict(rerun.user_attrs)
+    queue.study.enqueue_trial({"arch": "plain"}, user_attrs=copy)
+    assert queue.duplicate_of(queue.pop()) == rerun.number
+
+
 def test_a_dead_local_worker_is_retried_at_once(tmp_path):
     queue = CellQueue(open_storage(str(tmp_path / "journal.log")), "sweep")
     queue.enqueue(smoke_cells()[:1])

@@ -29,6 +29,10 @@ DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (TrialState.WAITING, TrialState.RUNNING, *DONE)  # a cell with one needs no new trial
 READY_ATTR = "sweep_run_id"  # study user attr, set once the cells are enqueued
 CELL_ATTR, BATCH_ATTR, ROW_ATTR = "cell", "batch", "row"
+# Set on the cells a tuned sweep's rerun enqueues again: copies of one round are duplicates of
+# each other, not of the cells the earlier rounds trained (maybe with other tuned values).
+ROUND_ATTR = "round"
+COPY_OF = (BATCH_ATTR, ROUND_ATTR)  # what two copies of one enqueued cell share ("" if unset)
 TELL = {
     "finished": TrialState.COMPLETE,
     "skipped": TrialState.COMPLETE,
@@ -63,13 +67,14 @@ class CellQueue:
         changed since, and its workers find the cells that have a FINISHED run of the same
         config without training them); returns how many."""
         batch = uuid.uuid4().hex[:8] if force else ""
+        round_ = uuid.uuid4().hex[:8] if again else ""
         holds = (TrialState.WAITING, TrialState.RUNNING) if again else TAKEN
         taken = {name for name, ts in self.by_cell().items() if any(t.state in holds for t in ts)}
         wanted = [c for c in cells if force or c.name not in taken]
         for cell in wanted:
             self.study.enqueue_trial(
                 {"arch": cell.arch, "depth": cell.depth, "seed": cell.seed},
-                user_attrs={CELL_ATTR: cell.name, BATCH_ATTR: batch},
+                user_attrs={CELL_ATTR: cell.name, BATCH_ATTR: batch, ROUND_ATTR: round_},
             )
         return len(wanted)
 
@@ -102,15 +107,15 @@ class CellQueue:
         return bool(self.trials((TrialState.WAITING, TrialState.RUNNING)))
 
     def duplicate_of(self, trial: optuna.Trial) -> int | None:
-        """An earlier trial of the same cell and batch that waits for it, runs it or ran it
-        (two processes enqueued a missing cell at the same moment): its number, else None. Of
-        such copies, the lowest-numbered one that has not failed trains the cell."""
+        """An earlier trial of the same cell, batch and round that waits for it, runs it or ran
+        it (two processes enqueued a missing cell at the same moment): its number, else None.
+        Of such copies, the lowest-numbered one that has not failed trains the cell."""
         me = self.storage.get_trial(trial._trial_id)
         for other in self.by_cell()[me.user_attrs[CELL_ATTR]]:
             if (
                 other.number < me.number
                 and other.state in TAKEN
-                and other.user_attrs.get(BATCH_ATTR) == me.user_attrs.get(BATCH_ATTR)
+                and all(other.user_attrs.get(a, "") == me.user_attrs.get(a, "") for a in COPY_OF)
             ):
                 return other.number
         return None
