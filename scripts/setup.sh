@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up, safe to rerun: a virtual environment in .venv with this package and its
 # dependencies, and, when apt-get is there, Debian's Fashion-MNIST package for offline data and
-# PostgreSQL for the tests.
+# PostgreSQL and Chromium for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,13 @@ fi
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   apt_install postgresql \
     || echo "setup: postgresql not installed; the PostgreSQL tests of tests/test_workers.py need it"
+fi
+
+# Chromium, headless: tests/test_ui.py and scripts/ui_screenshots.sh render MLflow's UI in it.
+# Without the recommended packages (a printer set-up, avahi, ...), which headless needs none of.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  apt_install --no-install-recommends chromium fonts-liberation \
+    || echo "setup: chromium not installed; tests/test_ui.py and scripts/ui_screenshots.sh need it"
 fi
 
 if [ ! -x .venv/bin/python ]; then
