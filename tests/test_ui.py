@@ -271,6 +271,22 @@ def test_the_server_serves_the_sweep_and_its_nested_nets_by_name(server):
     assert run_name(get_run(server, run_id(net))) == run_name(net)  # as a run's own page asks
 
 
+@pytest.mark.heavy(50)
+def test_the_server_serves_each_nets_data_sets_model_and_description(server):
+    sweep = sweep_and_nets(server)
+    models = models_by_run(server, sweep.experiment_id)
+    for net in sweep.nets:
+        assert dataset_names(net) == {"synthetic"}
+        contexts = {t["value"] for d in dataset_inputs(net) for t in d["tags"]}
+        assert contexts == {"training", "validation", "test"}
+        assert models[run_id(net)] == [run_name(net)]  # the Models view lists it
+        arch_depth = run_name(net).removesuffix("-s0")
+        assert description(net).startswith(f"{arch_depth}, seed 0: train error ")
+    assert "**Verdict**" in description(sweep.run)
+    assert "| train error % |" in description(sweep.run)
+    assert run_id(sweep.run) not in models
+
+
 # --- The UI in headless Chromium --------------------------------------------------------------
 
 

@@ -187,7 +187,7 @@ class Store:
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
         stamp = now_ms()
-        batch = [entities.Metric(k, float(v), stamp, step) for k, v in metrics.items()]
+        batch = [entities.Metric(k, readable(v), stamp, step) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
@@ -248,6 +248,12 @@ def summary_line(config: RunConfig, metrics: dict[str, float]) -> str:
         if metrics.get(metric) is not None
     ]
     return f"{config.arch}-{config.depth}, seed {config.seed}: {', '.join(errors)}"
+
+
+def readable(value: float) -> float:
+    """`value` to the 7 significant digits a float32 holds: losses and errors are computed in
+    float32, and 0.034375 would otherwise show in the UI as 0.03437500074505806."""
+    return float(f"{float(value):.7g}")
 
 
 def cell_filter(config: RunConfig) -> str:
