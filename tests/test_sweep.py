@@ -130,6 +130,8 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
 
 def assert_browsable(c: MlflowClient, child) -> None:
     """A net's run as the MLflow UI shows it: its data sets, its logged model, a description."""
+    assert child.data.tags["mlflow.source.name"].endswith("depth_sweep.py")  # the Source column
+    assert child.data.tags["mlflow.user"]  # "Created by"
     logged = {
         d.tags[0].value: (d.dataset.name, json.loads(d.dataset.profile)["features_shape"][0])
         for d in child.inputs.dataset_inputs

@@ -25,6 +25,7 @@ import torch
 from mlflow import entities
 from mlflow.exceptions import MlflowException
 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+from mlflow.tracking.context.registry import resolve_tags
 
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.data import Dataset
@@ -293,6 +294,7 @@ class SweepRun:
 
     def _create(self) -> str:
         tags = {
+            **resolve_tags(),  # MLflow's own: user, source (the command), as fluent runs get
             Tag.SWEEP_IDENTITY: self.identity,
             Tag.TUNED: str(self.tuned).lower(),
             Tag.PRESET: self.sweep.preset,
@@ -361,6 +363,7 @@ class CellRun:
     ):
         self.store = sweep_run.store
         tags = {
+            **resolve_tags(),  # MLflow's own: user, source (the command), as fluent runs get
             Tag.PARENT_RUN_ID: parent_run_id or sweep_run.run_id,
             Tag.ARCH: config.arch,
             Tag.DEPTH: config.depth,
