@@ -1,10 +1,12 @@
 """What logging a trained net as an MLflow model costs per run, beside its weights.pt.
 
     .venv/bin/python scripts/model_logging_cost.py [--dataset fashion-mnist --image-size 14]
+        [--tracking-uri http://127.0.0.1:5000]
 
 Logs the quick study's eight nets (plain and residual, depths 20 to 56) into a new store in a
-temporary folder, the way a sweep does after training each one, and prints the seconds each
-step took. The first model logged in a process also pays MLflow's imports; it is shown apart.
+temporary folder (or into an experiment of the store at --tracking-uri, e.g. a server), the way
+a sweep does after training each one, and prints the seconds each step took. The first model
+logged in a process also pays MLflow's imports; it is shown apart.
 Take the timing with nothing else running on the machine.
 """
 
@@ -35,13 +37,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--image-size", type=int, default=14)
+    parser.add_argument("--tracking-uri", help="a store to log into (default: a new one)")
     args = parser.parse_args()
     dataset = load(args.dataset, image_size=args.image_size)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
-        store = Store(f"sqlite:///{Path(folder) / 'mlflow.db'}")
+        store = Store(args.tracking_uri or f"sqlite:///{Path(folder) / 'mlflow.db'}")
         sweep = SweepConfig(depths=DEPTHS, run={"dataset": args.dataset})
-        sweep_run = SweepRun(store, store.experiment_id("model-logging-cost"), sweep)
+        experiment = f"model-logging-cost-{int(time.time())}"
+        sweep_run = SweepRun(store, store.experiment_id(experiment), sweep)
         print(f"{'net':12} {'weights.pt s':>12} {'logged model s':>15} {'data sets s':>12}")
         for arch in ("plain", "residual"):
             for depth in DEPTHS:
