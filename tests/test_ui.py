@@ -5,16 +5,12 @@ One sweep and one server serve every test here. Under pytest-xdist the tests may
 processes: the sweep then still runs once (the first process runs it, the other waits for it
 and uses its store), and each process starts its own server over that store."""
 
-import contextlib
 import fcntl
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from mlflow_servers import clean_env, start_server, stop
 from mlflow_stores import new_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,33 +33,6 @@ CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-sta
 
 
 # --- The sweep's store and a server over it ---------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def clean_env() -> dict[str, str]:
-    """This environment without MLflow's tracking and auth settings: the sweep and the server
-    use the store in their working directory, as on a user's machine."""
-    drop = ("MLFLOW_TRACK", "MLFLOW_AUTH_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Ends a process started with start_new_session and everything it started."""
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # what is left of the group, if anything
 
 
 @pytest.fixture(scope="module")
@@ -100,51 +70,12 @@ class Server:
 @pytest.fixture(scope="module")
 def server(smoke_folder, tmp_path_factory) -> Iterator[Server]:
     """`mlflow server` over the sweep's store on 127.0.0.1, started in the sweep's folder as the
-    sweep's printed `mlflow ui` command starts it, artifacts in the store's own folder; without
-    MLflow's job runner (processes for GenAI jobs). Stopped, with its worker, at the end."""
-    port = free_port()
+    sweep's printed `mlflow ui` command starts it, artifacts in the store's own folder."""
     log = tmp_path_factory.mktemp("ui-server") / "server.log"
-    env = clean_env() | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    command = [
-        str(Path(sys.executable).parent / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        "sqlite:///mlruns/mlflow.db",
-        "--artifacts-destination",
-        "mlruns/artifacts",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=smoke_folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its uvicorn worker too is stopped with its group
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).close()
-                break
-            except OSError:
-                alive = process.poll() is None
-                assert alive and time.monotonic() < deadline, (
-                    f"mlflow server did not start:\n{log.read_text()[-4000:]}"
-                )
-                time.sleep(0.5)
+    store = ["--backend-store-uri", "sqlite:///mlruns/mlflow.db"]
+    store += ["--artifacts-destination", "mlruns/artifacts"]
+    with start_server(store, log, cwd=smoke_folder) as url:
         yield Server(url, log)
-    finally:
-        stop(process)
 
 
 # --- The server's REST API: one helper a question, so that a check is one line ----------------

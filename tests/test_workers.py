@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import sqlalchemy
 from mlflow import MlflowClient
+from mlflow_servers import clean_env, free_port, start_server
 from optuna.trial import TrialState
 
 from resnet.cli.presets import build_sweep
@@ -457,12 +458,6 @@ def test_two_local_workers_survive_one_being_killed(store_workdir):
 # --- PostgreSQL and an MLflow server, as on several machines --------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def new_password() -> str:
     """A random password: as long as MLflow asks (12 characters at least), and found nowhere
     by chance."""
@@ -568,60 +563,26 @@ def mlflow_server(postgres, tmp_path_factory):
     PGPASSWORD, none on its command line; and a user `worker` for the workers, made by the
     admin. Without MLflow's job runner (eight more processes for GenAI jobs that no sweep
     uses)."""
-    port, admin_password, password = free_port(), new_password(), new_password()
+    admin_password, password = new_password(), new_password()
     folder = tmp_path_factory.mktemp("server")
     config = folder / "basic_auth.ini"
     config.touch(mode=0o600)
     config.write_text(AUTH_CONFIG.format(users=folder / "users.db", password=admin_password))
-    log = (folder / "log").open("w")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_AUTH_", "MLFLOW_TRACK"))
-    }
+    env = clean_env() | postgres.env()
     env.update(
-        postgres.env(),
         MLFLOW_AUTH_CONFIG_PATH=str(config),
         MLFLOW_FLASK_SERVER_SECRET_KEY=new_password(),
-        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
     )
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "mlflow"),
-            "server",
-            "--app-name",
-            "basic-auth",
-            "--backend-store-uri",
-            f"{postgres.url}/mlflow",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)  # open to all
-            break
-        except OSError:
-            assert server.poll() is None and time.time() < deadline, "mlflow server did not start"
-            time.sleep(0.5)
-    from mlflow.server.auth.client import AuthServiceClient  # imports MLflow's server: 2 s
+    options = ["--app-name", "basic-auth", "--backend-store-uri", f"{postgres.url}/mlflow"]
+    options += ["--artifacts-destination", str(folder / "artifacts")]
+    with start_server(options, folder / "log", env=env) as url:
+        from mlflow.server.auth.client import AuthServiceClient  # imports MLflow's server: 2 s
 
-    with pytest.MonkeyPatch.context() as admin:
-        admin.setenv("MLFLOW_TRACKING_USERNAME", "admin")
-        admin.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
-        AuthServiceClient(url).create_user("worker", password)
-    yield Server(url, "worker", password, admin_password)
-    server.terminate()
-    server.wait(timeout=60)
+        with pytest.MonkeyPatch.context() as admin:
+            admin.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+            admin.setenv("MLFLOW_TRACKING_PASSWORD", admin_password)
+            AuthServiceClient(url).create_user("worker", password)
+        yield Server(url, "worker", password, admin_password)
 
 
 def refused(url: str, user: str | None = None, password: str = "") -> bool:
