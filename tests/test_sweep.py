@@ -197,6 +197,8 @@ def test_lr_10_diverges_as_failed_and_the_sweep_goes_on(store_workdir, capsys):
     for run in cells:
         assert run.info.status == "FAILED"
         assert run.data.tags["failure_reason"].startswith("diverged: training loss")
+        net = f"{run.data.tags['arch']}-{run.data.tags['depth']}"
+        assert run.data.tags["mlflow.note.content"] == f"{net}, seed 0: diverged"
     assert runs(kind="sweep")[0].info.status == "FINISHED"
     out = capsys.readouterr().out
     assert "diverged" in out

@@ -163,7 +163,7 @@ def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResu
     cell.log_num_params(result.num_params)
     cell.log_stability(result.loss_rise)
     if not result.finished:
-        cell.describe(f"{config.arch}-{config.depth}, seed {config.seed}: {result.status}")
+        cell.describe(summary_line(config, result.metrics, unfinished=result.status))
         cell.fail(result.failure or result.status)
         outcome = row(config, result.status, cell.run_id, result.metrics, note=result.failure)
     else:

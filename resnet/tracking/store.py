@@ -237,8 +237,12 @@ def context(dataset_input) -> str | None:
     return next((t.value for t in dataset_input.tags if t.key == Tag.DATASET_CONTEXT), None)
 
 
-def summary_line(config: RunConfig, metrics: dict[str, float]) -> str:
-    """A net's run description, e.g. 'plain-56, seed 0: train error 33.1 %, test error 32.7 %'."""
+def summary_line(config: RunConfig, metrics: dict[str, float], unfinished: str = "") -> str:
+    """A net's run description, e.g. 'plain-56, seed 0: train error 33.1 %, test error 32.7 %',
+    or 'plain-56, seed 0: diverged' for a run that did not finish."""
+    net = f"{config.arch}-{config.depth}, seed {config.seed}"
+    if unfinished:
+        return f"{net}: {unfinished}"
     errors = [
         f"{label} error {100 * metrics[metric]:.1f} %"
         for label, metric in (
@@ -248,7 +252,7 @@ def summary_line(config: RunConfig, metrics: dict[str, float]) -> str:
         )
         if metrics.get(metric) is not None
     ]
-    return f"{config.arch}-{config.depth}, seed {config.seed}: {', '.join(errors)}"
+    return f"{net}: {', '.join(errors)}"
 
 
 def readable(value: float) -> float:
