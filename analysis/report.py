@@ -36,6 +36,7 @@ from resnet.tracking.address import masked
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
+    MAX_TAG_LENGTH,
     RESPONSES_FILE,
     Metric,
     Param,
@@ -47,7 +48,6 @@ from resnet.tracking.schema import (
 EXIT_BAD_INPUT = 2
 EVAL_METRICS = (Metric.TEST_ERROR, Metric.VAL_ERROR)
 ARTIFACT_DIR = "report"
-MAX_DESCRIPTION = 8000  # MLflow's limit on a tag's value
 
 
 class UsageError(Exception):
@@ -360,7 +360,7 @@ def describe(study: Study, sentences: list[str]) -> str:
             f"Figures and the full report: artifacts, `{ARTIFACT_DIR}/report.md`.",
         ]
     )
-    return text[:MAX_DESCRIPTION]
+    return text[:MAX_TAG_LENGTH]
 
 
 def summary_metrics(

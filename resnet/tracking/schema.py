@@ -10,6 +10,7 @@ from __future__ import annotations
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 REUSED_TAG_PREFIX = "reused."  # parent tag per cell taken from an earlier sweep: its run id
 RESPONSES_FILE = "layer_responses.csv"  # the artifact of a finished cell run
+MAX_TAG_LENGTH = 8000  # MLflow's limit on a tag's value
 
 
 class Tag:

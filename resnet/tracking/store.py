@@ -37,6 +37,7 @@ from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
 from resnet.tracking.logged_model import log_net
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
+    MAX_TAG_LENGTH,
     Artifact,
     Context,
     Kind,
@@ -52,7 +53,6 @@ UI_PORT = 5000
 # After the hash route: without it, MLflow's UI opens an experiment in its GenAI view.
 MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
-MAX_TAG_LENGTH = 8000  # MLflow's limit on a tag value
 
 
 def resolve_tracking_uri(given: str | None = None) -> str:
