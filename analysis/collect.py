@@ -20,6 +20,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from analysis.effects import DEFAULT_MARGIN
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
@@ -65,6 +66,7 @@ class Study:
     trials: pd.DataFrame  # one row per tuning trial: each tuned param, val_error, state
     responses: pd.DataFrame  # arch, depth, seed, layer, index, std
     tuned_params: dict[str, bool]  # the params the studies tuned: sampled on a log scale?
+    margin: float = DEFAULT_MARGIN  # the verdict's margin the sweep was run with, points
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -148,7 +150,14 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
         trials=trials,
         responses=response_table(client, cells),
         tuned_params=tuned,
+        margin=sweep_margin(sweep),
     )
+
+
+def sweep_margin(sweep: pd.Series) -> float:
+    """The sweep's `margin` tag; sweeps from before it had one get the default."""
+    value = sweep.get(tag_column(Tag.MARGIN))
+    return float(value) if isinstance(value, str) and value else DEFAULT_MARGIN
 
 
 def search(experiment_id: str) -> pd.DataFrame:

@@ -234,7 +234,7 @@ def responses_figure(responses: pd.DataFrame) -> Figure:
 
 def contrast_title(c) -> str:
     """Two lines: each arch's depth penalty, then the contrast's conclusion and p."""
-    p = "" if c.p is None else f" ({format_p(c.p)}, one-sided)"
+    p = "" if c.p is None else f" ({format_p(c.p)}, two-sided)"
     return (
         f"training error from depth {c.shallow} to {c.deep}: {c.plain} {signed(c.plain_penalty)}"
         f", {c.residual} {signed(c.residual_penalty)} points\n{c.conclusion}{p}"

@@ -30,6 +30,7 @@ from analysis.collect import (
     collect,
     open_client,
 )
+from analysis.effects import DEFAULT_MARGIN
 from analysis.markdown import markdown_table
 from analysis.stats import PAPER_DATASET, Contrast, Verdict, contrast, summary_table, verdicts
 from resnet.tracking.address import masked
@@ -78,6 +79,12 @@ def make_parser() -> argparse.ArgumentParser:
         default=Metric.TEST_ERROR,
         choices=EVAL_METRICS,
         help="the solid curves of the figures (default: test_error)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        help="the verdict's margin in points of training error (default: the sweep's, else "
+        f"{DEFAULT_MARGIN:g})",
     )
     p.add_argument("--no-log", action="store_true", help="do not log the report to MLflow")
     return p
@@ -227,14 +234,16 @@ def compose(
 
 
 METHODS_NOTE = (
-    "Both tests use the final training error of each seed (the degradation problem is about "
-    "fitting the training set). Welch's t-test compares the shallowest and the deepest net, "
-    "one-sided (deeper is worse); Kendall's τ-b between depth and error over all runs tests "
-    "a monotonic trend across every depth. Degradation is called reproduced when both give "
-    "p < 0.05; with one seed only the trend test is possible. The plain-vs-residual contrast "
-    "fits a line of training error against depth for each arch over every run and tests, "
-    "one-sided, whether the plain nets' line climbs more steeply; its estimate is the "
-    "difference of the slopes times the depth range, with a 95 % confidence interval."
+    "The verdict judges each arch by the size of its depth penalty: the slope of a "
+    "least-squares line of final training error against depth, over every finished run, "
+    "times the depth range (the degradation problem is about fitting the training set). "
+    "Degradation when the whole 90 % interval (two one-sided 5 % tests) lies above the "
+    "margin, no degradation when it lies below it, deeper is better when it lies below minus "
+    "the margin, inconclusive otherwise, with the seeds that would likely decide it. Welch's "
+    "t-test (shallowest vs deepest, one-sided) and Kendall's τ-b trend over every run are "
+    "supporting figures. The plain-vs-residual contrast is the difference of the two archs' "
+    "fitted penalties, each with its own scatter (Welch-Satterthwaite degrees of freedom), "
+    "with a two-sided p and a two-sided 95 % interval. Assumptions: docs/ANALYSIS.md."
 )
 
 
@@ -304,19 +313,27 @@ class Written:
     verdicts: list[str]  # one sentence per arch
 
 
+@dataclass(frozen=True)
+class ReportOptions:
+    eval_metric: str = Metric.TEST_ERROR  # the figures' solid curves
+    log: bool = True  # log the report to the sweep run
+    margin: float | None = None  # the verdict's margin, points; None: the sweep's own
+
+
 def write_report(
     experiment: str,
     uri: str | None = None,
     sweep_run_id: str | None = None,
     out: str | Path = "reports",
-    eval_metric: str = Metric.TEST_ERROR,
-    log: bool = True,
+    options: ReportOptions = ReportOptions(),
 ) -> Written:
     """Collect, draw, write reports/<experiment>/ and log it to the sweep run; the report path."""
-    uri = resolve_uri(uri)
+    uri, eval_metric = resolve_uri(uri), options.eval_metric
     study = collect(experiment, uri, sweep_run_id)
+    if options.margin is not None:
+        study.margin = options.margin
     folder = Path(out) / folder_name(experiment)
-    found = verdicts(study.cells)
+    found = verdicts(study.cells, study.margin)
     contrasted = contrast(study.cells)
     # Built aside and swapped in whole: no half-written report, no files left from an older one.
     with tempfile.TemporaryDirectory(dir=make_folder(Path(out)), prefix=".partial-") as tmp:
@@ -330,7 +347,7 @@ def write_report(
         (draft / "report.md").write_text(report)
         replace_folder(folder, draft)
     sentences = verdict_lines(study, found, contrasted)
-    if log:
+    if options.log:
         client = open_client(uri)
         client.log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
         metrics = summary_metrics(study, found, contrasted)
@@ -372,6 +389,11 @@ def summary_metrics(
     for v in found:
         values[verdict_metric(v.arch, "welch_p")] = v.welch_p
         values[verdict_metric(v.arch, "trend_p")] = v.trend_p
+        if v.penalty is not None:
+            values[verdict_metric(v.arch, "fitted_penalty")] = v.penalty.estimate
+        if v.interval is not None:
+            values[verdict_metric(v.arch, "penalty_low")] = v.interval[0]
+            values[verdict_metric(v.arch, "penalty_high")] = v.interval[1]
     if contrasted is not None:
         values[verdict_metric("contrast", "difference")] = contrasted.difference
         values[verdict_metric("contrast", "p")] = contrasted.p
@@ -426,13 +448,14 @@ def resolve_uri(given: str | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
+        if args.margin is not None and not 0 < args.margin < 100:
+            raise UsageError(f"--margin must be between 0 and 100 points, got {args.margin:g}")
         written = write_report(
             args.experiment,
             args.tracking_uri,
             args.sweep_run,
             args.out,
-            args.eval_metric,
-            log=not args.no_log,
+            ReportOptions(args.eval_metric, log=not args.no_log, margin=args.margin),
         )
     except (UsageError, CollectError) as exc:
         print(f"analysis.report: error: {masked(str(exc))}", file=sys.stderr)

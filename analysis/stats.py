@@ -1,16 +1,15 @@
-"""The summary table and the statistical verdict: is deeper worse?
+"""The summary table and the statistical verdict: is deeper worse, and by how much?
 
-The verdict tests the seeds' final *training* errors (the degradation problem is about fitting
-the training set): Welch's t-test between the shallowest and the deepest net, one-sided (deeper
-is worse), and Kendall's tau between depth and error over every run, a monotonic trend test
-across all depths (tau-b, so runs of equal depth count as ties). With one seed per depth only
-the trend test is possible, and it is said so.
+The verdict judges each arch by the size of its depth penalty (analysis/effects.py): the
+fitted loss of training error from the shallowest to the deepest net, with a confidence
+interval, against a margin fixed in the preset. The degradation problem is about fitting the
+training set, so the final *training* errors are judged. Welch's t-test between the shallowest
+and the deepest net and Kendall's trend over every depth stay beside it as supporting figures,
+each said to be out of reach where the runs cannot give it (one seed, or too few depths).
 
-The contrast is the paper's point: do plain nets lose more with depth than residual nets? A
-least-squares fit of training error on depth, with its own line for each arch, over every run;
-the difference of the two slopes times the depth range is how many points more the plain nets'
-depth penalty (deepest - shallowest) is, tested one-sided with its t statistic (the scatter
-around the lines is the noise, so one seed per depth gives a test too).
+The contrast is the paper's point: do plain nets lose more with depth than residual nets? The
+difference of the two archs' fitted penalties, each with its own scatter (Welch-Satterthwaite),
+tested and bounded two-sided.
 """
 
 from __future__ import annotations
@@ -22,9 +21,19 @@ import pandas as pd
 from scipy import stats
 
 from analysis.collect import arch_key
+from analysis.effects import (
+    ALPHA,
+    DEFAULT_MARGIN,
+    MOST_SEEDS,
+    Outcome,
+    Penalty,
+    fit_penalty,
+    judge,
+    penalty_difference,
+    seeds_to_decide,
+)
 from resnet.tracking.schema import Metric
 
-ALPHA = 0.05
 # He et al. 2016, Table 6: CIFAR-10 test error (%) of the residual nets. ResNet-110 is the best
 # of 5 runs (mean 6.61 ± 0.16); the others are single runs.
 PAPER_TABLE6 = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
@@ -60,12 +69,19 @@ class Verdict:
     depths: list[int]
     shallow_errors: list[float]  # final train errors of the finished seeds, %
     deep_errors: list[float]
+    margin: float = DEFAULT_MARGIN  # points of training error
+    penalty: Penalty | None = None  # fitted over every finished run
+    outcome: Outcome | None = None
+    seeds_needed: int | None = None  # seeds a depth that would likely decide an inconclusive one
     conclusion: str = ""
     sentence: str = ""
-    welch_p: float | None = None  # one-sided: deeper is worse
-    better_p: float | None = None  # one-sided: deeper is better
-    trend_tau: float | None = None
+    welch_p: float | None = None  # supporting, one-sided: deeper is worse
+    trend_tau: float | None = None  # supporting: Kendall's tau-b of error on depth
     trend_p: float | None = None  # one-sided: error rises with depth
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return None if self.penalty is None else self.penalty.interval()
 
 
 def mean_std(values: list[float]) -> str:
@@ -85,62 +101,128 @@ def finished_runs(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[(cells["status"] == "finished") & cells[Metric.TRAIN_ERROR].notna()]
 
 
-def degradation_verdict(cells: pd.DataFrame, arch: str) -> Verdict | None:
+def runs_of(done: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(depths, training errors in %) of finished runs."""
+    depths = done["depth"].astype(int).to_numpy()
+    return depths, 100 * done[Metric.TRAIN_ERROR].astype(float).to_numpy()
+
+
+def degradation_verdict(
+    cells: pd.DataFrame, arch: str, margin: float = DEFAULT_MARGIN
+) -> Verdict | None:
     """The verdict for one arch, or None when fewer than two of its depths have a finished seed."""
     mine = cells[cells["arch"] == arch]
     done = finished_runs(mine)
     depths = sorted(int(d) for d in done["depth"].unique())
     if len(depths) < 2:
         return None
-    train_errors = 100 * done[Metric.TRAIN_ERROR].astype(float)
-    errors = {d: list(train_errors[done["depth"] == d]) for d in depths}
-    shallow, deep = depths[0], depths[-1]
-    verdict = Verdict(
-        arch=arch,
-        shallow=shallow,
-        deep=deep,
-        depths=depths,
-        shallow_errors=errors[shallow],
-        deep_errors=errors[deep],
-    )
+    depth, error = runs_of(done)
+    errors = {d: list(error[depth == d]) for d in depths}
+    verdict = Verdict(arch, depths[0], depths[-1], depths, errors[depths[0]], errors[depths[-1]])
+    verdict.margin = margin
     described = (
-        f"{arch}-{deep} train error {mean_std(errors[deep])} vs {arch}-{shallow} "
-        f"{mean_std(errors[shallow])}{unfinished_note(mine, done, depths)}"
+        f"{arch}-{depths[-1]} train error {mean_std(errors[depths[-1]])} vs {arch}-{depths[0]} "
+        f"{mean_std(errors[depths[0]])}{unfinished_note(mine, done, depths)}"
     )
     lost = lost_ends(mine, depths)
     if lost:
-        # The tests would compare other depths than those asked for: say so, conclude nothing.
+        # The fit would span other depths than those asked for: say so, conclude nothing.
         verdict.conclusion = f"inconclusive: no seed of {lost} finished"
         verdict.sentence = (
             f"{described}; {verdict.conclusion}, so the shallowest and the deepest net asked for "
             "cannot be compared."
         )
         return verdict
-    fewest = min(len(errors[shallow]), len(errors[deep]))
-    if fewest < 2:
-        return with_trend_only(verdict, done, described)
-    return with_tests(verdict, done, described)
-
-
-def with_trend_only(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
-    """One seed at the shallowest or deepest depth: no t-test, the trend over depths alone.
-    Four depths of one seed each can reach p = 1/24 when every step in depth is worse."""
-    depth, error = done["depth"].astype(int), done[Metric.TRAIN_ERROR].astype(float)
-    rises = stats.kendalltau(depth, error, alternative="greater")
-    falls = stats.kendalltau(depth, error, alternative="less")
-    verdict.trend_tau, verdict.trend_p = float(rises.statistic), float(rises.pvalue)
-    if verdict.trend_p < ALPHA:
-        verdict.conclusion = "degradation shown by the trend over depths (one seed)"
-    elif float(falls.pvalue) < ALPHA:
-        verdict.conclusion = "no degradation: the deeper nets train better (one seed)"
-    else:
-        verdict.conclusion = "no degradation shown (one seed)"
+    verdict.penalty = fit_penalty(depth, error)
+    verdict.outcome = judge(verdict.penalty, margin)
+    if verdict.outcome == Outcome.INCONCLUSIVE:
+        verdict.seeds_needed = seeds_to_decide(verdict.penalty, margin, fewest_seeds(errors))
+    add_supporting_tests(verdict, depth, error)
+    verdict.conclusion = conclusion(verdict)
     verdict.sentence = (
-        f"{described}, one seed; Kendall's trend over depths {verdict.depths[0]} to "
-        f"{verdict.depths[-1]} {trend_text(verdict)} (Welch's t-test needs 2 seeds a depth): "
-        f"{verdict.conclusion}."
+        f"{described}, {seeds_text(errors)}; {penalty_text(verdict)}: {verdict.conclusion}. "
+        f"Supporting tests: {welch_text(verdict)}; {trend_text(verdict, depth)}."
     )
     return verdict
+
+
+def fewest_seeds(errors: dict[int, list[float]]) -> int:
+    return min(len(values) for values in errors.values())
+
+
+def seeds_text(errors: dict[int, list[float]]) -> str:
+    counts = sorted({len(values) for values in errors.values()})
+    if counts == [1]:
+        return "one seed"
+    if len(counts) == 1:
+        return f"n = {counts[0]} seeds"
+    return f"n = {counts[0]} to {counts[-1]} seeds"
+
+
+def penalty_text(v: Verdict) -> str:
+    """'depth penalty +27.1 points fitted over depths 20 to 56 (90 % CI 22.0 to 32.1, 12 runs),
+    margin 2 points'."""
+    p, bounds = v.penalty, v.interval
+    spread = "no interval: the runs leave no scatter to measure"
+    if bounds is not None:
+        spread = f"90 % CI {signed(bounds[0])} to {signed(bounds[1])}"
+    return (
+        f"depth penalty {signed(p.estimate)} points fitted over depths {p.shallow} to {p.deep} "
+        f"({spread}, {p.runs} runs), margin {v.margin:g} points"
+    )
+
+
+def conclusion(v: Verdict) -> str:
+    margin = f"the {v.margin:g}-point margin"
+    if v.outcome == Outcome.DEGRADATION:
+        return f"degradation: deeper nets train worse by more than {margin}"
+    if v.outcome == Outcome.DEEPER_IS_BETTER:
+        return f"deeper is better: deeper nets train better by more than {margin}"
+    if v.outcome == Outcome.NO_DEGRADATION:
+        return f"no degradation: any depth penalty stays below {margin}"
+    if v.outcome == Outcome.UNTESTED:
+        return (
+            f"untested: one run at each of two depths leaves no spread to test the "
+            f"{signed(v.penalty.estimate)}-point penalty with; 2 or more seeds a depth (e.g. "
+            "--seeds 0,1,2) or a third depth would test it"
+        )
+    if v.seeds_needed is None:
+        more = f"even {MOST_SEEDS} seeds a depth would likely not decide it"
+    else:
+        more = f"about {v.seeds_needed} seeds a depth would likely decide it"
+    return f"inconclusive: the interval straddles {margin}; {more}"
+
+
+def add_supporting_tests(verdict: Verdict, depth: np.ndarray, error: np.ndarray) -> None:
+    """Welch's t-test (deepest vs shallowest) and Kendall's trend, where each is possible."""
+    deep, shallow = verdict.deep_errors, verdict.shallow_errors
+    if min(len(deep), len(shallow)) >= 2:
+        verdict.welch_p = one_sided_welch(deep, shallow, "greater")
+    trend = stats.kendalltau(depth, error, alternative="greater")
+    verdict.trend_tau, verdict.trend_p = float(trend.statistic), float(trend.pvalue)
+
+
+def welch_text(v: Verdict) -> str:
+    if v.welch_p is None:
+        return "Welch's t-test needs 2 seeds at the shallowest and the deepest depth"
+    return f"Welch's t-test, deepest vs shallowest (one-sided, deeper worse) {format_p(v.welch_p)}"
+
+
+def trend_text(v: Verdict, depth: np.ndarray) -> str:
+    if np.isnan(v.trend_tau):
+        return "no Kendall trend test (every error is equal)"
+    text = f"Kendall's trend over depths τ = {v.trend_tau:.2f}, {format_p(v.trend_p)}"
+    if smallest_trend_p(depth) >= ALPHA:
+        text += (
+            f" (it cannot reach p < {ALPHA:g} with {len(depth)} runs at {len(set(depth))} depths)"
+        )
+    return text
+
+
+def smallest_trend_p(depth: np.ndarray) -> float:
+    """Kendall's one-sided p when every deeper run is worse: the best these depths can do."""
+    ordered = np.sort(depth)
+    return float(stats.kendalltau(ordered, np.arange(len(ordered)), alternative="greater").pvalue)
 
 
 def lost_ends(mine: pd.DataFrame, finished_depths: list[int]) -> str:
@@ -163,44 +245,6 @@ def unfinished_note(mine: pd.DataFrame, done: pd.DataFrame, depths: list[int]) -
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def with_tests(verdict: Verdict, done: pd.DataFrame, described: str) -> Verdict:
-    """The two tests, the conclusion and the sentence, for at least 2 seeds at either end."""
-    deep, shallow = verdict.deep_errors, verdict.shallow_errors
-    verdict.welch_p = one_sided_welch(deep, shallow, "greater")
-    verdict.better_p = one_sided_welch(deep, shallow, "less")
-    trend = stats.kendalltau(
-        done["depth"].astype(int), done[Metric.TRAIN_ERROR].astype(float), alternative="greater"
-    )
-    verdict.trend_tau, verdict.trend_p = float(trend.statistic), float(trend.pvalue)
-    verdict.conclusion = conclusion(verdict)
-    n_deep, n_shallow = len(deep), len(shallow)
-    n = f"n = {n_deep}" if n_deep == n_shallow else f"n = {n_deep} and {n_shallow}"
-    verdict.sentence = (
-        f"{described}, {n} seeds; Welch's t-test (one-sided, deeper worse) "
-        f"{format_p(verdict.welch_p)}; Kendall's trend over depths {verdict.depths[0]} to "
-        f"{verdict.depths[-1]} {trend_text(verdict)}: {verdict.conclusion}."
-    )
-    return verdict
-
-
-def trend_text(verdict: Verdict) -> str:
-    if np.isnan(verdict.trend_tau):
-        return "no trend test (every error is equal)"
-    return f"τ = {verdict.trend_tau:.2f}, {format_p(verdict.trend_p)}"
-
-
-def conclusion(v: Verdict) -> str:
-    trend_p = 1.0 if v.trend_p is None or np.isnan(v.trend_p) else v.trend_p
-    if v.welch_p < ALPHA and trend_p < ALPHA:
-        return "degradation reproduced"
-    if v.better_p < ALPHA:
-        p = format_p(v.better_p)
-        return f"no degradation: the deeper net trains better (one-sided {p})"
-    if v.welch_p < ALPHA or trend_p < ALPHA:
-        return "inconclusive: only one of the two tests finds degradation"
-    return "no degradation detected"
-
-
 def one_sided_welch(a: list[float], b: list[float], alternative: str) -> float:
     """p of Welch's t-test that mean(a) is greater (or less) than mean(b). Two sets without any
     spread have no t statistic: then p is 0 or 1 by the sign of the difference."""
@@ -210,9 +254,9 @@ def one_sided_welch(a: list[float], b: list[float], alternative: str) -> float:
     return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
 
 
-def verdicts(cells: pd.DataFrame) -> list[Verdict]:
+def verdicts(cells: pd.DataFrame, margin: float = DEFAULT_MARGIN) -> list[Verdict]:
     archs = sorted(cells["arch"].unique(), key=arch_key)
-    return [v for arch in archs if (v := degradation_verdict(cells, arch)) is not None]
+    return [v for arch in archs if (v := degradation_verdict(cells, arch, margin)) is not None]
 
 
 @dataclass
@@ -226,10 +270,11 @@ class Contrast:
     runs: int
     plain_penalty: float  # mean at the deepest - mean at the shallowest depth, points
     residual_penalty: float
-    difference: float | None = None  # fitted: slope difference x depth range, points
-    low: float | None = None  # 95 % confidence interval of `difference`
+    difference: float | None = None  # fitted penalties' difference, points
+    low: float | None = None  # its two-sided 95 % confidence interval
     high: float | None = None
-    p: float | None = None  # one-sided: the plain nets' penalty is larger
+    p: float | None = None  # two-sided: the two penalties differ
+    dof: float | None = None  # Welch-Satterthwaite degrees of freedom
     conclusion: str = ""
     sentence: str = ""
 
@@ -249,13 +294,11 @@ def contrast(cells: pd.DataFrame, pair: tuple[str, str] = CONTRAST_PAIR) -> Cont
     shallow, deep = min(common), max(common)
     penalties = [depth_penalty(done[done["arch"] == arch], shallow, deep) for arch in pair]
     result = Contrast(*pair, shallow, deep, len(done), *penalties)
-    fit = slope_difference(done, pair)
-    if fit is not None:
-        estimate, error, dof = fit
-        span = deep - shallow
-        half_width = stats.t.ppf(1 - ALPHA / 2, dof) * error * span
-        result.difference, result.p = estimate * span, float(stats.t.sf(estimate / error, dof))
-        result.low, result.high = result.difference - half_width, result.difference + half_width
+    fitted = [fit_penalty(*runs_of(done[done["arch"] == arch])) for arch in pair]
+    difference = penalty_difference(*fitted)
+    if difference is not None:
+        result.difference, result.p, result.dof = difference.estimate, difference.p, difference.dof
+        result.low, result.high = difference.low, difference.high
     return worded(result)
 
 
@@ -263,26 +306,6 @@ def depth_penalty(runs: pd.DataFrame, shallow: int, deep: int) -> float:
     """Mean training error (%) at the deepest depth minus that at the shallowest."""
     mean = 100 * runs.groupby(runs["depth"].astype(int))[Metric.TRAIN_ERROR].mean()
     return float(mean[deep] - mean[shallow])
-
-
-def slope_difference(runs: pd.DataFrame, pair: tuple[str, str]):
-    """(slope of the first arch - slope of the second, its standard error, degrees of
-    freedom) of training error (%) on depth, one line per arch; None without spare runs.
-    Perfectly straight lines (no scatter) give no test either."""
-    slopes, inverse_sxx, squares = [], 0.0, 0.0
-    for arch in pair:
-        mine = runs[runs["arch"] == arch]
-        x = mine["depth"].astype(float).to_numpy()
-        y = 100 * mine[Metric.TRAIN_ERROR].astype(float).to_numpy()
-        sxx = float(np.sum((x - x.mean()) ** 2))
-        slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)
-        slopes.append(slope)
-        inverse_sxx += 1 / sxx
-        squares += float(np.sum((y - y.mean() - slope * (x - x.mean())) ** 2))
-    dof = len(runs) - 2 * len(pair)
-    if dof < 1 or squares == 0:
-        return None
-    return slopes[0] - slopes[1], float(np.sqrt(squares / dof * inverse_sxx)), dof
 
 
 def worded(c: Contrast) -> Contrast:
@@ -294,21 +317,27 @@ def worded(c: Contrast) -> Contrast:
     if c.p is None:
         c.conclusion = "no test possible"
         c.sentence = (
-            f"{measured}; with {c.runs} runs no test is possible (it needs more runs than the "
-            "two lines' four parameters, and some scatter around them)."
+            f"{measured}; with {c.runs} runs no test is possible (each arch's line needs a "
+            "third run, at another depth or seed, to measure its scatter)."
         )
         return c
-    if c.p < ALPHA:
+    if c.p < ALPHA and c.difference > 0:
         c.conclusion = (
             f"deeper {c.plain} nets degrade by {c.difference:.1f} points more than deeper "
             f"{c.residual} nets"
+        )
+    elif c.p < ALPHA:
+        c.conclusion = (
+            f"deeper {c.residual} nets degrade by {-c.difference:.1f} points more than deeper "
+            f"{c.plain} nets"
         )
     else:
         c.conclusion = f"no difference shown between the {c.plain} and {c.residual} nets"
     c.sentence = (
         f"{measured}; fitted over every depth and run, the {c.plain} nets' penalty is "
-        f"{c.difference:.1f} points larger (95 % CI {c.low:.1f} to {c.high:.1f}, one-sided "
-        f"{format_p(c.p)}, {c.runs} runs): {c.conclusion}."
+        f"{signed(c.difference)} points against the {c.residual} nets' (95 % CI "
+        f"{signed(c.low)} to {signed(c.high)}, two-sided {format_p(c.p)}, {c.runs} runs): "
+        f"{c.conclusion}."
     )
     return c
 

@@ -3,7 +3,7 @@
 Layout of a preset file (every key optional; missing keys take RunConfig's defaults):
 
     description = "..."
-    [sweep]  archs, depths, seeds, experiment, exclude
+    [sweep]  archs, depths, seeds, experiment, exclude, margin (the verdict's, in points)
     [model]  shortcut
     [data]   dataset, data_dir, val_size, train_subset, image_size, crop_pad, flip
     [train]  iterations, batch_size, lr, ... (see RunConfig)
@@ -35,6 +35,7 @@ SWEEP_KEYS = {
     "seeds": list[int],
     "experiment": str,
     "exclude": list[str],
+    "margin": float,
 }
 TOP_LEVEL_KEYS = {"description": str}
 SPACE = "space"  # [tune.space]: one {low, high, log} table per tuned field
@@ -212,6 +213,7 @@ def build_sweep(
         preset=name,
         experiment=sweep.get("experiment"),
         exclude=tuple(sweep.get("exclude", ())),
+        margin=sweep.get("margin", SweepConfig.margin),
         run=run,
     )
 

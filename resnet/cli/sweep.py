@@ -86,6 +86,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, help="resize images to this size (square)")
     p.add_argument("--train-subset", type=int, help="train on this many training images")
     p.add_argument("--shortcut", help="A (zero-padding identity, default) or B (projection)")
+    p.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        help="random horizontal flips of the training images (default: preset)",
+    )
     p.add_argument("--iterations", type=int)
     p.add_argument("--warmup-iterations", type=int, help="linear lr warm-up before the schedule")
     p.add_argument(
@@ -181,6 +186,7 @@ RUN_OVERRIDES = (
     "image_size",
     "train_subset",
     "shortcut",
+    "flip",
     "iterations",
     "warmup_iterations",
     "milestones",

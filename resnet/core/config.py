@@ -262,6 +262,10 @@ class SweepConfig:
     preset: str = "custom"
     experiment: str | None = None
     exclude: tuple[str, ...] = ()  # cells left out of the grid, by "arch-depth" (e.g. plain-110)
+    # The verdict's margin, points of training error: a depth penalty counts as degradation
+    # only when its confidence interval lies above it (docs/ANALYSIS.md). The analysis takes
+    # the same default for sweeps logged without one (analysis/effects.py).
+    margin: float = 2.0
     run: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -285,6 +289,10 @@ class SweepConfig:
                 raise ConfigError(
                     f"exclude entry {name!r} must look like arch-depth, e.g. plain-110"
                 )
+        if not 0 < self.margin < 100:
+            raise ConfigError(
+                f"margin must be between 0 and 100 points of training error, got {self.margin:g}"
+            )
         if not self.cells():  # every cell must be a valid run, and there must be one
             raise ConfigError("the sweep has no cells left: every (arch, depth) is excluded")
 

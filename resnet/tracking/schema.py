@@ -29,6 +29,7 @@ class Tag:
     PRESET = "preset"
     DATASET = "dataset"
     CELLS = "cells"  # the cell names the sweep asked for, comma-separated
+    MARGIN = "margin"  # the verdict's margin, points of training error; set at every start
     # a cell or trial run's
     ARCH = "arch"
     DEPTH = "depth"

@@ -295,6 +295,8 @@ class SweepRun:
             store.delete_tag_if_set(store.client.get_run(run_id), Tag.FAILURE_REASON)
         else:
             self.run_id = self._create()
+        # A tag, not a param: a rerun may judge the same runs with another margin.
+        store.set_tags(self.run_id, {Tag.MARGIN: f"{sweep.margin:g}"})
 
     def _create(self) -> str:
         tags = {
