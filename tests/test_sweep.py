@@ -76,6 +76,7 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
         net = build(child.data.tags["arch"], int(child.data.tags["depth"]))
         net.load_state_dict(state)
         assert int(child.data.params["num_params"]) == sum(p.numel() for p in net.parameters())
+        assert child.data.params["fp32_math"] == "ieee"  # true fp32 on a CPU
         responses = pd.read_csv(
             c.download_artifacts(child.info.run_id, "layer_responses.csv", str(workdir))
         )

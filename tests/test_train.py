@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from resnet.core.config import RunConfig
+from resnet.core.precision import set_fp32_math
 from resnet.core.schedule import ErrorWarmup, base_multiplier
 from resnet.core.train import compile_for_training, evaluate, recompile_limit_name, train
 
@@ -248,3 +249,29 @@ def test_a_logged_loss_above_the_first_one_is_noted_as_unstable(synthetic16, mon
     )
     monkeypatch.setattr(train_module.F, "cross_entropy", real)
     assert train(tiny(), synthetic16, progress=False).stable
+
+
+@pytest.mark.parametrize(
+    ("precision", "device", "expected"),
+    [("fp32", "cuda", "ieee"), ("bf16", "cuda", "tf32"), ("fp32", "cpu", "ieee")],
+)
+def test_fp32_means_fp32_on_every_device(precision, device, expected):
+    # Set without a GPU: the flags are PyTorch's process-wide settings, read by cuDNN and cuBLAS.
+    saved = (
+        torch.backends.cuda.matmul.fp32_precision,
+        torch.backends.cudnn.conv.fp32_precision,
+        torch.backends.mkldnn.fp32_precision,
+    )
+    try:
+        assert set_fp32_math(precision, torch.device(device)) == expected
+        if device == "cuda":
+            assert torch.backends.cuda.matmul.fp32_precision == expected
+            assert torch.backends.cudnn.conv.fp32_precision == expected
+        else:
+            assert torch.backends.mkldnn.fp32_precision == expected
+    finally:
+        (
+            torch.backends.cuda.matmul.fp32_precision,
+            torch.backends.cudnn.conv.fp32_precision,
+            torch.backends.mkldnn.fp32_precision,
+        ) = saved

@@ -46,3 +46,22 @@ def slow_precision_warning(device: torch.device, precision: str) -> str | None:
             "slower than fp32; --precision auto picks the faster one"
         )
     return None
+
+
+def fp32_math(precision: str, device: torch.device) -> str:
+    """How float32 matrix products and convolutions compute: "ieee" (true fp32) for an fp32
+    run on every device, since on GPUs cuDNN's convolutions default to TF32 (a 10-bit
+    mantissa); a bf16 run computes its convolutions in bf16 under autocast and lets the fp32
+    math left outside it use TF32 on CUDA ("tf32"), as PyTorch's convolutions do by default."""
+    return "tf32" if precision == "bf16" and device.type == "cuda" else "ieee"
+
+
+def set_fp32_math(precision: str, device: torch.device) -> str:
+    """Set PyTorch's fp32 precision flags for a run; the setting, as runs record it."""
+    setting = fp32_math(precision, device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.fp32_precision = setting
+        torch.backends.cudnn.conv.fp32_precision = setting
+    else:  # oneDNN may otherwise be allowed to compute fp32 in bf16 or TF32
+        torch.backends.mkldnn.fp32_precision = setting
+    return setting

@@ -25,6 +25,7 @@ from resnet.core import models, startup
 from resnet.core.augment import crop_flip, normalize
 from resnet.core.config import RunConfig
 from resnet.core.device import resolve_device
+from resnet.core.precision import set_fp32_math
 from resnet.core.schedule import ErrorWarmup, make_scheduler
 
 HEALTH_CHECK_EVERY = 10  # iterations between finiteness (and error warm-up) checks
@@ -297,6 +298,7 @@ class _Training:
     def __init__(self, config: RunConfig, dataset, tracker, eval_splits) -> None:
         device = resolve_device(config.device)
         self.config, self.device = config, device
+        set_fp32_math(config.precision, device)
         self.dataset = (dataset or load_data(config)).to(device)
         model = build_model(config, self.dataset, device)
         self.num_params = models.count_parameters(model)

@@ -79,6 +79,7 @@ class Param:
     WEIGHT_DECAY = "weight_decay"
     ITERATIONS = "iterations"
     NUM_PARAMS = "num_params"
+    FP32_MATH = "fp32_math"  # "ieee" (true fp32) or "tf32": how fp32 convolutions computed
     ARCHS = "archs"
     DEPTHS = "depths"
     SEEDS = "seeds"

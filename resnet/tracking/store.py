@@ -30,6 +30,7 @@ from mlflow.tracking.context.registry import resolve_tags
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.data import Dataset
 from resnet.core.device import device_name, resolve_device
+from resnet.core.precision import fp32_math
 from resnet.tracking.address import first_line, masked
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.inputs import dataset_inputs
@@ -481,8 +482,12 @@ class CellRun:
             self.store.log_file(self.run_id, path)
         self.artifacts.add(name)
 
-    def log_num_params(self, num_params: int) -> None:
-        self.store.log_params(self.run_id, {Param.NUM_PARAMS: str(num_params)})
+    def log_computed_params(self, config: RunConfig, num_params: int) -> None:
+        """What the run's config does not say but training settled: the net's size and the
+        fp32 math of its device."""
+        math = fp32_math(config.precision, resolve_device(config.device))
+        params = {Param.NUM_PARAMS: str(num_params), Param.FP32_MATH: math}
+        self.store.log_params(self.run_id, params)
 
     def log_stability(self, loss_rise: str | None) -> None:
         """Tag `stable`: true when no logged training loss rose above the first one; else
