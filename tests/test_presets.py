@@ -105,3 +105,15 @@ def test_precision_auto_becomes_the_devices_native_one(monkeypatch, native):
 def test_precision_auto_with_an_unknown_device_names_the_device():
     with pytest.raises(ConfigError, match=r"unknown device 'gpu' \(allowed: auto, cpu"):
         build_sweep("smoke", {}, {"precision": "auto", "device": "gpu"})
+
+
+def test_flip_and_margin_come_from_the_preset_and_the_command_line(tmp_path):
+    from resnet.cli.sweep import make_parser, sweep_from_args
+
+    quick = sweep_from_args(make_parser().parse_args(["--preset", "quick"]))
+    assert quick.margin == 2.0 and not quick.cells()[0].flip  # the rule's choice
+    flipped = sweep_from_args(make_parser().parse_args(["--preset", "quick", "--flip"]))
+    assert all(c.flip for c in flipped.cells())
+    assert build_sweep(write(tmp_path, "[sweep]\nmargin = 5\n"), {}, {}).margin == 5.0
+    with pytest.raises(ConfigError, match="margin must be between 0 and 100 points"):
+        build_sweep(write(tmp_path, "[sweep]\nmargin = 0\n"), {}, {})
