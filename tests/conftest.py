@@ -60,3 +60,23 @@ def no_tracking_uri_from_earlier_tests():
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     yield
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+@pytest.fixture
+def losses_blow_up(monkeypatch):
+    """Every training loss from the 5th step of the process on is multiplied by 1000 (far
+    above the divergence limit), evaluations untouched: training diverges whatever the CPU's
+    rounding, where a huge lr diverges on one CPU's kernels and not on another's."""
+    import resnet.core.train as train_module
+
+    real = train_module.F.cross_entropy
+    steps = {"n": 0}
+
+    def blown_up(logits, labels, *args, **kwargs):
+        loss = real(logits, labels, *args, **kwargs)
+        if kwargs.get("reduction") == "sum":  # an evaluation's
+            return loss
+        steps["n"] += 1
+        return loss * 1e3 if steps["n"] >= 5 else loss
+
+    monkeypatch.setattr(train_module.F, "cross_entropy", blown_up)

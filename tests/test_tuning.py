@@ -167,8 +167,8 @@ def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir, ca
     assert all(len(s.trials) == 4 for s in studies().values())
 
 
-def test_diverging_trials_are_pruned_and_the_study_completes(workdir, capsys):
-    preset = one_cell_preset(workdir, lr_min=20.0, lr_max=80.0)
+def test_diverging_trials_are_pruned_and_the_study_completes(workdir, capsys, losses_blow_up):
+    preset = one_cell_preset(workdir)
     assert main(["--preset", preset, "--tune", "--no-progress", "--no-report"]) == 0
     (study,) = studies().values()
     assert [t.state for t in study.trials] == [TrialState.PRUNED] * 4

@@ -245,7 +245,7 @@ def summary_line(config: RunConfig, metrics: dict[str, float], unfinished: str =
     if unfinished:
         return f"{net}: {unfinished}"
     errors = [
-        f"{label} error {100 * metrics[metric]:.1f} %"
+        f"{label} error {100 * readable(metrics[metric]):.1f} %"  # as the metric is logged
         for label, metric in (
             ("train", Metric.TRAIN_ERROR),
             ("validation", Metric.VAL_ERROR),
