@@ -35,13 +35,29 @@ def measured_runs(path: Path, seeds: str) -> pd.DataFrame:
     return runs[runs["seed"] == runs["seed"].min()] if seeds == "first" else runs
 
 
-@pytest.mark.parametrize("seeds", ["first", "all"])
-@pytest.mark.parametrize("path", MEASURED, ids=lambda p: p.stem)
-def test_measured_runs_say_plain_degrades_and_residual_does_not(path, seeds):
+# The residual verdict each set of measured runs must get. The README's own three seeds are
+# inconclusive at the 2-point margin (seed 1's residual-56 ended at 12.6 % against seed 0's
+# 9.8 %), and the README says so.
+RESIDUAL_OUTCOMES = [
+    (MEASURED[0], "first", Outcome.NO_DEGRADATION),
+    (MEASURED[0], "all", Outcome.NO_DEGRADATION),
+    (MEASURED[1], "first", Outcome.NO_DEGRADATION),
+    (README_RUNS, "first", Outcome.NO_DEGRADATION),
+    (README_RUNS, "all", Outcome.INCONCLUSIVE),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "seeds", "residual_outcome"),
+    RESIDUAL_OUTCOMES,
+    ids=[f"{p.parent.name}/{p.stem}-{s}" for p, s, _ in RESIDUAL_OUTCOMES],
+)
+def test_measured_runs_say_plain_degrades_and_residual_does_not(path, seeds, residual_outcome):
     runs = measured_runs(path, seeds)
     plain, residual = (degradation_verdict(runs, arch) for arch in ("plain", "residual"))
     assert plain.outcome == Outcome.DEGRADATION, plain.sentence
-    assert residual.outcome == Outcome.NO_DEGRADATION, residual.sentence
+    assert residual.outcome == residual_outcome, residual.sentence
+    assert residual.interval[1] < 3  # at most ~a point lost, wherever it is judged
     assert "margin 2 points" in residual.sentence
     found = contrast(runs)
     assert found.p < 0.05 and found.low > 2, found.sentence
