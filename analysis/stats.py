@@ -118,8 +118,8 @@ def degradation_verdict(
         return None
     depth, error = runs_of(done)
     errors = {d: list(error[depth == d]) for d in depths}
-    verdict = Verdict(arch, depths[0], depths[-1], depths, errors[depths[0]], errors[depths[-1]])
-    verdict.margin = margin
+    ends = errors[depths[0]], errors[depths[-1]]
+    verdict = Verdict(arch, depths[0], depths[-1], depths, *ends, margin=margin)
     described = (
         f"{arch}-{depths[-1]} train error {mean_std(errors[depths[-1]])} vs {arch}-{depths[0]} "
         f"{mean_std(errors[depths[0]])}{unfinished_note(mine, done, depths)}"
@@ -127,6 +127,7 @@ def degradation_verdict(
     lost = lost_ends(mine, depths)
     if lost:
         # The fit would span other depths than those asked for: say so, conclude nothing.
+        verdict.outcome = Outcome.INCONCLUSIVE
         verdict.conclusion = f"inconclusive: no seed of {lost} finished"
         verdict.sentence = (
             f"{described}; {verdict.conclusion}, so the shallowest and the deepest net asked for "
