@@ -4,9 +4,14 @@ import os
 # keeps to one thread, as more OpenMP threads than cores spin against each other. Set before
 # torch is imported, which reads it then.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Test sweeps start training at once: a projection times a few steps per net (2 s of a smoke
+# sweep), and the suite starts dozens of sweeps. The tests of the projection turn it back on.
+os.environ.setdefault("DEPTH_SWEEP_NO_PROJECTION", "1")
 
 import pytest
 from mlflow_stores import new_store
+from smoke_sweep import SmokeSweep
+from smoke_sweep import smoke_sweep as run_smoke_sweep
 
 from resnet.core.data import load
 
@@ -80,3 +85,9 @@ def losses_blow_up(monkeypatch):
         return loss * 1e3 if steps["n"] >= 5 else loss
 
     monkeypatch.setattr(train_module.F, "cross_entropy", blown_up)
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(tmp_path_factory) -> SmokeSweep:
+    """The smoke preset swept once for the whole test run, read-only (see smoke_sweep.py)."""
+    return run_smoke_sweep(tmp_path_factory)

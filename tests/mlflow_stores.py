@@ -2,8 +2,8 @@
 
 MLflow creates a new store by running every migration of its schema, seconds of CPU. Tests
 whose subject is something else start from a copy of one store made once per test process
-(test_smoke_sweep_end_to_end and test_processes_opening_one_new_store_at_once_all_succeed
-still have MLflow create theirs)."""
+(the shared smoke sweep of smoke_sweep.py and
+test_processes_opening_one_new_store_at_once_all_succeed still have MLflow create theirs)."""
 
 import atexit
 import contextlib

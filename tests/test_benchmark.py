@@ -75,3 +75,32 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_variants_compare_compilation_and_layout_and_time_the_reference_once(monkeypatch):
+    import resnet.bench.benchmark as bench
+    from resnet.cli.benchmark import cases_from_args, make_parser
+
+    cases = cases_from_args(make_parser().parse_args([*TINY, "--variants"]))
+    assert [(c.compile, c.channels_last) for c in cases] == [
+        (False, True),
+        (False, False),
+        (True, True),
+        (True, False),
+    ]
+    assert len({c.name for c in cases}) == 4
+    eager = [c for c in cases if not c.compile]  # compiling takes the suite's time; not here
+    built = []
+    real = bench.reference_runner
+    monkeypatch.setattr(bench, "reference_runner", lambda *a: built.append(a[0]) or real(*a))
+    plan = bench.BenchPlan(1, 1, 0, images=64)
+    first, second = bench.measure(eager, plan, report=lambda _: None)
+    assert built == [eager[0]]  # one reference pipeline for the net
+    assert second.seconds["reference"] is first.seconds["reference"]
+    assert second.ips("reference") == first.ips("reference") > 0
+    assert first.ips("step") > 0 and second.ips("step") > 0
+
+
+def test_variants_exclude_the_single_layout_flags(capsys):
+    assert main([*TINY, "--variants", "--compile"]) == 2
+    assert "--variants times every layout" in capsys.readouterr().err

@@ -54,7 +54,8 @@ def test_the_sweep_prints_its_projection_first(workdir, capsys):
     assert "; 2 workers share it: at best" in capsys.readouterr().err
 
 
-def test_finished_cells_are_not_projected(workdir, capsys):
+def test_finished_cells_are_not_projected(workdir, capsys, monkeypatch):
+    monkeypatch.delenv("DEPTH_SWEEP_NO_PROJECTION", raising=False)
     argv = ["--preset", "smoke", "--depths", "8", "--no-progress", "--no-report"]
     assert main(argv) == 0
     assert "for 2 runs" in capsys.readouterr().err
@@ -108,3 +109,51 @@ def test_compiled_runs_are_timed_compiled_and_reuse_that_compilation(synthetic16
     assert counters["stats"]["unique_graphs"] == before + 1  # timed compiled
     assert train(cell, synthetic16, progress=False, eval_splits=()).finished
     assert counters["stats"]["unique_graphs"] == before + 1  # trained without compiling again
+
+
+def test_compiling_pays_back_on_a_cpu_for_nets_that_train_for_an_hour():
+    from resnet.runner.estimate import COMPILE_PAYS_BACK_SECONDS, Projection, compile_pays_back
+
+    hour = Projection(2 * 3600, 0, 2, 0, longest=COMPILE_PAYS_BACK_SECONDS)
+    assert compile_pays_back(hour, torch.device("cpu"))
+    assert not compile_pays_back(dataclasses.replace(hour, longest=3599), torch.device("cpu"))
+    assert not compile_pays_back(hour, torch.device("cuda"))  # CUDA graphs: the user's choice
+
+
+def test_a_sweep_whose_nets_train_for_hours_on_a_cpu_is_compiled(
+    store_workdir, monkeypatch, capsys
+):
+    import resnet.cli.sweep as cli
+    from resnet.runner.estimate import Projection
+
+    def long_nets(cells, trials, dataset):
+        return Projection(7200 * len(cells), 0, len(cells), 0, longest=7200)
+
+    trained = []
+
+    def stop_before_training(sweep, *args):
+        trained.append(sweep)
+        raise KeyboardInterrupt
+
+    monkeypatch.delenv("DEPTH_SWEEP_NO_PROJECTION", raising=False)
+    monkeypatch.setattr(cli, "project", long_nets)
+    monkeypatch.setattr(cli, "run_sweep", stop_before_training)
+    smoke = ["--preset", "smoke", "--device", "cpu", "--no-progress"]
+    assert cli.main(smoke) == 130
+    assert all(cell.compile for cell in trained[-1].cells())
+    assert "--no-compile trains eager" in capsys.readouterr().err
+    assert cli.main([*smoke, "--no-compile"]) == 130
+    assert not any(cell.compile for cell in trained[-1].cells())
+
+
+def test_no_projection_starts_at_once(workdir, capsys, monkeypatch):
+    import resnet.cli.sweep as cli
+
+    monkeypatch.delenv("DEPTH_SWEEP_NO_PROJECTION", raising=False)
+    timed = []
+    monkeypatch.setattr(cli, "project", lambda *args: timed.append(args))
+    argv = ["--preset", "smoke", "--depths", "8", "--no-progress", "--no-report"]
+    assert main([*argv, "--no-projection"]) == 0
+    assert timed == [] and "Projected" not in capsys.readouterr().err
+    monkeypatch.setenv("DEPTH_SWEEP_NO_PROJECTION", "1")  # the same, for scripts
+    assert main([*argv, "--force"]) == 0 and timed == []

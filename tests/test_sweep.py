@@ -33,16 +33,10 @@ def runs(**filters):
     return [r for r in found if all(r.data.tags.get(k) == v for k, v in filters.items())]
 
 
-@pytest.mark.heavy(50)
-def test_smoke_sweep_end_to_end(workdir, capsys):
-    done = subprocess.run(
-        [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "0.5"},  # nets train ~2 s
-    )
-    assert done.returncode == 0, done.stderr
+@pytest.mark.heavy(50)  # the first test to ask for the shared sweep runs it
+def test_smoke_sweep_end_to_end(smoke_sweep, workdir, monkeypatch):
+    # The test run's shared smoke sweep (tests/smoke_sweep.py), read here and never changed.
+    done = smoke_sweep
     assert "First training step " in done.stderr and " s after the start" in done.stderr
     assert (
         "mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1" in done.stdout
@@ -50,6 +44,7 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
     # The link, printed at the start and at the end, opens the UI's Model training view.
     link = "http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning"
     assert done.stdout.count(link) == 2
+    monkeypatch.chdir(done.folder)  # runs() and client() read ./mlruns, as in a user's folder
 
     (parent,) = runs(kind="sweep")
     assert parent.info.status == "FINISHED"
@@ -88,8 +83,10 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
     assert (
         "Report (figures, table, verdict): reports/depth-smoke-synthetic/report.md" in done.stdout
     )
+    # --no-log: the shared store stays as the sweep left it.
+    again = ["--experiment", "depth-smoke-synthetic", "--tracking-uri", done.uri, "--no-log"]
     report = subprocess.run(
-        [sys.executable, "-m", "analysis.report", "--experiment", "depth-smoke-synthetic"],
+        [sys.executable, "-m", "analysis.report", *again],
         capture_output=True,
         text=True,
         timeout=300,
@@ -121,13 +118,6 @@ def test_smoke_sweep_end_to_end(workdir, capsys):
     # Every net learns (chance is 0.9); 60 iterations leave plain-14 anywhere from 0.15 to 0.6
     # across seeds, the residual nets near 0.
     assert table["val_error"].max() < 0.8 and table["val_error"].min() < 0.1
-
-    # Acceptance: the same sweep again trains nothing and leaves no duplicate finished runs.
-    assert main(["--preset", "smoke", "--no-progress", "--no-report"]) == 0
-    finished = [r for r in runs(kind="cell") if r.info.status == "FINISHED"]
-    assert sorted(r.info.run_name for r in finished) == sorted(CELLS)
-    assert len(runs(kind="cell")) == len(CELLS)
-    assert capsys.readouterr().out.count("finished earlier") == len(CELLS)
 
 
 def assert_browsable(c: MlflowClient, child) -> None:
@@ -182,6 +172,14 @@ def test_a_changed_config_is_not_skipped(store_workdir):
     assert main([*argv, "--lr", "0.02"]) == 0
     lrs = sorted(r.data.params["lr"] for r in runs(kind="cell") if r.info.status == "FINISHED")
     assert lrs == ["0.02", "0.05"]
+
+
+def test_the_same_sweep_again_trains_nothing_and_duplicates_nothing(store_workdir, capsys):
+    assert main(ONE_NET) == 0
+    assert main(ONE_NET) == 0
+    (finished,) = [r for r in runs(kind="cell") if r.info.status == "FINISHED"]
+    assert finished.info.run_name == "residual-8-s0" and len(runs(kind="cell")) == 1
+    assert capsys.readouterr().out.count("finished earlier") == 1
 
 
 def test_force_reruns_finished_cells(store_workdir):

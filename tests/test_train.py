@@ -188,6 +188,7 @@ def test_compiled_training_matches_eager_and_keeps_plain_weight_names(synthetic1
     eager = train(tiny(iterations=10), synthetic16, progress=False)
     compiled = train(tiny(iterations=10, compile=True), synthetic16, progress=False)
     assert compiled.finished
+    assert compiled.compile_seconds > 0 and eager.compile_seconds is None  # a run param
     assert list(compiled.model.state_dict()) == list(eager.model.state_dict())  # no _orig_mod.
     # Fused kernels round differently, so close rather than equal.
     assert compiled.metrics["val_loss"] == pytest.approx(eager.metrics["val_loss"], rel=0.05)

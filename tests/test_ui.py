@@ -1,16 +1,13 @@
 """A smoke sweep's runs as a user browses them: a real `mlflow server` over the sweep's store,
 its REST API, and MLflow's single-page app rendered by headless Chromium.
 
-One sweep and one server serve every test here. Under pytest-xdist the tests may land in two
-processes: the sweep then still runs once (the first process runs it, the other waits for it
-and uses its store), and each process starts its own server over that store."""
+One sweep and one server serve every test here: the test run's shared smoke sweep
+(tests/smoke_sweep.py). Under pytest-xdist the tests may land in two processes; each process
+starts its own server over that store."""
 
-import fcntl
 import json
-import os
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,8 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from mlflow_servers import clean_env, start_server, stop
-from mlflow_stores import new_store
+from mlflow_servers import start_server, stop
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = "depth-smoke-synthetic"
@@ -36,29 +32,10 @@ CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-sta
 
 
 @pytest.fixture(scope="module")
-def smoke_folder(tmp_path_factory) -> Path:
-    """A folder where `python experiments/depth_sweep.py --preset smoke` ran, as a user runs it:
-    its store in ./mlruns. Made once for all test processes of this pytest run."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # shared by the xdist processes of this run
-    folder, done = base / "ui-smoke-sweep", base / "ui-smoke-sweep.done"
-    with (base / "ui-smoke-sweep.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
-            new_store(folder / "mlruns")
-            sweep = subprocess.run(
-                [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"],
-                cwd=folder,
-                env=clean_env(),
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            assert sweep.returncode == 0, sweep.stderr[-4000:]
-            done.touch()
-    return folder
+def smoke_folder(smoke_sweep) -> Path:
+    """The folder where `python experiments/depth_sweep.py --preset smoke` ran, as a user runs
+    it: its store in ./mlruns (shared with the other tests that read it)."""
+    return smoke_sweep.folder
 
 
 @dataclass(frozen=True)

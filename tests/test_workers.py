@@ -553,6 +553,7 @@ default_permission = EDIT
 database_uri = sqlite:///{users}
 admin_username = admin
 admin_password = {password}
+auth_cache_ttl_seconds = 60
 """
 
 

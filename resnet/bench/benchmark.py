@@ -49,7 +49,13 @@ class BenchCase:
     @property
     def name(self) -> str:
         compiled = " compiled" if self.compile else ""
-        return f"{self.arch}-{self.depth} {self.precision}{compiled} b{self.batch_size}"
+        layout = "" if self.channels_last else " NCHW"
+        return f"{self.arch}-{self.depth} {self.precision}{compiled}{layout} b{self.batch_size}"
+
+    @property
+    def net(self) -> tuple:
+        """What the reference pipeline (fp32, eager, NCHW) of this case depends on."""
+        return self.arch, self.depth, self.batch_size, self.device
 
     def run_config(self, iterations: int) -> RunConfig:
         """The paper preset's training config for this case (log every 100, pad-4 crop + flip)."""
@@ -259,15 +265,17 @@ def measure(
 ) -> list[Measured]:
     """Build every runner, warm each up once, then time `plan.rounds` interleaved rounds."""
     dataset = cifar_shaped(plan.images)
+    kinds = kinds_per_case(cases, plan.kinds)
     with tempfile.TemporaryDirectory() as tmp:
-        runners = build_runners(cases, plan, dataset, MlflowTracker(Path(tmp)))
+        runners = build_runners(cases, kinds, plan, dataset, MlflowTracker(Path(tmp)))
         for case in cases:
-            for kind in plan.kinds:
+            for kind in kinds[case]:
                 runners[case][kind](max(2, plan.steps // 4))  # warm-up: allocations, workers
-        results = {c: Measured(c, {k: [] for k in plan.kinds}, plan.steps, 0.0) for c in cases}
+        results = {c: Measured(c, {k: [] for k in kinds[c]}, plan.steps, 0.0) for c in cases}
+        share_timings(results, plan.kinds)
         for r in range(plan.rounds):
             for case in cases:
-                for kind in plan.kinds:
+                for kind in kinds[case]:
                     results[case].seconds[kind].append(runners[case][kind](plan.steps))
                 report(f"round {r + 1}/{plan.rounds} {case.name}: {last_round(results[case])}")
     for measured in results.values():
@@ -275,7 +283,26 @@ def measure(
     return list(results.values())
 
 
-def build_runners(cases, plan: BenchPlan, dataset, tracker) -> dict[BenchCase, dict[str, Runner]]:
+def kinds_per_case(cases: list[BenchCase], kinds: tuple[str, ...]) -> dict[BenchCase, tuple]:
+    """The kinds each case times: the reference pipeline (the same fp32 eager NCHW loop for
+    every variant of a net) only with the first case of its net."""
+    first = {}
+    for case in cases:
+        first.setdefault(case.net, case)
+    return {c: tuple(k for k in kinds if k != "reference" or first[c.net] is c) for c in cases}
+
+
+def share_timings(results: dict[BenchCase, Measured], kinds: tuple[str, ...]) -> None:
+    """Cases that do not time the reference read the timings of the case of their net that does
+    (the same list, filled round by round)."""
+    if "reference" not in kinds:
+        return
+    timed = {m.case.net: m for m in results.values() if "reference" in m.seconds}
+    for measured in results.values():
+        measured.seconds.setdefault("reference", timed[measured.case.net].seconds["reference"])
+
+
+def build_runners(cases, kinds, plan: BenchPlan, dataset, tracker) -> dict[BenchCase, dict]:
     runners = {}
     for case in cases:
         builders = {
@@ -283,7 +310,7 @@ def build_runners(cases, plan: BenchPlan, dataset, tracker) -> dict[BenchCase, d
             "trainer": lambda c=case: trainer_runner(c, dataset, tracker),
             "reference": lambda c=case: reference_runner(c, dataset, plan.workers),
         }
-        runners[case] = {kind: builders[kind]() for kind in plan.kinds}
+        runners[case] = {kind: builders[kind]() for kind in kinds[case]}
     return runners
 
 

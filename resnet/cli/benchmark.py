@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -64,6 +65,12 @@ def make_parser() -> OneLineParser:
     p.add_argument("--no-channels-last", action="store_true", help="(a) and (b) in NCHW")
     p.add_argument("--compile", action="store_true", help="torch.compile (a) and (b)")
     p.add_argument(
+        "--variants",
+        action="store_true",
+        help="(a) and (b) eager and compiled, each channels-last and NCHW, side by side in one "
+        "run (instead of --compile and --no-channels-last)",
+    )
+    p.add_argument(
         "--default-malloc",
         action="store_true",
         help="leave glibc's malloc thresholds as they are, to measure what fixing them gains",
@@ -90,22 +97,25 @@ def cases_from_args(args) -> list[BenchCase]:
     for arch in args.archs:
         for depth in args.depths:
             check_run_fields(arch=arch, depth=depth, precision=args.precision)
-            cases.append(
-                BenchCase(
-                    arch,
-                    depth,
-                    args.precision,
-                    args.batch_size,
-                    args.device,
-                    not args.no_channels_last,
-                    args.compile,
-                )
-            )
+            base = BenchCase(arch, depth, args.precision, args.batch_size, args.device)
+            cases += [replace(base, channels_last=c, compile=k) for k, c in variants_of(args)]
     if args.batch_size > args.images:
         raise InputError(f"--batch-size {args.batch_size} exceeds the {args.images} images")
     if args.json is not None:
         check_json_path(args.json)
     return cases
+
+
+def variants_of(args) -> list[tuple[bool, bool]]:
+    """(compile, channels_last) of each case of a net: the four with --variants."""
+    if args.variants:
+        if args.compile or args.no_channels_last:
+            raise InputError(
+                "--variants times every layout and compilation; drop --compile and "
+                "--no-channels-last"
+            )
+        return [(False, True), (False, False), (True, True), (True, False)]
+    return [(args.compile, not args.no_channels_last)]
 
 
 def machine() -> dict[str, str]:

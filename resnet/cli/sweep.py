@@ -7,6 +7,7 @@ written to the MLflow store.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import socket
@@ -35,7 +36,7 @@ from resnet.core.data import DataError, Dataset
 from resnet.core.device import device_name, resolve_device
 from resnet.core.precision import AUTO, native_precision, slow_precision_warning
 from resnet.core.train import load_data
-from resnet.runner.estimate import human_duration, project
+from resnet.runner.estimate import Projection, compile_pays_back, human_duration, project
 from resnet.runner.interrupt import StopRequest
 from resnet.runner.storage import (
     DASHBOARD_URL,
@@ -57,6 +58,8 @@ from resnet.tracking.store import (
     sqlite_path,
     ui_command,
 )
+
+NO_PROJECTION_ENV = "DEPTH_SWEEP_NO_PROJECTION"  # "1": as --no-projection
 
 
 def make_parser() -> OneLineParser:
@@ -107,10 +110,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--compile",
-        action="store_true",
-        default=None,
+        action=argparse.BooleanOptionalAction,
         help="torch.compile the training step, with CUDA graphs on a GPU (worth it for long "
-        "runs; each net compiles first)",
+        "runs; each net compiles first; default: on a CPU, when a net trains for an hour or "
+        "more, else off)",
     )
 
 
@@ -177,6 +180,14 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the report (figures, table, verdict) written at the end; "
         "python -m analysis.report --experiment NAME writes it later",
+    )
+    p.add_argument(
+        "--no-projection",
+        action="store_true",
+        default=os.environ.get(NO_PROJECTION_ENV) == "1",
+        help="start training at once, without timing a few steps per net to project the "
+        f"sweep's time (and so without compiling by itself); {NO_PROJECTION_ENV}=1 does the "
+        "same, for scripts that run many short sweeps",
     )
 
 
@@ -342,12 +353,13 @@ def print_projection(
     storage: str,
     options: SweepOptions,
     workers: int,
-) -> None:
-    """How long the sweep will take here, from a few timed steps per net, before it starts."""
+) -> Projection | None:
+    """How long the sweep will take here, from a few timed steps per net, before it starts;
+    None when it has nothing left to train."""
     cells = cells_to_run(sweep, store, options.force)
     trials = trials_to_run(sweep, options.tuning, storage)
     if not cells and not trials:
-        return
+        return None
     device = resolve_device(sweep.cells()[0].device)
     if sweep.cells()[0].compile:
         print("Compiling each net to time it for the projection ...", file=sys.stderr)
@@ -371,6 +383,7 @@ def print_projection(
     advice = projection_advice(sweep, device, projection.seconds / workers, workers)
     if advice:
         print(advice, file=sys.stderr)
+    return projection
 
 
 LONG_SWEEP_SECONDS = 3600  # a projection above this says what would shorten it
@@ -454,7 +467,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.join is None:
         announce_precision(asked_precision(args), sweep.cells()[0])
         workers = len(placements or [1])
-        print_projection(sweep, dataset, store, storage, options, workers)
+        projection = None
+        if not args.no_projection:
+            projection = print_projection(sweep, dataset, store, storage, options, workers)
+        if args.compile is None and projection and compile_pays_back(projection, device_of(sweep)):
+            sweep, argv = compiled(sweep, argv)
         print_watch_link(store, sweep)
     if placements is not None:
         release_device_memory()
@@ -469,6 +486,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.join is None:
         finish(args, sweep, uri, storage, result)
     return 1 if result.crashed else 0
+
+
+def device_of(sweep: SweepConfig) -> torch.device:
+    return resolve_device(sweep.cells()[0].device)
+
+
+def compiled(sweep: SweepConfig, argv: list[str]) -> tuple[SweepConfig, list[str]]:
+    """The sweep with torch.compile on (its workers' command line too), said once."""
+    print(
+        "Compiling each net (torch.compile): the longest trains for an hour or more here, "
+        "which pays the compilation back; --no-compile trains eager.",
+        file=sys.stderr,
+    )
+    return dataclasses.replace(sweep, run={**sweep.run, "compile": True}), [*argv, "--compile"]
 
 
 INTERRUPTED = (

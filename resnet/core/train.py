@@ -84,6 +84,7 @@ class TrainResult:
     seconds: float
     failure: str | None = None  # why the run did not finish
     loss_rise: str | None = None  # where a logged training loss rose above the first one
+    compile_seconds: float | None = None  # the first, compiling step of a compiled run
 
     @property
     def stable(self) -> bool:
@@ -329,9 +330,12 @@ class _Training:
         x = normalize(images, self.dataset.mean, self.dataset.std, config.channels_last)
         labels = train_split.labels[indices]
         lr = self.optimizer.param_groups[0]["lr"]
+        started = time.perf_counter()
         loss, logits = train_step(self.forward, self.optimizer, x, labels, config, self.device)
         if first:
             startup.first_step_done()
+            if config.compile:  # the step that compiled the net: its time is the compile time
+                self.loop.compile_seconds = time.perf_counter() - started
         self.scheduler.step()
         self.loop.stats.add(loss, logits, labels, it)
         return lr
@@ -365,6 +369,7 @@ class _Loop:
         self.warmup_wrong, self.warmup_count = 0, 0
         self.first_loss: float | None = None  # the first logged training loss
         self.loss_rise: str | None = None  # the first logged loss above it, described
+        self.compile_seconds: float | None = None  # the compiling first step's, when compiled
 
     def recent_error(self) -> float:
         """Training error since the last call (only used during the error warm-up)."""
@@ -437,6 +442,7 @@ class _Loop:
             seconds,
             failure,
             self.loss_rise,
+            self.compile_seconds,
         )
 
 

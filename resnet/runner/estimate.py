@@ -72,6 +72,7 @@ class Projection:
     tuning: float  # seconds for the trials still to run, at most (pruning cuts it short)
     runs: int
     trials: int
+    longest: float = 0.0  # seconds of the longest single run
 
     @property
     def seconds(self) -> float:
@@ -125,9 +126,22 @@ def project(cells: list[RunConfig], trials: list[RunConfig], dataset: Dataset) -
     """`cells`: the runs to train; `trials`: one config per tuning trial still to run (each with
     the trial budget). Trials evaluate the validation split only."""
     calibration = Calibration(dataset, [*cells, *trials])
-    training = sum(run_seconds(c, dataset, calibration.step(c)) for c in cells)
+    each = [run_seconds(c, dataset, calibration.step(c)) for c in cells]
     tuning = sum(run_seconds(t, dataset, calibration.step(t), splits=1) for t in trials)
-    return Projection(training, tuning, len(cells), len(trials))
+    return Projection(sum(each), tuning, len(cells), len(trials), max(each, default=0.0))
+
+
+# torch.compile on a CPU: compiling a net took 40 s (ResNet-20, empty compiler cache) and saved
+# 2-3 % of a bf16 step on a 2-core AMD EPYC with AVX512-BF16, about 30 % on a 2-core Xeon with
+# AMX (docs/BENCHMARKS.md). A net that trains for an hour pays the compilation back even at 2 %.
+COMPILE_PAYS_BACK_SECONDS = 3600
+
+
+def compile_pays_back(projection: Projection, device: torch.device) -> bool:
+    """Whether a sweep that did not say should compile its nets: on a CPU, when its longest
+    net trains for at least COMPILE_PAYS_BACK_SECONDS eager. On a GPU compiling also captures
+    CUDA graphs, a choice left to the user (--compile)."""
+    return device.type == "cpu" and projection.longest >= COMPILE_PAYS_BACK_SECONDS
 
 
 def human_duration(seconds: float) -> str:

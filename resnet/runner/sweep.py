@@ -160,7 +160,7 @@ def checkpoint_problem(store, run_id: str) -> str | None:
 
 def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResult) -> dict:
     """Close the cell's run with what training gave; its checkpoint is no longer needed."""
-    cell.log_computed_params(config, result.num_params)
+    cell.log_computed_params(config, result)
     cell.log_stability(result.loss_rise)
     if not result.finished:
         cell.describe(summary_line(config, result.metrics, unfinished=result.status))

@@ -360,7 +360,7 @@ class StudyRunner:
             run.end_as("FAIL", f"{type(exc).__name__}: {exc}")
             raise
         else:
-            run.log_computed_params(config, result.num_params)
+            run.log_computed_params(config, result)
             if result.finished:
                 self.finish(trial, run, TrialState.COMPLETE, result.metrics[Metric.VAL_ERROR])
             else:  # diverged

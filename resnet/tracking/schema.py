@@ -80,6 +80,7 @@ class Param:
     ITERATIONS = "iterations"
     NUM_PARAMS = "num_params"
     FP32_MATH = "fp32_math"  # "ieee" (true fp32) or "tf32": how fp32 convolutions computed
+    COMPILE_SECONDS = "compile_seconds"  # a compiled run's first step, compilation included
     ARCHS = "archs"
     DEPTHS = "depths"
     SEEDS = "seeds"

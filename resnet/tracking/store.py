@@ -31,6 +31,7 @@ from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.data import Dataset
 from resnet.core.device import device_name, resolve_device
 from resnet.core.precision import fp32_math
+from resnet.core.train import TrainResult
 from resnet.tracking.address import first_line, masked
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.inputs import dataset_inputs
@@ -482,11 +483,13 @@ class CellRun:
             self.store.log_file(self.run_id, path)
         self.artifacts.add(name)
 
-    def log_computed_params(self, config: RunConfig, num_params: int) -> None:
-        """What the run's config does not say but training settled: the net's size and the
-        fp32 math of its device."""
+    def log_computed_params(self, config: RunConfig, result: TrainResult) -> None:
+        """What the run's config does not say but training settled: the net's size, the fp32
+        math of its device and, compiled, how long the compiling first step took."""
         math = fp32_math(config.precision, resolve_device(config.device))
-        params = {Param.NUM_PARAMS: str(num_params), Param.FP32_MATH: math}
+        params = {Param.NUM_PARAMS: str(result.num_params), Param.FP32_MATH: math}
+        if result.compile_seconds is not None:
+            params[Param.COMPILE_SECONDS] = f"{result.compile_seconds:.1f}"
         self.store.log_params(self.run_id, params)
 
     def log_stability(self, loss_rise: str | None) -> None:
