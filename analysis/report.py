@@ -32,7 +32,15 @@ from analysis.collect import (
 )
 from analysis.effects import DEFAULT_MARGIN
 from analysis.markdown import markdown_table
-from analysis.stats import PAPER_DATASET, Contrast, Verdict, contrast, summary_table, verdicts
+from analysis.stats import (
+    PAPER_DATASET,
+    Contrast,
+    Verdict,
+    contrast,
+    figure6_halves,
+    summary_table,
+    verdicts,
+)
 from resnet.tracking.address import masked
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
@@ -198,6 +206,9 @@ def compose(
         sentences.append(
             f"- **{contrasted.plain} vs {contrasted.residual}**: {contrasted.sentence}"
         )
+    halves = figure6_halves(found)
+    if halves is not None:
+        sentences.append(f"- **Figure 6**: {halves}")
     data = study.dataset or "unknown data"
     parts = [
         f"# Depth study: {study.experiment}",
@@ -361,6 +372,9 @@ def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | Non
     lines = [f"{arch}: {sentence}" for arch, sentence in verdict_sentences(study, found)]
     if contrasted is not None:
         lines.append(f"{contrasted.plain} vs {contrasted.residual}: {contrasted.sentence}")
+    halves = figure6_halves(found)
+    if halves is not None:
+        lines.append(f"Figure 6: {halves}")
     return lines
 
 

@@ -346,3 +346,21 @@ def worded(c: Contrast) -> Contrast:
 def signed(points: float) -> str:
     """'+19.3', '-2.0'; never '-0.0' (adding 0.0 turns a rounded -0.0 into 0.0)."""
     return f"{round(points, 1) + 0.0:+.1f}"
+
+
+def figure6_halves(found: list[Verdict], pair: tuple[str, str] = CONTRAST_PAIR) -> str | None:
+    """Which halves of He et al.'s Figure 6 the verdicts show: the left, deeper plain nets train
+    worse (degradation); the right, deeper residual nets train better. None without both."""
+    judged = {v.arch: v for v in found if v.outcome is not None}
+    if not all(arch in judged for arch in pair):
+        return None
+    plain, residual = (judged[arch] for arch in pair)
+    left = plain.outcome == Outcome.DEGRADATION
+    right = residual.outcome == Outcome.DEEPER_IS_BETTER
+    shown = {(True, True): "both halves", (True, False): "its left half only"}
+    shown |= {(False, True): "its right half only", (False, False): "neither half"}
+    return (
+        f"He et al.'s Figure 6 (left: deeper {plain.arch} nets train worse; right: deeper "
+        f"{residual.arch} nets train better): this sweep shows {shown[left, right]}. "
+        f"{plain.arch}: {plain.outcome}; {residual.arch}: {residual.outcome}."
+    )

@@ -111,13 +111,25 @@ def test_compiled_runs_are_timed_compiled_and_reuse_that_compilation(synthetic16
     assert counters["stats"]["unique_graphs"] == before + 1  # trained without compiling again
 
 
-def test_compiling_pays_back_on_a_cpu_for_nets_that_train_for_an_hour():
+def test_compiling_pays_back_on_a_cpu_for_nets_that_train_for_20_minutes():
     from resnet.runner.estimate import COMPILE_PAYS_BACK_SECONDS, Projection, compile_pays_back
 
-    hour = Projection(2 * 3600, 0, 2, 0, longest=COMPILE_PAYS_BACK_SECONDS)
-    assert compile_pays_back(hour, torch.device("cpu"))
-    assert not compile_pays_back(dataclasses.replace(hour, longest=3599), torch.device("cpu"))
-    assert not compile_pays_back(hour, torch.device("cuda"))  # CUDA graphs: the user's choice
+    long = Projection(2 * 3600, 0, 2, 0, longest=COMPILE_PAYS_BACK_SECONDS)
+    assert compile_pays_back(long, torch.device("cpu"))
+    short = dataclasses.replace(long, longest=COMPILE_PAYS_BACK_SECONDS - 1)
+    assert not compile_pays_back(short, torch.device("cpu"))
+    assert not compile_pays_back(long, torch.device("cuda"))  # CUDA graphs: the user's choice
+
+
+def test_the_projection_sums_each_nets_seeds_which_share_one_compilation(synthetic16, monkeypatch):
+    import resnet.runner.estimate
+
+    monkeypatch.setattr(resnet.runner.estimate, "seconds_per_step", lambda config, data: 0.01)
+    sweep = build_sweep("smoke", {"seeds": [0, 1, 2]}, {"device": "cpu"})
+    projection = project(sweep.cells(), [], synthetic16)
+    one_seed = project(build_sweep("smoke", {}, {"device": "cpu"}).cells(), [], synthetic16)
+    assert projection.longest == pytest.approx(3 * one_seed.longest)
+    assert projection.longest < projection.training == pytest.approx(3 * one_seed.training)
 
 
 def test_a_sweep_whose_nets_train_for_hours_on_a_cpu_is_compiled(

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from analysis.effects import DEFAULT_MARGIN, Outcome, fit_penalty
-from analysis.stats import contrast, degradation_verdict
+from analysis.stats import contrast, degradation_verdict, figure6_halves
 from resnet.core.config import SweepConfig
 
 DATA = Path(__file__).parent / "data" / "measured"
@@ -222,3 +222,41 @@ def test_the_contrasts_p_and_interval_agree_where_one_and_two_sided_would_not():
     for factor in factors[::20]:
         c = contrast(scaled(factor))
         assert (c.p < 0.05) == (c.low > 0 or c.high < 0)
+
+
+@pytest.mark.parametrize(
+    ("residual_deep", "shown"),
+    [(0.060, "both halves"), (0.100, "its left half only")],
+    ids=["deeper-residual-better", "residual-level"],
+)
+def test_the_verdict_says_which_half_of_figure_6_a_sweep_shows(residual_deep, shown):
+    finals = {
+        ("plain", 20): [0.10, 0.11, 0.105],
+        ("plain", 56): [0.30, 0.31, 0.29],
+        ("residual", 20): [0.100, 0.101, 0.099],
+        ("residual", 56): [residual_deep, residual_deep + 0.001, residual_deep - 0.001],
+    }
+    found = [degradation_verdict(cells_of(finals), arch) for arch in ("plain", "residual")]
+    line = figure6_halves(found)
+    assert f"this sweep shows {shown}." in line
+    assert "plain: degradation;" in line
+    assert figure6_halves(found[:1]) is None  # one arch alone shows no half of the comparison
+
+
+def test_figure_6_draws_plain_left_and_residual_right_training_dashed_and_test_solid():
+    from analysis.figures import curves_figure
+
+    rows = [
+        {"arch": a, "depth": d, "seed": 0, "status": "finished", "run_id": f"{a}{d}", "step": s}
+        | {"metric": m, "value": 0.5 / s}
+        for a in ("residual", "plain")
+        for d in (20, 56)
+        for s in (10, 20)
+        for m in ("train_error", "test_error")
+    ]
+    fig = curves_figure(pd.DataFrame(rows))
+    left, right = fig.axes
+    assert (left.get_title(), right.get_title()) == ("plain nets", "residual nets")
+    for ax in (left, right):
+        styles = sorted(line.get_linestyle() for line in ax.get_lines())
+        assert styles == ["-", "-", "--", "--"]  # per depth: test solid, training dashed

@@ -112,8 +112,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--compile",
         action=argparse.BooleanOptionalAction,
         help="torch.compile the training step, with CUDA graphs on a GPU (worth it for long "
-        "runs; each net compiles first; default: on a CPU, when a net trains for an hour or "
-        "more, else off)",
+        "runs; each net compiles first; default: on a CPU, when a net trains for 20 minutes "
+        "or more over its seeds, else off)",
     )
 
 
@@ -495,7 +495,7 @@ def device_of(sweep: SweepConfig) -> torch.device:
 def compiled(sweep: SweepConfig, argv: list[str]) -> tuple[SweepConfig, list[str]]:
     """The sweep with torch.compile on (its workers' command line too), said once."""
     print(
-        "Compiling each net (torch.compile): the longest trains for an hour or more here, "
+        "Compiling each net (torch.compile): one of them trains for 20 minutes or more here, "
         "which pays the compilation back; --no-compile trains eager.",
         file=sys.stderr,
     )

@@ -72,7 +72,7 @@ class Projection:
     tuning: float  # seconds for the trials still to run, at most (pruning cuts it short)
     runs: int
     trials: int
-    longest: float = 0.0  # seconds of the longest single run
+    longest: float = 0.0  # seconds of the net (arch and depth) that trains longest, all seeds
 
     @property
     def seconds(self) -> float:
@@ -126,21 +126,26 @@ def project(cells: list[RunConfig], trials: list[RunConfig], dataset: Dataset) -
     """`cells`: the runs to train; `trials`: one config per tuning trial still to run (each with
     the trial budget). Trials evaluate the validation split only."""
     calibration = Calibration(dataset, [*cells, *trials])
-    each = [run_seconds(c, dataset, calibration.step(c)) for c in cells]
+    per_net: dict[tuple[str, int], float] = {}
+    for cell in cells:  # one compilation serves every seed of a net in a process
+        seconds = run_seconds(cell, dataset, calibration.step(cell))
+        per_net[cell.arch, cell.depth] = per_net.get((cell.arch, cell.depth), 0.0) + seconds
     tuning = sum(run_seconds(t, dataset, calibration.step(t), splits=1) for t in trials)
-    return Projection(sum(each), tuning, len(cells), len(trials), max(each, default=0.0))
+    training = sum(per_net.values())
+    return Projection(training, tuning, len(cells), len(trials), max(per_net.values(), default=0))
 
 
-# torch.compile on a CPU: compiling a net took 40 s (ResNet-20, empty compiler cache) and saved
-# 2-3 % of a bf16 step on a 2-core AMD EPYC with AVX512-BF16, about 30 % on a 2-core Xeon with
-# AMX (docs/BENCHMARKS.md). A net that trains for an hour pays the compilation back even at 2 %.
-COMPILE_PAYS_BACK_SECONDS = 3600
+# torch.compile on 2-core CPUs, bf16 ResNet-20 step (docs/BENCHMARKS.md): compiling a net took
+# tens of seconds (40 s with an empty compiler cache) and saved 2-3 % of a step on an AMD EPYC
+# Zen 4, about 25 % on a Xeon with AMX and 40 % on an AMD EPYC Zen 5. A net that trains for 20
+# minutes in a sweep pays the compilation back even at the low end.
+COMPILE_PAYS_BACK_SECONDS = 1200
 
 
 def compile_pays_back(projection: Projection, device: torch.device) -> bool:
-    """Whether a sweep that did not say should compile its nets: on a CPU, when its longest
-    net trains for at least COMPILE_PAYS_BACK_SECONDS eager. On a GPU compiling also captures
-    CUDA graphs, a choice left to the user (--compile)."""
+    """Whether a sweep that did not say should compile its nets: on a CPU, when one of its nets
+    (all seeds, which share one compilation) trains for COMPILE_PAYS_BACK_SECONDS or more eager.
+    On a GPU compiling also captures CUDA graphs, a choice left to the user (--compile)."""
     return device.type == "cpu" and projection.longest >= COMPILE_PAYS_BACK_SECONDS
 
 
