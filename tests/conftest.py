@@ -68,23 +68,34 @@ def no_tracking_uri_from_earlier_tests():
 
 
 @pytest.fixture
-def losses_blow_up(monkeypatch):
-    """Every training loss from the 5th step of the process on is multiplied by 1000 (far
-    above the divergence limit), evaluations untouched: training diverges whatever the CPU's
-    rounding, where a huge lr diverges on one CPU's kernels and not on another's."""
+def training_loss(monkeypatch):
+    """`change(loss, step) -> loss` applied to every training loss the trainer computes from
+    now on (step counts from 1 in this process; evaluations are left alone): tests hand the
+    trainer a run that diverges or climbs whatever the CPU's rounding, where a huge lr
+    diverges on one CPU's kernels and not on another's."""
     import resnet.core.train as train_module
 
     real = train_module.F.cross_entropy
-    steps = {"n": 0}
 
-    def blown_up(logits, labels, *args, **kwargs):
-        loss = real(logits, labels, *args, **kwargs)
-        if kwargs.get("reduction") == "sum":  # an evaluation's
-            return loss
-        steps["n"] += 1
-        return loss * 1e3 if steps["n"] >= 5 else loss
+    def patch(change):
+        steps = {"n": 0}
 
-    monkeypatch.setattr(train_module.F, "cross_entropy", blown_up)
+        def changed(logits, labels, *args, **kwargs):
+            loss = real(logits, labels, *args, **kwargs)
+            if kwargs.get("reduction") == "sum":  # an evaluation's
+                return loss
+            steps["n"] += 1
+            return change(loss, steps["n"])
+
+        monkeypatch.setattr(train_module.F, "cross_entropy", changed)
+
+    return patch
+
+
+@pytest.fixture
+def losses_blow_up(training_loss):
+    """Every training loss from the 5th step on, times 1000: far above the divergence limit."""
+    training_loss(lambda loss, step: loss * 1e3 if step >= 5 else loss)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,13 @@ import torch
 from resnet.core.config import RunConfig
 from resnet.core.precision import set_fp32_math
 from resnet.core.schedule import ErrorWarmup, base_multiplier
-from resnet.core.train import compile_for_training, evaluate, recompile_limit_name, train
+from resnet.core.train import (
+    HEALTH_CHECK_EVERY,
+    compile_for_training,
+    evaluate,
+    recompile_limit_name,
+    train,
+)
 
 
 def tiny(**changes):
@@ -77,38 +83,18 @@ def test_metrics_are_logged_at_log_and_eval_points(synthetic16):
         assert all(0 <= metrics[k] <= 1 for k in metrics if k.endswith("_error"))
 
 
-def test_a_loss_above_the_limit_ends_as_diverged_with_the_iteration(synthetic16, monkeypatch):
+def test_a_loss_above_the_limit_ends_as_diverged_with_the_iteration(synthetic16, training_loss):
     # The detector is handed the loss of a blown-up run from iteration 7 on, so the outcome does
     # not hang on whether one CPU's kernels happen to diverge at a given lr.
-    import resnet.core.train as train_module
-
-    real = train_module.F.cross_entropy
-    calls = {"n": 0}
-
-    def blown_up(*args, **kwargs):
-        calls["n"] += 1
-        loss = real(*args, **kwargs)
-        return loss * 1e3 if calls["n"] >= 7 else loss
-
-    monkeypatch.setattr(train_module.F, "cross_entropy", blown_up)
+    training_loss(lambda loss, step: loss * 1e3 if step >= 7 else loss)
     result = train(tiny(), synthetic16, progress=False)
     assert result.status == "diverged"
     assert "at iteration 7 (above the limit" in result.failure
-    assert result.iterations <= 7 + train_module.HEALTH_CHECK_EVERY
+    assert result.iterations <= 7 + HEALTH_CHECK_EVERY
 
 
-def test_nan_loss_is_caught_as_non_finite(synthetic16, monkeypatch):
-    import resnet.core.train as train_module
-
-    real = train_module.F.cross_entropy
-    calls = {"n": 0}
-
-    def poisoned(*args, **kwargs):
-        calls["n"] += 1
-        loss = real(*args, **kwargs)
-        return loss * float("nan") if calls["n"] == 7 else loss
-
-    monkeypatch.setattr(train_module.F, "cross_entropy", poisoned)
+def test_nan_loss_is_caught_as_non_finite(synthetic16, training_loss):
+    training_loss(lambda loss, step: loss * float("nan") if step == 7 else loss)
     result = train(tiny(), synthetic16, progress=False)
     assert result.status == "diverged"
     assert "at iteration 7 (non-finite)" in result.failure
@@ -184,30 +170,27 @@ def test_error_warmup_holds_the_small_lr_until_the_error_drops(synthetic16):
     assert not dataclasses.replace(config, depth=8).uses_error_warmup
 
 
-def test_compiled_training_matches_eager_and_keeps_plain_weight_names(synthetic16):
-    eager = train(tiny(iterations=10), synthetic16, progress=False)
-    compiled = train(tiny(iterations=10, compile=True), synthetic16, progress=False)
-    assert compiled.finished
-    assert compiled.compile_seconds > 0 and eager.compile_seconds is None  # a run param
-    assert list(compiled.model.state_dict()) == list(eager.model.state_dict())  # no _orig_mod.
-    # Fused kernels round differently, so close rather than equal.
-    assert compiled.metrics["val_loss"] == pytest.approx(eager.metrics["val_loss"], rel=0.05)
-    assert RunConfig(compile=True).identity() == RunConfig().identity()
-
-
-def test_every_distinct_net_of_a_sweep_is_compiled(synthetic16):
+def test_every_distinct_net_is_compiled_and_trains_as_it_does_eager(synthetic16):
     """torch stops compiling a function after a few distinct graphs (8 by default) and runs
-    the further ones eager, silently; a sweep has more distinct nets than that."""
+    the further ones eager, silently; a sweep has more distinct nets than that. Compiled, a net
+    trains as it does eager and keeps its plain weight names."""
     from torch._dynamo.utils import counters
 
     before = counters["stats"]["unique_graphs"]
+    compiled = []
     with torch._dynamo.config.patch(**{recompile_limit_name(): 1}):
         for arch, shortcut in (("plain", "A"), ("residual", "B")):  # compiled by no other test
-            config = tiny(
-                arch=arch, shortcut=shortcut, iterations=2, warmup_iterations=0, compile=True
-            )
-            assert train(config, synthetic16, progress=False, eval_splits=()).finished
+            config = tiny(arch=arch, shortcut=shortcut, iterations=10, compile=True)
+            compiled.append(train(config, synthetic16, progress=False))
     assert counters["stats"]["unique_graphs"] - before == 2
+    eager = train(dataclasses.replace(config, compile=False), synthetic16, progress=False)
+    result = compiled[-1]  # the residual net's, as the config above
+    assert result.finished
+    assert result.compile_seconds > 0 and eager.compile_seconds is None  # a run param
+    assert list(result.model.state_dict()) == list(eager.model.state_dict())  # no _orig_mod.
+    # Fused kernels round differently, so close rather than equal.
+    assert result.metrics["val_loss"] == pytest.approx(eager.metrics["val_loss"], rel=0.05)
+    assert RunConfig(compile=True).identity() == RunConfig().identity()
 
 
 def test_on_a_gpu_the_compiled_model_replays_cuda_graphs(monkeypatch):
@@ -224,22 +207,14 @@ def test_error_warmup_never_raises_the_lr():
     assert ErrorWarmup(dataclasses.replace(config, lr=0.1)).factor == pytest.approx(0.1)
 
 
-def test_a_logged_loss_above_the_first_one_is_noted_as_unstable(synthetic16, monkeypatch):
+def test_a_logged_loss_above_the_first_one_is_noted_as_unstable(
+    synthetic16, training_loss, monkeypatch
+):
     # From the 21st training step on, each loss reads 5 (chance is ln 10 = 2.3; the divergence
     # limit 23): a climb that no CPU's rounding can undo.
-    import resnet.core.train as train_module
-
-    real = train_module.F.cross_entropy
-    calls = {"n": 0}
-
-    def climbing(*args, **kwargs):
-        calls["n"] += 1
-        loss = real(*args, **kwargs)
-        return loss - loss.detach() + 5.0 if calls["n"] > 20 else loss
-
+    training_loss(lambda loss, step: loss - loss.detach() + 5.0 if step > 20 else loss)
     rec = Recorder()
     config = tiny(iterations=40, log_every=5, eval_every=40)
-    monkeypatch.setattr(train_module.F, "cross_entropy", climbing)
     result = train(config, synthetic16, tracker=rec, progress=False)
     losses = [m["train_loss"] for _, m in rec.logged]
     step, loss = next((s, m["train_loss"]) for s, m in rec.logged if m["train_loss"] > losses[0])
@@ -248,7 +223,7 @@ def test_a_logged_loss_above_the_first_one_is_noted_as_unstable(synthetic16, mon
     assert result.loss_rise == (
         f"training loss {loss:.4g} at iteration {step} above the first logged {losses[0]:.4g}"
     )
-    monkeypatch.setattr(train_module.F, "cross_entropy", real)
+    monkeypatch.undo()  # the trainer's own losses again
     assert train(tiny(), synthetic16, progress=False).stable
 
 

@@ -26,6 +26,8 @@ NETS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
 PARENT_TAG = "mlflow.parentRunId"
 DESCRIPTION_TAG = "mlflow.note.content"
 CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Under pytest-xdist (--dist loadgroup) every test here runs in one process: one server.
+pytestmark = pytest.mark.xdist_group("ui-server")
 
 
 # --- The sweep's store and a server over it ---------------------------------------------------
