@@ -286,6 +286,20 @@ def test_trial_budget_scales_schedule_and_evaluation():
     assert cell.val_size == 0 and short.val_size is None
 
 
+def test_the_quick_presets_trials_train_on_a_seed_no_report_uses():
+    from resnet.cli.presets import build_sweep, build_tune
+    from resnet.core.config import ConfigError
+    from resnet.runner.tuning import trial_budget
+
+    tune = build_tune("quick", {})
+    assert tune.train_seed == 100
+    cells = build_sweep("quick", {"seeds": [0, 1, 2]}, {}).cells()
+    assert {trial_budget(cell, tune).seed for cell in cells} == {100}
+    assert {cell.seed for cell in cells} == {0, 1, 2}  # the judged runs keep theirs
+    with pytest.raises(ConfigError, match=r"tune\.train_seed must be 0 or more"):
+        build_tune("quick", {"train_seed": -1})
+
+
 def test_the_space_defaults_to_lr_and_weight_decay_and_int_fields_draw_ints(workdir):
     from resnet.cli.presets import build_tune
     from resnet.runner.tuning import DEFAULT_SPACE, ParamRange

@@ -132,6 +132,9 @@ class TuneConfig:
     pruner: str = "median"
     seed: int = 0  # the TPE sampler's seed
     space: tuple[ParamRange, ...] = DEFAULT_SPACE  # the RunConfig fields tuned
+    # The seed trials train with; None: the cell's own. A seed no report uses keeps the values
+    # chosen apart from the runs that are judged with them.
+    train_seed: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -149,6 +152,10 @@ class TuneConfig:
             (
                 self.pruner in PRUNERS,
                 f"unknown pruner {self.pruner!r} (allowed: {', '.join(PRUNERS)})",
+            ),
+            (
+                self.train_seed is None or self.train_seed >= 0,
+                f"tune.train_seed must be 0 or more, got {self.train_seed}",
             ),
         ]
         for ok, message in checks:
@@ -200,11 +207,13 @@ def make_pruner(tune: TuneConfig, config: RunConfig) -> optuna.pruners.BasePrune
 
 def trial_budget(cell: RunConfig, tune: TuneConfig) -> RunConfig:
     """The cell with the tuning budget: milestones, warm-up and the log and evaluation
-    intervals scaled to the shorter run (as many validation reports for the pruner). A cell
-    that trains on every image (val_size 0) is tuned on the default validation split: tuning
-    needs one, and the test set never chooses anything."""
+    intervals scaled to the shorter run (as many validation reports for the pruner), and the
+    tuning's own seed if it has one. A cell that trains on every image (val_size 0) is tuned on
+    the default validation split: tuning needs one, and the test set never chooses anything."""
     if cell.val_size == 0:
         cell = dataclasses.replace(cell, val_size=None)
+    if tune.train_seed is not None:
+        cell = dataclasses.replace(cell, seed=tune.train_seed)
     if tune.iterations is None or tune.iterations == cell.iterations:
         return cell
     scale = tune.iterations / cell.iterations
