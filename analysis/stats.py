@@ -72,7 +72,7 @@ class Verdict:
     margin: float = DEFAULT_MARGIN  # points of training error
     penalty: Penalty | None = None  # fitted over every finished run
     outcome: Outcome | None = None
-    seeds_needed: int | None = None  # seeds a depth that would likely decide an inconclusive one
+    seeds_needed: int | None = None  # seeds a depth that would decide an inconclusive one
     conclusion: str = ""
     sentence: str = ""
     welch_p: float | None = None  # supporting, one-sided: deeper is worse
@@ -137,7 +137,7 @@ def degradation_verdict(
     verdict.penalty = fit_penalty(depth, error)
     verdict.outcome = judge(verdict.penalty, margin)
     if verdict.outcome == Outcome.INCONCLUSIVE:
-        verdict.seeds_needed = seeds_to_decide(verdict.penalty, margin, fewest_seeds(errors))
+        verdict.seeds_needed = seeds_to_decide(verdict.penalty, margin)
     add_supporting_tests(verdict, depth, error)
     verdict.conclusion = conclusion(verdict)
     verdict.sentence = (
@@ -145,10 +145,6 @@ def degradation_verdict(
         f"Supporting tests: {welch_text(verdict)}; {trend_text(verdict, depth)}."
     )
     return verdict
-
-
-def fewest_seeds(errors: dict[int, list[float]]) -> int:
-    return min(len(values) for values in errors.values())
 
 
 def seeds_text(errors: dict[int, list[float]]) -> str:
@@ -161,8 +157,8 @@ def seeds_text(errors: dict[int, list[float]]) -> str:
 
 
 def penalty_text(v: Verdict) -> str:
-    """'depth penalty +27.1 points fitted over depths 20 to 56 (90 % CI 22.0 to 32.1, 12 runs),
-    margin 2 points'."""
+    """'depth penalty +27.1 points fitted over depths 20 to 56 (90 % CI +22.0 to +32.1, 12
+    runs), margin 2 points'."""
     p, bounds = v.penalty, v.interval
     spread = "no interval: the runs leave no scatter to measure"
     if bounds is not None:
@@ -180,7 +176,7 @@ def conclusion(v: Verdict) -> str:
     if v.outcome == Outcome.DEEPER_IS_BETTER:
         return f"deeper is better: deeper nets train better by more than {margin}"
     if v.outcome == Outcome.NO_DEGRADATION:
-        return f"no degradation: any depth penalty stays below {margin}"
+        return f"no degradation: the fitted depth penalty stays below {margin}"
     if v.outcome == Outcome.UNTESTED:
         return (
             f"untested: one run at each of two depths leaves no spread to test the "
@@ -188,9 +184,12 @@ def conclusion(v: Verdict) -> str:
             "--seeds 0,1,2) or a third depth would test it"
         )
     if v.seeds_needed is None:
-        more = f"even {MOST_SEEDS} seeds a depth would likely not decide it"
+        more = f"not even {MOST_SEEDS} seeds a depth would decide it at the measured scatter"
     else:
-        more = f"about {v.seeds_needed} seeds a depth would likely decide it"
+        more = (
+            f"about {v.seeds_needed} seeds a depth would decide it if the penalty and scatter "
+            "held as measured"
+        )
     return f"inconclusive: the interval straddles {margin}; {more}"
 
 
@@ -322,15 +321,11 @@ def worded(c: Contrast) -> Contrast:
             "third run, at another depth or seed, to measure its scatter)."
         )
         return c
-    if c.p < ALPHA and c.difference > 0:
+    if c.p < ALPHA:
+        more, less = (c.plain, c.residual) if c.difference > 0 else (c.residual, c.plain)
         c.conclusion = (
-            f"deeper {c.plain} nets degrade by {c.difference:.1f} points more than deeper "
-            f"{c.residual} nets"
-        )
-    elif c.p < ALPHA:
-        c.conclusion = (
-            f"deeper {c.residual} nets degrade by {-c.difference:.1f} points more than deeper "
-            f"{c.plain} nets"
+            f"the {more} nets' fitted depth penalty exceeds the {less} nets' by "
+            f"{abs(c.difference):.1f} points"
         )
     else:
         c.conclusion = f"no difference shown between the {c.plain} and {c.residual} nets"
@@ -349,18 +344,20 @@ def signed(points: float) -> str:
 
 
 def figure6_halves(found: list[Verdict], pair: tuple[str, str] = CONTRAST_PAIR) -> str | None:
-    """Which halves of He et al.'s Figure 6 the verdicts show: the left, deeper plain nets train
-    worse (degradation); the right, deeper residual nets train better. None without both."""
+    """Which of the two panels of He et al.'s Figure 6 that compare depths the verdicts show:
+    the left one, deeper plain nets train worse (degradation); the middle one, deeper residual
+    nets train better. None without both archs."""
     judged = {v.arch: v for v in found if v.outcome is not None}
     if not all(arch in judged for arch in pair):
         return None
     plain, residual = (judged[arch] for arch in pair)
     left = plain.outcome == Outcome.DEGRADATION
-    right = residual.outcome == Outcome.DEEPER_IS_BETTER
-    shown = {(True, True): "both halves", (True, False): "its left half only"}
-    shown |= {(False, True): "its right half only", (False, False): "neither half"}
+    middle = residual.outcome == Outcome.DEEPER_IS_BETTER
+    shown = {(True, True): "shows both", (True, False): "shows the left panel's result only"}
+    shown |= {(False, True): "shows the middle panel's result only"}
+    shown |= {(False, False): "does not (yet) show either"}
     return (
-        f"He et al.'s Figure 6 (left: deeper {plain.arch} nets train worse; right: deeper "
-        f"{residual.arch} nets train better): this sweep shows {shown[left, right]}. "
+        f"He et al.'s Figure 6 (left panel: deeper {plain.arch} nets train worse; middle "
+        f"panel: deeper {residual.arch} nets train better): this sweep {shown[left, middle]}. "
         f"{plain.arch}: {plain.outcome}; {residual.arch}: {residual.outcome}."
     )

@@ -114,8 +114,8 @@ def test_contrast_reads_the_runs_of_the_depths_both_archs_have(workdir):
     assert found.plain_penalty == pytest.approx(30.0 - 11.0)
     assert found.residual_penalty == pytest.approx(7.0 - 10.0)
     assert found.p < 0.05 and found.low > 0
-    wanted = f"deeper plain nets degrade by {found.difference:.1f} points more than deeper"
-    assert found.conclusion == f"{wanted} residual nets"
+    wanted = "the plain nets' fitted depth penalty exceeds the residual nets' by"
+    assert found.conclusion == f"{wanted} {found.difference:.1f} points"
 
 
 def test_equal_depth_penalties_show_no_difference(workdir):
@@ -412,7 +412,12 @@ ONE_SEED_THREE_DEPTHS = {("plain", 20): [0.14], ("plain", 38): [0.26], ("plain",
     [
         (ONE_SEED_TWO_DEPTHS, None, "untested: one run at each of two depths", "no degradation"),
         (ONE_SEED_THREE_DEPTHS, None, "degradation: deeper nets train worse", "untested"),
-        (DEGRADING, "30", "no degradation: any depth penalty stays below the 30-point", "untested"),
+        (
+            DEGRADING,
+            "30",
+            "no degradation: the fitted depth penalty stays below the 30",
+            "untested",
+        ),
     ],
     ids=["2-depths-1-seed", "3-depths-1-seed", "many-seeds-margin-30"],
 )

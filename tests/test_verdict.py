@@ -114,7 +114,10 @@ def test_four_depths_one_seed_level_residual_nets_show_no_degradation():
     found = verdict(level, "residual")
     assert found.outcome == Outcome.NO_DEGRADATION
     assert found.trend_p == pytest.approx(1 / 24)  # a perfect order, yet under a point in all
-    assert found.conclusion == "no degradation: any depth penalty stays below the 2-point margin"
+    assert (
+        found.conclusion
+        == "no degradation: the fitted depth penalty stays below the 2-point margin"
+    )
 
 
 def test_many_seeds_deeper_is_better_and_welch_supports():
@@ -129,7 +132,7 @@ def test_noisy_seeds_near_the_margin_are_inconclusive_with_the_seeds_that_would_
     noisy = {("plain", 20): [0.10, 0.14, 0.12], ("plain", 56): [0.14, 0.20, 0.17]}
     found = verdict(noisy)
     assert found.outcome == Outcome.INCONCLUSIVE
-    assert f"about {found.seeds_needed} seeds a depth would likely decide it" in found.sentence
+    assert f"about {found.seeds_needed} seeds a depth would decide it if" in found.sentence
     # At that many seeds, with the same penalty and scatter, the lower bound clears the margin;
     # one seed fewer, it does not.
     estimate, se, _ = reference_penalty([20] * 3 + [56] * 3, [10, 14, 12, 14, 20, 17])
@@ -137,7 +140,18 @@ def test_noisy_seeds_near_the_margin_are_inconclusive_with_the_seeds_that_would_
         low = estimate - stats.t.ppf(0.95, 2 * seeds - 2) * se * np.sqrt(3 / seeds)
         assert (low > 2) == clears
     noisier = {("plain", 20): [0.10, 0.20, 0.15], ("plain", 56): [0.12, 0.19, 0.18]}
-    assert "even 50 seeds a depth would likely not decide it" in verdict(noisier).sentence
+    assert "not even 50 seeds a depth would decide it" in verdict(noisier).sentence
+
+
+def test_the_seeds_that_would_decide_count_every_run_already_there():
+    from analysis.effects import Penalty, seeds_to_decide
+
+    # 20 runs at 4 depths (2 seeds at one, 6 at the others): 5 a depth on average already.
+    runs = Penalty(3.0, 1.0, 18, 20, (20, 32, 44, 56))
+    needed = seeds_to_decide(runs, 2.0)
+    assert needed is not None and needed > 5
+    se = 1.0 * np.sqrt(20 / (needed * 4))
+    assert 3.0 - stats.t.ppf(0.95, needed * 4 - 2) * se > 2.0
 
 
 def test_the_margin_decides_what_an_interval_means():
@@ -226,7 +240,7 @@ def test_the_contrasts_p_and_interval_agree_where_one_and_two_sided_would_not():
 
 @pytest.mark.parametrize(
     ("residual_deep", "shown"),
-    [(0.060, "both halves"), (0.100, "its left half only")],
+    [(0.060, "shows both"), (0.100, "shows the left panel's result only")],
     ids=["deeper-residual-better", "residual-level"],
 )
 def test_the_verdict_says_which_half_of_figure_6_a_sweep_shows(residual_deep, shown):
@@ -238,7 +252,7 @@ def test_the_verdict_says_which_half_of_figure_6_a_sweep_shows(residual_deep, sh
     }
     found = [degradation_verdict(cells_of(finals), arch) for arch in ("plain", "residual")]
     line = figure6_halves(found)
-    assert f"this sweep shows {shown}." in line
+    assert f"this sweep {shown}." in line
     assert "plain: degradation;" in line
     assert figure6_halves(found[:1]) is None  # one arch alone shows no half of the comparison
 
