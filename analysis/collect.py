@@ -32,9 +32,11 @@ from resnet.tracking.schema import (
     Param,
     Tag,
     best_metric,
+    is_residual,
     join_names,
     metric_column,
     param_column,
+    residual_by_name,
     split_names,
     tag_column,
 )
@@ -45,6 +47,7 @@ FINAL_METRICS = (*CURVE_METRICS, Metric.TRAIN_LOSS, Metric.TEST_LOSS)
 KIND, PARENT, RUN_NAME = (tag_column(t) for t in (Tag.KIND, Tag.PARENT_RUN_ID, Tag.RUN_NAME))
 FAILURE, IDENTITY = tag_column(Tag.FAILURE_REASON), tag_column(Tag.RUN_IDENTITY)
 CELL_NAME = re.compile(r"^(?P<arch>.+)-(?P<depth>\d+)-s(?P<seed>\d+)$")
+RESIDUAL = "residual"  # the column of a row's kind of net: residual (True) or plain (False)
 
 
 class CollectError(Exception):
@@ -60,11 +63,11 @@ class Study:
     sweep_run_id: str
     sweep_name: str
     dataset: str
-    cells: pd.DataFrame  # one row per cell the sweep asked for
-    curves: pd.DataFrame  # run_id, arch, depth, seed, metric, step, value
+    cells: pd.DataFrame  # one row per cell the sweep asked for; `residual`: its kind of net
+    curves: pd.DataFrame  # run_id, arch, residual, depth, seed, metric, step, value
     tuning: pd.DataFrame  # one row per (arch, depth) study: best_<param> of each tuned param, ...
     trials: pd.DataFrame  # one row per tuning trial: each tuned param, val_error, state
-    responses: pd.DataFrame  # arch, depth, seed, layer, index, std
+    responses: pd.DataFrame  # arch, residual, depth, seed, layer, index, std
     tuned_params: dict[str, bool]  # the params the studies tuned: sampled on a log scale?
     margin: float = DEFAULT_MARGIN  # the verdict's margin the sweep was run with, points
 
@@ -77,9 +80,37 @@ class Study:
         return self.cells[self.cells["status"] != "finished"]
 
 
-def arch_key(arch: str) -> tuple[int, str]:
-    """Plain nets before residual ones, in tables and figures."""
-    return (0 if "plain" in arch else 1, arch)
+def recorded_kind(run: pd.Series) -> bool | None:
+    """Whether a run's net is residual, from its shortcut tag; None for a run without one."""
+    shortcut = run.get(tag_column(Tag.SHORTCUT))
+    return is_residual(shortcut) if isinstance(shortcut, str) and shortcut else None
+
+
+def kinds(frame: pd.DataFrame) -> dict[str, bool]:
+    """{arch: residual?} for each arch of a frame, from its `residual` column (the runs' shortcut
+    tags); by the name only where no row of the arch has a kind: a frame without the column
+    (a CSV export, a hand-built frame) or an arch whose runs carry no shortcut tag."""
+    if "arch" not in frame:
+        return {}
+    known = {}
+    if RESIDUAL in frame:
+        recorded = frame[["arch", RESIDUAL]].dropna()
+        known = dict(zip(recorded["arch"], recorded[RESIDUAL].astype(bool), strict=True))
+    return {
+        arch: known.get(arch, residual_by_name(arch)) for arch in frame["arch"].dropna().unique()
+    }
+
+
+def arch_order(frame: pd.DataFrame) -> list[str]:
+    """A frame's archs, plain nets before residual ones, in tables and figures."""
+    residual = kinds(frame)
+    return sorted(residual, key=lambda arch: (residual[arch], arch))
+
+
+def with_kinds(frame: pd.DataFrame, known: dict[str, bool]) -> pd.DataFrame:
+    """`frame` with a `residual` column from its archs' `known` kinds; a frame without its own
+    kinds (tuning runs have no shortcut tag) takes those of the sweep's cells."""
+    return frame.assign(**{RESIDUAL: frame["arch"].map(known)}) if "arch" in frame else frame
 
 
 def absolute_uri(uri: str) -> str:
@@ -230,7 +261,8 @@ def cell_table(runs: pd.DataFrame, sweep: pd.Series) -> pd.DataFrame:
         fixed = fixed_depth_archs(mine, depths)
         names = [n for n in names if CELL_NAME.match(n)["arch"] not in fixed]
     names += sorted(set(mine[RUN_NAME]) - set(names))  # cells not in the grid
-    return pd.DataFrame([cell_row(name, mine) for name in names])
+    table = pd.DataFrame([cell_row(name, mine) for name in names])
+    return with_kinds(table, kinds(table))  # a missing cell takes its arch's runs' kind
 
 
 def cell_row(name: str, runs: pd.DataFrame) -> dict:
@@ -242,6 +274,7 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
         "depth": int(parts["depth"]) if parts else None,
         "seed": int(parts["seed"]) if parts else None,
         "status": "missing",
+        RESIDUAL: None,
         "run_id": None,
         "note": "",
         "attempts": len(attempts),
@@ -251,6 +284,7 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
     best, note = representative(attempts)
     row.update(
         status=cell_status(best),
+        residual=recorded_kind(best),
         run_id=best["run_id"],
         note=note,
     )
@@ -293,6 +327,7 @@ def curve_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
                     (
                         cell.run_id,
                         cell.arch,
+                        cell.residual,
                         cell.depth,
                         cell.seed,
                         cell.status,
@@ -301,7 +336,7 @@ def curve_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
                         point.value,
                     )
                 )
-    columns = ["run_id", "arch", "depth", "seed", "status", "metric", "step", "value"]
+    columns = ["run_id", "arch", RESIDUAL, "depth", "seed", "status", "metric", "step", "value"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -314,9 +349,11 @@ def response_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
             if RESPONSES_FILE not in listed:
                 continue  # runs from before responses were logged
             path = client.download_artifacts(cell.run_id, RESPONSES_FILE, tmp)
-            frame = pd.read_csv(path).assign(arch=cell.arch, depth=cell.depth, seed=cell.seed)
+            frame = pd.read_csv(path).assign(
+                arch=cell.arch, residual=cell.residual, depth=cell.depth, seed=cell.seed
+            )
             frames.append(frame)
-    columns = ["arch", "depth", "seed", "layer", "index", "std"]
+    columns = ["arch", RESIDUAL, "depth", "seed", "layer", "index", "std"]
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True)[columns]
@@ -355,7 +392,8 @@ def tuning_tables(
         val_error=metric_column(Metric.VAL_ERROR),
         state=tag_column(Tag.OPTUNA_STATE),
     )
-    return best, trial_rows, tuned
+    known = kinds(cells)
+    return with_kinds(best, known), with_kinds(trial_rows, known), tuned
 
 
 def tuned_params(tuning: pd.DataFrame) -> dict[str, bool]:

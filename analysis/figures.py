@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.collect import arch_key
+from analysis.collect import arch_order, kinds
 from analysis.stats import format_p, signed
 from resnet.tracking.schema import Metric, best_metric
 
@@ -61,7 +61,7 @@ def curves_figure(curves: pd.DataFrame, eval_metric: str = Metric.TEST_ERROR) ->
     """Figure 6: training error (dashed) and `eval_metric` (solid) against iterations, one panel
     per arch (plain left, residual right), one colour per depth, shared y-axis."""
     curves = curves[curves["status"] == "finished"]
-    archs = sorted(curves["arch"].unique(), key=arch_key) or ["(no finished runs)"]
+    archs = arch_order(curves) or ["(no finished runs)"]
     fig = Figure(figsize=(5.2 * len(archs), 4.2), layout="constrained")
     axes = fig.subplots(1, len(archs), sharey=True, squeeze=False)[0]
     colours = depth_colours(curves["depth"]) if len(curves) else {}
@@ -135,7 +135,7 @@ def depth_figure(cells: pd.DataFrame, contrasted=None) -> Figure:
         ("final training error", "final test error"),
         strict=True,
     ):
-        for arch in sorted(done["arch"].unique(), key=arch_key):
+        for arch in arch_order(done):
             values = 100 * done[done["arch"] == arch].groupby("depth")[metric].agg(["mean", "std"])
             colour, marker = styles.get(arch, (None, "^"))
             # A depth with one seed has no std: no bar, rather than a bar of zero width.
@@ -179,7 +179,7 @@ def param_label(name: str) -> str:
 
 def draw_best(ax, tuning: pd.DataFrame, name: str, log: bool) -> None:
     """The best value of a param against depth, one line per arch."""
-    for arch in sorted(tuning["arch"].dropna().unique(), key=arch_key):
+    for arch in arch_order(tuning):
         mine = tuning[tuning["arch"] == arch].sort_values("depth")
         ax.plot(mine["depth"], mine[best_metric(name)], marker="o", label=arch)
     if log:
@@ -215,9 +215,10 @@ def responses_figure(responses: pd.DataFrame) -> Figure:
     top, bottom = fig.subplots(2, 1)
     colours = depth_colours(responses["depth"])
     nets = responses.groupby(["arch", "depth"], sort=False)
-    for (arch, depth), mine in sorted(nets, key=lambda item: (arch_key(item[0][0]), item[0][1])):
+    residual = kinds(responses)
+    for (arch, depth), mine in sorted(nets, key=lambda item: (residual[item[0][0]], item[0])):
         per_layer = mine.groupby("index")["std"].mean()
-        style = "--" if "plain" in arch else "-"
+        style = "-" if residual[arch] else "--"  # plain nets dashed
         label = f"{arch}-{int(depth)}"
         colour = colours[int(depth)]
         top.plot(per_layer.index, per_layer.values, style, color=colour, label=label)

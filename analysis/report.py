@@ -26,7 +26,7 @@ from analysis import figures
 from analysis.collect import (
     CollectError,
     Study,
-    arch_key,
+    arch_order,
     collect,
     open_client,
 )
@@ -41,6 +41,7 @@ from analysis.stats import (
     summary_table,
     verdicts,
 )
+from resnet.command_line import InputError, OneLineParser, bad_input
 from resnet.tracking.address import masked
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
@@ -54,18 +55,8 @@ from resnet.tracking.schema import (
     verdict_metric,
 )
 
-EXIT_BAD_INPUT = 2
 EVAL_METRICS = (Metric.TEST_ERROR, Metric.VAL_ERROR)
 ARTIFACT_DIR = "report"
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is the one line the user sees."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(message)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -109,7 +100,7 @@ def draw(study: Study, eval_metric: str, contrasted: Contrast | None = None) -> 
         "curves": figures.curves_figure(study.curves, eval_metric),
         "error_vs_depth": figures.depth_figure(study.cells, contrasted),
     }
-    for arch in sorted(study.finished["arch"].unique(), key=arch_key):
+    for arch in arch_order(study.finished):
         if study.finished[study.finished["arch"] == arch]["depth"].nunique() >= 2:
             drawn[f"{arch}_shallow_vs_deep"] = figures.shallow_deep_figure(
                 study.curves, arch, eval_metric
@@ -291,7 +282,7 @@ def stability_lines(study: Study) -> list[str]:
 def verdict_sentences(study: Study, found: list[Verdict]) -> list[tuple[str, str]]:
     """(arch, sentence) for every arch of the study, those without a verdict included."""
     judged = {v.arch: v.sentence for v in found}
-    archs = sorted(study.cells["arch"].dropna().unique(), key=arch_key)
+    archs = arch_order(study.cells)
     none = "fewer than two of its depths have a finished seed: no verdict."
     return [(arch, judged.get(arch, none)) for arch in archs]
 
@@ -464,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         if args.margin is not None and not 0 < args.margin < 100:
-            raise UsageError(f"--margin must be between 0 and 100 points, got {args.margin:g}")
+            raise InputError(f"--margin must be between 0 and 100 points, got {args.margin:g}")
         written = write_report(
             args.experiment,
             args.tracking_uri,
@@ -472,11 +463,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out,
             ReportOptions(args.eval_metric, log=not args.no_log, margin=args.margin),
         )
-    except (UsageError, CollectError) as exc:
-        print(f"analysis.report: error: {masked(str(exc))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (InputError, CollectError) as exc:
+        return bad_input("analysis.report", masked(str(exc)))
     print_written(written)
     return 0
+
+
+def report_after_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:
+    """The report of the sweep just run; a failure here loses no run, so it warns."""
+    try:
+        written = write_report(experiment, uri, sweep_run_id)
+    except Exception as exc:
+        print(
+            f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
+            f"retry with: python -m analysis.report --experiment '{experiment}'",
+            file=sys.stderr,
+        )
+        return
+    print()
+    print_written(written)
 
 
 def print_written(written: Written) -> None:

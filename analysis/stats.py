@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.collect import arch_key
+from analysis.collect import arch_order
 from analysis.effects import (
     ALPHA,
     DEFAULT_MARGIN,
@@ -57,7 +57,8 @@ def summary_table(cells: pd.DataFrame, dataset: str) -> pd.DataFrame:
             row["paper_test_error"] = paper if paper is not None else np.nan
         rows.append(row)
     table = pd.DataFrame(rows)
-    order = sorted(range(len(table)), key=lambda i: (arch_key(rows[i]["arch"]), rows[i]["depth"]))
+    rank = {arch: i for i, arch in enumerate(arch_order(cells))}
+    order = sorted(range(len(table)), key=lambda i: (rank[rows[i]["arch"]], rows[i]["depth"]))
     return table.iloc[order].reset_index(drop=True)
 
 
@@ -255,7 +256,7 @@ def one_sided_welch(a: list[float], b: list[float], alternative: str) -> float:
 
 
 def verdicts(cells: pd.DataFrame, margin: float = DEFAULT_MARGIN) -> list[Verdict]:
-    archs = sorted(cells["arch"].unique(), key=arch_key)
+    archs = arch_order(cells)
     return [v for arch in archs if (v := degradation_verdict(cells, arch, margin)) is not None]
 
 

@@ -69,7 +69,7 @@ step paper-projection 60 $PY - <<'PY'
 import dataclasses, os
 from resnet.core.data import load
 from resnet.runner.estimate import human_duration, project
-from resnet.cli.presets import build_sweep
+from resnet.core.presets import build_sweep
 dataset = load("synthetic", image_size=32)
 depths = {"depths": [int(os.environ["PAPER_DEPTHS"])]} if os.environ["PAPER_DEPTHS"] else {}
 for precision in ("bf16", "fp32"):

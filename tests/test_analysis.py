@@ -8,8 +8,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow_stores import new_store
 
-from analysis.collect import collect
+from analysis.collect import arch_order, collect
 from analysis.effects import DEFAULT_MARGIN, Outcome
+from analysis.figures import curves_figure, responses_figure
 from analysis.report import ReportOptions, main, write_report
 from analysis.stats import PAPER_TABLE6, contrast, degradation_verdict, summary_table
 
@@ -24,15 +25,20 @@ DEGRADING = {
     ("residual", 32): [0.090, 0.092, 0.088],
     ("residual", 56): [0.070, 0.075, 0.065],
 }
+# The shortcut tag of each arch's runs, as a sweep tags them: a plain net has none.
+SHORTCUTS = {"plain": "none", "residual": "A"}
 
 
 def uri(workdir) -> str:
     return f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
 
 
-def fabricate(workdir, finals: dict, dataset="fashion-mnist", extra_cells=(), diverged=()) -> str:
+def fabricate(
+    workdir, finals: dict, dataset="fashion-mnist", extra_cells=(), diverged=(), shortcuts=SHORTCUTS
+) -> str:
     """A sweep run and one cell run per (arch, depth, seed) whose train_error history ends at
-    the given value; `extra_cells` are asked for but never run, `diverged` end FAILED."""
+    the given value; `extra_cells` are asked for but never run, `diverged` end FAILED; each run
+    tagged with its arch's shortcut in `shortcuts`."""
     new_store(workdir / "mlruns")  # a copy: MLflow's migrations take seconds
     client = MlflowClient(uri(workdir))
     experiment = client.create_experiment(EXPERIMENT)
@@ -59,6 +65,7 @@ def fabricate(workdir, finals: dict, dataset="fashion-mnist", extra_cells=(), di
                     "seed": str(seed),
                     "mlflow.parentRunId": sweep.info.run_id,
                     "run_identity": f"id-{name}",
+                    **({"shortcut": shortcuts[arch]} if arch in shortcuts else {}),
                 },
             )
             rid = run.info.run_id
@@ -340,6 +347,45 @@ def test_tuning_and_layer_response_figures(workdir):
         assert (folder / "figures" / f"{stem}.png").stat().st_size > 1000
 
 
+def test_the_kind_of_net_is_what_the_runs_record_not_their_name(workdir):
+    # Named so that neither the name nor the alphabet would put the plain net first.
+    finals = {("resnet", d): [0.10 - d / 1000] for d in (20, 56)}
+    finals |= {("vgg", d): [0.10 + d / 200] for d in (20, 56)}
+    fabricate(workdir, finals, extra_cells=["vgg-44-s0"], shortcuts={"resnet": "B", "vgg": "none"})
+    study = collect(EXPERIMENT, uri(workdir))
+    kinds = dict(zip(study.cells["cell"], study.cells["residual"], strict=True))
+    # The missing cell has no run to say: it takes its arch's runs' kind.
+    assert kinds == {"resnet-20-s0": True, "resnet-56-s0": True} | {
+        f"vgg-{d}-s0": False for d in (20, 44, 56)
+    }
+    table = summary_table(study.cells, study.dataset)
+    assert list(zip(table["arch"], table["depth"], strict=True)) == [
+        ("vgg", 20),
+        ("vgg", 44),
+        ("vgg", 56),
+        ("resnet", 20),
+        ("resnet", 56),
+    ]
+    assert set(zip(study.curves["arch"], study.curves["residual"], strict=True)) == {
+        ("vgg", False),
+        ("resnet", True),
+    }
+    left, right = curves_figure(study.curves).axes
+    assert (left.get_title(), right.get_title()) == ("vgg nets", "resnet nets")
+    responses = pd.DataFrame(
+        {"arch": ["resnet", "vgg"], "residual": [True, False], "depth": 20, "index": 1, "std": 1.0}
+    )
+    top = responses_figure(responses).axes[0]
+    styles = [(line.get_label(), line.get_linestyle()) for line in top.get_lines()]
+    assert styles == [("vgg-20", "--"), ("resnet-20", "-")]  # plain first, dashed
+
+
+def test_frames_that_record_no_kind_fall_back_on_the_names():
+    # A CSV export without the residual column (tests/data/measured): the name says.
+    cells = pd.DataFrame({"arch": ["resnet18", "residual", "plain34", "plain"]})
+    assert arch_order(cells) == ["plain", "plain34", "residual", "resnet18"]
+
+
 def test_mlflow_names_are_spelled_only_in_the_schema():
     """The trainer writes and the analysis reads the same names because both take them from
     resnet.tracking.schema: no other module spells a search_runs column or an MLflow tag."""
@@ -368,8 +414,8 @@ def test_mlflow_names_are_spelled_only_in_the_schema():
 
 
 def test_analysis_never_imports_the_training_code():
-    """Of resnet/, importing the analysis loads only the schema of MLflow names and how store
-    addresses are shown: no torch."""
+    """Of resnet/, importing the analysis loads only the schema of MLflow names, how store
+    addresses are shown and the one-line command line: no torch."""
     import subprocess
     import sys
 
@@ -378,7 +424,13 @@ def test_analysis_never_imports_the_training_code():
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('resnet', 'torch')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    expected = ["resnet", "resnet.tracking", "resnet.tracking.address", "resnet.tracking.schema"]
+    expected = [
+        "resnet",
+        "resnet.command_line",
+        "resnet.tracking",
+        "resnet.tracking.address",
+        "resnet.tracking.schema",
+    ]
     assert out.stdout.strip() == str(expected)
 
 

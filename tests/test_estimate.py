@@ -3,11 +3,22 @@ import dataclasses
 import pytest
 import torch
 
-from resnet.cli.presets import build_sweep
-from resnet.cli.sweep import main, print_projection, projection_advice
+from resnet.cli.sweep import main, print_projection
+from resnet.core.presets import build_sweep
 from resnet.runner.estimate import LOOP_OVERHEAD, human_duration, project, run_seconds
-from resnet.runner.sweep import SweepOptions
+from resnet.runner.forecast import advice
+from resnet.runner.launch import Ready, SweepJob
+from resnet.runner.worker import Stores
+from resnet.runner.workers import plan
 from resnet.tracking.store import Store
+
+
+def ready(sweep, dataset, workers: int = 1) -> Ready:
+    """A checked job of `sweep` on the store in the working folder, `workers` processes."""
+    store = Store("sqlite:///mlruns/mlflow.db")
+    job = SweepJob(sweep, Stores(store.uri, "journal"))
+    placements = plan(workers, "cpu", [], 2, None) if workers > 1 else None
+    return Ready(job, dataset, store, placements)
 
 
 def paper_on(dataset_name, **run):
@@ -45,12 +56,11 @@ def test_the_sweep_prints_its_projection_first(workdir, capsys):
     sweep = build_sweep("smoke", {}, {"device": "cpu"})
     from resnet.core.data import load
 
-    store = Store("sqlite:///mlruns/mlflow.db")
-    print_projection(sweep, load("synthetic", image_size=16), store, "journal", SweepOptions(), 1)
+    print_projection(ready(sweep, load("synthetic", image_size=16)))
     err = capsys.readouterr().err
     assert "Projected on cpu" in err and "for 4 runs in one process" in err
     assert "workers share it" not in err
-    print_projection(sweep, load("synthetic", image_size=16), store, "journal", SweepOptions(), 2)
+    print_projection(ready(sweep, load("synthetic", image_size=16), workers=2))
     assert "; 2 workers share it: at best" in capsys.readouterr().err
 
 
@@ -64,9 +74,8 @@ def test_finished_cells_are_not_projected(workdir, capsys, monkeypatch):
 
 
 def test_paper_preset_on_a_cpu_says_it_is_long(workdir, synthetic16, capsys):
-    store = Store("sqlite:///mlruns/mlflow.db")
     sweep = paper_on("synthetic", batch_size=128)
-    print_projection(sweep, synthetic16, store, "journal", SweepOptions(), 1)
+    print_projection(ready(sweep, synthetic16))
     err = capsys.readouterr().err
     assert "That is long for cpu" in err and "a GPU (--device cuda)" in err
     assert "the short study (--preset quick)" in err
@@ -75,13 +84,13 @@ def test_paper_preset_on_a_cpu_says_it_is_long(workdir, synthetic16, capsys):
 def test_the_advice_never_names_the_running_preset_nor_what_it_already_has():
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
     quick = build_sweep("quick", {"seeds": [0, 1, 2]}, {"device": "cpu"})
-    advice = projection_advice(quick, cpu, 5 * 3600, workers=1)
-    assert "--preset quick" not in advice
-    assert "a GPU (--device cuda)" in advice and "fewer seeds (--seeds)" in advice
-    assert "fewer depths (--depths 20,56)" in advice
-    assert projection_advice(quick, cpu, 600, workers=1) is None  # not long: no advice
+    said = advice(quick, cpu, 5 * 3600, workers=1)
+    assert "--preset quick" not in said
+    assert "a GPU (--device cuda)" in said and "fewer seeds (--seeds)" in said
+    assert "fewer depths (--depths 20,56)" in said
+    assert advice(quick, cpu, 600, workers=1) is None  # not long: no advice
     one = build_sweep("quick", {"depths": [20, 56]}, {"device": "cpu"})
-    assert projection_advice(one, gpu, 5 * 3600, workers=4) is None  # nothing left to suggest
+    assert advice(one, gpu, 5 * 3600, workers=4) is None  # nothing left to suggest
 
 
 def test_human_duration():
@@ -136,6 +145,7 @@ def test_a_sweep_whose_nets_train_for_hours_on_a_cpu_is_compiled(
     store_workdir, monkeypatch, capsys
 ):
     import resnet.cli.sweep as cli
+    import resnet.runner.launch
     from resnet.runner.estimate import Projection
 
     def long_nets(cells, trials, dataset):
@@ -149,7 +159,7 @@ def test_a_sweep_whose_nets_train_for_hours_on_a_cpu_is_compiled(
 
     monkeypatch.delenv("DEPTH_SWEEP_NO_PROJECTION", raising=False)
     monkeypatch.setattr(cli, "project", long_nets)
-    monkeypatch.setattr(cli, "run_sweep", stop_before_training)
+    monkeypatch.setattr(resnet.runner.launch, "run_sweep", stop_before_training)
     smoke = ["--preset", "smoke", "--device", "cpu", "--no-progress"]
     assert cli.main(smoke) == 130
     assert all(cell.compile for cell in trained[-1].cells())

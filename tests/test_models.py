@@ -26,17 +26,6 @@ def test_plain_and_residual_differ_only_in_the_shortcut():
     assert all(b.shortcut is not None for b in residual.blocks)
 
 
-@pytest.mark.parametrize("arch", ["plain18", "resnet18", "plain34", "resnet34"])
-def test_imagenet_style_nets_work_on_small_images(arch):
-    net = build(arch, int(arch[-2:]), in_channels=1, num_classes=7).eval()
-    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 7)
-
-
-def test_imagenet_style_twins_have_equal_parameter_counts():
-    assert count_parameters(build("plain18", 18)) == count_parameters(build("resnet18", 18))
-    assert count_parameters(build("plain34", 34)) == count_parameters(build("resnet34", 34))
-
-
 def test_output_shape_follows_data_channels_and_classes():
     net = build("residual", 8, in_channels=1, num_classes=4).eval()
     assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 4)
@@ -70,7 +59,40 @@ def test_valid_depths_pass():
 def test_unknown_arch_is_refused():
     with pytest.raises(ValueError, match="unknown arch 'vgg'"):
         build("vgg", 20)
-    assert set(ARCHS) == {"plain", "residual", "plain18", "plain34", "resnet18", "resnet34"}
+
+
+# The paper's nets (CIFAR-10 and the ImageNet-style pairs): the rest of the registry may grow.
+PAPER_ARCHS = {"plain", "residual", "plain18", "plain34", "resnet18", "resnet34"}
+
+
+def layout(arch: str) -> tuple:
+    """What a net is apart from its shortcut: a plain net and its residual twin share it."""
+    spec = ARCHS[arch]
+    return spec.stem_width, spec.widths, spec.blocks
+
+
+def test_the_registry_holds_the_papers_nets():
+    assert set(ARCHS) >= PAPER_ARCHS
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_registered_arch_builds_as_its_spec_says(arch):
+    spec = ARCHS[arch]
+    depth = spec.fixed_depth or 8  # 8: the shallowest 6n+2 net
+    net = build(arch, depth, in_channels=1, num_classes=3).eval()
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 3)
+    assert all((b.shortcut is not None) == spec.residual for b in net.blocks)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_registered_arch_has_a_twin_of_the_other_kind(arch):
+    # The study contrasts a plain net with the residual net of the same layout.
+    twins = [
+        a for a in ARCHS if layout(a) == layout(arch) and ARCHS[a].residual != ARCHS[arch].residual
+    ]
+    assert twins, f"{arch} has no twin of the other kind"
+    depth = ARCHS[arch].fixed_depth or 8
+    assert count_parameters(build(arch, depth)) == count_parameters(build(twins[0], depth))
 
 
 @pytest.mark.parametrize("shortcut", ["A", "B"])

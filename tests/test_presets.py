@@ -1,8 +1,8 @@
 import pytest
 
 import resnet.core.precision
-from resnet.cli.presets import build_sweep, preset_names
 from resnet.core.config import ConfigError, RunConfig
+from resnet.core.presets import build_sweep, preset_names
 
 
 def write(tmp_path, text):

@@ -16,8 +16,8 @@ import torch
 from mlflow import MlflowClient
 from mlflow_stores import new_store
 
-from resnet.cli.presets import build_sweep
 from resnet.cli.sweep import main
+from resnet.core.presets import build_sweep
 from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

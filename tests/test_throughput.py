@@ -3,8 +3,8 @@
 import pytest
 
 from resnet.bench.throughput import preset, sweep_command, table
-from resnet.cli.presets import build_sweep
 from resnet.cli.throughput import main, make_parser
+from resnet.core.presets import build_sweep
 
 
 def test_its_preset_is_a_valid_sweep_of_the_wanted_cells(tmp_path):

@@ -274,8 +274,8 @@ def test_interrupted_tuning_resumes_without_redoing_finished_trials(workdir, sig
 
 
 def test_trial_budget_scales_schedule_and_evaluation():
-    from resnet.cli.presets import build_sweep, build_tune
-    from resnet.runner.tuning import trial_budget
+    from resnet.core.presets import build_sweep, build_tune
+    from resnet.core.tune_config import trial_budget
 
     cell = build_sweep("paper", {}, {}).cells()[0]
     short = trial_budget(cell, build_tune("paper", {}))
@@ -287,9 +287,9 @@ def test_trial_budget_scales_schedule_and_evaluation():
 
 
 def test_the_quick_presets_trials_train_on_a_seed_no_report_uses():
-    from resnet.cli.presets import build_sweep, build_tune
     from resnet.core.config import ConfigError
-    from resnet.runner.tuning import trial_budget
+    from resnet.core.presets import build_sweep, build_tune
+    from resnet.core.tune_config import trial_budget
 
     tune = build_tune("quick", {})
     assert tune.train_seed == 100
@@ -300,32 +300,34 @@ def test_the_quick_presets_trials_train_on_a_seed_no_report_uses():
         build_tune("quick", {"train_seed": -1})
 
 
-def test_the_space_defaults_to_lr_and_weight_decay_and_int_fields_draw_ints(workdir):
-    from resnet.cli.presets import build_tune
-    from resnet.runner.tuning import DEFAULT_SPACE, ParamRange
+def test_the_space_is_the_presets_own_and_int_fields_draw_ints(workdir):
+    from resnet.core.config import ConfigError
+    from resnet.core.presets import build_tune
+    from resnet.core.tune_config import ParamRange
+    from resnet.runner.tuning import suggest
 
     bare = workdir / "bare.toml"
     bare.write_text("[tune]\ntrials = 2\n")
-    assert build_tune(str(bare), {}).space == DEFAULT_SPACE
-    assert [(r.name, r.low, r.high, r.log) for r in DEFAULT_SPACE] == [
+    with pytest.raises(ConfigError, match=r"\[tune.space\] names no parameter to tune"):
+        build_tune(str(bare), {})  # no space written anywhere else to fall back on
+    assert [(r.name, r.low, r.high, r.log) for r in build_tune("paper", {}).space] == [
         ("lr", 1e-3, 1.0, True),
         ("weight_decay", 1e-5, 1e-2, True),
     ]
     assert build_tune("quick", {}).names == ("lr", "weight_decay")
     trial = optuna.create_study().ask()
-    drawn = ParamRange("warmup_iterations", 0, 10).suggest(trial)
+    drawn = suggest(trial, ParamRange("warmup_iterations", 0, 10))
     assert isinstance(drawn, int) and 0 <= drawn <= 10
 
 
 def test_pruners_by_name():
-    from resnet.cli.presets import build_sweep
-    from resnet.runner.tuning import TuneConfig, make_pruner
+    from resnet.core.presets import build_sweep, build_tune
+    from resnet.runner.tuning import make_pruner
 
     cell = build_sweep("smoke", {}, {}).cells()[0]
-    assert isinstance(
-        make_pruner(TuneConfig(pruner="hyperband"), cell), optuna.pruners.HyperbandPruner
-    )
-    assert isinstance(make_pruner(TuneConfig(), cell), optuna.pruners.MedianPruner)
+    hyperband = build_tune("smoke", {"pruner": "hyperband"})
+    assert isinstance(make_pruner(hyperband, cell), optuna.pruners.HyperbandPruner)
+    assert isinstance(make_pruner(build_tune("smoke", {}), cell), optuna.pruners.MedianPruner)
 
 
 @pytest.mark.parametrize(
@@ -360,15 +362,15 @@ def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
     workdir, synthetic16, capsys, monkeypatch, hang_at
 ):
     import resnet.core.train
-    from resnet.cli.presets import build_sweep
-    from resnet.runner.tuning import StudyRunner, TuneConfig
+    from resnet.core.presets import build_sweep, build_tune
+    from resnet.runner.tuning import StudyRunner
     from resnet.tracking.store import Store, SweepRun
 
     sweep = build_sweep("smoke", {}, {"iterations": 20})
     store = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
     sweep_run = SweepRun(store, store.experiment_id(sweep.experiment_name), sweep, tuned=True)
     storage = open_storage(str(workdir / JOURNAL), heartbeat_interval=1, grace_period=2)
-    tune = TuneConfig(trials=1, iterations=20, pruner="none")
+    tune = build_tune("smoke", {"trials": 1, "iterations": 20, "pruner": "none"})
     runner = StudyRunner(sweep_run, sweep.cells()[0], tune, storage)
 
     step, calls, exits = resnet.core.train.train_step, [], []

@@ -28,12 +28,12 @@ from mlflow import MlflowClient
 from mlflow_servers import clean_env, free_port, start_server
 from optuna.trial import TrialState
 
-from resnet.cli.presets import build_sweep
 from resnet.cli.sweep import main
+from resnet.core.presets import build_sweep
 from resnet.runner import workers
 from resnet.runner.cell_queue import CellQueue
 from resnet.runner.storage import Claim, open_storage, requeue_dead_owners
-from resnet.runner.workers import PlacementError, plan, worker_argv
+from resnet.runner.workers import PlacementError, plan
 from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -195,9 +195,7 @@ def test_another_hosts_worker_is_retried_when_its_heartbeat_is_stale(tmp_path):
 def test_workers_are_spread_over_gpus_and_cores():
     gpu = plan(4, "cuda", [0, 1], cores=16, jobs_per_gpu=2)
     assert [p.env["CUDA_VISIBLE_DEVICES"] for p in gpu] == ["0", "1", "0", "1"]
-    assert all(
-        p.device_args == ("--device", "cuda") and p.env["OMP_NUM_THREADS"] == "4" for p in gpu
-    )
+    assert all(p.device == "cuda" and p.env["OMP_NUM_THREADS"] == "4" for p in gpu)
     cpu = plan(2, "cpu", [], cores=8, jobs_per_gpu=None)
     assert [p.env["OMP_NUM_THREADS"] for p in cpu] == ["4", "4"]
     with pytest.raises(PlacementError, match="exceeds 2 GPU"):
@@ -206,16 +204,25 @@ def test_workers_are_spread_over_gpus_and_cores():
         plan(2, "cpu", [], cores=8, jobs_per_gpu=2)
 
 
-def test_a_worker_runs_the_launch_command_without_the_launchers_options():
-    argv = ["--preset", "smoke", "--workers", "3", "--force", "--jobs-per-gpu=2", "--seeds", "0"]
-    assert worker_argv(argv) == [
-        "--preset",
-        "smoke",
-        "--seeds",
-        "0",
-        "--no-progress",
-        "--no-report",
-    ]
+def test_a_worker_reads_its_job_from_its_environment_and_leaves_it_to_no_child(monkeypatch):
+    from resnet.runner.launch import SweepJob, worker_specs
+    from resnet.runner.sweep import SweepOptions
+    from resnet.runner.worker import SPEC_ENV, Stores, read_spec
+
+    stores = Stores("http://user:secret-1@host:5000", "postgresql://u:secret-2@db/optuna")
+    job = SweepJob(build_sweep("smoke", {}, {}), stores, SweepOptions(force=True))
+    gpus = plan(2, "cuda", [0, 1], cores=4, jobs_per_gpu=1)
+    (first, env), (_, second_env) = worker_specs(job, gpus)
+    assert first.env["CUDA_VISIBLE_DEVICES"] == "0" and set(env) == {SPEC_ENV}
+    monkeypatch.setenv(SPEC_ENV, second_env[SPEC_ENV])
+    spec = read_spec()
+    assert SPEC_ENV not in os.environ  # taken out: the worker's own children never see it
+    assert spec.number == 2 and spec.stores == stores
+    assert spec.sweep.cells()[0].device == "cuda"  # its GPU, seen as the only one
+    assert [c.identity() for c in spec.sweep.cells()] == [c.identity() for c in job.sweep.cells()]
+    # It joins the launcher's sweep, quietly, without rerunning what the launcher enqueued.
+    assert spec.options.join and not spec.options.progress and not spec.options.force
+    assert spec.options.worker.endswith("worker 2")
 
 
 class FakeQueue:

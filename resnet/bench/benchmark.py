@@ -25,11 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from resnet.cli.presets import build_sweep
 from resnet.core import data as data_lib
 from resnet.core.config import RunConfig
 from resnet.core.device import resolve_device
-from resnet.core.train import build_model, compile_for_training, train, train_step
+from resnet.core.presets import build_sweep
+from resnet.core.train import (
+    build_model,
+    compile_for_training,
+    make_optimizer,
+    train,
+    train_step,
+)
 
 KINDS = ("step", "trainer", "reference")
 CIFAR_SHAPE = (3, 32, 32)
@@ -101,7 +107,7 @@ def step_runner(case: BenchCase, dataset: data_lib.Dataset) -> Runner:
     config = case.run_config(1)
     device = resolve_device(case.device)
     model = build_model(config, dataset, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    optimizer = make_optimizer(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     forward = compile_for_training(model, device) if case.compile else model
     x = torch.randn(case.batch_size, *CIFAR_SHAPE, device=device)
     if case.channels_last:
@@ -199,7 +205,7 @@ def reference_runner(case: BenchCase, dataset: data_lib.Dataset, workers: int) -
     loader = reference_loader(case, dataset, workers)
     fp32 = dataclasses.replace(case, precision="fp32", channels_last=False, compile=False)
     model = build_model(fp32.run_config(1), dataset, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    optimizer = make_optimizer(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     batches = iter(loader)
 
     def next_batch():

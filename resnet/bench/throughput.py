@@ -18,6 +18,8 @@ from mlflow import MlflowClient
 from resnet.core.device import resolve_device
 from resnet.tracking.schema import Kind, Tag
 
+DEPTH_SWEEP = Path(__file__).parents[2] / "experiments" / "depth_sweep.py"  # the user's command
+
 
 def preset(args) -> str:
     """The paper's training settings on generated CIFAR-shaped data (3,000 training images,
@@ -48,8 +50,7 @@ def sweep_command(args, workers: int, folder: Path) -> list[str]:
     on_one_gpu = device.type == "cuda"  # one GPU, even where there are more
     command = [
         sys.executable,
-        "-m",
-        "resnet.cli.sweep",
+        str(DEPTH_SWEEP),
         "--preset",
         str(folder / "throughput.toml"),
         "--device",

@@ -21,17 +21,10 @@ from resnet.bench.benchmark import (
     measure,
     peak_flops,
 )
-from resnet.cli.common import (
-    EXIT_BAD_INPUT,
-    InputError,
-    OneLineParser,
-    check_device,
-    check_json_path,
-    check_run_fields,
-    comma_list,
-)
+from resnet.cli.common import check_device, check_json_path, check_run_fields
+from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
 from resnet.core.allocator import keep_freed_memory
-from resnet.core.device import device_name, resolve_device
+from resnet.core.device import DEVICES, device_name, resolve_device
 from resnet.core.precision import concrete_precision, slow_precision_warning
 
 LOADER_WORKERS = min(8, os.cpu_count() or 1)  # as a reproduction on this machine would set it
@@ -52,7 +45,7 @@ def make_parser() -> OneLineParser:
         help="of (a) and (b): fp32, bf16, or auto (default: bf16 where the device has it natively)",
     )
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--device", default="auto", help=f"{DEVICES} (default: auto)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median reported)")
     p.add_argument("--steps", type=int, default=20, help="training steps per round and kind")
     p.add_argument(
@@ -180,8 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         cases = cases_from_args(args)
     except InputError as exc:
-        print(f"benchmark.py: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input("benchmark.py", str(exc))
     warning = slow_precision_warning(resolve_device(args.device), args.precision)
     if warning:
         print(warning, file=sys.stderr)

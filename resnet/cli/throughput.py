@@ -9,16 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from resnet.bench.throughput import measure, table
-from resnet.cli.common import (
-    EXIT_BAD_INPUT,
-    InputError,
-    OneLineParser,
-    check_device,
-    check_json_path,
-    check_run_fields,
-    comma_list,
-)
-from resnet.core.device import device_name, resolve_device
+from resnet.cli.common import check_device, check_json_path, check_run_fields
+from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
+from resnet.core.device import DEVICES, device_name, resolve_device
 from resnet.core.precision import concrete_precision
 
 
@@ -34,7 +27,7 @@ def make_parser() -> OneLineParser:
     p.add_argument("--cells", type=int, default=16, help="seeds of the net: the cells to run")
     p.add_argument("--iterations", type=int, default=500, help="per cell")
     p.add_argument("--precision", default="auto", help="fp32, bf16 or auto (default)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--device", default="auto", help=f"{DEVICES} (default: auto)")
     p.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     return p
 
@@ -50,8 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json is not None:
             check_json_path(args.json)
     except InputError as exc:
-        print(f"worker_throughput.py: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input("worker_throughput.py", str(exc))
     device = resolve_device(args.device)
     print(
         f"{args.arch}-{args.depth}, {args.cells} cells of {args.iterations} iterations, "

@@ -10,14 +10,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnet.core import models
-from resnet.core.data import DEFAULT_DATA_DIR, LOADERS
-from resnet.core.device import device_problem
+from resnet.core.bounds import NOT_NEGATIVE, POSITIVE, Bounds
+from resnet.core.data import DEFAULT_DATA_DIR, LOADERS, dataset_problem
+from resnet.core.device import DEVICES, device_problem
 from resnet.core.precision import precision_problem
 
 NORMALIZATIONS = ("channel", "pixel")
@@ -35,60 +35,142 @@ class ConfigError(ValueError):
     """Bad input: the message is one line saying what is wrong and what is allowed."""
 
 
-def _section(name: str, default: Any, **kw) -> Any:
-    return field(default=default, metadata={"section": name}, **kw)
+def setting(section: str, default: Any, help: str, bounds: Bounds | None = None) -> Any:
+    """A RunConfig field with what the preset files and the command line need to know of it:
+    its preset section, its help line and its allowed range (checked by `run_config_problem`).
+    Every field outside the "cell" section becomes a flag of depth_sweep.py by itself."""
+    metadata = {"section": section, "help": help, "bounds": bounds}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    arch: str = _section("cell", "residual")
-    depth: int = _section("cell", 20)
-    seed: int = _section("cell", 0)
+    arch: str = setting("cell", "residual", "the net's kind, from the model registry")
+    depth: int = setting("cell", 20, "layers with weights")
+    seed: int = setting("cell", 0, "seeds the weights, the data split and the batches")
     # model
-    shortcut: str = _section("model", "A")  # A: zero-pad identity (paper's CIFAR); B: projection
-    # batch-norm statistics over groups of this many images of a batch, as on the paper's two
-    # GPUs (64 of each 128); 0 (or the batch size or more): over the whole batch
-    bn_group: int = _section("model", 0)
+    shortcut: str = setting(
+        "model",
+        "A",
+        "residual shortcuts: A zero-pads the identity (the paper's CIFAR nets), "
+        "B projects where the shape changes; a plain net has none",
+    )
+    bn_group: int = setting(
+        "model",
+        0,
+        "batch-norm statistics over groups of this many images of a batch, as on "
+        "the paper's two GPUs (64 of each 128); 0 or the batch size or more: the whole batch",
+    )
     # data
-    dataset: str = _section("data", "synthetic")
-    data_dir: str = _section("data", DEFAULT_DATA_DIR)
-    # None: 5000 for cifar10/fashion-mnist, else 10%; 0: no validation split (train on all)
-    val_size: int | None = _section("data", None)
-    train_subset: int | None = _section("data", None)  # train on the first N of the shuffled split
-    image_size: int | None = _section("data", None)  # resize to this (synthetic: generate at it)
-    crop_pad: int = _section("data", 4)  # random crop after zero padding by this many pixels
-    flip: bool = _section("data", True)  # random horizontal flips
-    # channel: per-channel mean and std; pixel: subtract the per-pixel mean (the paper's)
-    normalization: str = _section("data", "channel")
+    dataset: str = setting("data", "synthetic", f"the data set: {', '.join(LOADERS)}")
+    data_dir: str = setting("data", DEFAULT_DATA_DIR, "where data sets are read or downloaded")
+    val_size: int | None = setting(
+        "data",
+        None,
+        "validation images held out of the training set (none: 5000 for cifar10 "
+        "and fashion-mnist, else 10 %; 0: no validation split, train on all)",
+        NOT_NEGATIVE,
+    )
+    train_subset: int | None = setting(
+        "data", None, "train on the first N of the shuffled training split", POSITIVE
+    )
+    image_size: int | None = setting(
+        "data",
+        None,
+        "resize images to this size, square (synthetic: generate at it)",
+        Bounds(low=8),
+    )
+    crop_pad: int = setting(
+        "data",
+        4,
+        "random crops after zero padding by this many pixels (0: no crops)",
+        NOT_NEGATIVE,
+    )
+    flip: bool = setting("data", True, "random horizontal flips of the training images")
+    normalization: str = setting(
+        "data",
+        "channel",
+        "channel: per-channel mean and std; pixel: subtract the per-pixel mean (the paper's)",
+    )
     # optimisation
-    iterations: int = _section("train", 64000)
-    batch_size: int = _section("train", 128)
-    lr: float = _section("train", 0.1)
-    momentum: float = _section("train", 0.9)
-    weight_decay: float = _section("train", 1e-4)
-    schedule: str = _section("train", "step")  # step: lr x gamma at milestones; cosine; constant
-    milestones: tuple[int, ...] = _section("train", (32000, 48000))
-    gamma: float = _section("train", 0.1)
-    warmup_iterations: int = _section("train", 0)  # linear warm-up from ~0 to lr, then schedule
-    error_warmup_lr: float | None = _section("train", None)  # paper's ResNet-110 warm-up lr
-    error_warmup_until: float = _section("train", 0.8)  # ... held until train error < this
-    error_warmup_min_depth: int = _section("train", 110)  # ... for nets at least this deep
-    # a step's loss above this times chance-level loss, ln(classes), or non-finite: diverged
-    divergence_factor: float = _section("train", 10.0)
-    precision: str = _section("train", "fp32")
-    device: str = _section("train", "auto")
-    channels_last: bool = _section("train", True)
-    # torch.compile the training step's model (eval stays eager), with CUDA graphs on a GPU:
-    # pays off on long runs only, as each net compiles first (about 40 s for ResNet-20 on a
-    # 2-core CPU)
-    compile: bool = _section("train", False)
-    log_every: int = _section("train", 100)  # train_loss / train_error / lr / images_per_sec
-    eval_every: int = _section("train", 1000)  # plus val and test metrics
-    # images of each split evaluated at the evaluations during training (None: all); the
-    # evaluation at the end always takes every image
-    eval_subset: int | None = _section("train", None)
-    eval_batch_size: int = _section("train", 1000)
-    checkpoint_every: int = _section("train", 1000)  # iterations between resumable checkpoints
+    iterations: int = setting(
+        "train", 64000, "training iterations", Bounds(low=1, high=MAX_ITERATIONS)
+    )
+    batch_size: int = setting("train", 128, "images a step", Bounds(low=1, high=MAX_BATCH))
+    lr: float = setting("train", 0.1, "SGD's learning rate", POSITIVE)
+    momentum: float = setting("train", 0.9, "SGD's momentum", Bounds(low=0, high=1, high_open=True))
+    weight_decay: float = setting("train", 1e-4, "SGD's weight decay", NOT_NEGATIVE)
+    schedule: str = setting("train", "step", "step: lr x gamma at the milestones; cosine; constant")
+    milestones: tuple[int, ...] = setting(
+        "train", (32000, 48000), "iterations where the step schedule multiplies the lr by gamma"
+    )
+    gamma: float = setting(
+        "train", 0.1, "the step schedule's factor", Bounds(low=0, high=1, low_open=True)
+    )
+    warmup_iterations: int = setting(
+        "train", 0, "linear warm-up from about 0 to lr, then the schedule"
+    )
+    error_warmup_lr: float | None = setting(
+        "train",
+        None,
+        "the paper's ResNet-110 warm-up: this lr until the training error is "
+        "below error_warmup_until",
+        POSITIVE,
+    )
+    error_warmup_until: float = setting(
+        "train",
+        0.8,
+        "the error warm-up ends below this training error",
+        Bounds(low=0, high=1, low_open=True),
+    )
+    error_warmup_min_depth: int = setting(
+        "train", 110, "the error warm-up is for nets at least this deep"
+    )
+    divergence_factor: float = setting(
+        "train",
+        10.0,
+        "a step's loss above this times the chance-level loss, ln(classes), or "
+        "not finite: the run diverged",
+        Bounds(low=1, low_open=True),
+    )
+    precision: str = setting(
+        "train", "fp32", "fp32, bf16 (autocast) or auto (bf16 where the device has it natively)"
+    )
+    device: str = setting("train", "auto", f"the device: {DEVICES}")
+    channels_last: bool = setting(
+        "train", True, "channels-last memory layout (faster convolutions on most devices)"
+    )
+    compile: bool = setting(
+        "train",
+        False,
+        "torch.compile the training step (eval stays eager), with CUDA graphs "
+        "on a GPU: pays off on long runs only, as each net compiles first",
+    )
+    log_every: int = setting(
+        "train",
+        100,
+        "iterations between logs of the training loss, error, lr and speed",
+        POSITIVE,
+    )
+    eval_every: int = setting(
+        "train",
+        1000,
+        "iterations between evaluations on the validation and test sets",
+        POSITIVE,
+    )
+    eval_subset: int | None = setting(
+        "train",
+        None,
+        "images of each split evaluated during training (none: all); the last "
+        "evaluation takes every image",
+        POSITIVE,
+    )
+    eval_batch_size: int = setting(
+        "train", 1000, "images a step of evaluation", Bounds(low=1, high=MAX_BATCH)
+    )
+    checkpoint_every: int = setting(
+        "train", 1000, "iterations between resumable checkpoints", POSITIVE
+    )
 
     def __post_init__(self) -> None:
         problem = run_config_problem(self)
@@ -128,7 +210,7 @@ def _param_str(value: Any) -> str:
 
 def run_config_problem(c: RunConfig) -> str | None:
     """The first thing wrong with a run config, as one line, or None."""
-    for rules in (_choice_rules, _optimiser_rules, _cadence_rules, _schedule_rules, _data_rules):
+    for rules in (_choice_rules, _bound_rules, _relation_rules):
         for ok, message in rules(c):
             if not ok:
                 return message
@@ -142,7 +224,7 @@ def _choice_rules(c: RunConfig) -> Rules:
     """Names picked from a list; each list's rule lives with what it names."""
     problems = [
         models.arch_problem(c.arch),
-        _choice_problem("dataset", c.dataset, LOADERS),
+        dataset_problem(c.dataset),
         precision_problem(c.precision),
         _choice_problem("schedule", c.schedule, SCHEDULES),
         models.shortcut_problem(c.shortcut, plain_allowed=c.arch in PLAIN_ARCHS),
@@ -156,56 +238,32 @@ def _choice_problem(what: str, value: str, allowed) -> str | None:
     return None if value in allowed else f"unknown {what} {value!r} (allowed: {', '.join(allowed)})"
 
 
-def _optimiser_rules(c: RunConfig) -> Rules:
+def _bound_rules(c: RunConfig) -> Rules:
+    """Each field's own range, as its `setting` gives it (None: not set, always allowed)."""
+    rules = []
+    for f in dataclasses.fields(c):
+        bounds, value = f.metadata["bounds"], getattr(c, f.name)
+        if bounds is not None and value is not None:
+            described = bounds.describe(real="float" in str(f.type))
+            rules.append((bounds.allows(value), f"{f.name} must be {described}, got {value}"))
+    return rules
+
+
+def _relation_rules(c: RunConfig) -> Rules:
+    """Rules that tie a field to another: the seed's generators, the batch, the schedule."""
     return [
-        (c.lr > 0 and math.isfinite(c.lr), f"lr must be positive and finite, got {c.lr}"),
-        (
-            0 < c.batch_size <= MAX_BATCH,
-            f"batch size must be in [1, {MAX_BATCH}], got {c.batch_size}",
-        ),
-        (
-            0 < c.iterations <= MAX_ITERATIONS,
-            f"iterations must be in [1, {MAX_ITERATIONS}], got {c.iterations}",
-        ),
-        (
-            c.weight_decay >= 0 and math.isfinite(c.weight_decay),
-            f"weight decay must be zero or positive and finite, got {c.weight_decay}",
-        ),
-        (0 <= c.momentum < 1, f"momentum must be in [0, 1), got {c.momentum}"),
-        (c.divergence_factor > 1, f"divergence_factor must be above 1, got {c.divergence_factor}"),
-        (0 < c.gamma <= 1, f"gamma must be in (0, 1], got {c.gamma}"),
         # Generators keep 32 bits of a seed: 2**32 would silently repeat seed 0.
         (0 <= c.seed < 2**32, f"seed must be in [0, 2**32), got {c.seed}"),
-    ]
-
-
-def _cadence_rules(c: RunConfig) -> Rules:
-    return [
-        (c.log_every > 0, f"log_every must be positive, got {c.log_every}"),
-        (c.eval_every > 0, f"eval_every must be positive, got {c.eval_every}"),
         (
-            0 < c.eval_batch_size <= MAX_BATCH,
-            f"eval_batch_size must be in [1, {MAX_BATCH}], got {c.eval_batch_size}",
+            c.bn_group >= 0
+            and (c.bn_group == 0 or c.bn_group >= c.batch_size or c.batch_size % c.bn_group == 0),
+            f"bn_group must divide the batch size {c.batch_size} (or be 0 or at least the batch "
+            f"size: ordinary batch norm), got {c.bn_group}",
         ),
-        (c.checkpoint_every > 0, f"checkpoint_every must be positive, got {c.checkpoint_every}"),
-        (c.crop_pad >= 0, f"crop_pad must be zero or positive, got {c.crop_pad}"),
-    ]
-
-
-def _schedule_rules(c: RunConfig) -> Rules:
-    return [
         (
             0 <= c.warmup_iterations < c.iterations,
             f"warmup_iterations must be in [0, {c.iterations}), got {c.warmup_iterations} "
             "(set --warmup-iterations)",
-        ),
-        (
-            c.error_warmup_lr is None or c.error_warmup_lr > 0,
-            f"error_warmup_lr must be positive, got {c.error_warmup_lr}",
-        ),
-        (
-            0 < c.error_warmup_until <= 1,
-            f"error_warmup_until must be in (0, 1], got {c.error_warmup_until}",
         ),
         (
             list(c.milestones) == sorted(set(c.milestones)),
@@ -215,33 +273,6 @@ def _schedule_rules(c: RunConfig) -> Rules:
             c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
             f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations "
             "(set --milestones)",
-        ),
-    ]
-
-
-def _data_rules(c: RunConfig) -> Rules:
-    return [
-        (
-            c.train_subset is None or c.train_subset > 0,
-            f"train_subset must be positive, got {c.train_subset}",
-        ),
-        (
-            c.val_size is None or c.val_size >= 0,
-            f"val_size must be zero or positive, got {c.val_size}",
-        ),
-        (
-            c.bn_group >= 0
-            and (c.bn_group == 0 or c.bn_group >= c.batch_size or c.batch_size % c.bn_group == 0),
-            f"bn_group must divide the batch size {c.batch_size} (or be 0 or at least the batch "
-            f"size: ordinary batch norm), got {c.bn_group}",
-        ),
-        (
-            c.eval_subset is None or c.eval_subset > 0,
-            f"eval_subset must be positive, got {c.eval_subset}",
-        ),
-        (
-            c.image_size is None or c.image_size >= 8,
-            f"image_size must be at least 8, got {c.image_size}",
         ),
     ]
 

@@ -331,6 +331,13 @@ def normalisation(train: Split, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, std
 
 
+def dataset_problem(name: str) -> str | None:
+    """Why `name` is not a data set of the registry, or None."""
+    if name in LOADERS:
+        return None
+    return f"unknown dataset {name!r} (allowed: {', '.join(LOADERS)})"
+
+
 def load(
     dataset: str,
     data_dir: str | Path = DEFAULT_DATA_DIR,
@@ -340,8 +347,9 @@ def load(
     normalization: str = "channel",
 ) -> Dataset:
     """Load a data set by name and split it; tensors stay on the CPU until `.to(device)`."""
-    if dataset not in LOADERS:
-        raise DataError(f"unknown dataset {dataset!r} (allowed: {', '.join(LOADERS)})")
+    problem = dataset_problem(dataset)
+    if problem:
+        raise DataError(problem)
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise DataError(f"data dir {data_dir} is a file, not a folder")

@@ -9,13 +9,33 @@ import re
 import torch
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DEVICES = "auto, cpu, cuda, cuda:N, mps"  # what DEVICE_PATTERN allows, as help and errors say it
 
 
 def device_problem(name: object) -> str | None:
     """Why `name` is not a device name, or None."""
     if isinstance(name, str) and DEVICE_PATTERN.match(name):
         return None
-    return f"unknown device {name!r} (allowed: auto, cpu, cuda, cuda:N, mps)"
+    return f"unknown device {name!r} (allowed: {DEVICES})"
+
+
+def availability_problem(name: str) -> str | None:
+    """Why this machine cannot run on the device `name` (not a device name, or none here), or
+    None: bad input, found before anything runs."""
+    problem = device_problem(name)
+    if problem:
+        return problem
+    device = resolve_device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if (device.index is not None and device.index >= count) or count == 0:
+            return (
+                f"device {name} is not available here ({count} CUDA devices); "
+                "use --device cpu or auto"
+            )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return "device mps is not available here; use --device cpu or auto"
+    return None
 
 
 def resolve_device(name: str) -> torch.device:

@@ -107,12 +107,20 @@ def load_data(config: RunConfig) -> data_lib.Dataset:
     )
 
 
+def batch_problem(batch_size: int, images: int) -> str | None:
+    """A batch larger than the training set cannot be drawn (each epoch drops the remainder)."""
+    if batch_size > images:
+        return f"batch size {batch_size} exceeds the {images} training images"
+    return None
+
+
 class BatchStream:
     """Endless training batches: consecutive slices of per-epoch random permutations."""
 
     def __init__(self, n: int, batch_size: int, generator: torch.Generator):
-        if batch_size > n:
-            raise ValueError(f"batch size {batch_size} exceeds the {n} training images")
+        problem = batch_problem(batch_size, n)
+        if problem:
+            raise ValueError(problem)
         self.n, self.batch_size, self.generator = n, batch_size, generator
         self.order, self.position = self._permutation(), 0
 
@@ -241,6 +249,14 @@ def uses_cuda_graphs(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
+def make_optimizer(
+    parameters, lr: float, momentum: float, weight_decay: float = 0.0
+) -> torch.optim.SGD:
+    """The SGD every training step uses: the trainer's, the cost estimate's and the
+    benchmark's, so that what they time is the optimiser the runs train with."""
+    return torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
 def train_step(model, optimizer, x, labels, config: RunConfig, device: torch.device):
     """One SGD step; returns (loss, logits) without reading them back to the host. With CUDA
     graphs the logits are valid until the next step only."""
@@ -303,11 +319,8 @@ class _Training:
         self.dataset = (dataset or load_data(config)).to(device)
         model = build_model(config, self.dataset, device)
         self.num_params = models.count_parameters(model)
-        self.optimizer = torch.optim.SGD(
-            model.parameters(),
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
+        self.optimizer = make_optimizer(
+            model.parameters(), config.lr, config.momentum, config.weight_decay
         )
         self.warmup = ErrorWarmup(config)
         scheduler = make_scheduler(self.optimizer, config, self.warmup)

@@ -22,7 +22,7 @@ from resnet.core import models
 from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
-from resnet.core.train import build_model, compile_for_training, train_step
+from resnet.core.train import build_model, compile_for_training, make_optimizer, train_step
 
 WARMUP_STEPS, TIMED_STEPS = 1, 3
 COMPILED_WARMUP_STEPS = 3  # compiling, then CUDA graphs' warm-up and recording calls
@@ -36,7 +36,7 @@ def seconds_per_step(config: RunConfig, dataset: Dataset) -> float:
     """Wall time of one training step of this cell's net on random batches of the data's shape."""
     device = resolve_device(config.device)
     model = build_model(config, dataset, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    optimizer = make_optimizer(model.parameters(), lr=1e-3, momentum=0.9)
     forward = compile_for_training(model, device) if config.compile else model
     warmup = COMPILED_WARMUP_STEPS if config.compile else WARMUP_STEPS
     shape = (config.batch_size, dataset.in_channels, *dataset.image_size)

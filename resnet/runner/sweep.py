@@ -33,6 +33,7 @@ from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
 from resnet.core.responses import layer_response_stds
 from resnet.core.train import ClaimLost, Supervision, TrainResult, load_data, train
+from resnet.core.tune_config import TuneConfig
 from resnet.runner.cell_queue import BATCH_ATTR, CELL_ATTR, CellQueue, queue_name
 from resnet.runner.interrupt import StopRequest
 from resnet.runner.storage import (
@@ -44,7 +45,7 @@ from resnet.runner.storage import (
     open_storage,
     requeue_dead_owners,
 )
-from resnet.runner.tuning import StudyRunner, TuneConfig
+from resnet.runner.tuning import StudyRunner
 from resnet.tracking.liveness import owner_alive
 from resnet.tracking.schema import RESPONSES_FILE, Artifact, Metric, Tag
 from resnet.tracking.store import (

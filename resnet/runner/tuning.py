@@ -13,22 +13,20 @@ under its study's tuning run, tagged with its Optuna state.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import sys
 import tempfile
-import typing
 import warnings
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from resnet.core.config import CELL_FIELDS, NON_IDENTITY_FIELDS, ConfigError, RunConfig
+from resnet.core.config import ConfigError, RunConfig
 from resnet.core.data import Dataset
 from resnet.core.train import ClaimLost, Supervision, load_data, train
+from resnet.core.tune_config import ParamRange, TuneConfig, trial_budget
 from resnet.runner.storage import (
     READY_TIMEOUT,
     RUN_ATTR,
@@ -51,116 +49,15 @@ from resnet.tracking.schema import (
 )
 from resnet.tracking.store import CellRun, Store, SweepRun
 
-PRUNERS = ("median", "hyperband", "none")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
 MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 
-@functools.cache
-def tunable_fields() -> dict[str, type]:
-    """RunConfig's numeric fields that a study may tune, {name: int or float}: all but the
-    grid's (arch, depth, seed), which every study holds fixed, and those that change how fast
-    a run computes but not what (its score would not move)."""
-    hints = typing.get_type_hints(RunConfig)
-    found = {}
-    for field in dataclasses.fields(RunConfig):
-        hint = hints[field.name]
-        kinds = {t for t in typing.get_args(hint) or (hint,) if t is not type(None)}
-        fixed = field.name in CELL_FIELDS or field.name in NON_IDENTITY_FIELDS
-        if not fixed and kinds in ({int}, {float}):
-            found[field.name] = kinds.pop()
-    return found
-
-
-@dataclass(frozen=True)
-class ParamRange:
-    """One tuned RunConfig field, sampled from low to high (on a log scale with `log`)."""
-
-    name: str
-    low: float
-    high: float
-    log: bool = False
-
-    def __post_init__(self) -> None:
-        problem = range_problem(self)
-        if problem:
-            raise ConfigError(problem)
-
-    @property
-    def integer(self) -> bool:
-        return tunable_fields()[self.name] is int
-
-    def suggest(self, trial: optuna.Trial) -> int | float:
-        if self.integer:
-            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
-        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
-
-
-def range_problem(r: ParamRange) -> str | None:
-    """What is wrong with a tuned range, as one line, or None."""
-    fields = tunable_fields()
-    if r.name not in fields:
-        allowed = f"(allowed: {', '.join(fields)})"
-        if r.name in CELL_FIELDS:
-            return f"tune.space: {r.name!r} is set by the sweep's grid {allowed}"
-        if r.name in NON_IDENTITY_FIELDS:
-            return f"tune.space: {r.name!r} changes how fast a run computes, not what {allowed}"
-        if r.name in {f.name for f in dataclasses.fields(RunConfig)}:
-            return f"tune.space: {r.name!r} is not a numeric field {allowed}"
-        return f"tune.space: unknown parameter {r.name!r} {allowed}"
-    where = f"tune.space.{r.name}"
-    if not r.low < r.high:
-        return f"{where}: low must be below high, got low = {r.low:g}, high = {r.high:g}"
-    if r.log and r.low <= 0:
-        return f"{where}: log = true needs low > 0, got low = {r.low:g}"
-    if fields[r.name] is int and not all(float(v).is_integer() for v in (r.low, r.high)):
-        return f"{where}: {r.name} is an integer, so low and high must be whole numbers"
-    return None
-
-
-# What a study tunes when the preset gives no [tune.space].
-DEFAULT_SPACE = (
-    ParamRange("lr", 1e-3, 1.0, log=True),
-    ParamRange("weight_decay", 1e-5, 1e-2, log=True),
-)
-
-
-@dataclass(frozen=True)
-class TuneConfig:
-    trials: int = 8  # the total wanted per study, not extra trials
-    iterations: int | None = None  # per-trial budget; None: the run's own
-    pruner: str = "median"
-    seed: int = 0  # the TPE sampler's seed
-    space: tuple[ParamRange, ...] = DEFAULT_SPACE  # the RunConfig fields tuned
-    # The seed trials train with; None: the cell's own. A seed no report uses keeps the values
-    # chosen apart from the runs that are judged with them.
-    train_seed: int | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.space)
-
-    def __post_init__(self) -> None:
-        allowed = ", ".join(tunable_fields())
-        checks = [
-            (self.trials > 0, f"tune.trials must be positive, got {self.trials}"),
-            (bool(self.space), f"tune.space names no parameter to tune (allowed: {allowed})"),
-            (
-                self.iterations is None or self.iterations > 0,
-                f"tune.iterations must be positive, got {self.iterations}",
-            ),
-            (
-                self.pruner in PRUNERS,
-                f"unknown pruner {self.pruner!r} (allowed: {', '.join(PRUNERS)})",
-            ),
-            (
-                self.train_seed is None or self.train_seed >= 0,
-                f"tune.train_seed must be 0 or more, got {self.train_seed}",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+def suggest(trial: optuna.Trial, r: ParamRange) -> int | float:
+    """A trial's value of one field of the space."""
+    if r.integer:
+        return trial.suggest_int(r.name, int(r.low), int(r.high), log=r.log)
+    return trial.suggest_float(r.name, r.low, r.high, log=r.log)
 
 
 def space_tags(tune: TuneConfig) -> dict[str, str]:
@@ -169,20 +66,6 @@ def space_tags(tune: TuneConfig) -> dict[str, str]:
         Tag.TUNED_PARAMS: join_names(tune.names),
         Tag.LOG_SCALED_PARAMS: join_names(r.name for r in tune.space if r.log),
     }
-
-
-def space_problem(tune: TuneConfig, cell: RunConfig) -> str | None:
-    """A bound that the cell's config refuses (momentum 1, say), in a trial's budget or the
-    cell's own, as one line; found before any trial draws it."""
-    for config in (trial_budget(cell, tune), cell):
-        for r in tune.space:
-            for side, value in (("low", r.low), ("high", r.high)):
-                value = int(value) if r.integer else value
-                try:
-                    dataclasses.replace(config, **{r.name: value})
-                except ConfigError as exc:
-                    return f"tune.space.{r.name}: {side} = {value:g} does not fit: {exc}"
-    return None
 
 
 def space_values(tune: TuneConfig, params: dict) -> dict:
@@ -203,28 +86,6 @@ def make_pruner(tune: TuneConfig, config: RunConfig) -> optuna.pruners.BasePrune
             min_resource=config.eval_every, max_resource=config.iterations
         )
     return optuna.pruners.NopPruner()
-
-
-def trial_budget(cell: RunConfig, tune: TuneConfig) -> RunConfig:
-    """The cell with the tuning budget: milestones, warm-up and the log and evaluation
-    intervals scaled to the shorter run (as many validation reports for the pruner), and the
-    tuning's own seed if it has one. A cell that trains on every image (val_size 0) is tuned on
-    the default validation split: tuning needs one, and the test set never chooses anything."""
-    if cell.val_size == 0:
-        cell = dataclasses.replace(cell, val_size=None)
-    if tune.train_seed is not None:
-        cell = dataclasses.replace(cell, seed=tune.train_seed)
-    if tune.iterations is None or tune.iterations == cell.iterations:
-        return cell
-    scale = tune.iterations / cell.iterations
-    return dataclasses.replace(
-        cell,
-        iterations=tune.iterations,
-        milestones=tuple(max(1, round(m * scale)) for m in cell.milestones),
-        warmup_iterations=round(cell.warmup_iterations * scale),
-        log_every=max(1, round(cell.log_every * scale)),
-        eval_every=max(1, round(cell.eval_every * scale)),
-    )
 
 
 def sampler_seed(seed: int, trials_so_far: int, worker: str) -> int:
@@ -342,7 +203,7 @@ class StudyRunner:
 
     def trial_config(self, trial: optuna.Trial) -> RunConfig:
         """The cell in the tuning budget, with a value of each field of the space drawn."""
-        drawn = {r.name: r.suggest(trial) for r in self.tune.space}
+        drawn = {r.name: suggest(trial, r) for r in self.tune.space}
         return dataclasses.replace(trial_budget(self.cell, self.tune), **drawn)
 
     def run_trial(self, trial: optuna.Trial, dataset: Dataset, claim: Claim) -> None:

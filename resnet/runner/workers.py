@@ -1,12 +1,13 @@
 """`--workers N`: N worker processes on one sweep, on this machine.
 
 The launching process sets the sweep up (its MLflow run, its cells enqueued in the Optuna
-storage), then starts the workers: each is the same command with `--join N`, and pulls cells from
-the shared queue until none is left. On a machine with GPUs the workers are spread over them
-(`CUDA_VISIBLE_DEVICES`, at most `--jobs-per-gpu` on each); the CPU cores are split between
-them (torch threads per worker). The launcher shows the sweep's progress, prefixes each
-worker's output with its number, and passes a Ctrl-C or SIGTERM on to the workers, which then
-stop at their next iteration with a checkpoint.
+storage), then starts the workers (`python -m resnet.runner.worker`, which reads its sweep and
+stores from its environment: no address, and so no password, is on any command line), and each
+pulls cells from the shared queue until none is left. On a machine with GPUs the workers are
+spread over them (`CUDA_VISIBLE_DEVICES`, at most `--jobs-per-gpu` on each); the CPU cores are
+split between them (torch threads per worker). The launcher shows the sweep's progress,
+prefixes each worker's output with its number, and passes a Ctrl-C or SIGTERM on to the
+workers, which then stop at their next iteration with a checkpoint.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from tqdm.auto import tqdm
 
 from resnet.runner.cell_queue import CellQueue
 from resnet.runner.storage import POLL_SECONDS
+from resnet.runner.worker import COMMAND
 
-LAUNCHER_ONLY = {"--workers": 1, "--jobs-per-gpu": 1, "--force": 0}  # option: values it takes
 # A worker still running this long after the last cell ended is stuck outside any cell (its
 # cells' heartbeats cover those): the launcher stops it rather than wait for it forever.
 LINGER_SECONDS = 600.0
@@ -42,10 +43,11 @@ class PlacementError(ValueError):
 
 @dataclass(frozen=True)
 class Placement:
-    """Where one worker runs: its environment and the device it is told to use."""
+    """Where one worker runs: its environment and the device it is told to use (None: the
+    sweep's own)."""
 
     env: dict[str, str]
-    device_args: tuple[str, ...]
+    device: str | None
     where: str
 
 
@@ -62,7 +64,7 @@ def plan(workers: int, device: str, gpus: list[int], cores: int, jobs_per_gpu: i
         where = f"cpu, {threads} thread" + ("s" if threads > 1 else "")
         if workers > cores:
             where += f" ({workers} workers share {cores} cores: they slow each other down)"
-        return [Placement(cpu, (), where) for _ in range(workers)]
+        return [Placement(cpu, None, where) for _ in range(workers)]
     capacity = len(gpus) * (jobs_per_gpu or workers)
     if workers > capacity:
         raise PlacementError(
@@ -72,51 +74,14 @@ def plan(workers: int, device: str, gpus: list[int], cores: int, jobs_per_gpu: i
     for i in range(workers):
         gpu = gpus[i % len(gpus)]
         env = {"CUDA_VISIBLE_DEVICES": str(gpu), "OMP_NUM_THREADS": str(threads)}
-        placements.append(Placement(env, ("--device", "cuda"), f"GPU {gpu}"))
+        placements.append(Placement(env, "cuda", f"GPU {gpu}"))
     return placements
-
-
-def worker_argv(argv: Sequence[str]) -> list[str]:
-    """The launch's own command line for one worker: without the launcher's options, joining
-    the sweep that the launcher set up, quietly."""
-    kept, skip = [], 0
-    for arg in argv:
-        if skip:
-            skip -= 1
-            continue
-        name = arg.split("=", 1)[0]
-        if name in LAUNCHER_ONLY:
-            skip = 0 if "=" in arg else LAUNCHER_ONLY[name]
-            continue
-        kept.append(arg)
-    return [*kept, "--no-progress", "--no-report"]
-
-
-def worker_commands(
-    argv: Sequence[str], placements: list[Placement]
-) -> list[tuple[list[str], dict[str, str]]]:
-    base = worker_argv(argv)
-    return [
-        (
-            [
-                sys.executable,
-                "-m",
-                "resnet.cli.sweep",
-                *base,
-                "--join",
-                str(number),
-                *placement.device_args,
-            ],
-            placement.env,
-        )
-        for number, placement in enumerate(placements, 1)
-    ]
 
 
 class Launch:
     """The running workers of one launch."""
 
-    def __init__(self, commands: Sequence[tuple[list[str], dict[str, str]]]):
+    def __init__(self, commands: Sequence[tuple[Sequence[str], dict[str, str]]]):
         """Start one worker per (command, extra environment)."""
         self.processes = [
             subprocess.Popen(
@@ -221,10 +186,11 @@ def show_done(bar: tqdm, queue: CellQueue) -> None:
         bar.refresh()
 
 
-def run_workers(argv: Sequence[str], placements: list[Placement], queue, total, progress):
-    """Start the workers and wait for them, passing SIGINT and SIGTERM on; (exit codes,
-    whether the launch was interrupted, the numbers of workers stopped for lingering)."""
-    for i, placement in enumerate(placements, 1):
+def run_workers(workers: list[tuple[Placement, dict[str, str]]], queue, total, progress):
+    """Start the workers, each (placement, its spec's environment), and wait for them, passing
+    SIGINT and SIGTERM on; (exit codes, whether the launch was interrupted, the numbers of
+    workers stopped for lingering)."""
+    for i, (placement, _) in enumerate(workers, 1):
         print(f"worker {i}: {placement.where}", file=sys.stderr)
     interrupted = []
     launch = None
@@ -238,7 +204,7 @@ def run_workers(argv: Sequence[str], placements: list[Placement], queue, total, 
     passed = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     handlers = {s: signal.signal(s, pass_on) for s in passed}
     try:
-        launch = Launch(worker_commands(argv, placements))
+        launch = Launch([(COMMAND, {**placement.env, **spec}) for placement, spec in workers])
         if interrupted:  # it came while they were starting
             launch.signal(interrupted[0])
         codes = launch.wait(queue, total, progress)

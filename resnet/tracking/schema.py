@@ -111,6 +111,21 @@ class Artifact:
 LEGACY_TUNED_PARAMS = (Param.LR, Param.WEIGHT_DECAY)
 
 
+NO_SHORTCUT = "none"  # the `shortcut` tag of a plain net, which has none
+
+
+def is_residual(shortcut: str) -> bool:
+    """Whether a run's net is residual, as its `shortcut` tag records it."""
+    return shortcut != NO_SHORTCUT
+
+
+def residual_by_name(arch: str) -> bool:
+    """Whether an arch is residual, from its name alone: only for data that records no
+    shortcut (CSV exports, hand-built frames). The project's plain nets have `plain` in
+    their names; a run's own tag says it everywhere else."""
+    return "plain" not in arch
+
+
 def net_metric(arch: str, depth: int, metric: str) -> str:
     """A sweep run's summary of one net: `metric` (a final error), mean over its seeds."""
     return f"{arch}_{depth}_{metric}"

@@ -8,8 +8,8 @@ Layout of a preset file (every key optional; missing keys take RunConfig's defau
     [data]   dataset, data_dir, val_size, train_subset, image_size, crop_pad, flip
     [train]  iterations, batch_size, lr, ... (see RunConfig)
     [tune]   trials, iterations, pruner, seed
-    [tune.space]  the RunConfig fields that --tune tunes, one line each (default: lr and
-             weight_decay): momentum = { low = 0.8, high = 0.95 }, log = true for a log scale
+    [tune.space]  the RunConfig fields that --tune tunes, one line each:
+             momentum = { low = 0.8, high = 0.95 }, log = true for a log scale
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 from resnet.core.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
 from resnet.core.device import device_problem, resolve_device
 from resnet.core.precision import AUTO, concrete_precision
-from resnet.runner.tuning import ParamRange, TuneConfig
+from resnet.core.tune_config import RANGE_EXAMPLE, ParamRange, TuneConfig
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
 SWEEP_KEYS = {
@@ -40,7 +40,6 @@ SWEEP_KEYS = {
 TOP_LEVEL_KEYS = {"description": str}
 SPACE = "space"  # [tune.space]: one {low, high, log} table per tuned field
 RANGE_KEYS = {"low": float, "high": float, "log": bool}
-RANGE_EXAMPLE = "{ low = 0.001, high = 1.0, log = true }"
 
 
 def preset_names() -> list[str]:

@@ -1,0 +1,41 @@
+"""What every command line of the project shares, depth_sweep.py's and the report's alike: bad
+input is one line on stderr and exit code 2, never argparse's usage block."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+EXIT_BAD_INPUT = 2
+
+
+class InputError(Exception):
+    """Bad command-line input; the message is the one line the user sees."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad input in one line instead of usage + error."""
+
+    def error(self, message: str):
+        raise InputError(message)
+
+
+def bad_input(prog: str, message: str) -> int:
+    """Say what is wrong in one line (the caller hides any password in it first); the exit
+    code of bad input."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def comma_list(item_type: Callable, what: str) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        try:
+            values = [item_type(v.strip()) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a comma-separated list") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"{what} must not be empty")
+        return values
+
+    return parse

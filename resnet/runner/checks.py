@@ -1,0 +1,145 @@
+"""What a sweep's stores and data must allow, checked before any compute and before anything is
+written: each failure is a `SetupError` whose message is the one line the user sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import optuna
+
+from resnet.core.config import SweepConfig
+from resnet.core.data import Dataset
+from resnet.core.train import batch_problem
+from resnet.runner.storage import is_database, open_storage
+from resnet.runner.tuning import study_name
+from resnet.tracking.address import database_problem, first_line, is_database_url, masked
+from resnet.tracking.store import Store, sqlite_path
+
+
+class SetupError(ValueError):
+    """A store, folder or data set that cannot take the sweep; one line, password hidden."""
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written in `folder` (a file stands there, or the nearest folder
+    that exists is not writable), else None."""
+    folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file"
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+def check_writable(uri: str) -> None:
+    """A local store's folder (runs, artifacts, checkpoints) must be a folder we can write."""
+    db = sqlite_path(uri)
+    problem = folder_problem(db.parent) if db is not None else None
+    if problem is not None:
+        raise SetupError(
+            f"{problem}; the MLflow store and checkpoints need a writable folder "
+            "there (or give --tracking-uri)"
+        )
+
+
+def check_checkpoint_dir(folder: Path | None) -> None:
+    problem = folder_problem(folder) if folder is not None else None
+    if problem is not None:
+        raise SetupError(f"--checkpoint-dir: {problem}; a writable folder is needed there")
+
+
+def check_journal_file(path: Path) -> None:
+    """A journal path we can create, or an Optuna journal already there: never a user's other
+    file, which the journal would append to."""
+    if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
+        raise SetupError(f"--storage {path}: a journal file is needed there")
+    if path.exists():
+        with path.open("rb") as journal:
+            first = journal.readline()
+        if first.strip() and not is_journal_line(first):
+            raise SetupError(
+                f"--storage {path}: this file is not an Optuna journal; give a new "
+                "path or a journal"
+            )
+    folder = next(p for p in path.parents if p.exists())  # made later where missing
+    try:  # a file that vanishes when closed: nothing is left
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise SetupError(f"--storage {path}: cannot write there ({exc.strerror})") from None
+
+
+def is_journal_line(line: bytes) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "op_code" in record
+
+
+def check_storage(storage: str) -> None:
+    """The Optuna storage must open: a database that answers, or a journal file we can write."""
+    if not is_database(storage):
+        check_journal_file(Path(storage))
+        return
+    try:
+        problem = database_problem(storage)  # once, quickly: Optuna would retry
+        if problem is None:
+            open_storage(storage)
+    except Exception as exc:
+        problem = first_line(exc)
+    if problem is not None:
+        raise SetupError(
+            f"--storage {masked(storage)!r} cannot be opened ({problem}); allowed: a "
+            "database URL such as postgresql://user@host/db, or a journal "
+            "file path"
+        )
+
+
+def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
+    """`--use-tuned` needs the tuning study of every (arch, depth) of the sweep."""
+    if not is_database(storage) and not Path(storage).is_file():
+        raise SetupError(f"--use-tuned: no Optuna storage at {masked(storage)} (run --tune first)")
+    known = {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))}
+    for cell in sweep.cells():
+        name = study_name(sweep.experiment_name, cell.arch, cell.depth)
+        if name not in known:
+            shown = masked(storage)
+            raise SetupError(f"--use-tuned: no study {name!r} in {shown} (run --tune first)")
+
+
+def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
+    problem = batch_problem(sweep.cells()[0].batch_size, len(dataset.train))
+    if problem:
+        raise SetupError(problem)
+
+
+def open_store(uri: str, checkpoints: Path | None = None) -> Store:
+    """The MLflow store, read once so that a bad URI is one line of error, not a traceback
+    (its folder is checked with `check_writable` before any data is loaded)."""
+    quick_failure = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+    saved = {k: os.environ.get(k) for k in quick_failure}
+    os.environ.update(quick_failure)
+    try:
+        problem = database_problem(uri) if is_database_url(uri) else None  # MLflow would retry
+        if problem is None:
+            store = Store(uri, checkpoints)
+            store.check()
+    except Exception as exc:
+        problem = first_line(exc).split(". ")[0]
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if problem is not None:
+        raise SetupError(
+            f"tracking URI {masked(uri)!r} cannot be opened ({problem}); "
+            "allowed: sqlite:///path/to/mlflow.db, a database URL or http://host:port"
+        )
+    return store

@@ -1,0 +1,195 @@
+"""A sweep as one command asks for it (`SweepJob`): checked whole before any compute, then run
+by this process alone or by `--workers N` processes that it starts and waits for."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from resnet.core.config import SweepConfig
+from resnet.core.data import Dataset
+from resnet.core.device import availability_problem, resolve_device
+from resnet.core.train import load_data
+from resnet.core.tune_config import space_problem
+from resnet.runner.checks import (
+    SetupError,
+    check_checkpoint_dir,
+    check_fits,
+    check_storage,
+    check_studies_exist,
+    check_writable,
+    open_store,
+)
+from resnet.runner.interrupt import StopRequest
+from resnet.runner.storage import is_database
+from resnet.runner.sweep import SweepOptions, SweepResult, prepare_sweep, run_sweep
+from resnet.runner.worker import Stores, WorkerSpec, worker_options
+from resnet.runner.workers import Placement, PlacementError, plan, run_workers
+from resnet.tracking.liveness import lease
+from resnet.tracking.schema import Tag
+from resnet.tracking.store import Store
+
+# What a job refuses before any compute, each with its one line.
+BAD_INPUT = (SetupError, PlacementError)
+
+
+@dataclass(frozen=True)
+class WorkerCount:
+    """How many processes of this machine work on the sweep (None, None: this one alone)."""
+
+    workers: int | None = None
+    jobs_per_gpu: int | None = None
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One depth_sweep.py command, typed: what to train, where to keep it, how, by whom."""
+
+    sweep: SweepConfig
+    stores: Stores
+    options: SweepOptions = field(default_factory=SweepOptions)
+    count: WorkerCount = field(default_factory=WorkerCount)
+
+    @property
+    def device(self) -> torch.device:
+        return resolve_device(self.sweep.cells()[0].device)
+
+    def compiled(self) -> SweepJob:
+        """The job with torch.compile on for every net (its workers' too)."""
+        sweep = dataclasses.replace(self.sweep, run={**self.sweep.run, "compile": True})
+        return dataclasses.replace(self, sweep=sweep)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A checked job with what its checks opened: the data set, the store, the placements of
+    its workers (None: this process alone)."""
+
+    job: SweepJob
+    dataset: Dataset
+    store: Store
+    placements: list[Placement] | None
+
+
+def check_job(job: SweepJob) -> Ready:
+    """Every check a job has to pass, in the order that fails fastest, before anything is
+    written; the data set is loaded once, here. Raises one of BAD_INPUT (or the config's and
+    data's own errors)."""
+    problem = availability_problem(job.sweep.cells()[0].device)
+    if problem:
+        raise SetupError(problem)
+    check_writable(job.stores.tracking_uri)
+    check_checkpoint_dir(job.stores.checkpoints)
+    check_storage(job.stores.storage)
+    check_tuning(job)
+    placements = placements_for(job)
+    dataset = load_data(job.sweep.cells()[0])
+    check_fits(job.sweep, dataset)
+    store = open_store(job.stores.tracking_uri, job.stores.checkpoints)
+    return Ready(job, dataset, store, placements)
+
+
+def check_tuning(job: SweepJob) -> None:
+    tuning = job.options.tuning
+    if tuning is None:
+        return
+    problem = space_problem(tuning.tune, job.sweep.cells()[0])
+    if problem:
+        raise SetupError(problem)
+    if not tuning.run_trials:
+        check_studies_exist(job.sweep, job.stores.storage)
+
+
+def placements_for(job: SweepJob) -> list[Placement] | None:
+    """Where each worker of a launch runs; None for a single process (the default)."""
+    count = job.count
+    if count.workers in (None, 1) and count.jobs_per_gpu is None:
+        return None
+    if count.jobs_per_gpu is not None and count.jobs_per_gpu < 1:
+        raise PlacementError(f"--jobs-per-gpu must be at least 1, got {count.jobs_per_gpu}")
+    device = job.device
+    gpus = []
+    if device.type == "cuda":
+        gpus = (
+            [device.index] if device.index is not None else list(range(torch.cuda.device_count()))
+        )
+    workers = count.workers
+    if workers is None:
+        workers = max(1, len(gpus) * (count.jobs_per_gpu or 1))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return plan(workers, device.type, gpus, cores or 1, count.jobs_per_gpu)
+
+
+def run_job(ready: Ready) -> SweepResult | None:
+    """Work the job to its end: its result, or None when it was interrupted (finished runs
+    are kept; an interrupted one resumes from its checkpoint on the rerun)."""
+    if ready.placements is not None:
+        release_device_memory()
+        return launch_sweep(ready)
+    job = ready.job
+    options = dataclasses.replace(job.options, worker=single_worker_key(job.stores.storage))
+    try:
+        with StopRequest().installed() as stop:
+            return run_sweep(
+                job.sweep, ready.store, job.stores.storage, ready.dataset, options, stop
+            )
+    except KeyboardInterrupt:
+        return None
+
+
+def single_worker_key(storage: str) -> str:
+    """A process alone: nothing sets its tuning samples apart (reproducible), unless the
+    storage is a database that processes on other machines may share."""
+    return lease()[Tag.OWNER] if is_database(storage) else ""
+
+
+def release_device_memory() -> None:
+    """A launcher only waits for its workers once the projection is printed: the GPU memory of
+    the nets it timed (and of their compiled code and CUDA graphs) goes back, for the workers."""
+    if torch.cuda.is_initialized():
+        torch._dynamo.reset()
+        torch.cuda.empty_cache()
+
+
+def worker_specs(job: SweepJob, placements: list[Placement]) -> list[tuple[Placement, dict]]:
+    """Each placement with the environment that hands its worker the job."""
+    specs = []
+    for number, placement in enumerate(placements, 1):
+        sweep = job.sweep
+        if placement.device is not None:  # one GPU each, seen as the only one
+            sweep = dataclasses.replace(sweep, run={**sweep.run, "device": placement.device})
+        options = worker_options(job.options, number, job.stores.storage)
+        specs.append((placement, WorkerSpec(sweep, job.stores, options, number).environment()))
+    return specs
+
+
+def launch_sweep(ready: Ready) -> SweepResult | None:
+    """Set the sweep up, run its workers, then close the sweep's run as a single process
+    would; None when interrupted."""
+    job, started = ready.job, time.time()
+    cells, tuned = job.sweep.cells(), job.options.tuning is not None
+    try:
+        queue, sweep_run = prepare_sweep(
+            job.sweep, ready.store, job.stores.storage, job.options.force, tuned
+        )
+    except KeyboardInterrupt:
+        return None
+    workers = worker_specs(job, ready.placements)
+    codes, interrupted, stopped = run_workers(workers, queue, len(cells), job.options.progress)
+    rows = queue.rows(cells, started)
+    for number, code in enumerate(codes, 1):
+        if code not in (0, 1) and not interrupted and number not in stopped:
+            print(
+                f"worker {number} ended with exit code {code}; its cell went back to the queue",
+                file=sys.stderr,
+            )
+    if interrupted:
+        sweep_run.finish(rows, status="KILLED")
+        return None
+    sweep_run.finish(rows)
+    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
