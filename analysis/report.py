@@ -42,7 +42,7 @@ from analysis.stats import (
     verdicts,
 )
 from resnet.command_line import InputError, OneLineParser, bad_input
-from resnet.tracking.address import masked
+from resnet.tracking.address import credentials_to_environment, masked
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
@@ -448,7 +448,8 @@ def replace_folder(folder: Path, draft: Path) -> None:
 
 
 def resolve_uri(given: str | None) -> str:
-    return given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    uri = given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return credentials_to_environment(uri)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """Store addresses: no password is ever shown, and a store that does not answer is one line
 within seconds, for every URI-taking option of every command."""
 
+import os
 import socket
 import time
 
@@ -23,6 +24,20 @@ def test_masked_hides_every_kind_of_password():
     assert masked(f"postgresql://h/d?user=u&password={SECRET}&x=1").endswith("password=***&x=1")
     for plain in ("sqlite:///mlruns/mlflow.db", "http://127.0.0.1:5000", "postgresql://u@h/d"):
         assert masked(plain) == plain
+
+
+def test_an_mlflow_servers_credentials_leave_its_uri_for_the_environment(monkeypatch):
+    from resnet.tracking.address import credentials_to_environment
+
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    assert (
+        credentials_to_environment(f"https://me:{SECRET}%40x@host:5000/p") == "https://host:5000/p"
+    )
+    assert os.environ["MLFLOW_TRACKING_USERNAME"] == "me"
+    assert os.environ["MLFLOW_TRACKING_PASSWORD"] == f"{SECRET}@x"  # unquoted, as typed
+    for other in (f"postgresql://u:{SECRET}@db/mlflow", "http://host:5000", "sqlite:///m.db"):
+        assert credentials_to_environment(other) == other  # a database keeps its own URL
 
 
 def test_the_browse_commands_never_show_a_password():

@@ -21,7 +21,6 @@ from resnet.core.device import DEVICES, device_problem
 from resnet.core.precision import precision_problem
 
 NORMALIZATIONS = ("channel", "pixel")
-PLAIN_ARCHS = tuple(name for name, spec in models.ARCHS.items() if not spec.residual)
 SCHEDULES = ("step", "cosine", "constant")
 # Upper bounds on counts: far above any real study (the paper: 64k iterations of batch 128),
 # low enough that a typo is refused before it starts weeks of compute or a huge allocation.
@@ -227,7 +226,7 @@ def _choice_rules(c: RunConfig) -> Rules:
         dataset_problem(c.dataset),
         precision_problem(c.precision),
         _choice_problem("schedule", c.schedule, SCHEDULES),
-        models.shortcut_problem(c.shortcut, plain_allowed=c.arch in PLAIN_ARCHS),
+        models.shortcut_problem(c.shortcut, plain_allowed=models.is_plain(c.arch)),
         device_problem(c.device),
         _choice_problem("normalization", c.normalization, NORMALIZATIONS),
     ]
@@ -350,7 +349,7 @@ class SweepConfig:
 
     def _cell(self, arch: str, depth: int, seed: int) -> RunConfig:
         run = dict(self.run)
-        if arch in PLAIN_ARCHS:
+        if models.is_plain(arch):
             run["shortcut"] = "none"  # a plain net has none, whatever the sweep's choice
         return RunConfig(arch=arch, depth=depth, seed=seed, **run)
 

@@ -50,6 +50,11 @@ def arch_problem(arch: str) -> str | None:
     return None if arch in ARCHS else f"unknown arch {arch!r} (allowed: {', '.join(ARCHS)})"
 
 
+def is_plain(arch: str) -> bool:
+    """A registered net without shortcuts (an unknown name is neither kind)."""
+    return arch in ARCHS and not ARCHS[arch].residual
+
+
 def arch_spec(arch: str) -> ArchSpec:
     problem = arch_problem(arch)
     if problem:

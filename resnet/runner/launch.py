@@ -172,11 +172,9 @@ def launch_sweep(ready: Ready) -> SweepResult | None:
     """Set the sweep up, run its workers, then close the sweep's run as a single process
     would; None when interrupted."""
     job, started = ready.job, time.time()
-    cells, tuned = job.sweep.cells(), job.options.tuning is not None
+    cells = job.sweep.cells()
     try:
-        queue, sweep_run = prepare_sweep(
-            job.sweep, ready.store, job.stores.storage, job.options.force, tuned
-        )
+        queue, sweep_run = prepare_sweep(job.sweep, ready.store, job.stores.storage, job.options)
     except KeyboardInterrupt:
         return None
     workers = worker_specs(job, ready.placements)

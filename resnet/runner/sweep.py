@@ -249,16 +249,17 @@ def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]
 
 
 def open_sweep(
-    store: Store, sweep: SweepConfig, queue: CellQueue, tuned: bool, force: bool, join: bool
+    store: Store, sweep: SweepConfig, queue: CellQueue, options: SweepOptions
 ) -> SweepRun:
     """The sweep's MLflow run, with its cells enqueued. The process that created the queue
     enqueues every cell; the others wait for it, then enqueue the cells that an earlier attempt
-    left failed (`join`: only wait, as the workers of one launch do)."""
+    left failed (a launch's workers, `options.join`, only wait)."""
+    tuned = options.tuning is not None
     experiment_id = store.experiment_id(sweep.experiment_name)
     run_id = None if queue.created else queue.wait_ready(READY_TIMEOUT)
     sweep_run = SweepRun(store, experiment_id, sweep, tuned=tuned, run_id=run_id)
-    if run_id is None or not join:
-        queue.enqueue(sweep.cells(), force, again=tuned)  # tuned values may have changed
+    if run_id is None or not options.join:
+        queue.enqueue(sweep.cells(), options.force, again=tuned)  # tuned values may have changed
     if run_id is None:
         queue.mark_ready(sweep_run.run_id)
     return sweep_run
@@ -272,12 +273,12 @@ def depth_choices(grid: SweepConfig) -> list[int]:
 
 
 def prepare_sweep(
-    sweep: SweepConfig, store: Store, storage: str, force: bool, tuned: bool, join: bool = False
+    sweep: SweepConfig, store: Store, storage: str, options: SweepOptions
 ) -> tuple[CellQueue, SweepRun]:
     """The sweep's queue of cells in the Optuna storage, and its MLflow run."""
-    name = queue_name(sweep.experiment_name, sweep_identity(sweep, tuned))
+    name = queue_name(sweep.experiment_name, sweep_identity(sweep, options.tuning is not None))
     queue = CellQueue(open_storage(storage), name)
-    return queue, open_sweep(store, sweep, queue, tuned, force, join)
+    return queue, open_sweep(store, sweep, queue, options)
 
 
 class SweepWorker:
@@ -483,7 +484,7 @@ def run_sweep(
     values."""
     started, cells, o = time.time(), sweep.cells(), options
     dataset = (dataset or load_data(cells[0])).to(resolve_device(cells[0].device))  # once
-    queue, sweep_run = prepare_sweep(sweep, store, storage, o.force, o.tuning is not None, o.join)
+    queue, sweep_run = prepare_sweep(sweep, store, storage, o)
     worker = SweepWorker(queue, sweep_run, dataset, options, stop)
     try:
         if o.tuning is not None:

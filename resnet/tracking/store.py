@@ -32,7 +32,7 @@ from resnet.core.data import Dataset
 from resnet.core.device import device_name, resolve_device
 from resnet.core.precision import fp32_math
 from resnet.core.train import TrainResult
-from resnet.tracking.address import first_line, masked
+from resnet.tracking.address import credentials_to_environment, first_line, masked
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.inputs import dataset_inputs
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
@@ -58,7 +58,8 @@ PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
 
 
 def resolve_tracking_uri(given: str | None = None) -> str:
-    return given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    uri = given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return credentials_to_environment(uri)
 
 
 def ui_command(uri: str) -> str:
