@@ -1,0 +1,103 @@
+"""Where residual-56's training error drops below residual-20's for good, from one sweep's
+curves: the iteration, the plain nets' gap there, and a figure of the four curves with it marked.
+
+    python scripts/crossing_figure.py --experiment crossing-long --out docs/crossing
+
+The curves are the logged training error (each point the mean over the iterations since the
+last one), smoothed by a centred rolling mean of `--window` points before they are compared, so
+that one noisy point does not make or break a crossing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analysis.collect import collect
+from resnet.tracking.schema import Metric
+
+SHALLOW, DEEP = 20, 56
+
+
+def smoothed(curves: pd.DataFrame, arch: str, depth: int, window: int) -> pd.Series:
+    """The net's training error (%) by iteration, mean over its seeds, smoothed."""
+    mine = curves[
+        (curves["arch"] == arch)
+        & (curves["depth"] == depth)
+        & (curves["metric"] == Metric.TRAIN_ERROR)
+    ]
+    by_step = mine.groupby("step")["value"].mean().sort_index() * 100
+    return by_step.rolling(window, center=True, min_periods=1).mean()
+
+
+def crossing(shallow: pd.Series, deep: pd.Series) -> int | None:
+    """The first iteration from which the deep net stays below the shallow one to the end."""
+    below = (deep < shallow).reindex(shallow.index, fill_value=False)
+    if not below.iloc[-1]:
+        return None
+    above = below[~below]
+    later = below.index[below.index > above.index[-1]] if len(above) else below.index
+    return int(later[0])
+
+
+def figure(nets: dict[tuple[str, int], pd.Series], at: int | None, epoch: float) -> Figure:
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.subplots()
+    colours = {SHALLOW: "tab:orange", DEEP: "tab:red"}
+    for (arch, depth), curve in nets.items():
+        style = "--" if arch == "plain" else "-"
+        ax.plot(curve.index, curve.values, style, color=colours[depth], label=f"{arch}-{depth}")
+    if at is not None:
+        ax.axvline(at, color="grey", lw=0.8)
+        ax.annotate(
+            f"residual-56 below residual-20\nfrom iteration {at} ({at / epoch:.1f} epochs)",
+            (at, ax.get_ylim()[1] * 0.9),
+            fontsize=8,
+        )
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("training error (%)")
+    ax.set_ylim(0, None)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
+    p.add_argument("--window", type=int, default=5, help="log points per rolling mean")
+    p.add_argument("--epoch", type=float, default=10000 / 128, help="iterations per epoch")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args()
+    curves = collect(args.experiment, args.tracking_uri).curves
+    nets = {
+        (arch, depth): smoothed(curves, arch, depth, args.window)
+        for arch in ("plain", "residual")
+        for depth in (SHALLOW, DEEP)
+    }
+    at = crossing(nets["residual", SHALLOW], nets["residual", DEEP])
+    args.out.mkdir(parents=True, exist_ok=True)
+    figure(nets, at, args.epoch).savefig(args.out / "crossing.png", dpi=120)
+    table = pd.DataFrame({f"{a}-{d}": c for (a, d), c in nets.items()}).round(2)
+    table.to_csv(args.out / "curves.csv", index_label="iteration")
+    plain_gap = nets["plain", DEEP] - nets["plain", SHALLOW]
+    where = "never" if at is None else f"at iteration {at} ({at / args.epoch:.1f} epochs)"
+    print(f"residual-56 below residual-20 for good: {where}")
+    if at is not None:
+        print(f"plain-56 - plain-20 there: {plain_gap.loc[at]:+.1f} points")
+    print(
+        f"at the end: plain {plain_gap.iloc[-1]:+.1f} points, residual "
+        f"{(nets['residual', DEEP] - nets['residual', SHALLOW]).iloc[-1]:+.1f} points"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
