@@ -16,7 +16,7 @@ import typing
 from typing import Any
 
 from resnet.command_line import comma_list
-from resnet.core.config import RunConfig
+from resnet.core.config import RunConfig, range_text
 
 
 def flag_name(field_name: str) -> str:
@@ -42,9 +42,8 @@ def add_run_flags(parser: argparse.ArgumentParser, config_class: type = RunConfi
 def flag_options(f: dataclasses.Field, hint: Any) -> dict[str, Any]:
     """argparse's options for the field: its parser (or a --flag/--no-flag pair) and help."""
     help_line = f.metadata["help"]
-    bounds = f.metadata["bounds"]
-    if bounds is not None:
-        help_line += f"; {bounds.describe(real=float in typing.get_args(hint) or hint is float)}"
+    if range_text(f) is not None:
+        help_line += f"; {range_text(f)}"
     options: dict[str, Any] = {"help": help_line.replace("%", "%%"), "default": None}
     base = value_type(hint)
     if base is bool:

@@ -243,9 +243,15 @@ def _bound_rules(c: RunConfig) -> Rules:
     for f in dataclasses.fields(c):
         bounds, value = f.metadata["bounds"], getattr(c, f.name)
         if bounds is not None and value is not None:
-            described = bounds.describe(real="float" in str(f.type))
-            rules.append((bounds.allows(value), f"{f.name} must be {described}, got {value}"))
+            rules.append((bounds.allows(value), f"{f.name} must be {range_text(f)}, got {value}"))
     return rules
+
+
+def range_text(f: dataclasses.Field) -> str | None:
+    """A field's range as its error and its flag's help word it ("positive and finite"), or
+    None for a field without one."""
+    bounds = f.metadata["bounds"]
+    return None if bounds is None else bounds.describe(real="float" in str(f.type))
 
 
 def _relation_rules(c: RunConfig) -> Rules:
