@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up, safe to rerun: a virtual environment in .venv with this package and its
 # dependencies, and, when apt-get is there, Debian's Fashion-MNIST package for offline data and
-# PostgreSQL and Chromium for the tests.
+# PostgreSQL, SLURM and Chromium for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,12 @@ fi
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   apt_install postgresql \
     || echo "setup: postgresql not installed; the PostgreSQL tests of tests/test_workers.py need it"
+fi
+
+# SLURM and munge: tests/test_slurm.py starts a throwaway one-node cluster of them.
+if ! command -v slurmctld >/dev/null && [ ! -x /usr/sbin/slurmctld ]; then
+  apt_install slurmctld slurmd slurm-client munge \
+    || echo "setup: SLURM not installed; tests/test_slurm.py needs slurmctld, slurmd and munge"
 fi
 
 # Chromium, headless: tests/test_ui.py and scripts/ui_screenshots.sh render MLflow's UI in it.

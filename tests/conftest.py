@@ -10,6 +10,7 @@ os.environ.setdefault("DEPTH_SWEEP_NO_PROJECTION", "1")
 
 import pytest
 from mlflow_stores import new_store
+from services import mlflow_server, postgres  # noqa: F401 (fixtures of several modules)
 from smoke_sweep import SmokeSweep
 from smoke_sweep import smoke_sweep as run_smoke_sweep
 

@@ -40,10 +40,16 @@ def make_files(tmp: Path) -> None:
         "syntax.toml": "[train\n",
         "unknown.toml": "[train]\nlearning_rate = 0.1\n",
         "type.toml": '[train]\niterations = "many"\n',
+        "launcher.toml": '[launcher]\nkind = "slurm"\nqueue = "long"\n',
+        "tasks.toml": '[launcher]\ntasks = "many"\n',
     }
     for name, text in presets.items():
         (tmp / name).write_text(text)
 
+
+# A SLURM launch: its stores as a cluster needs them (never reached: the problem comes first)
+SLURM = ["--launcher", "slurm", "--tracking-uri", "http://127.0.0.1:9"]
+SLURM_STORES = [*SLURM, "--storage", "postgresql://u@127.0.0.1:9/optuna"]
 
 # (command, argv, what the one line must say)
 CASES = [
@@ -144,6 +150,24 @@ CASES = [
     ("sweep", ["--workers=-3"], "--workers"),
     ("sweep", ["--jobs-per-gpu", "2"], "--jobs-per-gpu"),
     ("sweep", ["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1, got 0"),
+    # a SLURM launch (tests/test_slurm.py has those that need a running cluster)
+    ("sweep", ["--launcher", "slurm"], "needs an MLflow store that every node reaches"),
+    ("sweep", [*SLURM, "--storage", "mlruns/q.log"], "needs an Optuna storage that every node"),
+    ("sweep", [*SLURM, "--storage", "sqlite:///q.db"], "needs an Optuna storage that every node"),
+    ("sweep", ["--launcher", "kubernetes"], "argument --launcher: invalid choice: 'kubernetes'"),
+    ("sweep", ["--partition", "gpu"], "--partition needs --launcher slurm"),
+    ("sweep", ["--detach"], "detach needs the slurm launcher"),
+    ("sweep", ["--sbatch", "qos=high"], "--sbatch needs --launcher slurm"),
+    ("sweep", ["--slurm-logs", "logs"], "--slurm-logs needs --launcher slurm"),
+    ("sweep", [*SLURM_STORES, "--workers", "0"], "tasks must be positive, got 0"),
+    ("sweep", [*SLURM_STORES, "--time-min", "0"], "time_min must be positive, got 0"),
+    ("sweep", [*SLURM_STORES, "--mem-gb", "-1"], "mem_gb must be positive and finite"),
+    ("sweep", [*SLURM_STORES, "--gpus-per-task=-1"], "gpus_per_task must be zero or positive"),
+    ("sweep", [*SLURM_STORES, "--sbatch=--qos=high"], "sbatch options are key=value"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "qos"], "sbatch options are key=value"),
+    ("sweep", [*SLURM_STORES, "--jobs-per-gpu", "2"], "--jobs-per-gpu is for local launches"),
+    ("sweep", ["--preset", "launcher.toml"], "unknown key 'launcher.queue'"),
+    ("sweep", ["--preset", "tasks.toml"], "launcher.tasks must be an integer, got 'many'"),
     # folders and flags
     ("sweep", ["--checkpoint-dir", "notes.txt"], "--checkpoint-dir: "),
     ("sweep", ["--epochs", "3"], "unrecognized arguments: --epochs 3"),
@@ -245,3 +269,15 @@ def test_bad_input_through_a_real_process_is_one_line_too(args, prog, expected, 
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"{prog}: error: ")
     assert expected in done.stderr and done.stdout == ""
     assert list(workdir.iterdir()) == []
+
+
+def test_a_slurm_launch_without_sbatch_is_one_line(store_workdir, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(store_workdir / "no-slurm-here"))
+    before = fingerprint(store_workdir)
+    _, run = COMMANDS["sweep"]
+    assert run(SLURM_STORES) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "depth_sweep.py: error: --launcher slurm needs SLURM's sbatch on the PATH; none is here"
+    ]
+    assert fingerprint(store_workdir) == before

@@ -21,11 +21,27 @@ from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
 from resnet.core.allocator import keep_freed_memory
 from resnet.core.config import ConfigError, SweepConfig
 from resnet.core.data import DataError
+from resnet.core.launcher_config import LAUNCHERS, LauncherConfig
 from resnet.core.precision import AUTO, native_precision, slow_precision_warning
-from resnet.core.presets import build_sweep, build_tune, preset_names, read_preset
+from resnet.core.presets import (
+    build_launcher,
+    build_sweep,
+    build_tune,
+    preset_names,
+    read_preset,
+)
 from resnet.runner.estimate import Projection, compile_pays_back, project
 from resnet.runner.forecast import forecast_lines, remaining
-from resnet.runner.launch import BAD_INPUT, Ready, SweepJob, WorkerCount, check_job, run_job
+from resnet.runner.launch import (
+    BAD_INPUT,
+    Ready,
+    Submitted,
+    SweepJob,
+    WorkerCount,
+    check_job,
+    run_job,
+    submitted_line,
+)
 from resnet.runner.storage import DASHBOARD_URL, dashboard_command, default_storage
 from resnet.runner.sweep import SweepOptions, SweepResult, Tuning
 from resnet.runner.worker import Stores
@@ -57,6 +73,7 @@ def make_parser() -> OneLineParser:
     add_run_flags(p)
     add_store_options(p)
     add_work_options(p)
+    add_launcher_options(p)
     return p
 
 
@@ -110,7 +127,8 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         help="worker processes on this machine, pulling cells from the sweep (default: 1; with "
-        "GPUs, spread over them; on CPU, the cores split between them)",
+        "GPUs, spread over them; on CPU, the cores split between them); with --launcher slurm, "
+        "the array job's tasks (default: one per cell left)",
     )
     p.add_argument(
         "--jobs-per-gpu",
@@ -118,6 +136,59 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
         help="at most this many workers on one GPU (small nets cannot fill a big GPU alone); "
         "--workers defaults to GPUs x this",
     )
+
+
+def add_launcher_options(p: argparse.ArgumentParser) -> None:
+    """Where the workers run; every value not given comes from the preset's [launcher]."""
+    p.add_argument(
+        "--launcher",
+        choices=LAUNCHERS,
+        help="local: this machine (default); slurm: the workers as one SLURM array job "
+        "(submitit), on stores every node reaches (docs/WORKERS.md)",
+    )
+    p.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
+    p.add_argument("--gpus-per-task", type=int, help="GPUs per SLURM task (default: 0)")
+    p.add_argument("--cpus-per-task", type=int, help="cores per SLURM task (default: 1)")
+    p.add_argument("--mem-gb", type=float, help="memory per SLURM task, in GB")
+    p.add_argument("--time-min", type=int, help="time limit of each SLURM task, in minutes")
+    p.add_argument(
+        "--sbatch",
+        action="append",
+        metavar="KEY=VALUE",
+        help="one more sbatch option, e.g. qos=high or account=lab (again for more)",
+    )
+    p.add_argument("--slurm-logs", help="folder of the SLURM tasks' logs (default: mlruns/slurm)")
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        default=None,
+        help="submit and return; a dependent job closes the sweep and writes its report",
+    )
+
+
+def launcher_from_args(args: argparse.Namespace) -> LauncherConfig:
+    overrides = {
+        "kind": args.launcher,
+        "partition": args.partition,
+        "gpus_per_task": args.gpus_per_task,
+        "cpus_per_task": args.cpus_per_task,
+        "mem_gb": args.mem_gb,
+        "time_min": args.time_min,
+        "sbatch": tuple(args.sbatch) if args.sbatch else None,
+        "logs": args.slurm_logs,
+        "detach": args.detach,
+    }
+    launcher = build_launcher(args.preset, overrides)
+    if launcher.cluster:
+        if args.jobs_per_gpu is not None:
+            raise InputError("--jobs-per-gpu is for local launches; give SLURM --gpus-per-task")
+        tasks = launcher.tasks if args.workers is None else args.workers
+        return dataclasses.replace(launcher, tasks=tasks)
+    for key, value in overrides.items():
+        if key != "kind" and value is not None:
+            flag = "--slurm-logs" if key == "logs" else f"--{key.replace('_', '-')}"
+            raise InputError(f"{flag} needs --launcher slurm (or a preset's [launcher] kind)")
+    return launcher
 
 
 def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
@@ -155,6 +226,7 @@ def job_from_args(args: argparse.Namespace) -> SweepJob:
         stores=Stores(uri, args.storage or default_storage(uri), args.checkpoint_dir),
         options=options,
         count=WorkerCount(args.workers, args.jobs_per_gpu),
+        launcher=launcher_from_args(args),
     )
 
 
@@ -217,11 +289,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     ready = compile_if_it_pays(args, ready, projection)
     print_watch_link(ready)
     result = run_job(ready)
+    if isinstance(result, Submitted):
+        return detached(args, ready, result)
     if result is None:
         print(INTERRUPTED, file=sys.stderr)
         return 130
     finish(args, ready.job, result)
     return 1 if result.crashed else 0
+
+
+def detached(args: argparse.Namespace, ready: Ready, submitted: Submitted) -> int:
+    """Say what was submitted, and leave the rest to a job that runs after the tasks."""
+    from resnet.cli.cluster_finish import submit_finisher
+
+    finisher = submit_finisher(ready.job, submitted, report=not args.no_report)
+    print(submitted_line(submitted))
+    print(
+        f"Detached. SLURM job {finisher} closes the sweep once the tasks end"
+        + (" and writes its report into reports/" if not args.no_report else "")
+        + f"; follow it with `squeue -j {submitted.job.array_ids[0]},{finisher}`."
+    )
+    return 0
 
 
 def finish(args: argparse.Namespace, job: SweepJob, result: SweepResult) -> None:

@@ -10,6 +10,7 @@ Layout of a preset file (every key optional; missing keys take RunConfig's defau
     [tune]   trials, iterations, pruner, seed
     [tune.space]  the RunConfig fields that --tune tunes, one line each:
              momentum = { low = 0.8, high = 0.95 }, log = true for a log scale
+    [launcher] kind ("local" or "slurm"), tasks, partition, gpus_per_task, ... (LauncherConfig)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 
 from resnet.core.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
 from resnet.core.device import device_problem, resolve_device
+from resnet.core.launcher_config import LauncherConfig, launcher_keys
 from resnet.core.precision import AUTO, concrete_precision
 from resnet.core.tune_config import RANGE_EXAMPLE, ParamRange, TuneConfig
 
@@ -38,6 +40,7 @@ SWEEP_KEYS = {
     "margin": float,
 }
 TOP_LEVEL_KEYS = {"description": str}
+LAUNCHER = "launcher"  # [launcher]: read by build_launcher
 SPACE = "space"  # [tune.space]: one {low, high, log} table per tuned field
 RANGE_KEYS = {"low": float, "high": float, "log": bool}
 
@@ -77,17 +80,25 @@ def tune_field_types() -> dict[str, Any]:
 Section = dict[str, Any]
 
 
-def read_preset(name_or_path: str) -> tuple[str, Section, Section, Section]:
-    """(name, sweep keys, run fields, tune keys) from a preset, every key and type checked."""
-    path = preset_path(name_or_path)
+def read_document(path: Path) -> dict[str, Any]:
     try:
-        document = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"preset {path} is not valid TOML: {exc}") from exc
+
+
+def read_preset(name_or_path: str) -> tuple[str, Section, Section, Section]:
+    """(name, sweep keys, run fields, tune keys) from a preset, every key and type checked
+    ([launcher] too, which `build_launcher` reads)."""
+    path = preset_path(name_or_path)
+    document = read_document(path)
     sections = {"sweep": SWEEP_KEYS, "tune": tune_field_types(), **run_field_types()}
+    sections[LAUNCHER] = launcher_keys()
     sweep, run, tune = {}, {}, {}
     for key, value in document.items():
-        if key in TOP_LEVEL_KEYS:
+        if key == LAUNCHER and isinstance(value, dict):
+            read_section(path.name, key, value, sections[key])
+        elif key in TOP_LEVEL_KEYS:
             check_type(f"{path.name}: {key}", value, TOP_LEVEL_KEYS[key])
         elif key == "tune" and isinstance(value, dict):
             tune.update(read_tune(path.name, value))
@@ -230,3 +241,12 @@ def build_tune(preset: str, overrides: dict[str, Any]) -> TuneConfig:
     tune = read_preset(preset)[3]
     tune.update({k: v for k, v in overrides.items() if v is not None})
     return TuneConfig(**tune)
+
+
+def build_launcher(preset: str, overrides: dict[str, Any]) -> LauncherConfig:
+    """The preset's [launcher] section plus command-line overrides (None values are ignored)."""
+    path = preset_path(preset)
+    table = read_document(path).get(LAUNCHER, {})
+    launcher = read_section(path.name, LAUNCHER, table, launcher_keys())
+    launcher.update({k: v for k, v in overrides.items() if v is not None})
+    return LauncherConfig(**launcher)

@@ -18,7 +18,8 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopRequest:
-    def __init__(self) -> None:
+    def __init__(self, signals: tuple[signal.Signals, ...] = SIGNALS) -> None:
+        self.signals = signals
         self.requested = False
         self.deferring = False
 
@@ -40,8 +41,8 @@ class StopRequest:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        previous = {s: signal.getsignal(s) for s in SIGNALS}
-        for s in SIGNALS:
+        previous = {s: signal.getsignal(s) for s in self.signals}
+        for s in self.signals:
             signal.signal(s, self._handle)
         try:
             yield self

@@ -8,12 +8,14 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 from resnet.core.config import SweepConfig
 from resnet.core.data import Dataset
 from resnet.core.device import availability_problem, resolve_device
+from resnet.core.launcher_config import LauncherConfig
 from resnet.core.train import load_data
 from resnet.core.tune_config import space_problem
 from resnet.runner.checks import (
@@ -26,6 +28,16 @@ from resnet.runner.checks import (
     open_store,
 )
 from resnet.runner.interrupt import StopRequest
+from resnet.runner.slurm import (
+    DEFAULT_LOGS,
+    WAITING_OR_RUNNING,
+    ArrayJob,
+    Follow,
+    check_cluster,
+    still_busy,
+    submit_tasks,
+    task_spec,
+)
 from resnet.runner.storage import is_database
 from resnet.runner.sweep import SweepOptions, SweepResult, prepare_sweep, run_sweep
 from resnet.runner.worker import Stores, WorkerSpec, worker_options
@@ -54,6 +66,7 @@ class SweepJob:
     stores: Stores
     options: SweepOptions = field(default_factory=SweepOptions)
     count: WorkerCount = field(default_factory=WorkerCount)
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
 
     @property
     def device(self) -> torch.device:
@@ -83,11 +96,13 @@ def check_job(job: SweepJob) -> Ready:
     problem = availability_problem(job.sweep.cells()[0].device)
     if problem:
         raise SetupError(problem)
+    if job.launcher.cluster:
+        check_cluster(job.launcher, job.stores.tracking_uri, job.stores.storage)
     check_writable(job.stores.tracking_uri)
     check_checkpoint_dir(job.stores.checkpoints)
     check_storage(job.stores.storage)
     check_tuning(job)
-    placements = placements_for(job)
+    placements = None if job.launcher.cluster else placements_for(job)
     dataset = load_data(job.sweep.cells()[0])
     check_fits(job.sweep, dataset)
     store = open_store(job.stores.tracking_uri, job.stores.checkpoints)
@@ -125,9 +140,24 @@ def placements_for(job: SweepJob) -> list[Placement] | None:
     return plan(workers, device.type, gpus, cores or 1, count.jobs_per_gpu)
 
 
-def run_job(ready: Ready) -> SweepResult | None:
-    """Work the job to its end: its result, or None when it was interrupted (finished runs
-    are kept; an interrupted one resumes from its checkpoint on the rerun)."""
+@dataclass(frozen=True)
+class Submitted:
+    """A detached cluster launch: its SLURM job, still running, and the sweep's MLflow run."""
+
+    job: ArrayJob
+    tasks: int
+    logs: Path
+    experiment_id: str
+    parent_run_id: str
+    started: float  # time.time() before the sweep was set up: cells done since are its own
+
+
+def run_job(ready: Ready) -> SweepResult | Submitted | None:
+    """Work the job to its end: its result (or, detached, what was submitted), or None when
+    it was interrupted (finished runs are kept; an interrupted one resumes from its checkpoint
+    on the rerun)."""
+    if ready.job.launcher.cluster:
+        return launch_on_cluster(ready)
     if ready.placements is not None:
         release_device_memory()
         return launch_sweep(ready)
@@ -191,3 +221,50 @@ def launch_sweep(ready: Ready) -> SweepResult | None:
         return None
     sweep_run.finish(rows)
     return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
+
+
+def launch_on_cluster(ready: Ready) -> SweepResult | Submitted | None:
+    """Set the sweep up, submit its workers as a SLURM array job, then (unless detached)
+    follow it to its end and close the sweep's run as a single process would."""
+    job, started, cells = ready.job, time.time(), ready.job.sweep.cells()
+    launcher = job.launcher
+    queue, sweep_run = prepare_sweep(job.sweep, ready.store, job.stores.storage, job.options)
+    if not still_busy(queue):  # a rerun of a sweep that is done: nothing to submit
+        rows = queue.rows(cells, started)
+        sweep_run.finish(rows)
+        return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
+    spec = task_spec(WorkerSpec(job.sweep, job.stores, job.options, 0))
+    logs = Path(launcher.logs) if launcher.logs else DEFAULT_LOGS
+    count = launcher.tasks or len(queue.trials(WAITING_OR_RUNNING))
+    array = submit_tasks(spec, launcher, logs, count)
+    ids = sweep_run.experiment_id, sweep_run.run_id
+    submitted = Submitted(array, count, logs, *ids, started)
+    if launcher.detach:
+        return submitted
+    print(submitted_line(submitted), file=sys.stderr)
+    follow = Follow(spec, launcher, logs, queue, [array])
+    try:
+        done = follow.wait(len(cells), job.options.progress)
+    except KeyboardInterrupt:
+        print(
+            f"Stopped following: the tasks go on; `scancel {' '.join(array.array_ids)}` stops "
+            "them (each saves its cell's checkpoint first)",
+            file=sys.stderr,
+        )
+        return None
+    rows = queue.rows(cells, started)
+    if done:
+        sweep_run.finish(rows)
+    else:
+        lost = ", ".join(f"{t} {s}" for t, s in follow.lost.items())
+        reason = f"SLURM lost tasks {launcher.max_resubmits + 1} times ({lost})"
+        sweep_run.finish(rows, status="FAILED", reason=reason)
+    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
+
+
+def submitted_line(submitted: Submitted) -> str:
+    array = submitted.job.array_ids[0]
+    return (
+        f"Submitted SLURM job {array}: {submitted.tasks} task(s), each a worker of the sweep; "
+        f"their logs: {submitted.logs / array}_<task>/"
+    )

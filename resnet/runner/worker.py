@@ -1,5 +1,6 @@
 """One worker of a `--workers N` launch: `python -m resnet.runner.worker`, started by the
-launcher (`resnet.runner.workers`), never by hand.
+launcher (`resnet.runner.workers`), never by hand; or one task of a `--launcher slurm` array job
+(`array_task`, which submitit runs on the node).
 
 What the worker needs (the sweep's configuration, the stores' addresses, its number) comes
 from its parent in one environment variable, not on its command line: the addresses may hold
@@ -18,11 +19,14 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from signal import SIGUSR2
+
+import torch
 
 from resnet.core.allocator import keep_freed_memory
 from resnet.core.config import SweepConfig
 from resnet.runner.checks import open_store
-from resnet.runner.interrupt import StopRequest
+from resnet.runner.interrupt import SIGNALS, StopRequest
 from resnet.runner.storage import is_database
 from resnet.runner.sweep import SweepOptions, run_sweep
 
@@ -78,16 +82,35 @@ def read_spec() -> WorkerSpec:
     return pickle.loads(base64.b64decode(encoded))
 
 
-def main() -> int:
-    spec = read_spec()
+def work(spec: WorkerSpec, stop_signals=SIGNALS) -> int:
+    """Pull the spec's cells until none is left; the worker's exit code."""
     keep_freed_memory()
     store = open_store(spec.stores.tracking_uri, spec.stores.checkpoints)
     try:
-        with StopRequest().installed() as stop:
+        with StopRequest(stop_signals).installed() as stop:
             result = run_sweep(spec.sweep, store, spec.stores.storage, None, spec.options, stop)
     except KeyboardInterrupt:  # the launcher says it once, for all of its workers
         return 130
     return 1 if result.crashed else 0
+
+
+def main() -> int:
+    return work(read_spec())
+
+
+def array_task(index: int) -> int:
+    """Task `index` (from 1) of a SLURM array job (`--launcher slurm`, through submitit): a
+    worker like the others, with the cores SLURM gave it. SLURM's warning before a time limit
+    or a preemption (submitit asks for USR2) stops it like SIGTERM: a checkpoint, and its cell
+    back in the queue."""
+    spec = read_spec()
+    cores = os.environ.get("SLURM_CPUS_PER_TASK")
+    if cores and cores.isdigit():
+        torch.set_num_threads(int(cores))
+    job = os.environ.get("SLURM_ARRAY_JOB_ID", os.environ.get("SLURM_JOB_ID", ""))
+    options = worker_options(spec.options, index, spec.stores.storage)
+    options = dataclasses.replace(options, worker=f"{socket.gethostname()} slurm {job}_{index}")
+    return work(dataclasses.replace(spec, options=options, number=index), (*SIGNALS, SIGUSR2))
 
 
 if __name__ == "__main__":
