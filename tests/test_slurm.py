@@ -20,6 +20,8 @@ from mlflow import MlflowClient
 from slurm_cluster import PARTITION, SlurmCluster, missing_programs
 
 from resnet.cli.sweep import main
+from resnet.core.launcher_config import LauncherConfig
+from resnet.runner import slurm as launcher
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
@@ -199,3 +201,25 @@ def test_a_detached_launch_closes_its_sweep_and_writes_its_report(
     assert sweep.info.status == "FINISHED", task_logs(workdir)
     assert [(r.info.run_name, r.info.status) for r in cells] == [("residual-8-s0", "FINISHED")]
     assert (workdir / "reports" / "detached" / "report.md").exists(), task_logs(workdir)
+
+
+def test_task_states_read_from_squeue_and_sacct():
+    assert launcher.parse_states("7_0 RUNNING\n7_1 CANCELLED+\n") == {
+        "7_0": "RUNNING",
+        "7_1": "CANCELLED",
+    }
+    sacct = "7_0|COMPLETED\n7_1|CANCELLED by 0\n".replace("|", " ")
+    assert launcher.parse_states(sacct) == {"7_0": "COMPLETED", "7_1": "CANCELLED"}
+
+
+def test_a_task_that_slurm_forgets_has_ended(monkeypatch, capsys):
+    """squeue forgets ended jobs after a while; without accounting, sacct knows none: a task
+    seen before and now unknown has ended, and a follow never waits forever for it."""
+    answers = iter([{"7_0": "RUNNING", "7_1": "PREEMPTED"}, {"7_0": "UNKNOWN", "7_1": "UNKNOWN"}])
+    monkeypatch.setattr(launcher, "task_states", lambda job: next(answers))
+    follow = launcher.Follow(None, LauncherConfig(kind="slurm"), Path("logs"), None)
+    follow.jobs = [launcher.ArrayJob(["7_0", "7_1"])]
+    assert not follow.all_ended()
+    assert follow.all_ended()
+    assert follow.lost == {"7_1": "PREEMPTED"}
+    assert "task 7_1: PREEMPTED" in capsys.readouterr().err

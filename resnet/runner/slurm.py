@@ -230,17 +230,21 @@ class Follow:
     queue: CellQueue
     jobs: list[ArrayJob] = field(default_factory=list)
     lost: dict[str, str] = field(default_factory=dict)  # task id -> SLURM state
+    seen: set[str] = field(default_factory=set)  # tasks SLURM has named a state of
 
     def all_ended(self) -> bool:
         states = {}
         for job in self.jobs:
             states |= task_states(job)
         for task, state in states.items():
+            if state == "UNKNOWN" and task in self.seen:
+                states[task] = "ENDED"  # forgotten by squeue, and no accounting to ask
+            elif state != "UNKNOWN":
+                self.seen.add(task)
             if state in LOST and task not in self.lost:
                 self.lost[task] = state
-                tqdm.write(
-                    f"task {task}: {state} (its cell goes back to the queue)", file=sys.stderr
-                )
+                message = f"task {task}: {state}; its cell goes back to the queue"
+                tqdm.write(message, file=sys.stderr)
         return all(state not in ALIVE and state != "UNKNOWN" for state in states.values())
 
     def wait(self, total: int, progress: bool) -> bool:
