@@ -45,6 +45,10 @@ def make_files(tmp: Path) -> None:
     }
     for name, text in presets.items():
         (tmp / name).write_text(text)
+    record = '{"op_code": 0, "worker_id": "w", "study_name": "s", "directions": [1]}\n'
+    (tmp / "middle.log").write_text(record + "not a record\n" + record)
+    (tmp / "opcode.log").write_text('{"op_code": 99, "worker_id": "w"}\n')
+    os.mkfifo(tmp / "fifo.log")
 
 
 # A SLURM launch: its stores as a cluster needs them (never reached: the problem comes first)
@@ -133,6 +137,10 @@ CASES = [
     # Optuna storage
     ("sweep", ["--storage", "notes.txt"], "this file is not an Optuna journal"),
     ("sweep", ["--storage", "empty"], "a journal file is needed there"),
+    ("sweep", ["--storage", "middle.log"], "line 2 is not an Optuna journal record"),
+    ("sweep", ["--storage", "opcode.log"], "this file is not an Optuna journal"),
+    ("sweep", ["--storage", "/dev/null"], "a journal file is needed there, not a device or pipe"),
+    ("sweep", ["--storage", "fifo.log"], "a journal file is needed there, not a device or pipe"),
     (
         "sweep",
         ["--storage", "mysql://u:pw@127.0.0.1:9/d"],

@@ -163,3 +163,25 @@ def test_a_journal_lock_left_by_a_killed_writer_is_taken_over(tmp_path, monkeypa
     writer.join(timeout=60)
     assert created, "the study was not written within 60 s: the stale lock was never taken over"
     assert not lock.exists() and not lock.is_symlink()
+
+
+def test_a_journal_whose_last_record_was_cut_is_repaired_and_nothing_is_lost(workdir, capsys):
+    """A kill or a full disk in the middle of a journal write leaves a last line cut short;
+    the next command cuts it off (one line saying so) and goes on: the rerun trains nothing
+    again and every cell keeps exactly one FINISHED run."""
+    assert main(ARGV) == 0
+    journal = workdir / "mlruns" / "optuna-journal.log"
+    size = journal.stat().st_size
+    os.truncate(journal, size - 9)  # as `truncate -s -9`
+    capsys.readouterr()
+    assert main(ARGV) == 0
+    err = capsys.readouterr().err
+    assert "its last record was cut short" in err, err
+    assert "resuming" not in err and "starting it again" not in err
+    with journal.open("rb") as repaired:
+        assert all(line.endswith(b"\n") for line in repaired)
+    runs = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").client.search_runs(["1"])
+    finished = sorted(r.info.run_name for r in runs if r.info.status == "FINISHED")
+    assert finished == ["plain-8-s0", "residual-8-s0", "sweep-smoke"]
+    assert len(runs) == 3
+    assert main(ARGV) == 0  # and the folder stays usable

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import optuna
+from optuna.storages.journal._storage import JournalOperation
 
 from resnet.core.config import SweepConfig
 from resnet.core.data import Dataset
@@ -17,6 +19,8 @@ from resnet.runner.storage import is_database, open_storage
 from resnet.runner.tuning import study_name
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
 from resnet.tracking.store import Store, sqlite_path
+
+JOURNAL_OPERATIONS = {operation.value for operation in JournalOperation}  # Optuna's op codes
 
 
 class SetupError(ValueError):
@@ -53,18 +57,14 @@ def check_checkpoint_dir(folder: Path | None) -> None:
 
 
 def check_journal_file(path: Path) -> None:
-    """A journal path we can create, or an Optuna journal already there: never a user's other
-    file, which the journal would append to."""
+    """A journal path we can create, or an Optuna journal already there (a cut last line
+    repaired): never a user's other file, which the journal would append to."""
     if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
         raise SetupError(f"--storage {path}: a journal file is needed there")
+    if path.exists() and not path.is_file():
+        raise SetupError(f"--storage {path}: a journal file is needed there, not a device or pipe")
     if path.exists():
-        with path.open("rb") as journal:
-            first = journal.readline()
-        if first.strip() and not is_journal_line(first):
-            raise SetupError(
-                f"--storage {path}: this file is not an Optuna journal; give a new "
-                "path or a journal"
-            )
+        check_journal_records(path)
     folder = next(p for p in path.parents if p.exists())  # made later where missing
     try:  # a file that vanishes when closed: nothing is left
         with tempfile.TemporaryFile(dir=folder):
@@ -73,12 +73,43 @@ def check_journal_file(path: Path) -> None:
         raise SetupError(f"--storage {path}: cannot write there ({exc.strerror})") from None
 
 
+def check_journal_records(path: Path) -> None:
+    """Every line of the journal is one of Optuna's records. A last line cut short (what a kill
+    or a full disk in the middle of a write leaves: Optuna writes each record whole, then its
+    newline) is cut off, with a one-line notice; a bad line anywhere else is a SetupError
+    naming it, since what follows it may depend on it."""
+    complete = 0  # bytes up to the end of the last whole record
+    with path.open("rb") as journal:
+        for number, line in enumerate(journal, 1):
+            if line.endswith(b"\n") and is_journal_line(line):
+                complete += len(line)
+                continue
+            if not line.endswith(b"\n") and not journal.read(1):  # the last line, cut
+                break
+            what = (
+                "this file is not an Optuna journal"
+                if number == 1
+                else (f"line {number} is not an Optuna journal record")
+            )
+            raise SetupError(f"--storage {path}: {what}; give a new path or a journal")
+        else:
+            return
+    with path.open("r+b") as journal:
+        journal.truncate(complete)
+    print(
+        f"{path}: its last record was cut short (a write interrupted by a kill or a full "
+        "disk); removed it, the records before it are intact",
+        file=sys.stderr,
+    )
+
+
 def is_journal_line(line: bytes) -> bool:
     try:
         record = json.loads(line)
     except ValueError:
         return False
-    return isinstance(record, dict) and "op_code" in record
+    known = isinstance(record, dict) and record.get("op_code") in JOURNAL_OPERATIONS
+    return known and "worker_id" in record
 
 
 def check_storage(storage: str) -> None:
