@@ -7,7 +7,6 @@ the same files under `report/` to the sweep's parent run, so they show in the ML
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import sys
@@ -42,7 +41,7 @@ from analysis.stats import (
     verdicts,
 )
 from resnet.command_line import InputError, OneLineParser, bad_input
-from resnet.tracking.address import credentials_to_environment, masked
+from resnet.tracking.address import AddressError, masked, tracking_address
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
@@ -448,8 +447,7 @@ def replace_folder(folder: Path, draft: Path) -> None:
 
 
 def resolve_uri(given: str | None) -> str:
-    uri = given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    return credentials_to_environment(uri)
+    return tracking_address(given, DEFAULT_TRACKING_URI)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -464,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out,
             ReportOptions(args.eval_metric, log=not args.no_log, margin=args.margin),
         )
-    except (InputError, CollectError) as exc:
+    except (InputError, CollectError, AddressError) as exc:
         return bad_input("analysis.report", masked(str(exc)))
     print_written(written)
     return 0

@@ -10,10 +10,18 @@ import pytest
 from analysis.report import main as report_main
 from resnet.cli.sweep import main as sweep_main
 from resnet.runner.storage import dashboard_command
-from resnet.tracking.address import masked
+from resnet.tracking.address import masked, tracking_address
 from resnet.tracking.store import runs_url, ui_command
 
 SECRET = "s3cretPW"
+
+
+@pytest.fixture(autouse=True)
+def passwords_where_they_belong(monkeypatch):
+    """The stores' passwords in the environment, where the tools read them: no message of
+    any test here may show one."""
+    monkeypatch.setenv("PGPASSWORD", SECRET)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", SECRET)
 
 
 def test_masked_hides_every_kind_of_password():
@@ -26,18 +34,49 @@ def test_masked_hides_every_kind_of_password():
         assert masked(plain) == plain
 
 
-def test_an_mlflow_servers_credentials_leave_its_uri_for_the_environment(monkeypatch):
-    from resnet.tracking.address import credentials_to_environment
-
-    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    assert (
-        credentials_to_environment(f"https://me:{SECRET}%40x@host:5000/p") == "https://host:5000/p"
-    )
+def test_an_mlflow_servers_user_leaves_its_uri_for_the_environment(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    assert tracking_address("https://me@host:5000/p", "sqlite:///m.db") == "https://host:5000/p"
     assert os.environ["MLFLOW_TRACKING_USERNAME"] == "me"
-    assert os.environ["MLFLOW_TRACKING_PASSWORD"] == f"{SECRET}@x"  # unquoted, as typed
-    for other in (f"postgresql://u:{SECRET}@db/mlflow", "http://host:5000", "sqlite:///m.db"):
-        assert credentials_to_environment(other) == other  # a database keeps its own URL
+    for other in ("postgresql://u@db/mlflow", "http://host:5000", "sqlite:///m@x:y.db"):
+        assert tracking_address(other, "sqlite:///m.db") == other  # nothing to move
+
+
+# Passwords as users write them: with the characters that break pattern-based masking.
+PASSWORDS = ["pa/ss" + SECRET, "p@ss" + SECRET, "pa ss" + SECRET, "p%40ss" + SECRET, "p:" + SECRET]
+ADDRESSES = [
+    *(f"postgresql://u:{p}@127.0.0.1:9/db" for p in PASSWORDS),
+    *(f"http://u:{p}@127.0.0.1:9" for p in PASSWORDS),
+    f"postgresql://u@127.0.0.1:9/db?sslmode=require&sslpassword={SECRET}",
+    f"postgresql://127.0.0.1:9/db?user=u&password={SECRET}",
+    f"mysql+pymysql://u:{SECRET}@127.0.0.1:9/db",
+]
+PLACES = [
+    ("sweep", "--tracking-uri"),
+    ("sweep", "--storage"),
+    ("sweep", "MLFLOW_TRACKING_URI"),
+    ("report", "--tracking-uri"),
+    ("report", "MLFLOW_TRACKING_URI"),
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+@pytest.mark.parametrize(("command", "place"), PLACES)
+def test_a_password_in_an_address_is_refused_unshown_before_anything_runs(
+    address, command, place, workdir, monkeypatch, capsys
+):
+    if place == "MLFLOW_TRACKING_URI":
+        monkeypatch.setenv(place, address)
+        argv = []
+    else:
+        argv = [place, address]
+    code = {"sweep": sweep, "report": report}[command](*argv)
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert err.count("\n") == 1 and f"{place} holds a password" in err, err
+    assert SECRET not in out + err
+    assert ("MLFLOW_TRACKING_PASSWORD" if "http" in address else "PGPASSWORD") in err
+    assert not list(workdir.iterdir())  # nothing written
 
 
 def test_the_browse_commands_never_show_a_password():
@@ -80,7 +119,7 @@ def refused_quickly(command, argv, capsys, limit=15.0):
     out, err = capsys.readouterr()
     assert code == 2, err
     assert err.count("\n") == 1 and "cannot be" in err, err
-    assert SECRET not in out + err and "***" in err
+    assert SECRET not in out + err
     assert seconds < limit, f"{seconds:.1f} s"
 
 
@@ -88,7 +127,7 @@ def refused_quickly(command, argv, capsys, limit=15.0):
 @pytest.mark.parametrize("port_kind", ["closed_port", "silent_port"])
 def test_sweep_reports_an_unreachable_database_quickly(option, port_kind, request, workdir, capsys):
     port = request.getfixturevalue(port_kind)
-    url = f"postgresql://u:{SECRET}@127.0.0.1:{port}/db"
+    url = f"postgresql://u@127.0.0.1:{port}/db"
     refused_quickly(sweep, [option, url], capsys)
     assert not (workdir / "mlruns").exists()  # nothing written
 
@@ -96,7 +135,7 @@ def test_sweep_reports_an_unreachable_database_quickly(option, port_kind, reques
 @pytest.mark.parametrize("port_kind", ["closed_port", "silent_port"])
 def test_report_reports_an_unreachable_database_quickly(port_kind, request, workdir, capsys):
     port = request.getfixturevalue(port_kind)
-    url = f"postgresql://u:{SECRET}@127.0.0.1:{port}/db"
+    url = f"postgresql://u@127.0.0.1:{port}/db"
     refused_quickly(report, ["--tracking-uri", url], capsys)
 
 
@@ -105,10 +144,10 @@ def test_report_reports_an_unreachable_database_quickly(port_kind, request, work
     [(sweep, "--tracking-uri"), (report, "--tracking-uri"), (sweep, "--storage")],
 )
 def test_a_database_without_its_driver_is_one_masked_line(command, option, workdir, capsys):
-    refused_quickly(command, [option, f"mysql://u:{SECRET}@127.0.0.1:9/db"], capsys)
+    refused_quickly(command, [option, "mysql://u@127.0.0.1:9/db"], capsys)
 
 
 def test_the_environment_variable_is_masked_too(workdir, capsys, monkeypatch, closed_port):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"postgresql://u:{SECRET}@127.0.0.1:{closed_port}/d")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"postgresql://u@127.0.0.1:{closed_port}/d")
     refused_quickly(sweep, [], capsys)
     refused_quickly(report, [], capsys)

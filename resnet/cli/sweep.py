@@ -45,7 +45,7 @@ from resnet.runner.launch import (
 from resnet.runner.storage import DASHBOARD_URL, dashboard_command, default_storage
 from resnet.runner.sweep import SweepOptions, SweepResult, Tuning
 from resnet.runner.worker import Stores
-from resnet.tracking.address import masked
+from resnet.tracking.address import AddressError, checked_address, masked
 from resnet.tracking.store import resolve_tracking_uri, runs_url, ui_command
 
 PROG = "depth_sweep.py"
@@ -213,6 +213,12 @@ def tuning_from_args(args: argparse.Namespace) -> Tuning | None:
     return Tuning(build_tune(args.preset, {"trials": args.trials}), run_trials=args.tune)
 
 
+def storage_from_args(args: argparse.Namespace, uri: str) -> str:
+    if args.storage is None:
+        return default_storage(uri)
+    return checked_address(args.storage, "--storage")
+
+
 def job_from_args(args: argparse.Namespace) -> SweepJob:
     uri = resolve_tracking_uri(args.tracking_uri)
     options = SweepOptions(
@@ -223,7 +229,7 @@ def job_from_args(args: argparse.Namespace) -> SweepJob:
     )
     return SweepJob(
         sweep=sweep_from_args(args),
-        stores=Stores(uri, args.storage or default_storage(uri), args.checkpoint_dir),
+        stores=Stores(uri, storage_from_args(args, uri), args.checkpoint_dir),
         options=options,
         count=WorkerCount(args.workers, args.jobs_per_gpu),
         launcher=launcher_from_args(args),
@@ -281,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         ready = check_job(job_from_args(args))
-    except (InputError, ConfigError, DataError, *BAD_INPUT) as exc:
+    except (InputError, ConfigError, DataError, AddressError, *BAD_INPUT) as exc:
         return bad_input(PROG, masked(str(exc)))
     keep_freed_memory()
     announce_precision(args, ready.job)

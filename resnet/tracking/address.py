@@ -12,6 +12,7 @@ import urllib.parse
 
 PASSWORD_IN_URL = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^/\s:@]*:)[^@\s/]*@")
 PASSWORD_IN_QUERY = re.compile(r"(?i)\b(password=)[^&\s'\"]*")
+SECRET_PARAMETER = re.compile(r"(?i)(?:^|[?&;\s])(?:ssl)?password\s*=")
 CONNECT_TIMEOUT = 5  # seconds a database has to answer before it counts as unreachable
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
 
@@ -21,19 +22,62 @@ def masked(text: str) -> str:
     return PASSWORD_IN_QUERY.sub(r"\1***", PASSWORD_IN_URL.sub(r"\g<head>***@", text))
 
 
-def credentials_to_environment(uri: str) -> str:
-    """An MLflow server's address with its user and password moved out of it, into
-    MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, where MLflow's client reads them
-    (the worker processes inherit them, in their environment, never on a command line). MLflow
-    prints its tracking URI in its links ("View run at ..."): a password left in it would be
-    printed."""
+class AddressError(ValueError):
+    """A store address that holds a password; the message is the one line the user sees, and
+    does not repeat the address."""
+
+
+def password_problem(uri: str, where: str) -> str | None:
+    """Why `uri` must not be used as given: it holds a password (user:password@, in any
+    spelling: with /, @, spaces or %-escapes in it; or password= / sslpassword= in its query),
+    which `ps`, shell history, logs and MLflow's own links would show. None when it holds none.
+    """
+    scheme, separator, rest = uri.partition("://")
+    if not separator:
+        return None
+    userinfo = rest[: rest.rfind("@")] if "@" in rest else ""
+    local = scheme.split("+")[0] in ("sqlite", "file")  # a path: its ":" and "@" are its own
+    if not SECRET_PARAMETER.search(rest) and (local or ":" not in userinfo):
+        return None
+    if scheme.startswith("http"):
+        instead = (
+            "give http(s)://host:port, and the user and password in MLFLOW_TRACKING_USERNAME "
+            "and MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials)"
+        )
+    else:
+        instead = (
+            f"give {scheme}://user@host/database, and the password in PGPASSWORD, ~/.pgpass or "
+            "the file PGPASSFILE names (or the database client's own place for it)"
+        )
+    return f"{where} holds a password, which the command line and logs would show; {instead}"
+
+
+def checked_address(uri: str, where: str) -> str:
+    problem = password_problem(uri, where)
+    if problem:
+        raise AddressError(problem)
+    return uri
+
+
+def tracking_address(given: str | None, default: str) -> str:
+    """The MLflow store to use: --tracking-uri, else MLFLOW_TRACKING_URI, else `default`;
+    refused with AddressError when it holds a password. An MLflow server's user (never a
+    password) moves to MLFLOW_TRACKING_USERNAME, where MLflow's client reads it: MLflow prints
+    its tracking URI in its links."""
+    if given:
+        uri = checked_address(given, "--tracking-uri")
+    elif os.environ.get("MLFLOW_TRACKING_URI"):
+        uri = checked_address(os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI")
+    else:
+        uri = default
+    return user_to_environment(uri)
+
+
+def user_to_environment(uri: str) -> str:
     parts = urllib.parse.urlsplit(uri)
-    if parts.scheme not in ("http", "https") or (parts.username, parts.password) == (None, None):
+    if parts.scheme not in ("http", "https") or parts.username is None:
         return uri
-    if parts.username:
-        os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username)
-    if parts.password is not None:
-        os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password)
+    os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username)
     host = parts.netloc.rsplit("@", 1)[1]
     return urllib.parse.urlunsplit(parts._replace(netloc=host))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from resnet.core.data import Dataset
 from resnet.core.device import device_name, resolve_device
 from resnet.core.precision import fp32_math
 from resnet.core.train import TrainResult
-from resnet.tracking.address import credentials_to_environment, first_line, masked
+from resnet.tracking.address import first_line, masked, tracking_address
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.inputs import dataset_inputs
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
@@ -58,8 +57,7 @@ PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
 
 
 def resolve_tracking_uri(given: str | None = None) -> str:
-    uri = given or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    return credentials_to_environment(uri)
+    return tracking_address(given, DEFAULT_TRACKING_URI)
 
 
 def ui_command(uri: str) -> str:
