@@ -42,6 +42,8 @@ def make_files(tmp: Path) -> None:
         "type.toml": '[train]\niterations = "many"\n',
         "launcher.toml": '[launcher]\nkind = "slurm"\nqueue = "long"\n',
         "tasks.toml": '[launcher]\ntasks = "many"\n',
+        "big.toml": "[data]\nimage_size = 5000\n",
+        "trials.toml": "[tune]\ntrials = 1000000000\n",
     }
     for name, text in presets.items():
         (tmp / name).write_text(text)
@@ -95,8 +97,8 @@ CASES = [
     ("sweep", ["--batch-size", "0"], "batch_size must be in [1, 65536], got 0"),
     ("sweep", ["--batch-size", "100000"], "batch_size must be in [1, 65536], got 100000"),
     ("sweep", ["--batch-size", "5000"], "exceeds the 2700 training images"),
-    ("sweep", ["--train-subset", "0"], "train_subset must be positive, got 0"),
-    ("sweep", ["--image-size", "4"], "image_size must be at least 8, got 4"),
+    ("sweep", ["--train-subset", "0"], "train_subset must be in [1, 100000000], got 0"),
+    ("sweep", ["--image-size", "4"], "image_size must be in [8, 1024], got 4"),
     # data
     ("sweep", ["--dataset", "mnist"], "unknown dataset 'mnist'"),
     ("sweep", ["--dataset", "imagefolder", "--data-dir", "missing"], "missing"),
@@ -148,14 +150,22 @@ CASES = [
     # tuning
     ("sweep", ["--tune", "--use-tuned"], "--tune and --use-tuned exclude each other"),
     ("sweep", ["--use-tuned"], "--use-tuned: no Optuna storage at"),
-    ("sweep", ["--tune", "--trials", "0"], "tune.trials must be positive, got 0"),
-    ("sweep", ["--tune", "--trials=-1"], "tune.trials must be positive, got -1"),
+    ("sweep", ["--tune", "--trials", "0"], "tune.trials must be in [1, 10000], got 0"),
+    ("sweep", ["--tune", "--trials=-1"], "tune.trials must be in [1, 10000], got -1"),
     ("sweep", ["--trials", "3"], "--trials needs --tune"),
     # workers
     ("sweep", ["--workers", "0"], "--workers"),
     ("sweep", ["--workers=-3"], "--workers"),
     ("sweep", ["--jobs-per-gpu", "2"], "--jobs-per-gpu"),
     ("sweep", ["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1, got 0"),
+    # sizes: each has an upper bound, so a typo is refused before it allocates or runs for weeks
+    ("sweep", ["--image-size", "2000"], "image_size must be in [8, 1024], got 2000"),
+    ("sweep", ["--image-size", "100000"], "image_size must be in [8, 1024], got 100000"),
+    ("sweep", ["--crop-pad", "5000"], "crop_pad must be in [0, 1024], got 5000"),
+    ("sweep", ["--train-subset", "1000000000"], "train_subset must be in [1, 100000000]"),
+    ("sweep", ["--tune", "--trials", "1000000000"], "tune.trials must be in [1, 10000]"),
+    ("sweep", ["--preset", "big.toml"], "image_size must be in [8, 1024], got 5000"),
+    ("sweep", ["--preset", "trials.toml", "--tune"], "tune.trials must be in [1, 10000]"),
     # a SLURM launch (tests/test_slurm.py has those that need a running cluster)
     ("sweep", ["--launcher", "slurm"], "needs an MLflow store that every node reaches"),
     ("sweep", [*SLURM, "--storage", "mlruns/q.log"], "needs an Optuna storage that every node"),

@@ -26,6 +26,8 @@ SCHEDULES = ("step", "cosine", "constant")
 # low enough that a typo is refused before it starts weeks of compute or a huge allocation.
 MAX_ITERATIONS = 10_000_000
 MAX_BATCH = 65_536
+MAX_IMAGE_SIZE = 1024  # pixels a side: ImageNet's nets take 224; a 2000-pixel batch is GBs
+MAX_IMAGES = 100_000_000  # a training subset or validation split
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
 NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size", "compile", "checkpoint_every")
 
@@ -71,19 +73,22 @@ class RunConfig:
         NOT_NEGATIVE,
     )
     train_subset: int | None = setting(
-        "data", None, "train on the first N of the shuffled training split", POSITIVE
+        "data",
+        None,
+        "train on the first N of the shuffled training split",
+        Bounds(low=1, high=MAX_IMAGES),
     )
     image_size: int | None = setting(
         "data",
         None,
         "resize images to this size, square (synthetic: generate at it)",
-        Bounds(low=8),
+        Bounds(low=8, high=MAX_IMAGE_SIZE),
     )
     crop_pad: int = setting(
         "data",
         4,
         "random crops after zero padding by this many pixels (0: no crops)",
-        NOT_NEGATIVE,
+        Bounds(low=0, high=MAX_IMAGE_SIZE),
     )
     flip: bool = setting("data", True, "random horizontal flips of the training images")
     normalization: str = setting(

@@ -75,6 +75,11 @@ def range_problem(r: ParamRange) -> str | None:
     return None
 
 
+# Trials per study: the paper-sized tuning is 16; a study of millions is a typo that would
+# fill memory with Optuna's trial objects before the first one trains.
+MAX_TRIALS = 10_000
+
+
 @dataclass(frozen=True)
 class TuneConfig:
     trials: int = 8  # the total wanted per study, not extra trials
@@ -94,7 +99,10 @@ class TuneConfig:
     def __post_init__(self) -> None:
         allowed = ", ".join(tunable_fields())
         checks = [
-            (self.trials > 0, f"tune.trials must be positive, got {self.trials}"),
+            (
+                0 < self.trials <= MAX_TRIALS,
+                f"tune.trials must be in [1, {MAX_TRIALS}], got {self.trials}",
+            ),
             (
                 self.iterations is None or self.iterations > 0,
                 f"tune.iterations must be positive, got {self.iterations}",
