@@ -6,6 +6,7 @@ import hashlib
 import os
 
 import pytest
+import torch
 
 from resnet.cli.sweep import main
 from resnet.tracking.store import Store
@@ -59,7 +60,7 @@ def test_bad_preset_file_names_the_key(text, expected, capsys, existing_store, w
 
 def data_problem(tmp_path, kind: str) -> list[str]:
     """Command-line arguments pointing at a data dir with one kind of problem."""
-    from test_data import fake_fashion_mnist
+    from test_data import fake_fashion_mnist, write_idx
 
     folder = tmp_path / "data"
     folder.mkdir()
@@ -81,6 +82,10 @@ def data_problem(tmp_path, kind: str) -> list[str]:
         labels.write_bytes(b"this is not gzip")
     if kind == "truncated idx":
         labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-9]))
+    if kind == "labels 10-19":
+        write_idx(labels, torch.arange(120) % 10 + 10)
+    if kind == "fewer labels":
+        write_idx(labels, torch.arange(60) % 10)
     return ["--dataset", "fashion-mnist", "--data-dir", str(folder)]
 
 
@@ -94,6 +99,8 @@ def data_problem(tmp_path, kind: str) -> list[str]:
         ("data dir is a file", "is a file, not a folder"),
         ("bad gzip", "not a readable idx .gz file"),
         ("truncated idx", "not a readable idx .gz file"),
+        ("labels 10-19", "the training labels run from 10 to 19; 10 classes need 0 to 9"),
+        ("fewer labels", "the training split has 120 images but 60 labels"),
     ],
 )
 def test_bad_data_is_one_line_and_exit_2(kind, expected, tmp_path, capsys, existing_store):

@@ -338,6 +338,19 @@ def dataset_problem(name: str) -> str | None:
     return f"unknown dataset {name!r} (allowed: {', '.join(LOADERS)})"
 
 
+def split_problem(split: Split, num_classes: int) -> str | None:
+    """What makes a split unusable for training a classifier of `num_classes` classes: a
+    label for each image, each label one of the classes."""
+    if len(split.images) != len(split.labels):
+        return f"split has {len(split.images)} images but {len(split.labels)} labels"
+    if not len(split.labels):
+        return None
+    low, high = int(split.labels.min()), int(split.labels.max())
+    if low < 0 or high >= num_classes:
+        return f"labels run from {low} to {high}; {num_classes} classes need 0 to {num_classes - 1}"
+    return None
+
+
 def load(
     dataset: str,
     data_dir: str | Path = DEFAULT_DATA_DIR,
@@ -354,6 +367,10 @@ def load(
     if data_dir.exists() and not data_dir.is_dir():
         raise DataError(f"data dir {data_dir} is a file, not a folder")
     full_train, test, num_classes = LOADERS[dataset](data_dir, image_size)
+    for name, split in (("training", full_train), ("test", test)):
+        problem = split_problem(split, num_classes)
+        if problem:
+            raise DataError(f"{dataset} in {data_source(dataset, data_dir)}: the {name} {problem}")
     if image_size is not None:
         full_train, test = resized(full_train, image_size), resized(test, image_size)
     val_size = resolve_val_size(dataset, val_size, len(full_train))
