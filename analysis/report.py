@@ -7,6 +7,7 @@ the same files under `report/` to the sweep's parent run, so they show in the ML
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -322,6 +323,9 @@ class ReportOptions:
     margin: float | None = None  # the verdict's margin, points; None: the sweep's own
 
 
+DRAFT = ".partial-"  # a report being written: .partial-<pid>-<random>/
+
+
 def write_report(
     experiment: str,
     uri: str | None = None,
@@ -338,7 +342,8 @@ def write_report(
     found = verdicts(study.cells, study.margin)
     contrasted = contrast(study.cells)
     # Built aside and swapped in whole: no half-written report, no files left from an older one.
-    with tempfile.TemporaryDirectory(dir=make_folder(Path(out)), prefix=".partial-") as tmp:
+    remove_abandoned_drafts(make_folder(Path(out)))
+    with tempfile.TemporaryDirectory(dir=Path(out), prefix=f"{DRAFT}{os.getpid()}-") as tmp:
         draft = Path(tmp) / "report"  # made with the usual permissions, unlike `tmp`
         draft.mkdir()
         drawn = draw(study, eval_metric, contrasted)
@@ -420,6 +425,29 @@ def net_means(study: Study) -> dict[str, float]:
         for metric in (Metric.TRAIN_ERROR, Metric.TEST_ERROR):
             values[net_metric(net.arch, net.depth, metric)] = getattr(net, f"{metric}_mean") / 100
     return values
+
+
+def remove_abandoned_drafts(out: Path) -> None:
+    """Drafts left by reports that were killed while writing: their writer's pid, in the
+    name, is gone (or, in a name without one, they are an hour old)."""
+    for draft in out.glob(f"{DRAFT}*"):
+        pid = draft.name[len(DRAFT) :].split("-")[0]
+        if not pid.isdigit():
+            abandoned = time.time() - draft.stat().st_mtime > 3600
+        else:
+            abandoned = not process_exists(int(pid))
+        if abandoned:
+            shutil.rmtree(draft, ignore_errors=True)
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def make_folder(path: Path) -> Path:

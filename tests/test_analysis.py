@@ -1,6 +1,9 @@
 """The analysis on a fabricated MLflow store: metric histories the test writes itself, so the
 table, the verdicts and the report of missing cells can be checked against known numbers."""
 
+import os
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,6 +167,24 @@ def test_missing_and_diverged_cells_are_reported_not_fatal(workdir):
     assert "`plain-44-s0` is missing" in report
     assert "`plain-56-s2` is diverged: diverged: training loss nan at iteration 7" in report
     assert "n = 2 to 3 seeds" in report
+
+
+def test_a_report_killed_while_writing_leaves_nothing_after_the_next_one(workdir):
+    fabricate(workdir, DEGRADING)
+    reports = workdir / "reports"
+    killed = reports / f".partial-{finished_pid()}-x1y2" / "report"  # a dead writer's draft
+    killed.mkdir(parents=True)
+    alive = reports / f".partial-{os.getpid()}-x3y4"  # another report being written now
+    alive.mkdir()
+    write_report(EXPERIMENT, uri(workdir), out=reports)
+    assert not killed.parent.exists() and alive.exists()
+
+
+def finished_pid() -> int:
+    """The pid of a process that has exited (and been reaped): no process has it now."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
 
 
 def test_report_files_and_artifacts(workdir):
