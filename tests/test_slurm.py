@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
 SWEEP = [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"]
 FINAL = ("train_error", "val_error", "test_error", "train_loss")
-# Cells 4 times the smoke preset's, so that a task is caught mid-cell well before its end
-LONGER = ["--iterations=240"]
+# Cells longer than the smoke preset's 60 iterations: a task is caught well before a cell's end
+LONGER = ["--iterations=160"]
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,6 @@ def uninterrupted_metrics(cell: str, folder: Path, capsys) -> dict[str, float]:
 
 
 @pytest.mark.heavy(90)
-@pytest.mark.xdist_group("postgres")
 def test_a_slurm_launch_survives_a_cancelled_task(
     workdir, cluster_env, postgres, mlflow_server, capsys
 ):
@@ -184,7 +183,6 @@ def test_an_unknown_partition_is_one_line_before_anything_is_submitted(
 
 
 @pytest.mark.heavy(40)
-@pytest.mark.xdist_group("postgres")
 def test_a_detached_launch_closes_its_sweep_and_writes_its_report(
     workdir, cluster_env, postgres, mlflow_server
 ):
