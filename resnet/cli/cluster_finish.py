@@ -14,15 +14,10 @@ from pathlib import Path
 from resnet.core.launcher_config import LauncherConfig
 from resnet.runner.checks import open_store
 from resnet.runner.launch import Submitted, SweepJob
-from resnet.runner.slurm import (
-    WAITING_OR_RUNNING,
-    still_busy,
-    submit_after,
-    submit_tasks,
-    task_spec,
-)
+from resnet.runner.slurm import submit_after, submit_tasks, task_spec, tasks_for
 from resnet.runner.sweep import prepare_sweep
 from resnet.runner.worker import WorkerSpec, read_spec
+from resnet.runner.workers import still_busy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +48,7 @@ def close_sweep(closing: Closing) -> int:
     queue, sweep_run = prepare_sweep(spec.sweep, store, spec.stores.storage, options)
     cells = spec.sweep.cells()
     if still_busy(queue) and closing.resubmits_left > 0:
-        return resubmit(spec, closing, len(queue.trials(WAITING_OR_RUNNING)))
+        return resubmit(spec, closing, tasks_for(closing.launcher, queue))
     rows = queue.rows(cells, closing.started)
     done = not still_busy(queue)
     reason = None if done else "SLURM lost the tasks of every resubmission"
@@ -66,9 +61,8 @@ def close_sweep(closing: Closing) -> int:
     return 0 if done else 1
 
 
-def resubmit(spec: WorkerSpec, closing: Closing, cells_left: int) -> int:
+def resubmit(spec: WorkerSpec, closing: Closing, count: int) -> int:
     launcher, logs = closing.launcher, Path(closing.logs)
-    count = min(cells_left, launcher.tasks or cells_left)
     array = submit_tasks(task_spec(spec), launcher, logs, count)
     again = dataclasses.replace(closing, resubmits_left=closing.resubmits_left - 1)
     finisher = submit_after(spec, launcher, logs, array, functools.partial(close_sweep, again))

@@ -30,18 +30,17 @@ from resnet.runner.checks import (
 from resnet.runner.interrupt import StopRequest
 from resnet.runner.slurm import (
     DEFAULT_LOGS,
-    WAITING_OR_RUNNING,
     ArrayJob,
     Follow,
     check_cluster,
-    still_busy,
     submit_tasks,
     task_spec,
+    tasks_for,
 )
 from resnet.runner.storage import is_database
 from resnet.runner.sweep import SweepOptions, SweepResult, prepare_sweep, run_sweep
 from resnet.runner.worker import Stores, WorkerSpec, worker_options
-from resnet.runner.workers import Placement, PlacementError, plan, run_workers
+from resnet.runner.workers import Placement, PlacementError, plan, run_workers, still_busy
 from resnet.tracking.liveness import lease
 from resnet.tracking.schema import Tag
 from resnet.tracking.store import Store
@@ -235,7 +234,7 @@ def launch_on_cluster(ready: Ready) -> SweepResult | Submitted | None:
         return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
     spec = task_spec(WorkerSpec(job.sweep, job.stores, job.options, 0))
     logs = Path(launcher.logs) if launcher.logs else DEFAULT_LOGS
-    count = launcher.tasks or len(queue.trials(WAITING_OR_RUNNING))
+    count = tasks_for(launcher, queue)
     array = submit_tasks(spec, launcher, logs, count)
     ids = sweep_run.experiment_id, sweep_run.run_id
     submitted = Submitted(array, count, logs, *ids, started)

@@ -35,6 +35,7 @@ from resnet.runner.cell_queue import CellQueue
 from resnet.runner.checks import SetupError
 from resnet.runner.storage import POLL_SECONDS, is_database
 from resnet.runner.worker import SPEC_ENV, WorkerSpec, worker_options
+from resnet.runner.workers import still_busy
 from resnet.tracking.address import is_database_url
 
 DEFAULT_LOGS = Path("mlruns") / "slurm"
@@ -266,8 +267,7 @@ class Follow:
                 time.sleep(POLL_SECONDS)
 
     def resubmit(self) -> None:
-        waiting = max(1, len(self.queue.trials(WAITING_OR_RUNNING)))
-        count = min(waiting, self.launcher.tasks or waiting)
+        count = tasks_for(self.launcher, self.queue)
         job = submit_tasks(self.spec, self.launcher, self.logs, count)
         self.jobs.append(job)
         tqdm.write(
@@ -276,8 +276,7 @@ class Follow:
         )
 
 
-def still_busy(queue: CellQueue) -> bool:
-    try:
-        return queue.busy()
-    except Exception:
-        return True
+def tasks_for(launcher: LauncherConfig, queue: CellQueue) -> int:
+    """Tasks to submit for the cells left: the launcher's count, never more than the cells."""
+    left = max(1, len(queue.trials(WAITING_OR_RUNNING)))
+    return min(left, launcher.tasks or left)
