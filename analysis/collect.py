@@ -21,7 +21,10 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from analysis.effects import DEFAULT_MARGIN
+from resnet.paths import is_missing, name_problem
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
+from resnet.tracking.client import answering_quickly, sqlite_path
+from resnet.tracking.database import sqlite_problem
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
@@ -129,15 +132,19 @@ def open_client(uri: str) -> MlflowClient:
             f"tracking URI {masked(uri)!r} is not supported (allowed: sqlite:///path/to/mlflow.db, "
             "a database URL or http://host:port)"
         )
-    if uri.startswith("sqlite:///") and not Path(absolute_uri(uri)[len("sqlite:///") :]).exists():
+    db = sqlite_path(absolute_uri(uri))
+    if db is not None and "?" not in uri and not name_problem(db) and is_missing(db):
         raise CollectError(
             f"no MLflow store at {masked(uri)} (run a sweep first, or pass --tracking-uri)"
         )
-    problem = database_problem(uri) if is_database_url(uri) else None  # MLflow would retry
+    problem = sqlite_problem(absolute_uri(uri), writes=False)  # read without writing, first
+    if problem is None and is_database_url(uri):
+        problem = database_problem(uri)  # once: MLflow would retry
     if problem is None:
         try:
-            client = MlflowClient(absolute_uri(uri))
-            client.search_experiments(max_results=1)  # reads the store once: is it one?
+            with answering_quickly():
+                client = MlflowClient(absolute_uri(uri))
+                client.search_experiments(max_results=1)  # reads the store once: is it one?
         except Exception as exc:
             problem = first_line(exc).split(". ")[0]
     if problem is not None:

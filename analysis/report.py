@@ -42,6 +42,7 @@ from analysis.stats import (
     verdicts,
 )
 from resnet.command_line import InputError, OneLineParser, bad_input
+from resnet.paths import WRITE_FOLDER, PathError, checked
 from resnet.tracking.address import AddressError, masked, tracking_address
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
@@ -451,8 +452,10 @@ def process_exists(pid: int) -> bool:
 
 
 def make_folder(path: Path) -> Path:
-    if path.exists() and not path.is_dir():
-        raise CollectError(f"--out {path} is a file; give a folder")
+    try:
+        checked(path, WRITE_FOLDER, "--out")
+    except PathError as exc:
+        raise CollectError(str(exc)) from None
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):  # leaves nothing behind
@@ -483,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.margin is not None and not 0 < args.margin < 100:
             raise InputError(f"--margin must be between 0 and 100 points, got {args.margin:g}")
+        checked(args.out, WRITE_FOLDER, "--out")  # before the store is read
         written = write_report(
             args.experiment,
             args.tracking_uri,
@@ -490,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.out,
             ReportOptions(args.eval_metric, log=not args.no_log, margin=args.margin),
         )
-    except (InputError, CollectError, AddressError) as exc:
+    except (InputError, CollectError, AddressError, PathError) as exc:
         return bad_input("analysis.report", masked(str(exc)))
     print_written(written)
     return 0

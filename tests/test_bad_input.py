@@ -2,12 +2,16 @@
 problem, and no new file, run or store left behind. One table, run in-process."""
 
 import hashlib
+import itertools
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from analysis.report import main as report_main
 from resnet.cli.benchmark import main as benchmark_main
@@ -51,11 +55,49 @@ def make_files(tmp: Path) -> None:
     (tmp / "middle.log").write_text(record + "not a record\n" + record)
     (tmp / "opcode.log").write_text('{"op_code": 99, "worker_id": "w"}\n')
     os.mkfifo(tmp / "fifo.log")
+    os.mkfifo(tmp / "pipe.toml")
+    (tmp / "store-dir" / "mlflow.db").mkdir(parents=True)
+    (tmp / "devnull.db").symlink_to("/dev/null")
+    make_databases(tmp)
+    make_image_folders(tmp)
+
+
+def make_databases(tmp: Path) -> None:
+    """SQLite files that are not this MLflow's store: another application's, an empty one, and
+    MLflow stores of an older and of an unknown schema revision."""
+    with sqlite3.connect(tmp / "otherapp.db") as db:
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+    (tmp / "empty.db").touch()
+    for name, revision in (("older.db", OLD_REVISION), ("newer.db", "ffffffffffff")):
+        with sqlite3.connect(tmp / name) as db:
+            db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+            db.execute("CREATE TABLE experiments (experiment_id INTEGER)")
+            db.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+
+
+def make_image_folders(tmp: Path) -> None:
+    """Image folders that a plain walk would hang on (a FIFO named like an image) or count
+    without end (a link back to a folder above)."""
+    for name in ("piped", "looped"):
+        for part, cls in itertools.product(("train", "test"), ("cat", "dog")):
+            (tmp / name / part / cls).mkdir(parents=True)
+            Image.new("RGB", (8, 8)).save(tmp / name / part / cls / "a.png")
+    os.mkfifo(tmp / "piped" / "train" / "cat" / "zz.png")
+    (tmp / "looped" / "train" / "cat" / "again").symlink_to("..")
 
 
 # A SLURM launch: its stores as a cluster needs them (never reached: the problem comes first)
 SLURM = ["--launcher", "slurm", "--tracking-uri", "http://127.0.0.1:9"]
 SLURM_STORES = [*SLURM, "--storage", "postgresql://u@127.0.0.1:9/optuna"]
+
+OLD_REVISION = "451aebb31d03"  # MLflow 1.0's schema: known, but older than this MLflow's
+LONG = "x" * 300  # a name no file system holds (255 bytes at most)
+DEEP = "/".join(["y" * 250] * 20)  # each name fits, the path (5,019 bytes) does not
+MANY_SEEDS = ",".join(str(4_294_967_000 + i) for i in range(546))
+MANY_MILESTONES = ",".join(str(i) for i in range(1, 2000))
+DEPTHS_20 = ",".join(str(6 * n + 2) for n in range(1, 21))  # 8 ... 122
+SEEDS_300 = ",".join(str(i) for i in range(300))
+TOO_LONG = "bytes long; the file system allows at most 255"
 
 # (command, argv, what the one line must say)
 CASES = [
@@ -111,7 +153,7 @@ CASES = [
     ("sweep", ["--preset", "syntax.toml"], "is not valid TOML"),
     ("sweep", ["--preset", "unknown.toml"], "unknown key 'train.learning_rate'"),
     ("sweep", ["--preset", "type.toml"], "train.iterations must be an integer"),
-    ("sweep", ["--preset", "folder.toml"], "unknown preset 'folder.toml'"),
+    ("sweep", ["--preset", "folder.toml"], "--preset folder.toml: is a folder, not a file"),
     # model and schedule
     ("sweep", ["--shortcut", "C"], "unknown shortcut 'C'"),
     ("sweep", ["--precision", "fp16"], "unknown precision 'fp16' (allowed: fp32, bf16, auto)"),
@@ -139,11 +181,11 @@ CASES = [
     ("sweep", ["--device", "gpu", "--precision", "auto"], "unknown device 'gpu'"),
     # Optuna storage
     ("sweep", ["--storage", "notes.txt"], "this file is not an Optuna journal"),
-    ("sweep", ["--storage", "empty"], "a journal file is needed there"),
+    ("sweep", ["--storage", "empty"], "is a folder, not a file; a journal file is needed"),
     ("sweep", ["--storage", "middle.log"], "line 2 is not an Optuna journal record"),
     ("sweep", ["--storage", "opcode.log"], "this file is not an Optuna journal"),
-    ("sweep", ["--storage", "/dev/null"], "a journal file is needed there, not a device or pipe"),
-    ("sweep", ["--storage", "fifo.log"], "a journal file is needed there, not a device or pipe"),
+    ("sweep", ["--storage", "/dev/null"], "is a device or socket, not a regular file; a journal"),
+    ("sweep", ["--storage", "fifo.log"], "is a FIFO (named pipe), not a regular file; a journal"),
     ("sweep", ["--storage", "mysql://u:pw@127.0.0.1:9/d"], "--storage holds a password"),
     ("sweep", ["--storage", "mysql://u@127.0.0.1:9/d"], "--storage 'mysql://u@127.0.0.1:9/d'"),
     ("sweep", ["--storage", "/proc/j.log"], "cannot write there"),
@@ -185,7 +227,7 @@ CASES = [
     ("sweep", ["--preset", "launcher.toml"], "unknown key 'launcher.queue'"),
     ("sweep", ["--preset", "tasks.toml"], "launcher.tasks must be an integer, got 'many'"),
     # folders and flags
-    ("sweep", ["--checkpoint-dir", "notes.txt"], "--checkpoint-dir: "),
+    ("sweep", ["--checkpoint-dir", "notes.txt"], "--checkpoint-dir notes.txt: is a file"),
     ("sweep", ["--epochs", "3"], "unrecognized arguments: --epochs 3"),
     ("sweep", ["--iterations"], "argument --iterations: expected one argument"),
     ("sweep", ["--depths", "20,21"], "nearest valid: 20, 26"),
@@ -212,24 +254,82 @@ CASES = [
     ("benchmark", ["--precision", "fp16"], "unknown precision 'fp16'"),
     ("benchmark", ["--device", "tpu"], "unknown device 'tpu'"),
     ("benchmark", ["--device", "cuda:7"], "device cuda:7 is not available here"),
-    ("benchmark", ["--batch-size", "0"], "--batch-size must be at least 1"),
-    ("benchmark", ["--rounds", "0"], "--rounds must be at least 1"),
-    ("benchmark", ["--steps=-1"], "--steps must be at least 1"),
-    ("benchmark", ["--images", "0"], "--images must be at least 1"),
-    ("benchmark", ["--workers=-1"], "--workers must be 0 or more"),
+    ("benchmark", ["--batch-size", "0"], "--batch-size must be in [1, 65536], got 0"),
+    ("benchmark", ["--rounds", "0"], "--rounds must be in [1, 10000000], got 0"),
+    ("benchmark", ["--steps=-1"], "--steps must be in [1, 10000000], got -1"),
+    ("benchmark", ["--images", "0"], "--images must be in [1, 1000000], got 0"),
+    ("benchmark", ["--workers=-1"], "--workers must be in [0, 256], got -1"),
     ("benchmark", ["--batch-size", "300", "--images", "200"], "exceeds the 200 images"),
     ("benchmark", ["--json", "/no/such/folder/x.json"], "give a file in an existing folder"),
-    ("benchmark", ["--json", "empty"], "give a file in an existing folder"),
+    ("benchmark", ["--json", "empty"], "--json empty: is a folder, not a file"),
     ("benchmark", ["--steps", "many"], "argument --steps: invalid int value"),
     ("benchmark", ["--epochs", "1"], "unrecognized arguments: --epochs 1"),
     # worker_throughput.py
-    ("throughput", ["--workers", "0"], "--workers and --cells must be at least 1"),
-    ("throughput", ["--cells", "0"], "--workers and --cells must be at least 1"),
+    ("throughput", ["--workers", "0"], "--workers must be in [1, 256], got 0"),
+    ("throughput", ["--cells", "0"], "--cells must be in [1, 10000], got 0"),
     ("throughput", ["--arch", "vgg"], "unknown arch 'vgg'"),
     ("throughput", ["--depth", "21"], "depth 21 is not 6n+2"),
     ("throughput", ["--precision", "fp16"], "unknown precision 'fp16'"),
     ("throughput", ["--device", "gpu"], "unknown device 'gpu'"),
     ("throughput", ["--json", "/proc/x.json"], "cannot write there"),
+    # every path the user names: one check (resnet/paths.py)
+    ("sweep", ["--data-dir", LONG], TOO_LONG),
+    ("sweep", ["--checkpoint-dir", LONG], TOO_LONG),
+    ("sweep", ["--storage", LONG], TOO_LONG),
+    ("sweep", ["--tracking-uri", f"sqlite:///{LONG}/mlflow.db"], TOO_LONG),
+    ("sweep", ["--tracking-uri", f"sqlite:///{LONG}.db"], TOO_LONG),
+    ("sweep", ["--preset", f"{LONG}.toml"], TOO_LONG),
+    ("sweep", ["--checkpoint-dir", DEEP], "the path is longer than the 4096 bytes"),
+    ("sweep", ["--storage", f"{DEEP}/j.log"], "the path is longer than the 4096 bytes"),
+    ("report", ["--experiment", "x", "--out", LONG], TOO_LONG),
+    ("report", ["--experiment", "x", "--out", DEEP], "the path is longer than the 4096 bytes"),
+    ("report", ["--experiment", "x", "--tracking-uri", f"sqlite:///{LONG}.db"], TOO_LONG),
+    ("benchmark", ["--json", f"{LONG}.json"], TOO_LONG),
+    ("throughput", ["--json", f"{LONG}.json"], TOO_LONG),
+    ("sweep", ["--data-dir", "fifo.log"], "fifo.log: is a FIFO (named pipe), not a folder"),
+    ("sweep", ["--data-dir", "/dev/null"], "--data-dir /dev/null: is a device or socket"),
+    ("sweep", ["--checkpoint-dir", "/dev/null"], "is a device or socket, not a folder"),
+    ("sweep", ["--checkpoint-dir", "notes.txt/x"], "on the way to it is a file, not a folder"),
+    ("sweep", ["--preset", "pipe.toml"], "--preset pipe.toml: is a FIFO (named pipe)"),
+    ("sweep", ["--preset", "missing.toml"], "--preset missing.toml: no such file"),
+    ("sweep", ["--storage", "notes.txt/j.log"], "a part of the path on the way to it is a file"),
+    ("report", ["--experiment", "x", "--out", "notes.txt"], "--out notes.txt: is a file, not"),
+    ("report", ["--experiment", "x", "--out", "fifo.log"], "--out fifo.log: is a FIFO"),
+    ("benchmark", ["--json", "fifo.log"], "--json fifo.log: is a FIFO (named pipe), not a regular"),
+    ("benchmark", ["--json", "/dev/full"], "--json /dev/full: is a device or socket"),
+    ("throughput", ["--json", "fifo.log"], "--json fifo.log: is a FIFO (named pipe)"),
+    ("throughput", ["--json", "/dev/null"], "--json /dev/null: is a device or socket"),
+    # image folders: regular files, no link back up (resnet/core/data.py)
+    ("sweep", ["--dataset", "imagefolder", "--data-dir", "piped"], "zz.png is not a regular file"),
+    ("sweep", ["--dataset", "imagefolder", "--data-dir", "looped"], "a symbolic link loop"),
+    # stores: read without writing before MLflow opens them (resnet/tracking/database.py)
+    ("sweep", ["--tracking-uri", "sqlite:///otherapp.db"], "another application's tables"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///otherapp.db"], "another appli"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///empty.db"], "an empty database"),
+    ("sweep", ["--tracking-uri", "sqlite:///newer.db"], "which MLflow 3."),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///newer.db"], "does not know"),
+    ("sweep", ["--tracking-uri", "sqlite:///older.db"], "made by an older MLflow"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///older.db"], "an older MLflow"),
+    ("sweep", ["--tracking-uri", "sqlite://"], "an in-memory store is lost"),
+    ("sweep", ["--tracking-uri", "sqlite:///:memory:"], "an in-memory store is lost"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite://"], "an in-memory store"),
+    ("sweep", ["--tracking-uri", "sqlite:///ro/mlflow.db?mode=ro"], "SQLite options"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///x.db?mode=ro"], "SQLite opt"),
+    ("sweep", ["--tracking-uri", "sqlite:///store-dir/mlflow.db"], "is a folder, not a file"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///store-dir/mlflow.db"], "folder"),
+    ("sweep", ["--tracking-uri", "sqlite:///devnull.db"], "devnull.db: is a device or socket"),
+    # sizes: one table of upper bounds (resnet/core/bounds.py)
+    ("benchmark", ["--images", "1000000000"], "--images must be in [1, 1000000]"),
+    ("benchmark", ["--batch-size", "65537"], "--batch-size must be in [1, 65536], got 65537"),
+    ("benchmark", ["--workers", "100000"], "--workers must be in [0, 256], got 100000"),
+    ("benchmark", ["--steps", "20000000"], "--steps must be in [1, 10000000]"),
+    ("throughput", ["--iterations", "20000000"], "--iterations must be in [4, 10000000]"),
+    ("throughput", ["--cells", "1000000000"], "--cells must be in [1, 10000]"),
+    ("throughput", ["--workers", "1,100000"], "--workers must be in [1, 256], got 100000"),
+    ("sweep", ["--workers", "100000"], "--workers must be in [1, 256], got 100000"),
+    ("sweep", ["--seeds", MANY_SEEDS], "seeds may hold at most 500 values, got 546"),
+    ("sweep", ["--milestones", MANY_MILESTONES], "milestones may hold at most 500 values"),
+    ("sweep", ["--depths", DEPTHS_20, "--seeds", SEEDS_300], "the sweep has 12000 cells"),
 ]
 
 
@@ -293,4 +393,56 @@ def test_a_slurm_launch_without_sbatch_is_one_line(store_workdir, monkeypatch, c
     assert err.splitlines() == [
         "depth_sweep.py: error: --launcher slurm needs SLURM's sbatch on the PATH; none is here"
     ]
+    assert fingerprint(store_workdir) == before
+
+
+# Folders the user may not enter or read, for every option that names a path. Root ignores file
+# permissions, so the cases run in one process stripped of that power (setpriv), as a user.
+LOCKED_CASES = [
+    ("sweep", ["--data-dir", "locked"], "--data-dir locked: not readable (permission denied)"),
+    ("sweep", ["--data-dir", "locked/data"], "--data-dir locked/data: permission denied on a"),
+    ("sweep", ["--checkpoint-dir", "locked/c"], "--checkpoint-dir locked/c: permission denied"),
+    ("sweep", ["--storage", "locked/j.log"], "--storage locked/j.log: permission denied"),
+    ("sweep", ["--tracking-uri", "sqlite:///locked/mlflow.db"], "locked: not writable"),
+    ("sweep", ["--preset", "locked/p.toml"], "--preset locked/p.toml: permission denied"),
+    ("report", ["--experiment", "x", "--out", "locked/r"], "--out locked/r: permission denied"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///locked/m.db"], "permission den"),
+    ("benchmark", ["--json", "locked/b.json"], "--json locked/b.json: permission denied"),
+    ("throughput", ["--json", "locked/t.json"], "--json locked/t.json: permission denied"),
+]
+AS_A_USER = """
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+import test_bad_input
+results = []
+for command, argv, _ in json.load(sys.stdin):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = test_bad_input.COMMANDS[command][1](argv)
+    results.append([code, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_folders_the_user_cannot_read_are_one_line_each(store_workdir):
+    (store_workdir / "locked").mkdir(mode=0o000)
+    before = fingerprint(store_workdir)
+    command = [sys.executable, "-c", AS_A_USER, str(Path(__file__).parent)]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    done = subprocess.run(
+        command,
+        input=json.dumps(LOCKED_CASES),
+        capture_output=True,
+        text=True,
+        cwd=store_workdir,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    for (command_name, argv, expected), (code, err) in zip(
+        LOCKED_CASES, json.loads(done.stdout.splitlines()[-1]), strict=True
+    ):
+        prog = COMMANDS[command_name][0]
+        assert code == 2 and err.count("\n") == 1 and err.startswith(f"{prog}: error: "), err
+        assert expected in err, (argv, err)
     assert fingerprint(store_workdir) == before

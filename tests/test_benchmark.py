@@ -63,7 +63,7 @@ def test_training_flops_are_three_forward_passes_of_the_papers_macs():
         (["--archs", "vgg"], "unknown arch 'vgg'"),
         (["--depths", "21"], "depth 21 is not 6n+2"),
         (["--precision", "fp16"], "unknown precision 'fp16'"),
-        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--batch-size", "0"], "--batch-size must be in [1, 65536], got 0"),
         (["--images", "4", "--batch-size", "8"], "--batch-size 8 exceeds the 4 images"),
         (["--json", "/no/such/folder/x.json"], "give a file in an existing folder"),
         (["--device", "cuda:7"], "not available"),

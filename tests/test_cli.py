@@ -113,7 +113,7 @@ def test_a_store_folder_that_is_a_file_is_one_line(workdir, capsys):
     err = capsys.readouterr().err
     assert (
         err.count("\n") == 1
-        and "is a file; the MLflow store and checkpoints need a writable folder" in err
+        and "is a file, not a folder; the MLflow store and checkpoints need a writable" in err
     )
 
 
@@ -125,7 +125,7 @@ def test_an_unwritable_store_folder_is_one_line(workdir, capsys, monkeypatch):
     )
     assert main(["--preset", "smoke", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "mlruns is not writable" in err
+    assert err.count("\n") == 1 and "mlruns: not writable (permission denied)" in err
     assert list((workdir / "mlruns").iterdir()) == []
 
 

@@ -39,7 +39,7 @@ def test_the_table_compares_with_the_first_count():
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--workers", "0"], "--workers and --cells must be at least 1"),
+        (["--workers", "0"], "--workers must be in [1, 256], got 0"),
         (["--arch", "vgg"], "unknown arch 'vgg'"),
         (["--depth", "21"], "depth 21 is not 6n+2"),
         (["--precision", "fp16"], "unknown precision 'fp16' (allowed: fp32, bf16, auto)"),

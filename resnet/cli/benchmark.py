@@ -21,9 +21,15 @@ from resnet.bench.benchmark import (
     measure,
     peak_flops,
 )
-from resnet.cli.common import check_device, check_json_path, check_run_fields
+from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
 from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
 from resnet.core.allocator import keep_freed_memory
+from resnet.core.bounds import (
+    MAX_BATCH,
+    MAX_GENERATED_IMAGES,
+    MAX_ITERATIONS,
+    MAX_PROCESSES,
+)
 from resnet.core.device import DEVICES, device_name, resolve_device
 from resnet.core.precision import concrete_precision, slow_precision_warning
 
@@ -79,11 +85,11 @@ def make_parser() -> OneLineParser:
 
 
 def cases_from_args(args) -> list[BenchCase]:
-    for name in ("batch_size", "rounds", "steps", "images"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.workers < 0:
-        raise InputError("--workers must be 0 or more")
+    check_range("--batch-size", args.batch_size, 1, MAX_BATCH)
+    check_range("--rounds", args.rounds, 1, MAX_ITERATIONS)
+    check_range("--steps", args.steps, 1, MAX_ITERATIONS)
+    check_range("--images", args.images, 1, MAX_GENERATED_IMAGES)
+    check_range("--workers", args.workers, 0, MAX_PROCESSES)
     check_device(args.device)
     args.precision = concrete_precision(args.precision, resolve_device(args.device))
     cases = []

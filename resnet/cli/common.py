@@ -9,17 +9,29 @@ from pathlib import Path
 from resnet.command_line import InputError
 from resnet.core.config import ConfigError, RunConfig
 from resnet.core.device import availability_problem
+from resnet.paths import WRITE_FILE, PathError, checked, shown
 
 
 def check_json_path(path: Path) -> None:
-    """Where a command will write its JSON at the end: checked before its hours of compute."""
-    if path.is_dir() or not path.parent.is_dir():
-        raise InputError(f"--json {path}: give a file in an existing folder")
+    """Where a command will write its JSON at the end: checked before its hours of compute (a
+    regular file, so that a FIFO cannot hang the end, nor /dev/full lose the numbers)."""
+    try:
+        checked(path, WRITE_FILE, "--json")
+    except PathError as exc:
+        raise InputError(str(exc)) from None
+    if not path.parent.is_dir():
+        raise InputError(f"--json {shown(path)}: give a file in an existing folder")
     try:  # a file that vanishes when closed: the folder takes new files, and nothing is left
         with tempfile.TemporaryFile(dir=path.parent):
             pass
     except OSError as exc:
-        raise InputError(f"--json {path}: cannot write there ({exc.strerror})") from None
+        raise InputError(f"--json {shown(path)}: cannot write there ({exc.strerror})") from None
+
+
+def check_range(option: str, value: int, low: int, high: int) -> None:
+    """A count given on the command line, within the bounds of its size (core.bounds)."""
+    if not low <= value <= high:
+        raise InputError(f"{option} must be in [{low}, {high}], got {value}")
 
 
 def check_run_fields(**fields) -> None:

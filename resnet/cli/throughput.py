@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from resnet.bench.throughput import measure, table
-from resnet.cli.common import check_device, check_json_path, check_run_fields
+from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
 from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
+from resnet.core.bounds import MAX_CELLS, MAX_ITERATIONS, MAX_PROCESSES
 from resnet.core.device import DEVICES, device_name, resolve_device
 from resnet.core.precision import concrete_precision
 
@@ -36,8 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         check_device(args.device)
-        if min(args.workers) < 1 or args.cells < 1 or args.iterations < 4:
-            raise InputError("--workers and --cells must be at least 1, --iterations at least 4")
+        for workers in args.workers:
+            check_range("--workers", workers, 1, MAX_PROCESSES)
+        check_range("--cells", args.cells, 1, MAX_CELLS)
+        check_range("--iterations", args.iterations, 4, MAX_ITERATIONS)
         precision = concrete_precision(args.precision, resolve_device(args.device))
         check_run_fields(arch=args.arch, depth=args.depth, precision=precision)
         if args.json is not None:

@@ -47,3 +47,18 @@ def shown(number: float) -> str:
 
 POSITIVE = Bounds(low=0, low_open=True)
 NOT_NEGATIVE = Bounds(low=0)
+
+
+# Upper bounds on every size a user sets, in one table: far above any real study (the paper:
+# 64k iterations of batch 128, 16 tuning trials), low enough that a typo is refused before it
+# starts weeks of compute, a huge allocation, or thousands of processes, and that every list
+# fits the 6,000 characters of an MLflow param (else the recorded grid would be cut).
+MAX_ITERATIONS = 10_000_000  # training iterations (also benchmark steps and rounds)
+MAX_BATCH = 65_536  # images a step
+MAX_IMAGE_SIZE = 1024  # pixels a side: ImageNet's nets take 224; a 2000-pixel batch is GBs
+MAX_IMAGES = 100_000_000  # a training subset or validation split
+MAX_GENERATED_IMAGES = 1_000_000  # the benchmark's generated images, in memory: 3 GB at 32x32
+MAX_TRIALS = 10_000  # tuning trials of a study: Optuna keeps each one in memory
+MAX_CELLS = 10_000  # cells of a sweep (archs x depths x seeds), or of a throughput run
+MAX_LIST = 500  # values of one list (seeds, milestones): 500 seeds near 2^32 fill 6,000 characters
+MAX_PROCESSES = 256  # worker or data-loader processes one command starts on one machine

@@ -15,19 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resnet.core import models
-from resnet.core.bounds import NOT_NEGATIVE, POSITIVE, Bounds
+from resnet.core.bounds import (
+    MAX_BATCH,
+    MAX_CELLS,
+    MAX_IMAGE_SIZE,
+    MAX_IMAGES,
+    MAX_ITERATIONS,
+    MAX_LIST,
+    NOT_NEGATIVE,
+    POSITIVE,
+    Bounds,
+)
 from resnet.core.data import DEFAULT_DATA_DIR, LOADERS, dataset_problem
 from resnet.core.device import DEVICES, device_problem
 from resnet.core.precision import precision_problem
 
 NORMALIZATIONS = ("channel", "pixel")
 SCHEDULES = ("step", "cosine", "constant")
-# Upper bounds on counts: far above any real study (the paper: 64k iterations of batch 128),
-# low enough that a typo is refused before it starts weeks of compute or a huge allocation.
-MAX_ITERATIONS = 10_000_000
-MAX_BATCH = 65_536
-MAX_IMAGE_SIZE = 1024  # pixels a side: ImageNet's nets take 224; a 2000-pixel batch is GBs
-MAX_IMAGES = 100_000_000  # a training subset or validation split
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
 NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size", "compile", "checkpoint_every")
 
@@ -280,6 +284,10 @@ def _relation_rules(c: RunConfig) -> Rules:
             f"milestones must be increasing, got {list(c.milestones)}",
         ),
         (
+            len(c.milestones) <= MAX_LIST,
+            f"milestones may hold at most {MAX_LIST} values, got {len(c.milestones)}",
+        ),
+        (
             c.schedule != "step" or all(0 < m < c.iterations for m in c.milestones),
             f"lr milestones {list(c.milestones)} must lie inside the {c.iterations} iterations "
             "(set --milestones)",
@@ -316,6 +324,13 @@ class SweepConfig:
                 raise ConfigError(f"{name} must not be empty")
             if len(set(values)) != len(values):
                 raise ConfigError(f"{name} has repeated values: {list(values)}")
+            if len(values) > MAX_LIST:
+                raise ConfigError(f"{name} may hold at most {MAX_LIST} values, got {len(values)}")
+        grid = len(self.archs) * len(self.depths) * len(self.seeds)
+        if grid > MAX_CELLS:
+            raise ConfigError(
+                f"the sweep has {grid} cells (archs x depths x seeds); at most {MAX_CELLS}"
+            )
         problem = models.shortcut_problem(self.run.get("shortcut", RunConfig.shortcut), False)
         if problem:  # the option its residual nets take: "none" is only a plain net's own
             raise ConfigError(problem)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import shutil
 import struct
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +208,7 @@ def image_folder(folder: Path):
     from torchvision.datasets import ImageFolder
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
+    check_tree(folder)
     try:
         images = ImageFolder(str(folder))
     except FileNotFoundError:
@@ -220,13 +223,37 @@ def image_folder(folder: Path):
     return images
 
 
+def check_tree(folder: Path) -> None:
+    """What torchvision's ImageFolder walks must be a tree of regular files: a symbolic link
+    back to a folder above would count its images again and again, and a FIFO named like an
+    image would hang the read."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    seen: set[str] = set()
+    for here, _, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            raise DataError(
+                f"{here} is {real} again (a symbolic link loop, or two links to one folder): "
+                "its images would count more than once; remove the link"
+            )
+        seen.add(real)
+        for name in files:
+            path = Path(here) / name
+            if name.lower().endswith(IMG_EXTENSIONS) and not path.is_file():
+                raise DataError(f"{path} is not a regular file (a FIFO or a device?)")
+
+
 def _images_to_split(folder, image_size: int | None) -> Split:
+    from PIL import Image
     from torchvision.transforms.functional import pil_to_tensor, resize
 
     images, sizes = [], set()
     for path, _ in folder.samples:
         try:
-            image = pil_to_tensor(folder.loader(path))
+            with warnings.catch_warnings():  # a decompression bomb is an error, not a warning
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = pil_to_tensor(folder.loader(path))
         except Exception as exc:
             raise DataError(f"cannot read image {path}: {exc}") from exc
         if image_size is not None:

@@ -29,6 +29,7 @@ from resnet.core.device import device_problem, resolve_device
 from resnet.core.launcher_config import LauncherConfig, launcher_keys
 from resnet.core.precision import AUTO, concrete_precision
 from resnet.core.tune_config import RANGE_EXAMPLE, ParamRange, TuneConfig
+from resnet.paths import READ_FILE, PathError, checked
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
 SWEEP_KEYS = {
@@ -50,12 +51,14 @@ def preset_names() -> list[str]:
 
 
 def preset_path(name_or_path: str) -> Path:
-    path = PRESET_DIR / f"{name_or_path}.toml"
-    if path.is_file():
-        return path
+    if name_or_path in preset_names():
+        return PRESET_DIR / f"{name_or_path}.toml"
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.is_file():
-        return path
+    if path.suffix == ".toml":
+        try:
+            return checked(path, READ_FILE, "--preset")
+        except PathError as exc:
+            raise ConfigError(str(exc)) from None
     allowed = ", ".join(preset_names())
     raise ConfigError(f"unknown preset {name_or_path!r} (allowed: {allowed}, or a .toml file)")
 

@@ -12,6 +12,7 @@ import functools
 import typing
 from dataclasses import dataclass
 
+from resnet.core.bounds import MAX_TRIALS
 from resnet.core.config import CELL_FIELDS, NON_IDENTITY_FIELDS, ConfigError, RunConfig
 
 PRUNERS = ("median", "hyperband", "none")
@@ -73,11 +74,6 @@ def range_problem(r: ParamRange) -> str | None:
     if fields[r.name] is int and not all(float(v).is_integer() for v in (r.low, r.high)):
         return f"{where}: {r.name} is an integer, so low and high must be whole numbers"
     return None
-
-
-# Trials per study: the paper-sized tuning is 16; a study of millions is a typo that would
-# fill memory with Optuna's trial objects before the first one trains.
-MAX_TRIALS = 10_000
 
 
 @dataclass(frozen=True)

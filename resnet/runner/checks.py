@@ -4,7 +4,6 @@ written: each failure is a `SetupError` whose message is the one line the user s
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -15,9 +14,20 @@ from optuna.storages.journal._storage import JournalOperation
 from resnet.core.config import SweepConfig
 from resnet.core.data import Dataset
 from resnet.core.train import batch_problem
+from resnet.paths import (
+    READ_FOLDER,
+    WRITE_FILE,
+    WRITE_FOLDER,
+    is_missing,
+    name_problem,
+    path_problem,
+    shown,
+)
 from resnet.runner.storage import is_database, open_storage
 from resnet.runner.tuning import study_name
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
+from resnet.tracking.client import answering_quickly
+from resnet.tracking.database import sqlite_problem
 from resnet.tracking.store import Store, sqlite_path
 
 JOURNAL_OPERATIONS = {operation.value for operation in JournalOperation}  # Optuna's op codes
@@ -28,41 +38,49 @@ class SetupError(ValueError):
 
 
 def folder_problem(folder: Path) -> str | None:
-    """Why files cannot be written in `folder` (a file stands there, or the nearest folder
-    that exists is not writable), else None."""
-    folder = folder.resolve()
-    if folder.exists() and not folder.is_dir():
-        return f"{folder} is a file"
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} is not writable"
-    return None
+    """Why files cannot be written in `folder` (a file stands there, its name is too long, or
+    the nearest folder that exists is not writable), else None."""
+    problem = path_problem(folder, WRITE_FOLDER)
+    return None if problem is None else f"{shown(folder)}: {problem}"
 
 
 def check_writable(uri: str) -> None:
-    """A local store's folder (runs, artifacts, checkpoints) must be a folder we can write."""
+    """A local store must be a new file or an MLflow store, in a folder (runs, artifacts,
+    checkpoints) we can write."""
     db = sqlite_path(uri)
     problem = folder_problem(db.parent) if db is not None else None
     if problem is not None:
         raise SetupError(
-            f"{problem}; the MLflow store and checkpoints need a writable folder "
-            "there (or give --tracking-uri)"
+            f"tracking URI {masked(shown(uri))!r}: {problem}; the MLflow store and checkpoints "
+            "need a writable folder there (or give another --tracking-uri)"
         )
+    problem = sqlite_problem(uri, writes=True)
+    if problem is not None:
+        raise SetupError(f"tracking URI {masked(shown(uri))!r} cannot be used: {problem}")
 
 
 def check_checkpoint_dir(folder: Path | None) -> None:
     problem = folder_problem(folder) if folder is not None else None
     if problem is not None:
-        raise SetupError(f"--checkpoint-dir: {problem}; a writable folder is needed there")
+        raise SetupError(f"--checkpoint-dir {problem}; a writable folder is needed there")
+
+
+def check_data_dir(folder: Path) -> None:
+    """A data folder to read; a missing one is left to the loader (a download makes it, or
+    it says where the data set was looked for)."""
+    problem = name_problem(folder)
+    if problem is None and not is_missing(folder):
+        problem = path_problem(folder, READ_FOLDER)
+    if problem is not None:
+        raise SetupError(f"--data-dir {shown(folder)}: {problem}")
 
 
 def check_journal_file(path: Path) -> None:
     """A journal path we can create, or an Optuna journal already there (a cut last line
     repaired): never a user's other file, which the journal would append to."""
-    if path.is_dir() or any(p.exists() and not p.is_dir() for p in path.parents):
-        raise SetupError(f"--storage {path}: a journal file is needed there")
-    if path.exists() and not path.is_file():
-        raise SetupError(f"--storage {path}: a journal file is needed there, not a device or pipe")
+    problem = path_problem(path, WRITE_FILE)
+    if problem is not None:
+        raise SetupError(f"--storage {shown(path)}: {problem}; a journal file is needed there")
     if path.exists():
         check_journal_records(path)
     folder = next(p for p in path.parents if p.exists())  # made later where missing
@@ -152,22 +170,14 @@ def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
 def open_store(uri: str, checkpoints: Path | None = None) -> Store:
     """The MLflow store, read once so that a bad URI is one line of error, not a traceback
     (its folder is checked with `check_writable` before any data is loaded)."""
-    quick_failure = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-    saved = {k: os.environ.get(k) for k in quick_failure}
-    os.environ.update(quick_failure)
     try:
         problem = database_problem(uri) if is_database_url(uri) else None  # MLflow would retry
         if problem is None:
-            store = Store(uri, checkpoints)
-            store.check()
+            with answering_quickly():
+                store = Store(uri, checkpoints)
+                store.check()
     except Exception as exc:
         problem = first_line(exc).split(". ")[0]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     if problem is not None:
         raise SetupError(
             f"tracking URI {masked(uri)!r} cannot be opened ({problem}); "

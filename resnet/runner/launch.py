@@ -21,6 +21,7 @@ from resnet.core.tune_config import space_problem
 from resnet.runner.checks import (
     SetupError,
     check_checkpoint_dir,
+    check_data_dir,
     check_fits,
     check_storage,
     check_studies_exist,
@@ -102,6 +103,7 @@ def check_job(job: SweepJob) -> Ready:
     check_storage(job.stores.storage)
     check_tuning(job)
     placements = None if job.launcher.cluster else placements_for(job)
+    check_data_dir(Path(job.sweep.cells()[0].data_dir))
     dataset = load_data(job.sweep.cells()[0])
     check_fits(job.sweep, dataset)
     store = open_store(job.stores.tracking_uri, job.stores.checkpoints)

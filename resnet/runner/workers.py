@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
+from resnet.core.bounds import MAX_PROCESSES
 from resnet.runner.cell_queue import CellQueue
 from resnet.runner.storage import POLL_SECONDS
 from resnet.runner.worker import COMMAND
@@ -54,8 +55,8 @@ class Placement:
 def plan(workers: int, device: str, gpus: list[int], cores: int, jobs_per_gpu: int | None):
     """One placement per worker: round-robin over the GPUs, at most `jobs_per_gpu` on each; on
     CPU, the cores split evenly."""
-    if workers < 1:
-        raise PlacementError(f"--workers must be at least 1, got {workers}")
+    if not 1 <= workers <= MAX_PROCESSES:
+        raise PlacementError(f"--workers must be in [1, {MAX_PROCESSES}], got {workers}")
     threads = max(1, cores // workers)
     if device != "cuda":
         if jobs_per_gpu is not None:

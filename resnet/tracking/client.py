@@ -46,6 +46,24 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 @contextmanager
+def answering_quickly() -> Iterator[None]:
+    """An MLflow server must answer within the database connect timeout, without MLflow's
+    retries (minutes of them by default), inside the block: the first look at a store says at
+    once that it is unreachable."""
+    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    saved = {key: os.environ.get(key) for key in quick}
+    os.environ.update(quick)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
 def fluent_uri(uri: str) -> Iterator[None]:
     """MLflow's module-level functions (log_model) write to this URI inside the block; the
     global URI and MLFLOW_TRACKING_URI, which child processes inherit, are as before after it."""
