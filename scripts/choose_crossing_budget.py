@@ -34,7 +34,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.collect import CollectError, collect  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+
 from analysis.markdown import markdown_table  # noqa: E402
 from resnet.tracking.schema import DEFAULT_TRACKING_URI, Metric, Tag  # noqa: E402
 
@@ -69,17 +70,22 @@ def train(iterations: int, uri: str) -> None:
 
 
 def final_errors(iterations: int, uri: str) -> dict:
-    """Each net's final training error (%) on the rule's seed, from its finished, stable runs
-    (a net missing here was not trained, is unfinished or trained unstably)."""
-    try:
-        cells = collect(experiment_name(iterations), uri).cells
-    except CollectError:
+    """Each net's final training error (%) on the rule's seed, from its FINISHED, stable run in
+    the candidate's experiment, whichever sweep trained it (a net missing here was not trained,
+    is unfinished or trained unstably)."""
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(experiment_name(iterations))
+    if experiment is None:
         return {}
-    stable = cells.get(Tag.STABLE, pd.Series("false", index=cells.index)) == "true"
-    done = cells[(cells["status"] == "finished") & (cells["seed"] == SEED) & stable]
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.{Tag.KIND} = 'cell' and tags.{Tag.SEED} = '{SEED}' and "
+        f"tags.{Tag.STABLE} = 'true' and attributes.status = 'FINISHED'",
+    )
     return {
-        (row.arch, int(row.depth)): 100 * getattr(row, Metric.TRAIN_ERROR)
-        for row in done.itertuples()
+        (run.data.tags[Tag.ARCH], int(run.data.tags[Tag.DEPTH])): 100
+        * run.data.metrics[Metric.TRAIN_ERROR]
+        for run in runs
     }
 
 

@@ -47,8 +47,26 @@ def crossing(shallow: pd.Series, deep: pd.Series) -> int | None:
 
 
 def figure(nets: dict[tuple[str, int], pd.Series], at: int | None, epoch: float) -> Figure:
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.subplots()
+    """The four curves above; below, each arch's deep-minus-shallow gap, where a crossing is
+    a sign change that the top panel's scale hides."""
+    fig = Figure(figsize=(7, 6), layout="constrained")
+    ax, gaps = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    draw_curves(ax, nets, at, epoch)
+    for arch, style in (("plain", "--"), ("residual", "-")):
+        gap = nets[arch, DEEP] - nets[arch, SHALLOW]
+        gaps.plot(gap.index, gap.values, style, color="black", label=f"{arch}: {DEEP} - {SHALLOW}")
+    gaps.axhline(0, color="grey", lw=0.8)
+    if at is not None:
+        gaps.axvline(at, color="grey", lw=0.8)
+    gaps.set_ylim(-3, 8)
+    gaps.set_xlabel("iteration")
+    gaps.set_ylabel("gap (points)")
+    gaps.grid(alpha=0.3)
+    gaps.legend(fontsize=8)
+    return fig
+
+
+def draw_curves(ax, nets: dict[tuple[str, int], pd.Series], at: int | None, epoch: float) -> None:
     colours = {SHALLOW: "tab:orange", DEEP: "tab:red"}
     for (arch, depth), curve in nets.items():
         style = "--" if arch == "plain" else "-"
@@ -60,12 +78,10 @@ def figure(nets: dict[tuple[str, int], pd.Series], at: int | None, epoch: float)
             (at, ax.get_ylim()[1] * 0.9),
             fontsize=8,
         )
-    ax.set_xlabel("iteration")
     ax.set_ylabel("training error (%)")
     ax.set_ylim(0, None)
     ax.grid(alpha=0.3)
     ax.legend()
-    return fig
 
 
 def main() -> int:

@@ -29,14 +29,17 @@ def clean_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def start_server(options: list[str], log: Path, cwd: Path | None = None, env=None) -> Iterator[str]:
-    """`mlflow server OPTIONS` on a free port, without MLflow's job runner (processes for
-    GenAI jobs that no sweep uses); yields its URL once it answers, and stops it at the end."""
-    port = free_port()
+def start_server(
+    options: list[str], log: Path, cwd: Path | None = None, env=None, port: int | None = None
+) -> Iterator[str]:
+    """`mlflow server OPTIONS` on `port` (else a free one), without MLflow's job runner
+    (processes for GenAI jobs that no sweep uses); yields its URL once it answers, and stops it
+    at the end."""
+    port = port or free_port()
     env = (env or clean_env()) | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     command = [str(Path(sys.executable).parent / "mlflow"), "server", *options]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with log.open("w") as out:
+    with log.open("a") as out:
         process = subprocess.Popen(
             command,
             cwd=cwd,

@@ -6,6 +6,7 @@ FAILED with the reason, and the rerun logs what is missing without training the 
 
 import errno
 import os
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ import optuna
 import pytest
 from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
+import resnet.core.checkpoint as checkpoint_module
 import resnet.core.train as train_module
 import resnet.runner.storage as storage_module
 from resnet.cli.sweep import main
@@ -185,3 +187,75 @@ def test_a_journal_whose_last_record_was_cut_is_repaired_and_nothing_is_lost(wor
     assert finished == ["plain-8-s0", "residual-8-s0", "sweep-smoke"]
     assert len(runs) == 3
     assert main(ARGV) == 0  # and the folder stays usable
+
+
+# Three checkpoints a cell (every 20 of 60 iterations), of about 660 kB each: a 1 MiB disk takes
+# the first, and runs full while writing the second beside it.
+FULL_DISK_ARGV = [*ARGV[:-1], "60"]
+SMALL_DISK = "1m"
+
+
+class SmallDisk:
+    """A 1 MiB tmpfs for the checkpoints, where the machine lets us mount one; else the same
+    failure injected: the second checkpoint's write ends in ENOSPC. `grow` frees the disk."""
+
+    def __init__(self, folder: Path, monkeypatch: pytest.MonkeyPatch):
+        self.folder, self.mounted = folder, False
+        folder.mkdir()
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK}", "tmpfs", str(folder)]
+        if os.geteuid() == 0:
+            self.mounted = subprocess.run(mount, capture_output=True).returncode == 0
+        if not self.mounted:
+            self.inject(monkeypatch)
+
+    def inject(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real, self.full = checkpoint_module.save_atomic, True
+
+        def save_atomic(path, state):
+            if self.full and path.exists():
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            real(path, state)
+
+        monkeypatch.setattr(checkpoint_module, "save_atomic", save_atomic)
+
+    def grow(self) -> None:
+        if self.mounted:
+            remount = ["mount", "-o", "remount,size=64m", str(self.folder)]
+            subprocess.run(remount, check=True)
+        self.full = False
+
+    def remove(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", str(self.folder)], check=True)
+
+
+def test_a_disk_that_fills_mid_cell_stops_in_one_line_and_the_rerun_resumes(
+    store_workdir, monkeypatch, capsys
+):
+    disk = SmallDisk(store_workdir / "small-disk", monkeypatch)
+    argv = [*FULL_DISK_ARGV, "--checkpoint-dir", str(disk.folder)]
+    try:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        (line,) = [line for line in err.splitlines() if "the disk refused a write" in line]
+        assert "No space left on device" in line and "rerun the same command" in line
+        client, sweep, cells = runs_of(store_workdir)
+        assert sweep.info.status == "FAILED"
+        assert "No space left" in sweep.data.tags["failure_reason"]
+        (stopped,) = cells.values()  # the first cell: the sweep stopped at once
+        assert stopped.info.status == "KILLED"
+        (checkpoint,) = [p for p in disk.folder.rglob("*") if p.is_file()]  # no partial left
+        assert load(checkpoint)["iteration"] == 20
+
+        disk.grow()
+        assert main(argv) == 0
+        resumed = f"resuming run {stopped.info.run_id} from its checkpoint"
+        assert resumed in capsys.readouterr().err
+        client, sweep, cells = runs_of(store_workdir)
+        assert sweep.info.status == "FINISHED"
+        assert {r.info.status for r in cells.values()} == {"FINISHED"}
+        steps = [m.step for m in client.get_metric_history(stopped.info.run_id, "train_loss")]
+        assert steps == sorted(set(steps)) and steps[-1] == 60  # each step logged once
+    finally:
+        disk.remove()

@@ -301,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(INTERRUPTED, file=sys.stderr)
         return 130
     finish(args, ready.job, result)
-    return 1 if result.crashed else 0
+    return 1 if result.crashed or result.halted else 0
 
 
 def detached(args: argparse.Namespace, ready: Ready, submitted: Submitted) -> int:
@@ -324,7 +324,9 @@ def finish(args: argparse.Namespace, job: SweepJob, result: SweepResult) -> None
         print(
             f"Browse the tuning studies ({DASHBOARD_URL}): {dashboard_command(job.stores.storage)}"
         )
-    if not args.no_report:
+    if result.halted is not None:
+        print("The report is written when a rerun has finished the sweep.")
+    elif not args.no_report:
         from analysis.report import report_after_sweep  # the analysis's imports, only here
 
         report_after_sweep(job.sweep.experiment_name, job.stores.tracking_uri, result.parent_run_id)

@@ -8,6 +8,7 @@ with torch.load(weights_only=True).
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,17 @@ def checkpoint_path(folder: Path, run_id: str) -> Path:
 def save_atomic(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with partial.open("wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    buffer = io.BytesIO()  # in memory first: a full disk is then the write's OSError (ENOSPC)
+    torch.save(state, buffer)
+    try:
+        with partial.open("wb") as f:
+            f.write(buffer.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # the old checkpoint stays whole, and the disk no fuller
+        raise
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@ by this process alone or by `--workers N` processes that it starts and waits for
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -39,12 +40,14 @@ from resnet.runner.slurm import (
     tasks_for,
 )
 from resnet.runner.storage import is_database
-from resnet.runner.sweep import SweepOptions, SweepResult, prepare_sweep, run_sweep
+from resnet.runner.sweep import SweepOptions, SweepResult, crashed, prepare_sweep, run_sweep
 from resnet.runner.worker import Stores, WorkerSpec, worker_options
 from resnet.runner.workers import Placement, PlacementError, plan, run_workers, still_busy
+from resnet.tracking.client import answering_quickly
+from resnet.tracking.failures import store_failure
 from resnet.tracking.liveness import lease
 from resnet.tracking.schema import Tag
-from resnet.tracking.store import Store
+from resnet.tracking.store import Store, SweepRun
 
 # What a job refuses before any compute, each with its one line.
 BAD_INPUT = (SetupError, PlacementError)
@@ -220,8 +223,24 @@ def launch_sweep(ready: Ready) -> SweepResult | None:
     if interrupted:
         sweep_run.finish(rows, status="KILLED")
         return None
-    sweep_run.finish(rows)
-    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
+    failure = close_sweep_run(sweep_run, rows)
+    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows, failure)
+
+
+def close_sweep_run(sweep_run: SweepRun, rows: list[dict]) -> str | None:
+    """Close the sweep's run once its workers are done; when the store has failed under them
+    (each worker said so already), one line, and the run is left to the rerun, which takes the
+    sweep over. Returns that failure, if any."""
+    try:
+        with answering_quickly() if crashed(rows) else contextlib.nullcontext():
+            sweep_run.finish(rows)
+    except Exception as exc:
+        failure = store_failure(exc)
+        if failure is None:
+            raise
+        print(f"the sweep's run is not closed: {failure}; the rerun closes it", file=sys.stderr)
+        return failure
+    return None
 
 
 def launch_on_cluster(ready: Ready) -> SweepResult | Submitted | None:

@@ -46,6 +46,8 @@ from resnet.runner.storage import (
     requeue_dead_owners,
 )
 from resnet.runner.tuning import StudyRunner
+from resnet.tracking.client import answering_quickly
+from resnet.tracking.failures import store_failure
 from resnet.tracking.liveness import owner_alive
 from resnet.tracking.schema import RESPONSES_FILE, Artifact, Metric, Tag
 from resnet.tracking.store import (
@@ -63,12 +65,13 @@ NOT_LOGGED = "artifacts not logged"  # the row status of a cell whose artifacts 
 
 
 class SweepHalted(Exception):
-    """The store refused a trained cell's artifacts: the sweep stops (said on stderr already),
-    with the cell's summary row."""
+    """The store refused a trained cell's artifacts, or failed underneath it (a server that
+    stopped answering, a full disk): the sweep stops (said on stderr already), with the cell's
+    summary row. `store_down`: the store itself may not take the sweep run's closing."""
 
-    def __init__(self, reason: str, cell_row: dict):
+    def __init__(self, reason: str, cell_row: dict, store_down: bool = False):
         super().__init__(reason)
-        self.reason, self.row = reason, cell_row
+        self.reason, self.row, self.store_down = reason, cell_row, store_down
 
 
 @dataclass
@@ -76,6 +79,7 @@ class SweepResult:
     experiment_id: str
     parent_run_id: str
     rows: list[dict[str, Any]]
+    halted: str | None = None  # why the sweep stopped before its cells were done
 
     @property
     def crashed(self) -> list[dict[str, Any]]:
@@ -409,6 +413,9 @@ class SweepWorker:
             kept = row(config, NOT_LOGGED, cell.run_id, {}, note=f"{exc}; kept in its checkpoint")
             raise SweepHalted(str(exc), kept) from exc
         except Exception as exc:  # a crash in one cell must not end the sweep
+            failure = store_failure(exc)
+            if failure is not None:  # not the cell's: every cell would meet it
+                raise halted_by(failure, cell, config) from exc
             traceback.print_exc(file=sys.stderr)
             reason = f"{type(exc).__name__}: {exc}"
             cell.fail(reason)
@@ -425,6 +432,21 @@ class SweepWorker:
         cell.log_datasets(self.dataset)
         with cell.system_metrics(self.options.system_metrics):
             return train(config, self.dataset, cell, self.options.progress, supervision=watch)
+
+
+def halted_by(failure: str, cell: CellRun, config: RunConfig) -> SweepHalted:
+    """The sweep's stop when what keeps the runs failed under a cell: one line, and the run
+    KILLED where the store still takes it (else a rerun finds it RUNNING with its owner gone);
+    either way the rerun resumes it from its last checkpoint."""
+    print(
+        f"{config.name}: {failure}; the sweep stops here: rerun the same command once that is "
+        "fixed, and this cell resumes from its last checkpoint",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(Exception), answering_quickly():  # the store may be what failed
+        cell.fail(f"stopped: {failure}", "KILLED")
+    stopped = row(config, "stopped", cell.run_id, {}, note=failure)
+    return SweepHalted(failure, stopped, store_down=True)
 
 
 def record_grid_params(trial, grid: SweepConfig) -> None:
@@ -471,6 +493,18 @@ def new_cell_run(sweep_run: SweepRun, config: RunConfig, attempt: Attempt) -> Ce
     return CellRun(sweep_run, config, extra_tags=attempt.tags)
 
 
+def stopped(halted: SweepHalted, sweep_run: SweepRun, rows: list[dict], join: bool):
+    """The result of a sweep that stopped early, its run FAILED with why where the store
+    still takes it (a store that is down leaves it to the rerun, which takes the sweep over)."""
+    if not join:
+        with (
+            contextlib.suppress(Exception) if halted.store_down else contextlib.nullcontext(),
+            answering_quickly() if halted.store_down else contextlib.nullcontext(),
+        ):
+            sweep_run.finish(rows, status="FAILED", reason=f"stopped: {halted.reason}")
+    return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows, halted.reason)
+
+
 def run_sweep(
     sweep: SweepConfig,
     store: Store,
@@ -491,10 +525,19 @@ def run_sweep(
             worker.tune()
         worker.work()
     except SweepHalted as halted:  # said on stderr; the cells not done are the rerun's
-        rows = queue.rows(cells, started)
-        if not o.join:
-            sweep_run.finish(rows, status="FAILED", reason=f"stopped: {halted.reason}")
-        return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
+        return stopped(halted, sweep_run, queue.rows(cells, started), o.join)
+    except Exception as exc:
+        failure = store_failure(exc)  # met outside a cell's training: between cells, say
+        if failure is None:
+            if not o.join:
+                sweep_run.finish(queue.rows(cells, started), status="FAILED")
+            raise
+        print(
+            f"{failure}; the sweep stops here: rerun the same command once that is fixed",
+            file=sys.stderr,
+        )
+        halted = SweepHalted(failure, {}, store_down=True)
+        return stopped(halted, sweep_run, queue.rows(cells, started), o.join)
     except BaseException as exc:
         if not o.join:
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"

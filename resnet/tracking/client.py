@@ -25,10 +25,22 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
 
 
+# MLflow's own defaults retry a request 7 times with backoff up to 2 minutes each: a server that
+# died mid-sweep left the sweep silent for many minutes. These ride out a restart (about 15 s of
+# retries) and then fail, so the sweep stops in one line; a user's own settings win.
+HTTP_RETRIES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+
+
 def mlflow_client(uri: str) -> MlflowClient:
     """A client of this tracking URI; a SQLite one is opened under the lock of its folder."""
     db = sqlite_path(uri)
     if db is None:
+        if uri.startswith(("http://", "https://")):
+            bound_http_retries()
         return MlflowClient(tracking_uri=uri)
     with folder_lock(db.parent):
         return MlflowClient(tracking_uri=uri)
@@ -45,12 +57,18 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(descriptor)  # releases the lock
 
 
+def bound_http_retries() -> None:
+    for name, value in HTTP_RETRIES.items():
+        os.environ.setdefault(name, value)  # the workers a sweep starts inherit them
+
+
 @contextmanager
 def answering_quickly() -> Iterator[None]:
     """An MLflow server must answer within the database connect timeout, without MLflow's
     retries (minutes of them by default), inside the block: the first look at a store says at
     once that it is unreachable."""
     quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    bound_http_retries()  # what holds after the block
     saved = {key: os.environ.get(key) for key in quick}
     os.environ.update(quick)
     try:

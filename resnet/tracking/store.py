@@ -464,7 +464,9 @@ class CellRun:
         if not enabled:
             yield
             return
-        logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)  # no INFO lines
+        # No INFO lines, and no warning with a traceback for each sample a dead server refused:
+        # the sweep says that in one line.
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.ERROR)
         monitor = SystemMetricsMonitor(
             self.run_id, resume_logging=self.resumed, tracking_uri=self.store.client_uri
         )
