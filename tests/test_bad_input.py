@@ -446,3 +446,38 @@ def test_folders_the_user_cannot_read_are_one_line_each(store_workdir):
         assert code == 2 and err.count("\n") == 1 and err.startswith(f"{prog}: error: "), err
         assert expected in err, (argv, err)
     assert fingerprint(store_workdir) == before
+
+
+ENVIRONMENT_CASES = [  # MLFLOW_TRACKING_URI, what the one line must say
+    (f"sqlite:///{LONG}.db", TOO_LONG),
+    ("sqlite://", "an in-memory store is lost"),
+    ("sqlite:///otherapp.db", "another application's tables"),
+]
+
+
+@pytest.mark.parametrize("command", ["sweep", "report"])
+@pytest.mark.parametrize(("uri", "expected"), ENVIRONMENT_CASES)
+def test_a_bad_store_in_the_environment_is_one_line_too(
+    command, uri, expected, store_workdir, monkeypatch, capsys
+):
+    make_files(store_workdir)
+    before = fingerprint(store_workdir)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    prog, run = COMMANDS[command]
+    assert run(["--experiment", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{prog}: error: ") and expected in err, err
+    assert fingerprint(store_workdir) == before
+
+
+def test_an_image_above_the_decompression_limit_is_one_line(store_workdir, monkeypatch, capsys):
+    for part, cls in itertools.product(("train", "test"), ("cat", "dog")):
+        (store_workdir / "images" / part / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(store_workdir / "images" / part / cls / "a.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40)  # the 8x8 images hold 64: PIL warns
+    before = fingerprint(store_workdir)
+    _, run = COMMANDS["sweep"]
+    assert run(["--dataset", "imagefolder", "--data-dir", "images", "--image-size", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read image" in err and "exceeds limit" in err, err
+    assert fingerprint(store_workdir) == before
