@@ -118,13 +118,12 @@ def stat_problem(exc: OSError) -> str:
 
 
 def kind_problem(mode: int, need: Need) -> str | None:
-    wanted = "a folder" if need.folder else "a file"
     if stat.S_ISDIR(mode):
         return None if need.folder else "is a folder, not a file"
     if stat.S_ISREG(mode):
         return "is a file, not a folder" if need.folder else None
     kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
-    return f"is {kind}, not {wanted if need.folder else 'a regular file'}"
+    return f"is {kind}, not {'a folder' if need.folder else 'a regular file'}"
 
 
 def access_problem(path: Path, need: Need) -> str | None:
