@@ -448,8 +448,11 @@ def test_analysis_never_imports_the_training_code():
     expected = [
         "resnet",
         "resnet.command_line",
+        "resnet.paths",
         "resnet.tracking",
         "resnet.tracking.address",
+        "resnet.tracking.client",
+        "resnet.tracking.database",
         "resnet.tracking.schema",
     ]
     assert out.stdout.strip() == str(expected)

@@ -14,19 +14,28 @@ MAX_PARAMS = 7
 # What each layer may import (besides itself); see the layout map in docs/CONTRIBUTING.md.
 ALLOWED = {
     "resnet.command_line": set(),
-    "resnet.core": set(),
-    "resnet.tracking": {"resnet.core"},
-    "resnet.runner": {"resnet.core", "resnet.tracking"},
+    "resnet.paths": set(),
+    "resnet.core": {"resnet.paths"},
+    "resnet.tracking": {"resnet.core", "resnet.paths"},
+    "resnet.runner": {"resnet.core", "resnet.tracking", "resnet.paths"},
     "resnet.bench": {"resnet.core", "resnet.tracking", "resnet.runner"},
     "resnet.cli": {
         "resnet.command_line",
+        "resnet.paths",
         "resnet.core",
         "resnet.tracking",
         "resnet.runner",
         "resnet.bench",
         "analysis",
     },
-    "analysis": {"resnet.command_line", "resnet.tracking.schema", "resnet.tracking.address"},
+    "analysis": {
+        "resnet.command_line",
+        "resnet.paths",
+        "resnet.tracking.schema",
+        "resnet.tracking.address",
+        "resnet.tracking.client",
+        "resnet.tracking.database",
+    },
     "experiments": {"resnet.cli", "resnet.core.startup"},
     "scripts": {"resnet.core", "resnet.tracking", "resnet.runner", "analysis"},
 }

@@ -306,7 +306,7 @@ def test_a_worker_is_left_alone_while_cells_wait_or_run(monkeypatch):
     "argv, expected",
     [
         (["--workers", "0"], "--workers must be in [1, 256], got 0"),
-        (["--checkpoint-dir", "a-file"], "a-file is a file; a writable folder is needed"),
+        (["--checkpoint-dir", "a-file"], "a-file: is a file, not a folder; a writable folder"),
         (["--jobs-per-gpu", "2", "--device", "cpu"], "--jobs-per-gpu needs GPUs"),
         (["--jobs-per-gpu", "0"], "--jobs-per-gpu must be at least 1"),
         (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "nobody@127.0.0.1"),
