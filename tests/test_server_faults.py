@@ -20,7 +20,7 @@ from services import AUTH_CONFIG, new_password
 REPO = Path(__file__).resolve().parents[1]
 SPECIAL = "/@ %:"  # in a URI, each of these broke the masking of a password by pattern
 SWEEP = [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"]
-SWEEP += ["--no-progress", "--no-report", "--depths", "8", "--iterations", "100", "--workers", "2"]
+SWEEP += ["--no-progress", "--no-report", "--depths", "8", "--iterations", "60", "--workers", "2"]
 # A user's own retry settings win over the sweep's (about 15 s of retries a process): one quick
 # retry keeps the test short.
 QUICK_RETRIES = {
