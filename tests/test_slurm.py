@@ -28,7 +28,7 @@ CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
 SWEEP = [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"]
 FINAL = ("train_error", "val_error", "test_error", "train_loss")
 # Cells longer than the smoke preset's 60 iterations: a task is caught well before a cell's end
-LONGER = ["--iterations=160"]
+LONGER = ["--iterations=120"]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -545,76 +544,3 @@ def test_a_worker_awake_after_a_stall_learns_at_once_that_its_cell_was_taken_ove
         time.sleep(1.5)  # stalled: past the stall limit and the grace period
         requeue_dead_owners(queue.study)  # another worker takes the cell over
         assert claim.lost()  # the first step after waking up stops the cell
-
-
-class CommandLines:
-    """Every process's command line on this machine, read from /proc every few milliseconds
-    while the block runs, plus each worker's as the launcher starts it: what `ps` shows to
-    every user of the machine."""
-
-    def __init__(self, monkeypatch):
-        self.seen: dict[int, bytes] = {}
-        self.workers: list[bytes] = []
-        self.running = False
-        real = subprocess.Popen
-        spy = self
-
-        class Spied(real):  # every process the launcher starts: the command it is given
-            def __init__(self, args, *rest, **kwargs):
-                spy.workers.append("\0".join(map(str, args)).encode())
-                super().__init__(args, *rest, **kwargs)
-
-        monkeypatch.setattr(workers.subprocess, "Popen", Spied)
-
-    def scan(self) -> None:
-        while self.running:
-            for entry in Path("/proc").glob("[0-9]*/cmdline"):
-                with contextlib.suppress(OSError):
-                    self.seen[int(entry.parent.name)] = entry.read_bytes()
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self.running = True
-        self.thread = threading.Thread(target=self.scan, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.running = False
-        self.thread.join()
-
-
-@pytest.mark.heavy(40)
-@pytest.mark.xdist_group("postgres")
-def test_no_password_is_on_any_workers_command_line(
-    workdir, postgres, mlflow_server, monkeypatch, capsys
-):
-    # Both passwords where docs/WORKERS.md puts them, the environment (an address that holds
-    # one is refused): the launcher's workers inherit them, and none is on a command line.
-    assert postgres.password, "this test needs a database that asks for a password"
-    storage = f"{postgres.url}/optuna"
-    host = mlflow_server.url.split("://", 1)[1]
-    tracking = f"http://{mlflow_server.username}@{host}"  # the user may stay in the address
-    monkeypatch.setenv("PGPASSWORD", postgres.password)
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", mlflow_server.password)
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-    argv = [*SMOKE, "--depths", "8", "--iterations", "20", "--workers", "2"]
-    argv += ["--storage", storage, "--tracking-uri", tracking, "--experiment", "no-password"]
-    with CommandLines(monkeypatch) as lines:
-        assert main(argv) == 0, capsys.readouterr().err
-    started = [w for w in lines.workers if b"resnet.runner.worker" in w]
-    assert len(started) == 2, lines.workers  # (and any other process it started, checked too)
-    seen = [*lines.workers, *lines.seen.values()]
-    for password in (postgres.password, mlflow_server.password):
-        assert not [line for line in seen if password.encode() in line]
-    out, err = capsys.readouterr()
-    assert postgres.password not in out + err and mlflow_server.password not in out + err
-    for name, value in mlflow_server.env().items():
-        monkeypatch.setenv(name, value)  # this test's own client
-    client = MlflowClient(mlflow_server.url)
-    experiment = client.get_experiment_by_name("no-password").experiment_id
-    cells = [r for r in client.search_runs([experiment]) if r.data.tags.get("kind") == "cell"]
-    assert sorted(r.info.run_name for r in cells if r.info.status == "FINISHED") == [
-        "plain-8-s0",
-        "residual-8-s0",
-    ]
