@@ -15,7 +15,11 @@ from resnet.core.config import SweepConfig
 DATA = Path(__file__).parent / "data" / "measured"
 README_RUNS = Path(__file__).parents[1] / "docs" / "quick-study" / "cells.csv"
 NINE_SEEDS = README_RUNS.with_name("cells-seeds-0-8.csv")
-MEASURED = [DATA / "quick-bf16-xeon-amx-seeds012.csv", DATA / "quick-fp32-xeon-amx-seed0.csv"]
+MEASURED = [
+    DATA / "quick-bf16-xeon-amx-seeds012.csv",
+    DATA / "quick-fp32-xeon-amx-seed0.csv",
+    DATA / "quick-fp32-epyc-zen3-seed0.csv",
+]
 
 
 def cells_of(finals: dict) -> pd.DataFrame:
@@ -43,6 +47,7 @@ RESIDUAL_OUTCOMES = [
     (MEASURED[0], "first", Outcome.NO_DEGRADATION),
     (MEASURED[0], "all", Outcome.NO_DEGRADATION),
     (MEASURED[1], "first", Outcome.NO_DEGRADATION),
+    (MEASURED[2], "first", Outcome.NO_DEGRADATION),
     (README_RUNS, "first", Outcome.NO_DEGRADATION),
     (README_RUNS, "all", Outcome.INCONCLUSIVE),
     (NINE_SEEDS, "all", Outcome.NO_DEGRADATION),  # the seeds the inconclusive verdict asked for
