@@ -46,6 +46,8 @@ def make_files(tmp: Path) -> None:
         "type.toml": '[train]\niterations = "many"\n',
         "launcher.toml": '[launcher]\nkind = "slurm"\nqueue = "long"\n',
         "tasks.toml": '[launcher]\ntasks = "many"\n',
+        "inject.toml": f'[launcher]\nkind = "slurm"\nsbatch = [{json.dumps(INJECTION)}]\n',
+        "managed.toml": '[launcher]\nkind = "slurm"\nsbatch = ["output=/etc/passwd"]\n',
         "big.toml": "[data]\nimage_size = 5000\n",
         "trials.toml": "[tune]\ntrials = 1000000000\n",
     }
@@ -98,6 +100,10 @@ MANY_MILESTONES = ",".join(str(i) for i in range(1, 2000))
 DEPTHS_20 = ",".join(str(6 * n + 2) for n in range(1, 21))  # 8 ... 122
 SEEDS_300 = ",".join(str(i) for i in range(300))
 TOO_LONG = "bytes long; the file system allows at most 255"
+# A newline ends the job script's `#SBATCH --qos='x` line and `#` comments out the closing quote:
+# the next line would run as a command of every task
+INJECTION = "qos=x\ntouch PWNED #"
+CONTROL = "must not hold control characters"
 
 # (command, argv, what the one line must say)
 CASES = [
@@ -226,6 +232,22 @@ CASES = [
     ("sweep", [*SLURM_STORES, "--jobs-per-gpu", "2"], "--jobs-per-gpu is for local launches"),
     ("sweep", ["--preset", "launcher.toml"], "unknown key 'launcher.queue'"),
     ("sweep", ["--preset", "tasks.toml"], "launcher.tasks must be an integer, got 'many'"),
+    # what reaches the job script: one line each, no control character, no managed option
+    ("sweep", [*SLURM_STORES, "--sbatch", INJECTION], f"sbatch options {CONTROL}"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "comment=a\rb"], f"sbatch options {CONTROL}"),
+    ("sweep", ["--preset", "inject.toml"], f"{CONTROL} (newline, tab, ...), got 'qos=x\\ntouch"),
+    ("sweep", [*SLURM_STORES, "--partition", "gpu\ntouch PWNED #"], f"partition {CONTROL}"),
+    ("sweep", [*SLURM_STORES, "--partition", "gpu\tx"], f"partition {CONTROL}"),
+    ("sweep", [*SLURM_STORES, "--slurm-logs", "logs\n#"], f"logs {CONTROL}"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "output=/etc/passwd"], "'output' is the launcher's"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "array=0-100000"], "'array' is the launcher's"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "wrap=touch PWNED"], "'wrap' is the launcher's"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "Job_Name=x"], "'Job_Name' is the launcher's"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "out=/etc/passwd"], "'out' (short for output) is"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "time=99999"], "(--time-min sets it)"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "gpus_per_node=8"], "(--gpus-per-task sets it)"),
+    ("sweep", [*SLURM_STORES, "--sbatch", "q$(x)=1"], "sbatch options are key=value"),
+    ("sweep", ["--preset", "managed.toml"], "sbatch option 'output' is the launcher's"),
     # folders and flags
     ("sweep", ["--checkpoint-dir", "notes.txt"], "--checkpoint-dir notes.txt: is a file"),
     ("sweep", ["--epochs", "3"], "unrecognized arguments: --epochs 3"),

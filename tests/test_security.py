@@ -1,14 +1,21 @@
 """Store addresses: no password is ever shown, and a store that does not answer is one line
-within seconds, for every URI-taking option of every command."""
+within seconds, for every URI-taking option of every command. The SLURM job script: no value of
+the launcher adds a line to it."""
 
 import os
+import re
+import shlex
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
 from analysis.report import main as report_main
 from resnet.cli.sweep import main as sweep_main
+from resnet.core.config import ConfigError
+from resnet.core.launcher_config import LauncherConfig
+from resnet.runner.slurm import executor
 from resnet.runner.storage import dashboard_command
 from resnet.tracking.address import masked, tracking_address
 from resnet.tracking.store import runs_url, ui_command
@@ -151,3 +158,77 @@ def test_the_environment_variable_is_masked_too(workdir, capsys, monkeypatch, cl
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"postgresql://u@127.0.0.1:{closed_port}/d")
     refused_quickly(sweep, [], capsys)
     refused_quickly(report, [], capsys)
+
+
+# The job script's own lines besides its #SBATCH options and its srun command
+SCRIPT_LINES = {"#!/bin/bash", "", "# Parameters", "# command", "export SUBMITIT_EXECUTOR=slurm"}
+SBATCH_LINE = re.compile(r"#SBATCH --([a-z0-9][a-z0-9-]*)=(.+)")
+# Values the launcher allows that a shell would act on if they were not quoted
+HOSTILE = ["comment=x'; touch PWNED #", 'account=$(touch PWNED) `touch PWNED` "a b"', "qos=a\\"]
+
+
+def job_script(launcher: LauncherConfig, logs: Path) -> str:
+    """The array job's script (3 tasks), as submitit writes it from our executor's parameters."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    run = executor(launcher, logs)._executor
+    command = run._submitit_command_str
+    return _make_sbatch_string(command, run.folder, map_count=3, **run.parameters)
+
+
+def words(text: str) -> list[str] | None:
+    """The shell words of `text` where it is exactly their quoted form (shlex.quote each), else
+    None."""
+    try:
+        split = shlex.split(text)
+    except ValueError:  # a quote left open
+        return None
+    return split if shlex.join(split) == text else None
+
+
+def stray_lines(script: str) -> list[str]:
+    """The lines of the script that are none of: an #SBATCH option whose value is one quoted
+    word, the one srun command with every word quoted, a line of the script's own."""
+    stray, srun = [], 0
+    for line in script.splitlines():
+        option = SBATCH_LINE.fullmatch(line)
+        if option:
+            well_formed = len(words(option[2]) or []) == 1
+        elif line.startswith("srun "):
+            srun += 1
+            well_formed = srun == 1 and words(line) is not None
+        else:
+            well_formed = line in SCRIPT_LINES
+        if not well_formed:
+            stray.append(line)
+    return stray
+
+
+def script_options(script: str) -> dict[str, str]:
+    """Each #SBATCH option of a script without stray lines, and its value."""
+    options = (SBATCH_LINE.fullmatch(line) for line in script.splitlines())
+    return {option[1]: words(option[2])[0] for option in options if option}
+
+
+def test_hostile_allowed_values_stay_inside_their_sbatch_lines(tmp_path):
+    logs = tmp_path / "logs $(touch PWNED); x'y"
+    partition = "gpu;touch PWNED #"
+    launcher = LauncherConfig(kind="slurm", partition=partition, sbatch=tuple(HOSTILE))
+    script = job_script(launcher, logs)
+    assert stray_lines(script) == []
+    options = script_options(script)
+    assert {k: options[k] for k in ("comment", "account", "qos")} == launcher.sbatch_options()
+    assert options["partition"] == partition
+    assert options["output"].startswith(f"{logs}/")
+    srun = next(line for line in script.splitlines() if line.startswith("srun "))
+    assert shlex.split(srun)[-1] == str(logs / "%j")  # the folder: one word, as given
+
+
+def test_a_value_that_added_a_line_before_is_refused(tmp_path):
+    payload = "qos=x\ntouch PWNED #"
+    launcher = LauncherConfig(kind="slurm")
+    object.__setattr__(launcher, "sbatch", (payload,))  # past the check, as before it was there
+    script = job_script(launcher, tmp_path)
+    assert stray_lines(script) == ["#SBATCH --qos='x", "touch PWNED #'"]  # a command of each task
+    with pytest.raises(ConfigError, match="sbatch options must not hold control characters"):
+        LauncherConfig(kind="slurm", sbatch=(payload,))

@@ -155,7 +155,8 @@ def add_launcher_options(p: argparse.ArgumentParser) -> None:
         "--sbatch",
         action="append",
         metavar="KEY=VALUE",
-        help="one more sbatch option, e.g. qos=high or account=lab (again for more)",
+        help="one more sbatch option, e.g. qos=high or account=lab (again for more); not one "
+        "the launcher sets (output, array, partition, time, ...: their flags set them)",
     )
     p.add_argument("--slurm-logs", help="folder of the SLURM tasks' logs (default: mlruns/slurm)")
     p.add_argument(

@@ -3,7 +3,9 @@ job (`slurm`). Filled from a preset's [launcher] section, then from the command 
 
 from __future__ import annotations
 
+import re
 import typing
+import unicodedata
 from dataclasses import dataclass, fields
 
 from resnet.core.bounds import POSITIVE, Bounds
@@ -18,6 +20,38 @@ BOUNDED = {
     "mem_gb": POSITIVE,
     "time_min": POSITIVE,
     "max_resubmits": Bounds(low=0),
+}
+SBATCH_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# The sbatch options the launcher sets itself, each with what sets it instead (keys in lower case
+# with "-", as submitit writes them). submitit renders partition, time, cpus-per-task,
+# gpus-per-node, mem, job-name, nodes, signal, array, output, error and open-mode from the
+# executor's parameters, and wckey, its accounting label, which nothing here relies on: left open.
+LOGS = "the tasks' logs go under --slurm-logs"
+ONE_WORKER = "each task is one worker on one node; --workers sets the tasks"
+REQUEUE = "it resubmits lost tasks itself, max_resubmits times"
+MANAGED_SBATCH = {
+    "partition": "--partition sets it",
+    "time": "--time-min sets it",
+    "cpus-per-task": "--cpus-per-task sets it",
+    "gpus": "--gpus-per-task sets the GPUs",
+    "gpus-per-node": "--gpus-per-task sets it",
+    "gpus-per-task": "--gpus-per-task sets it",
+    "mem": "--mem-gb sets it",
+    "array": ONE_WORKER,
+    "nodes": ONE_WORKER,
+    "ntasks": ONE_WORKER,
+    "ntasks-per-node": ONE_WORKER,
+    "output": LOGS,
+    "error": LOGS,
+    "open-mode": "it appends to the tasks' logs",
+    "job-name": "its jobs are named depth-sweep",
+    "wrap": "it writes the job script",
+    "parsable": "it reads sbatch's answer",
+    "dependency": "its job that closes the sweep waits on the tasks with it",
+    "signal": "a task is warned with USR2 before its time limit, to save its cell",
+    "requeue": REQUEUE,
+    "no-requeue": REQUEUE,
+    "export": "the tasks get their settings from its environment",
 }
 
 
@@ -57,13 +91,53 @@ def launcher_problem(config: LauncherConfig) -> str | None:
         value = getattr(config, name)
         if value is not None and not bounds.allows(value):
             return f"{name} must be {bounds.describe(isinstance(value, float))}, got {value!r}"
-    for option in config.sbatch:
-        key = option.split("=", 1)[0]
-        if "=" not in option or not key or key.startswith("-") or " " in key:
-            return f"sbatch options are key=value without dashes (e.g. qos=high), got {option!r}"
+    problem = control_problem(config) or sbatch_problem(config.sbatch)
+    if problem:
+        return problem
     if not config.cluster and config.detach:
         return "detach needs the slurm launcher (a local launch waits for its workers)"
     return None
+
+
+def control_problem(config: LauncherConfig) -> str | None:
+    """A control character (newline, tab, ...) in a string of the launcher: it would end the
+    line of the job script that holds it."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str) and any(unicodedata.category(c) == "Cc" for c in text):
+                name = "sbatch options" if f.name == "sbatch" else f.name
+                return f"{name} must not hold control characters (newline, tab, ...), got {text!r}"
+    return None
+
+
+def sbatch_problem(options: tuple[str, ...]) -> str | None:
+    """An sbatch option that is not key=value, or that sets what the launcher manages: by its
+    name, any spelling of it ("_" for "-", any case), or a start of it (sbatch reads "out" as
+    "output")."""
+    for option in options:
+        key = option.split("=", 1)[0]
+        if "=" not in option or not SBATCH_KEY.fullmatch(key):
+            return (
+                "sbatch options are key=value, the key of letters, digits, '-' and '_' without "
+                f"leading dashes (e.g. qos=high), got {option!r}"
+            )
+        managed = managed_key(key)
+        if managed:
+            short = "" if managed == key.replace("_", "-").lower() else f" (short for {managed})"
+            return (
+                f"sbatch option {key!r}{short} is the launcher's ({MANAGED_SBATCH[managed]}); "
+                "sbatch options take what it leaves open (e.g. qos=high, account=lab)"
+            )
+    return None
+
+
+def managed_key(key: str) -> str | None:
+    """The managed option that `key` names, or starts (sbatch takes a start of a name for it)."""
+    normal = key.replace("_", "-").lower()
+    if normal in MANAGED_SBATCH:
+        return normal
+    return next((m for m in MANAGED_SBATCH if m.startswith(normal)), None)
 
 
 def launcher_keys() -> dict[str, type]:
