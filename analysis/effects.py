@@ -1,24 +1,24 @@
-"""Depth penalties with confidence intervals, judged against a margin.
+"""Depth penalties with seed-blocked confidence intervals, judged against a margin.
 
 An arch's *depth penalty* is how many points of training error its deepest net loses against
-its shallowest. It is estimated as the slope of a least-squares line of training error (%) on
-depth, over every finished run of every depth, times the depth range. The line uses all depths,
-so one seed a depth still gives an interval (the scatter around the line is the noise) from
-three depths on; with several seeds the runs of each depth add to it. Where the error curves
-(plain nets climb faster at the deep end), the scatter around the line grows and the interval
-widens with it: a degradation call gets more cautious. A penalty that sits at the deepest net
-alone is fitted a little low (0.9 of it with four even depths), which makes a no-degradation
-call slightly bolder than the end-to-end difference would.
+its shallowest. The runs of one seed are a block: the seed fixes the batch order, the crops and
+the initial weights of the layers the nets share, so they rise and fall together. Each seed
+therefore gets its own penalty (the slope of its training error on depth, least squares over
+its depths, times the depth range), and the arch's penalty is their mean, with the standard
+deviation of the per-seed penalties over √n as its standard error and n - 1 degrees of
+freedom. That is the exact t interval for a random-slope model with balanced seeds, and it
+needs no variance components estimated from a handful of seeds. The seed-to-seed spread of the
+penalty (1.0 point for the quick study's residual nets) is twice what the scatter of one
+seed's depths around its line suggests (0.5), so one seed carries no interval at all.
 
-The verdict compares the interval with a margin δ (points) fixed before the runs:
-degradation when the whole one-sided 95 % interval lies above +δ, *deeper is better* when it
-lies below -δ, *no degradation* when the equivalence test (the upper one of two one-sided tests
-at 5 %) puts it below +δ, and *inconclusive* otherwise. The interval shown, [low, high], is the
-90 % two-sided one whose ends those one-sided tests use.
+The outcome reads the 90 % interval [low, high] (its ends are one-sided 5 % tests) against the
+margin δ: degradation when low > +δ, a small penalty below the margin when 0 < low and high < +δ,
+no degradation when it covers 0 and high < +δ, deeper is better when high < 0 (a superiority
+test with no margin), inconclusive otherwise (it straddles +δ), untested with one seed.
 
-The contrast (plain penalty - residual penalty) adds the two penalties' variances, each from
-its own arch's scatter (plain nets scatter far more across seeds than residual ones), with
-Welch-Satterthwaite degrees of freedom; its p-value and its 95 % interval are both two-sided.
+The contrast (plain penalty - residual penalty) pairs the two archs' penalties seed by seed, so
+what a seed does to both cancels; the per-seed differences give a two-sided 95 % interval and
+p with n - 1 degrees of freedom, judged against the same margin.
 """
 
 from __future__ import annotations
@@ -28,21 +28,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-import statsmodels.api as sm
 from scipy import stats
 
 ALPHA = 0.05
 # Points of training error. The paper's plain-56 trains several points worse than plain-20 and
 # the quick study's plain nets lose 20-27 points, while one residual net's seeds spread by a
-# point or two (std 0.3-1.7 in the quick study): a penalty below 2 points is the size of that
-# noise, one above it a real loss of depth.
+# point or two: a penalty below 2 points is the size of that noise, one above it a real loss of
+# depth. Set after the summary of the first measured runs had been read (docs/ANALYSIS.md).
 DEFAULT_MARGIN = 2.0
-TINY = 1e-9  # a standard error this small (relative) is rounding: the runs lie on the line
 MOST_SEEDS = 50  # the seeds-needed estimate gives up beyond this
 
 
 class Outcome(StrEnum):
     DEGRADATION = "degradation"
+    SMALL_PENALTY = "a small penalty below the margin"
     NO_DEGRADATION = "no degradation"
     DEEPER_IS_BETTER = "deeper is better"
     INCONCLUSIVE = "inconclusive"
@@ -51,13 +50,33 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Penalty:
-    """A fitted depth penalty: slope x (deepest - shallowest depth), in points."""
+    """The mean of per-seed depth penalties (points), with its spread across seeds."""
 
-    estimate: float
-    se: float | None  # its standard error; None without runs to spare for the scatter
-    dof: int  # residual degrees of freedom of the fit
-    runs: int
+    per_seed: tuple[float, ...]
+    seeds: tuple[int, ...]
     depths: tuple[int, ...]
+    runs: int
+
+    @property
+    def estimate(self) -> float:
+        return float(np.mean(self.per_seed))
+
+    @property
+    def n(self) -> int:
+        return len(self.per_seed)
+
+    @property
+    def dof(self) -> int:
+        return self.n - 1
+
+    @property
+    def sd(self) -> float | None:
+        """The seed-to-seed standard deviation of the penalty; None with one seed."""
+        return float(np.std(self.per_seed, ddof=1)) if self.n >= 2 else None
+
+    @property
+    def se(self) -> float | None:
+        return None if self.sd is None else self.sd / math.sqrt(self.n)
 
     @property
     def shallow(self) -> int:
@@ -75,73 +94,130 @@ class Penalty:
         return self.estimate - half, self.estimate + half
 
 
-def fit_penalty(depths, errors) -> Penalty:
-    """The least-squares depth penalty of runs at `depths` with training `errors` (%)."""
+def seed_penalty(depths, errors, span: float) -> float:
+    """One seed's penalty: the least-squares slope of its errors (%) on depth, times `span`."""
     x, y = np.asarray(depths, float), np.asarray(errors, float)
+    centred = x - x.mean()
+    return float(np.sum(centred * (y - y.mean())) / np.sum(centred**2) * span)
+
+
+def fit_penalty(depths, errors, seeds) -> Penalty | None:
+    """The seed-blocked penalty of runs (depth, training error %, seed). A seed counts when it
+    has runs at the shallowest and the deepest depth; None when no seed has both."""
+    x, y, s = np.asarray(depths, int), np.asarray(errors, float), np.asarray(seeds, int)
     levels = tuple(sorted(int(d) for d in set(x)))
     span = levels[-1] - levels[0]
-    fit = sm.OLS(y, sm.add_constant(x)).fit()
-    dof = round(fit.df_resid)
-    estimate = float(fit.params[1]) * span
-    se = float(fit.bse[1]) * span if dof >= 1 else None
-    if se is not None and se < TINY * (1 + abs(estimate)):
-        se = 0.0
-    return Penalty(estimate, se, dof, len(y), levels)
+    per_seed, kept, runs = [], [], 0
+    for seed in sorted(set(s.tolist())):
+        mine = s == seed
+        if not {levels[0], levels[-1]} <= set(x[mine].tolist()):
+            continue
+        per_seed.append(seed_penalty(x[mine], y[mine], span))
+        kept.append(seed)
+        runs += int(mine.sum())
+    if not per_seed:
+        return None
+    return Penalty(tuple(per_seed), tuple(kept), levels, runs)
 
 
 def judge(penalty: Penalty, margin: float, alpha: float = ALPHA) -> Outcome:
     bounds = penalty.interval(alpha)
     if bounds is None:
         return Outcome.UNTESTED
-    low, high = bounds
+    return outcome_of(*bounds, margin)
+
+
+def outcome_of(low: float, high: float, margin: float) -> Outcome:
+    """The words for an interval [low, high] of a depth penalty, against the margin."""
     if low > margin:
         return Outcome.DEGRADATION
-    if high < -margin:
+    if high < 0:
         return Outcome.DEEPER_IS_BETTER
     if high < margin:
-        return Outcome.NO_DEGRADATION
+        return Outcome.SMALL_PENALTY if low > 0 else Outcome.NO_DEGRADATION
     return Outcome.INCONCLUSIVE
 
 
 def seeds_to_decide(penalty: Penalty, margin: float, alpha: float = ALPHA) -> int | None:
-    """How many seeds a depth would decide an inconclusive penalty if its estimate and the
-    runs' scatter held as measured (about even odds, then: the estimate is as likely to come
-    out lower as higher). The standard error shrinks as 1/sqrt(runs); None beyond MOST_SEEDS
-    or without a standard error."""
-    if penalty.se is None:
+    """How many seeds would decide an inconclusive penalty if its mean and seed-to-seed spread
+    held as measured (about even odds, then: the next seeds' mean is as likely to come out
+    lower as higher). None beyond MOST_SEEDS or with one seed (no spread measured)."""
+    if penalty.sd is None:
         return None
-    depths = len(penalty.depths)
-    for seeds in range(penalty.runs // depths + 1, MOST_SEEDS + 1):
-        se = penalty.se * math.sqrt(penalty.runs / (seeds * depths))
-        scaled = Penalty(penalty.estimate, se, seeds * depths - 2, seeds * depths, penalty.depths)
-        if judge(scaled, margin, alpha) not in (Outcome.INCONCLUSIVE, Outcome.UNTESTED):
+    for seeds in range(penalty.n + 1, MOST_SEEDS + 1):
+        half = float(stats.t.ppf(1 - alpha, seeds - 1)) * penalty.sd / math.sqrt(seeds)
+        low, high = penalty.estimate - half, penalty.estimate + half
+        if outcome_of(low, high, margin) != Outcome.INCONCLUSIVE:
             return seeds
     return None
 
 
+class ContrastOutcome(StrEnum):
+    LARGER = "larger"  # the first arch loses more with depth, by more than the margin
+    SMALLER = "smaller"  # the second arch does
+    WITHIN = "within the margin"  # the whole interval lies inside (-margin, +margin)
+    INCONCLUSIVE = "inconclusive"
+    UNTESTED = "untested"
+
+
 @dataclass(frozen=True)
 class Difference:
-    """Plain penalty - residual penalty, with a two-sided test and interval."""
+    """First penalty - second penalty, paired by seed, with a two-sided test and interval."""
 
-    estimate: float
-    se: float
-    dof: float
-    p: float  # two-sided: the penalties differ
-    low: float  # two-sided 95 % interval
-    high: float
+    per_seed: tuple[float, ...]
+
+    @property
+    def estimate(self) -> float:
+        return float(np.mean(self.per_seed))
+
+    @property
+    def n(self) -> int:
+        return len(self.per_seed)
+
+    @property
+    def dof(self) -> int:
+        return self.n - 1
+
+    @property
+    def se(self) -> float | None:
+        return float(np.std(self.per_seed, ddof=1)) / math.sqrt(self.n) if self.n >= 2 else None
+
+    @property
+    def p(self) -> float | None:
+        """Two-sided: the penalties differ. None with one seed; 0 or 1 without spread."""
+        if self.se is None:
+            return None
+        if self.se == 0:
+            return float(self.estimate == 0)
+        return float(2 * stats.t.sf(abs(self.estimate) / self.se, self.dof))
+
+    def interval(self, alpha: float = ALPHA) -> tuple[float, float] | None:
+        """The two-sided (1 - alpha) interval."""
+        if self.se is None:
+            return None
+        half = float(stats.t.ppf(1 - alpha / 2, self.dof)) * self.se
+        return self.estimate - half, self.estimate + half
 
 
-def penalty_difference(first: Penalty, second: Penalty, alpha: float = ALPHA) -> Difference | None:
-    """The difference of two independent penalties, each with its own variance, and Welch-
-    Satterthwaite degrees of freedom; None when either has no standard error."""
-    if first.se is None or second.se is None:
+def paired_difference(first: Penalty, second: Penalty) -> Difference | None:
+    """Per-seed differences over the seeds both penalties have; None when they share none."""
+    mine = dict(zip(first.seeds, first.per_seed, strict=True))
+    theirs = dict(zip(second.seeds, second.per_seed, strict=True))
+    common = sorted(set(mine) & set(theirs))
+    if not common:
         return None
-    estimate = first.estimate - second.estimate
-    variance = first.se**2 + second.se**2
-    if variance == 0:  # two perfectly straight lines: the difference is exact
-        return Difference(estimate, 0.0, math.inf, float(estimate == 0), estimate, estimate)
-    dof = variance**2 / (first.se**4 / first.dof + second.se**4 / second.dof)
-    se = math.sqrt(variance)
-    p = float(2 * stats.t.sf(abs(estimate) / se, dof))
-    half = float(stats.t.ppf(1 - alpha / 2, dof)) * se
-    return Difference(estimate, se, dof, p, estimate - half, estimate + half)
+    return Difference(tuple(mine[s] - theirs[s] for s in common))
+
+
+def judge_difference(difference: Difference, margin: float) -> ContrastOutcome:
+    bounds = difference.interval()
+    if bounds is None:
+        return ContrastOutcome.UNTESTED
+    low, high = bounds
+    if low > margin:
+        return ContrastOutcome.LARGER
+    if high < -margin:
+        return ContrastOutcome.SMALLER
+    if -margin < low and high < margin:
+        return ContrastOutcome.WITHIN
+    return ContrastOutcome.INCONCLUSIVE

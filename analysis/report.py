@@ -41,8 +41,8 @@ from analysis.stats import (
     summary_table,
     verdicts,
 )
-from resnet.command_line import InputError, OneLineParser, bad_input
-from resnet.paths import WRITE_FOLDER, PathError, checked
+from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
+from resnet.paths import WRITE_FOLDER, PathError, checked, escaped, shown
 from resnet.tracking.address import AddressError, masked, tracking_address
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
@@ -193,14 +193,8 @@ def compose(
     contrasted: Contrast | None = None,
 ) -> str:
     finished, total = len(study.finished), len(study.cells)
-    sentences = [f"- **{arch}**: {sentence}" for arch, sentence in verdict_sentences(study, found)]
-    if contrasted is not None:
-        sentences.append(
-            f"- **{contrasted.plain} vs {contrasted.residual}**: {contrasted.sentence}"
-        )
-    halves = figure6_halves(found)
-    if halves is not None:
-        sentences.append(f"- **Figure 6**: {halves}")
+    sentences = [f"- {line}" for line in verdict_lines(study, found, contrasted)]
+    sentences = [bold_label(line) for line in sentences]
     data = study.dataset or "unknown data"
     parts = [
         f"# Depth study: {study.experiment}",
@@ -212,6 +206,10 @@ def compose(
         "## Verdict: is deeper worse?",
         "",
         *sentences,
+        "",
+        "### How each was judged",
+        "",
+        *[f"- **{v.arch}**: {v.details}" for v in found if v.details],
         "",
         METHODS_NOTE,
         "",
@@ -237,17 +235,16 @@ def compose(
 
 
 METHODS_NOTE = (
-    "The verdict judges each arch by the size of its depth penalty: the slope of a "
-    "least-squares line of final training error against depth, over every finished run, "
-    "times the depth range (the degradation problem is about fitting the training set). "
-    "Degradation when the whole 90 % interval (two one-sided 5 % tests) lies above the "
-    "margin, no degradation when it lies below it, deeper is better when it lies below minus "
-    "the margin, inconclusive otherwise, with the seeds that would decide it if the penalty and "
-    "scatter held. Welch's "
-    "t-test (shallowest vs deepest, one-sided) and Kendall's τ-b trend over every run are "
-    "supporting figures. The plain-vs-residual contrast is the difference of the two archs' "
-    "fitted penalties, each with its own scatter (Welch-Satterthwaite degrees of freedom), "
-    "with a two-sided p and a two-sided 95 % interval. Assumptions: docs/ANALYSIS.md."
+    "Each seed's runs are a block (the seed fixes the batch order and the shared initial "
+    "weights): each seed gets its own depth penalty, the least-squares slope of its final "
+    "training error on depth times the depth range, and the verdict reads the mean of those "
+    "penalties with a 90 % t interval on seeds - 1 degrees of freedom, against the margin: "
+    "degradation when the whole interval lies above it, a small penalty below the margin when "
+    "it lies between 0 and the margin, no degradation when it covers 0 and stays below the "
+    "margin, deeper is better when it lies below 0, inconclusive otherwise; one seed is untested. "
+    "The plain-vs-residual contrast pairs the two archs' penalties seed by seed (two-sided 95 % "
+    "interval and p), judged against the same margin. Supporting: a paired t-test deepest vs "
+    "shallowest and Kendall's τ-b trend over every run. Assumptions: docs/ANALYSIS.md."
 )
 
 
@@ -281,8 +278,8 @@ def stability_lines(study: Study) -> list[str]:
 
 
 def verdict_sentences(study: Study, found: list[Verdict]) -> list[tuple[str, str]]:
-    """(arch, sentence) for every arch of the study, those without a verdict included."""
-    judged = {v.arch: v.sentence for v in found}
+    """(arch, headline) for every arch of the study, those without a verdict included."""
+    judged = {v.arch: v.headline for v in found}
     archs = arch_order(study.cells)
     none = "fewer than two of its depths have a finished seed: no verdict."
     return [(arch, judged.get(arch, none)) for arch in archs]
@@ -341,7 +338,7 @@ def write_report(
         study.margin = options.margin
     folder = Path(out) / folder_name(experiment)
     found = verdicts(study.cells, study.margin)
-    contrasted = contrast(study.cells)
+    contrasted = contrast(study.cells, margin=study.margin)
     # Built aside and swapped in whole: no half-written report, no files left from an older one.
     remove_abandoned_drafts(make_folder(Path(out)))
     with tempfile.TemporaryDirectory(dir=Path(out), prefix=f"{DRAFT}{os.getpid()}-") as tmp:
@@ -349,10 +346,10 @@ def write_report(
         draft.mkdir()
         drawn = draw(study, eval_metric, contrasted)
         save_figures(drawn, draft / "figures")
-        result_table(study).to_csv(draft / "table.csv", index=False)
-        study.cells.to_csv(draft / "cells.csv", index=False)
+        result_table(study).to_csv(draft / "table.csv", index=False, encoding="utf-8")
+        study.cells.to_csv(draft / "cells.csv", index=False, encoding="utf-8")
         report = compose(study, found, eval_metric, drawn, uri, contrasted)
-        (draft / "report.md").write_text(report)
+        (draft / "report.md").write_text(report, encoding="utf-8")  # whatever the locale
         replace_folder(folder, draft)
     sentences = verdict_lines(study, found, contrasted)
     if options.log:
@@ -365,7 +362,7 @@ def write_report(
 
 
 def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | None) -> list[str]:
-    """One sentence per arch, then the plain-vs-residual contrast's."""
+    """One short line per arch, then the plain-vs-residual contrast's and Figure 6's."""
     lines = [f"{arch}: {sentence}" for arch, sentence in verdict_sentences(study, found)]
     if contrasted is not None:
         lines.append(f"{contrasted.plain} vs {contrasted.residual}: {contrasted.sentence}")
@@ -373,6 +370,12 @@ def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | Non
     if halves is not None:
         lines.append(f"Figure 6: {halves}")
     return lines
+
+
+def bold_label(line: str) -> str:
+    """'- plain: degradation ...' -> '- **plain**: degradation ...'."""
+    label, rest = line[2:].split(": ", 1)
+    return f"- **{label}**: {rest}"
 
 
 def describe(study: Study, sentences: list[str]) -> str:
@@ -398,7 +401,7 @@ def summary_metrics(
     as metrics of the sweep run, to compare sweeps in the runs table and its charts."""
     values = net_means(study)
     for v in found:
-        values[verdict_metric(v.arch, "welch_p")] = v.welch_p
+        values[verdict_metric(v.arch, "paired_p")] = v.paired_p
         values[verdict_metric(v.arch, "trend_p")] = v.trend_p
         if v.penalty is not None:
             values[verdict_metric(v.arch, "fitted_penalty")] = v.penalty.estimate
@@ -461,20 +464,28 @@ def make_folder(path: Path) -> Path:
         with tempfile.TemporaryFile(dir=path):  # leaves nothing behind
             pass
     except OSError as exc:
-        raise CollectError(f"--out {path}: cannot write there ({exc.strerror})") from None
+        raise CollectError(f"--out {shown(path)}: cannot write there ({exc.strerror})") from None
     return path
 
 
 def replace_folder(folder: Path, draft: Path) -> None:
-    """Put `draft` where `folder` is, removing the old one only once the new one is there."""
+    """Put `draft` where `folder` is, removing the old one only once the new one is there. Both
+    lie in the same folder, so each step is a rename: nothing is copied, so a full disk or an
+    interruption leaves the old report or the new one, whole; a failed swap puts the old one
+    back."""
     old = folder.with_name(f".old-{folder.name}")
     if old.exists():
         shutil.rmtree(old)
     if folder.exists():
         folder.rename(old)
-    shutil.copytree(draft, folder)
+    try:
+        draft.rename(folder)
+    except BaseException:
+        if old.exists() and not folder.exists():
+            old.rename(folder)
+        raise
     if old.exists():
-        shutil.rmtree(old)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def resolve_uri(given: str | None) -> str:
@@ -486,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.margin is not None and not 0 < args.margin < 100:
             raise InputError(f"--margin must be between 0 and 100 points, got {args.margin:g}")
+        if not args.out:  # Path("") is the working folder itself
+            raise InputError("--out must name a folder (default: reports), got ''")
         checked(args.out, WRITE_FOLDER, "--out")  # before the store is read
         written = write_report(
             args.experiment,
@@ -496,8 +509,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (InputError, CollectError, AddressError, PathError) as exc:
         return bad_input("analysis.report", masked(str(exc)))
+    except OSError as exc:  # a full disk, a folder turned read-only: nothing half-written
+        return failed(f"{os_error_line(exc)}; {AS_IT_WAS}")
+    except KeyboardInterrupt:
+        return failed(f"interrupted; {AS_IT_WAS}", EXIT_INTERRUPTED)
     print_written(written)
     return 0
+
+
+EXIT_INTERRUPTED = 130
+AS_IT_WAS = "a report is swapped in whole or not at all (the one there, if any, is as it was)"
+
+
+def os_error_line(exc: OSError) -> str:
+    """What the file system refused, in one line: its reason and the path it refused."""
+    reason = exc.strerror or type(exc).__name__
+    where = f" ({shown(exc.filename)})" if exc.filename else ""
+    return f"the report could not be written: {reason}{where}"
+
+
+def failed(message: str, code: int = 1) -> int:
+    """One line on stderr (a password hidden, control characters escaped): the exit code."""
+    print(f"analysis.report: error: {escaped(masked(message))}", file=sys.stderr)
+    return code
 
 
 def report_after_sweep(experiment: str, uri: str, sweep_run_id: str) -> None:
@@ -522,4 +556,5 @@ def print_written(written: Written) -> None:
 
 
 if __name__ == "__main__":
+    tolerant_output()
     sys.exit(main())

@@ -1,15 +1,14 @@
 """The summary table and the statistical verdict: is deeper worse, and by how much?
 
-The verdict judges each arch by the size of its depth penalty (analysis/effects.py): the
-fitted loss of training error from the shallowest to the deepest net, with a confidence
-interval, against a margin fixed in the preset. The degradation problem is about fitting the
-training set, so the final *training* errors are judged. Welch's t-test between the shallowest
-and the deepest net and Kendall's trend over every depth stay beside it as supporting figures,
-each said to be out of reach where the runs cannot give it (one seed, or too few depths).
+The verdict judges each arch by the size of its depth penalty (analysis/effects.py): the mean
+of per-seed penalties (each seed's runs are a block), with a confidence interval, against a
+margin fixed in the preset. The degradation problem is about fitting the training set, so the
+final *training* errors are judged. A paired t-test between the shallowest and the deepest net
+and Kendall's trend over every depth stay beside it as supporting figures.
 
 The contrast is the paper's point: do plain nets lose more with depth than residual nets? The
-difference of the two archs' fitted penalties, each with its own scatter (Welch-Satterthwaite),
-tested and bounded two-sided.
+difference of the two archs' penalties, paired seed by seed, tested and bounded two-sided and
+judged against the same margin.
 """
 
 from __future__ import annotations
@@ -25,11 +24,13 @@ from analysis.effects import (
     ALPHA,
     DEFAULT_MARGIN,
     MOST_SEEDS,
+    ContrastOutcome,
     Outcome,
     Penalty,
     fit_penalty,
     judge,
-    penalty_difference,
+    judge_difference,
+    paired_difference,
     seeds_to_decide,
 )
 from resnet.tracking.schema import Metric
@@ -71,18 +72,22 @@ class Verdict:
     shallow_errors: list[float]  # final train errors of the finished seeds, %
     deep_errors: list[float]
     margin: float = DEFAULT_MARGIN  # points of training error
-    penalty: Penalty | None = None  # fitted over every finished run
+    penalty: Penalty | None = None  # per-seed penalties over the seeds with both ends
     outcome: Outcome | None = None
-    seeds_needed: int | None = None  # seeds a depth that would decide an inconclusive one
-    conclusion: str = ""
-    sentence: str = ""
-    welch_p: float | None = None  # supporting, one-sided: deeper is worse
+    seeds_needed: int | None = None  # seeds that would decide an inconclusive one
+    headline: str = ""  # outcome, penalty and interval, in one short line
+    details: str = ""  # the means, the per-seed penalties and the supporting tests
+    paired_p: float | None = None  # supporting, one-sided: deepest worse than shallowest
     trend_tau: float | None = None  # supporting: Kendall's tau-b of error on depth
     trend_p: float | None = None  # one-sided: error rises with depth
 
     @property
     def interval(self) -> tuple[float, float] | None:
         return None if self.penalty is None else self.penalty.interval()
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.headline}. {self.details}" if self.details else f"{self.headline}."
 
 
 def mean_std(values: list[float]) -> str:
@@ -102,10 +107,11 @@ def finished_runs(cells: pd.DataFrame) -> pd.DataFrame:
     return cells[(cells["status"] == "finished") & cells[Metric.TRAIN_ERROR].notna()]
 
 
-def runs_of(done: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(depths, training errors in %) of finished runs."""
+def runs_of(done: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(depths, training errors in %, seeds) of finished runs."""
     depths = done["depth"].astype(int).to_numpy()
-    return depths, 100 * done[Metric.TRAIN_ERROR].astype(float).to_numpy()
+    seeds = done["seed"].astype(int).to_numpy()
+    return depths, 100 * done[Metric.TRAIN_ERROR].astype(float).to_numpy(), seeds
 
 
 def degradation_verdict(
@@ -117,7 +123,7 @@ def degradation_verdict(
     depths = sorted(int(d) for d in done["depth"].unique())
     if len(depths) < 2:
         return None
-    depth, error = runs_of(done)
+    depth, error, seed = runs_of(done)
     errors = {d: list(error[depth == d]) for d in depths}
     ends = errors[depths[0]], errors[depths[-1]]
     verdict = Verdict(arch, depths[0], depths[-1], depths, *ends, margin=margin)
@@ -126,87 +132,93 @@ def degradation_verdict(
         f"{mean_std(errors[depths[0]])}{unfinished_note(mine, done, depths)}"
     )
     lost = lost_ends(mine, depths)
-    if lost:
-        # The fit would span other depths than those asked for: say so, conclude nothing.
+    penalty = None if lost else fit_penalty(depth, error, seed)
+    if penalty is None:
+        # The penalty would span other depths or seeds than those asked for: conclude nothing.
         verdict.outcome = Outcome.INCONCLUSIVE
-        verdict.conclusion = f"inconclusive: no seed of {lost} finished"
-        verdict.sentence = (
-            f"{described}; {verdict.conclusion}, so the shallowest and the deepest net asked for "
-            "cannot be compared."
-        )
+        why = f"no seed of {lost} finished" if lost else "no seed finished both ends"
+        verdict.headline = f"inconclusive, {why}"
+        verdict.details = f"{described}; the shallowest and the deepest net cannot be compared."
         return verdict
-    verdict.penalty = fit_penalty(depth, error)
-    verdict.outcome = judge(verdict.penalty, margin)
+    verdict.penalty = penalty
+    verdict.outcome = judge(penalty, margin)
     if verdict.outcome == Outcome.INCONCLUSIVE:
-        verdict.seeds_needed = seeds_to_decide(verdict.penalty, margin)
-    add_supporting_tests(verdict, depth, error)
-    verdict.conclusion = conclusion(verdict)
-    verdict.sentence = (
-        f"{described}, {seeds_text(errors)}; {penalty_text(verdict)}: {verdict.conclusion}. "
-        f"Supporting tests: {welch_text(verdict)}; {trend_text(verdict, depth)}."
+        verdict.seeds_needed = seeds_to_decide(penalty, margin)
+    add_supporting_tests(verdict, done, depth, error)
+    verdict.headline = headline(verdict)
+    verdict.details = (
+        f"{described}; per-seed penalties {per_seed_text(penalty)}, margin {margin:g} points. "
+        f"Supporting: {paired_text(verdict)}{trend_text(verdict, depth)}."
     )
     return verdict
 
 
-def seeds_text(errors: dict[int, list[float]]) -> str:
-    counts = sorted({len(values) for values in errors.values()})
-    if counts == [1]:
-        return "one seed"
-    if len(counts) == 1:
-        return f"n = {counts[0]} seeds"
-    return f"n = {counts[0]} to {counts[-1]} seeds"
+def span_text(p: Penalty) -> str:
+    return f"from depth {p.shallow} to {p.deep}"
 
 
-def penalty_text(v: Verdict) -> str:
-    """'depth penalty +27.1 points fitted over depths 20 to 56 (90 % CI +22.0 to +32.1, 12
-    runs), margin 2 points'."""
-    p, bounds = v.penalty, v.interval
-    spread = "no interval: the runs leave no scatter to measure"
-    if bounds is not None:
-        spread = f"90 % CI {signed(bounds[0])} to {signed(bounds[1])}"
-    return (
-        f"depth penalty {signed(p.estimate)} points fitted over depths {p.shallow} to {p.deep} "
-        f"({spread}, {p.runs} runs), margin {v.margin:g} points"
-    )
+def seeds_count(n: int, paired: bool = False) -> str:
+    return f"{n} {'paired ' if paired else ''}seed" + ("s" if n != 1 else "")
 
 
-def conclusion(v: Verdict) -> str:
-    margin = f"the {v.margin:g}-point margin"
-    if v.outcome == Outcome.DEGRADATION:
-        return f"degradation: deeper nets train worse by more than {margin}"
-    if v.outcome == Outcome.DEEPER_IS_BETTER:
-        return f"deeper is better: deeper nets train better by more than {margin}"
-    if v.outcome == Outcome.NO_DEGRADATION:
-        return f"no degradation: the fitted depth penalty stays below {margin}"
+def headline(v: Verdict) -> str:
+    """'degradation, +21.7 points from depth 20 to 56 (90 % CI +20.3 to +23.1, 9 seeds)'."""
+    p, margin = v.penalty, f"the {v.margin:g}-point margin"
+    measured = f"{signed(p.estimate)} points {span_text(p)}"
     if v.outcome == Outcome.UNTESTED:
+        direction = "deeper worse" if p.estimate > 0 else "deeper better"
         return (
-            f"untested: one run at each of two depths leaves no spread to test the "
-            f"{signed(v.penalty.estimate)}-point penalty with; 2 or more seeds a depth (e.g. "
-            "--seeds 0,1,2) or a third depth would test it"
+            f"untested with one seed, {measured} ({direction}); one seed has no seed-to-seed "
+            "spread to test it with, 2 or more seeds (e.g. --seeds 0,1,2,3,4) test it"
         )
-    if v.seeds_needed is None:
-        more = f"not even {MOST_SEEDS} seeds a depth would decide it at the measured scatter"
-    else:
-        more = (
-            f"about {v.seeds_needed} seeds a depth would decide it if the penalty and scatter "
-            "held as measured"
-        )
-    return f"inconclusive: the interval straddles {margin}; {more}"
+    low, high = v.interval
+    interval = f"90 % CI {signed(low)} to {signed(high)}, {seeds_count(p.n)}"
+    line = f"{v.outcome}, {measured} ({interval})"
+    if v.outcome == Outcome.INCONCLUSIVE:
+        more = f"not even {MOST_SEEDS} seeds would decide it at this spread"
+        if v.seeds_needed is not None:
+            more = f"about {v.seeds_needed} seeds would decide it at this spread (even odds)"
+        return f"{line} straddles {margin}; {more}"
+    return line
 
 
-def add_supporting_tests(verdict: Verdict, depth: np.ndarray, error: np.ndarray) -> None:
-    """Welch's t-test (deepest vs shallowest) and Kendall's trend, where each is possible."""
-    deep, shallow = verdict.deep_errors, verdict.shallow_errors
-    if min(len(deep), len(shallow)) >= 2:
-        verdict.welch_p = one_sided_welch(deep, shallow, "greater")
+def per_seed_text(p: Penalty) -> str:
+    values = ", ".join(signed(value) for value in p.per_seed)
+    spread = "" if p.sd is None else f" (SD {p.sd:.2f})"
+    return f"{values}{spread} over {seeds_count(p.n)}, {p.runs} runs"
+
+
+def add_supporting_tests(
+    verdict: Verdict, done: pd.DataFrame, depth: np.ndarray, error: np.ndarray
+) -> None:
+    """The paired t-test deepest vs shallowest (seeds with both) and Kendall's trend."""
+    deep, shallow = ends_by_seed(done, verdict.deep), ends_by_seed(done, verdict.shallow)
+    both = sorted(set(deep) & set(shallow))
+    if len(both) >= 2:
+        differences = [deep[s] - shallow[s] for s in both]
+        verdict.paired_p = one_sided_p(differences)
     trend = stats.kendalltau(depth, error, alternative="greater")
     verdict.trend_tau, verdict.trend_p = float(trend.statistic), float(trend.pvalue)
 
 
-def welch_text(v: Verdict) -> str:
-    if v.welch_p is None:
-        return "Welch's t-test needs 2 seeds at the shallowest and the deepest depth"
-    return f"Welch's t-test, deepest vs shallowest (one-sided, deeper worse) {format_p(v.welch_p)}"
+def ends_by_seed(done: pd.DataFrame, depth: int) -> dict[int, float]:
+    at = done[done["depth"].astype(int) == depth]
+    errors = 100 * at[Metric.TRAIN_ERROR].astype(float)
+    return dict(zip(at["seed"].astype(int), errors, strict=True))
+
+
+def one_sided_p(differences: list[float]) -> float:
+    """p of the paired t-test that the differences' mean is above 0; differences without any
+    spread have no t statistic: then p is 0 or 1 by their sign."""
+    if np.var(differences) == 0:
+        return 0.0 if np.mean(differences) > 0 else 1.0
+    return float(stats.ttest_1samp(differences, 0.0, alternative="greater").pvalue)
+
+
+def paired_text(v: Verdict) -> str:
+    if v.paired_p is None:
+        return ""
+    return f"paired t-test deepest vs shallowest (one-sided, deeper worse) {format_p(v.paired_p)}; "
 
 
 def trend_text(v: Verdict, depth: np.ndarray) -> str:
@@ -246,15 +258,6 @@ def unfinished_note(mine: pd.DataFrame, done: pd.DataFrame, depths: list[int]) -
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def one_sided_welch(a: list[float], b: list[float], alternative: str) -> float:
-    """p of Welch's t-test that mean(a) is greater (or less) than mean(b). Two sets without any
-    spread have no t statistic: then p is 0 or 1 by the sign of the difference."""
-    if np.var(a) == 0 and np.var(b) == 0:
-        diff = np.mean(a) - np.mean(b)
-        return 0.0 if (diff > 0 if alternative == "greater" else diff < 0) else 1.0
-    return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
-
-
 def verdicts(cells: pd.DataFrame, margin: float = DEFAULT_MARGIN) -> list[Verdict]:
     archs = arch_order(cells)
     return [v for arch in archs if (v := degradation_verdict(cells, arch, margin)) is not None]
@@ -271,21 +274,26 @@ class Contrast:
     runs: int
     plain_penalty: float  # mean at the deepest - mean at the shallowest depth, points
     residual_penalty: float
-    difference: float | None = None  # fitted penalties' difference, points
+    margin: float = DEFAULT_MARGIN
+    seeds: int = 0  # the seeds paired
+    difference: float | None = None  # mean of the per-seed differences of penalties, points
     low: float | None = None  # its two-sided 95 % confidence interval
     high: float | None = None
     p: float | None = None  # two-sided: the two penalties differ
-    dof: float | None = None  # Welch-Satterthwaite degrees of freedom
-    conclusion: str = ""
-    sentence: str = ""
+    dof: int | None = None
+    outcome: ContrastOutcome | None = None
+    conclusion: str = ""  # the outcome in words, for a figure's title
+    sentence: str = ""  # outcome, difference and interval, in one short line
 
 
 CONTRAST_PAIR = ("plain", "residual")
 
 
-def contrast(cells: pd.DataFrame, pair: tuple[str, str] = CONTRAST_PAIR) -> Contrast | None:
-    """The plain-vs-residual contrast over the depths both archs have a finished run at, or
-    None when there are fewer than two such depths."""
+def contrast(
+    cells: pd.DataFrame, pair: tuple[str, str] = CONTRAST_PAIR, margin: float = DEFAULT_MARGIN
+) -> Contrast | None:
+    """The plain-vs-residual contrast over the depths both archs have a finished run at, paired
+    by seed, or None when there are fewer than two such depths or no seed has both archs' ends."""
     done = finished_runs(cells)
     done = done[done["arch"].isin(pair)]
     common = set.intersection(*(set(done[done["arch"] == a]["depth"].astype(int)) for a in pair))
@@ -293,13 +301,19 @@ def contrast(cells: pd.DataFrame, pair: tuple[str, str] = CONTRAST_PAIR) -> Cont
         return None
     done = done[done["depth"].astype(int).isin(common)]
     shallow, deep = min(common), max(common)
-    penalties = [depth_penalty(done[done["arch"] == arch], shallow, deep) for arch in pair]
-    result = Contrast(*pair, shallow, deep, len(done), *penalties)
     fitted = [fit_penalty(*runs_of(done[done["arch"] == arch])) for arch in pair]
-    difference = penalty_difference(*fitted)
-    if difference is not None:
-        result.difference, result.p, result.dof = difference.estimate, difference.p, difference.dof
-        result.low, result.high = difference.low, difference.high
+    if None in fitted:
+        return None
+    difference = paired_difference(*fitted)
+    if difference is None:
+        return None
+    penalties = [depth_penalty(done[done["arch"] == arch], shallow, deep) for arch in pair]
+    result = Contrast(*pair, shallow, deep, len(done), *penalties, margin=margin)
+    result.seeds, result.difference = difference.n, difference.estimate
+    result.outcome = judge_difference(difference, margin)
+    if difference.se is not None:
+        result.p, result.dof = difference.p, difference.dof
+        result.low, result.high = difference.interval()
     return worded(result)
 
 
@@ -310,32 +324,33 @@ def depth_penalty(runs: pd.DataFrame, shallow: int, deep: int) -> float:
 
 
 def worded(c: Contrast) -> Contrast:
-    span = f"from depth {c.shallow} to {c.deep}"
-    measured = (
-        f"{c.plain} training error {signed(c.plain_penalty)} points {span}, {c.residual} "
-        f"{signed(c.residual_penalty)}"
-    )
-    if c.p is None:
-        c.conclusion = "no test possible"
-        c.sentence = (
-            f"{measured}; with {c.runs} runs no test is possible (each arch's line needs a "
-            "third run, at another depth or seed, to measure its scatter)."
-        )
+    more, less = (c.plain, c.residual) if c.difference >= 0 else (c.residual, c.plain)
+    size = f"{abs(c.difference):.1f} points"
+    margin = f"the {c.margin:g}-point margin"
+    loses = f"{more} nets lose {size} more than {less} nets from depth {c.shallow} to {c.deep}"
+    if c.outcome == ContrastOutcome.UNTESTED:
+        c.conclusion = f"{more} nets lose {size} more (untested: one seed)"
+        c.sentence = f"untested with one seed, {loses}; 2 or more seeds test it"
         return c
-    if c.p < ALPHA:
-        more, less = (c.plain, c.residual) if c.difference > 0 else (c.residual, c.plain)
-        c.conclusion = (
-            f"the {more} nets' fitted depth penalty exceeds the {less} nets' by "
-            f"{abs(c.difference):.1f} points"
+    interval = (
+        f"95 % CI {signed(c.low)} to {signed(c.high)}, {format_p(c.p)}, "
+        f"{seeds_count(c.seeds, paired=True)}"
+    )
+    if c.outcome in (ContrastOutcome.LARGER, ContrastOutcome.SMALLER):
+        c.conclusion = f"{more} nets lose {size} more with depth, beyond {margin}"
+        c.sentence = f"{loses} ({interval}), beyond {margin}"
+    elif c.outcome == ContrastOutcome.WITHIN:
+        c.conclusion = f"no difference beyond {margin}"
+        c.sentence = (
+            f"no difference beyond {margin}, {c.plain} {signed(c.difference)} points against "
+            f"{c.residual} ({interval})"
         )
     else:
-        c.conclusion = f"no difference shown between the {c.plain} and {c.residual} nets"
-    c.sentence = (
-        f"{measured}; fitted over every depth and run, the {c.plain} nets' penalty is "
-        f"{signed(c.difference)} points against the {c.residual} nets' (95 % CI "
-        f"{signed(c.low)} to {signed(c.high)}, two-sided {format_p(c.p)}, {c.runs} runs): "
-        f"{c.conclusion}."
-    )
+        c.conclusion = f"inconclusive: {signed(c.difference)} points straddles {margin}"
+        c.sentence = (
+            f"inconclusive, {c.plain} {signed(c.difference)} points against {c.residual} "
+            f"({interval}) straddles {margin}"
+        )
     return c
 
 

@@ -12,7 +12,7 @@ from mlflow.entities import Metric
 from mlflow_stores import new_store
 
 from analysis.collect import arch_order, collect
-from analysis.effects import DEFAULT_MARGIN, Outcome
+from analysis.effects import DEFAULT_MARGIN, ContrastOutcome, Outcome
 from analysis.figures import curves_figure, responses_figure
 from analysis.report import ReportOptions, main, write_report
 from analysis.stats import PAPER_TABLE6, contrast, degradation_verdict, summary_table
@@ -110,9 +110,9 @@ def test_verdict_finds_degradation_in_plain_nets_only(workdir):
     assert study.margin == DEFAULT_MARGIN  # a sweep logged without a margin tag
     plain = degradation_verdict(study.cells, "plain")
     assert plain.outcome == Outcome.DEGRADATION
-    assert plain.welch_p < 0.05 and plain.trend_p < 0.05
-    assert plain.sentence.startswith("plain-56 train error 30.0 ± 1.0 % vs plain-20 11.0 ± 0.5 %")
-    assert "n = 3 seeds" in plain.sentence
+    assert plain.paired_p < 0.05 and plain.trend_p < 0.05
+    assert plain.details.startswith("plain-56 train error 30.0 ± 1.0 % vs plain-20 11.0 ± 0.5 %")
+    assert "over 3 seeds, 9 runs" in plain.details
     residual = degradation_verdict(study.cells, "residual")
     assert residual.outcome == Outcome.DEEPER_IS_BETTER
 
@@ -124,8 +124,8 @@ def test_contrast_reads_the_runs_of_the_depths_both_archs_have(workdir):
     assert found.plain_penalty == pytest.approx(30.0 - 11.0)
     assert found.residual_penalty == pytest.approx(7.0 - 10.0)
     assert found.p < 0.05 and found.low > 0
-    wanted = "the plain nets' fitted depth penalty exceeds the residual nets' by"
-    assert found.conclusion == f"{wanted} {found.difference:.1f} points"
+    wanted = f"plain nets lose {found.difference:.1f} points more with depth, beyond the 2-point"
+    assert found.conclusion == f"{wanted} margin"
 
 
 def test_equal_depth_penalties_show_no_difference(workdir):
@@ -138,18 +138,18 @@ def test_equal_depth_penalties_show_no_difference(workdir):
     fabricate(workdir, same)
     found = contrast(collect(EXPERIMENT, uri(workdir)).cells)
     assert found.p > 0.05
-    assert found.conclusion == "no difference shown between the plain and residual nets"
+    assert found.conclusion == "no difference beyond the 2-point margin"
 
 
-def test_one_seed_per_depth_still_gets_a_contrast(workdir):
+def test_one_seed_gets_a_contrast_it_does_not_test(workdir):
     one_seed = {
         **{("plain", d): [e] for d, e in ((20, 0.12), (32, 0.17), (44, 0.23), (56, 0.31))},
         **{("residual", d): [e] for d, e in ((20, 0.10), (32, 0.11), (44, 0.10), (56, 0.105))},
     }
     fabricate(workdir, one_seed)
     found = contrast(collect(EXPERIMENT, uri(workdir)).cells)
-    assert found.runs == 8 and found.p < 0.05
-    assert contrast(collect(EXPERIMENT, uri(workdir)).cells.query("depth in (20, 56)")).p is None
+    assert found.runs == 8 and found.p is None and found.outcome == ContrastOutcome.UNTESTED
+    assert found.sentence.startswith("untested with one seed, plain nets lose 18.")
 
 
 def test_missing_and_diverged_cells_are_reported_not_fatal(workdir):
@@ -166,7 +166,7 @@ def test_missing_and_diverged_cells_are_reported_not_fatal(workdir):
     report = written.path.read_text()
     assert "`plain-44-s0` is missing" in report
     assert "`plain-56-s2` is diverged: diverged: training loss nan at iteration 7" in report
-    assert "n = 2 to 3 seeds" in report
+    assert "over 2 seeds, 6 runs" in report  # plain's seed 2 has no depth 56
 
 
 def test_a_report_killed_while_writing_leaves_nothing_after_the_next_one(workdir):
@@ -200,17 +200,15 @@ def test_report_files_and_artifacts(workdir):
     assert paper["residual-56"] == PAPER_TABLE6[56] and np.isnan(paper["plain-56"])
     assert set(table["lr"]) == {0.1}  # the hyper-parameters each net was trained with
     report = (folder / "report.md").read_text()
-    assert "degradation: deeper nets train worse by more than the 2-point margin" in report
+    assert "- **plain**: degradation, +19.5 points from depth 20 to 56 (90 % CI" in report
     assert "![curves](figures/curves.png)" in report
     assert "tuned for each (arch, depth)" not in report
-    assert (
-        "- **plain vs residual**: plain training error +19.0 points from depth 20 to 56" in report
-    )
+    assert "- **plain vs residual**: plain nets lose 22." in report
 
     client = MlflowClient(uri(workdir))
     summary = client.get_run(sweep_id).data.metrics
     assert summary["contrast_p"] < 0.05 and summary["plain_depth_penalty"] == pytest.approx(19)
-    assert summary["plain_welch_p"] < 0.05 and "residual_trend_p" in summary
+    assert summary["plain_paired_p"] < 0.05 and "residual_trend_p" in summary
     assert summary["plain_penalty_low"] > 2 and summary["residual_penalty_high"] < -2
     logged = {f.path for f in client.list_artifacts(sweep_id, "report")}
     assert {"report/report.md", "report/table.csv", "report/cells.csv"} <= logged
@@ -464,8 +462,8 @@ def test_deepest_net_without_a_finished_seed_makes_the_verdict_inconclusive(work
     finals = {**DEGRADING, ("plain", 32): [0.100, 0.098, 0.102]}
     fabricate(workdir, finals, diverged=["plain-56-s0", "plain-56-s1", "plain-56-s2"])
     verdict = degradation_verdict(collect(EXPERIMENT, uri(workdir)).cells, "plain")
-    assert verdict.conclusion == "inconclusive: no seed of plain-56 finished"
-    assert verdict.welch_p is None
+    assert verdict.headline == "inconclusive, no seed of plain-56 finished"
+    assert verdict.paired_p is None
     assert "plain-56: no seed finished" in verdict.sentence
 
 
@@ -486,14 +484,9 @@ ONE_SEED_THREE_DEPTHS = {("plain", 20): [0.14], ("plain", 38): [0.26], ("plain",
 @pytest.mark.parametrize(
     ("finals", "margin", "said", "not_said"),
     [
-        (ONE_SEED_TWO_DEPTHS, None, "untested: one run at each of two depths", "no degradation"),
-        (ONE_SEED_THREE_DEPTHS, None, "degradation: deeper nets train worse", "untested"),
-        (
-            DEGRADING,
-            "30",
-            "no degradation: the fitted depth penalty stays below the 30",
-            "untested",
-        ),
+        (ONE_SEED_TWO_DEPTHS, None, "untested with one seed, +24.8 points", "no degradation"),
+        (ONE_SEED_THREE_DEPTHS, None, "untested with one seed, +27.0 points", "no degradation"),
+        (DEGRADING, "30", "a small penalty below the margin, +19.5 points", "no degradation"),
     ],
     ids=["2-depths-1-seed", "3-depths-1-seed", "many-seeds-margin-30"],
 )
@@ -504,7 +497,7 @@ def test_report_words_each_case_by_its_runs_and_margin(workdir, finals, margin, 
     verdict = (workdir / "reports" / EXPERIMENT / "report.md").read_text().split("## Final")[0]
     plain = next(line for line in verdict.splitlines() if line.startswith("- **plain**"))
     assert said in plain and not_said not in plain
-    assert f"margin {margin or 2} points" in plain
+    assert f"margin {margin or 2} points" in verdict
 
 
 def test_the_sweeps_margin_tag_is_the_reports_default(workdir):
