@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from analysis.effects import DEFAULT_MARGIN
+from analysis.effects import DEFAULT_MARGIN, Outcome
 from resnet.paths import is_missing, name_problem
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
 from resnet.tracking.client import answering_quickly, sqlite_path
@@ -42,6 +42,7 @@ from resnet.tracking.schema import (
     residual_by_name,
     split_names,
     tag_column,
+    verdict_tag,
 )
 
 CURVE_METRICS = (Metric.TRAIN_ERROR, Metric.VAL_ERROR, Metric.TEST_ERROR)
@@ -73,6 +74,9 @@ class Study:
     responses: pd.DataFrame  # arch, residual, depth, seed, layer, index, std
     tuned_params: dict[str, bool]  # the params the studies tuned: sampled on a log scale?
     margin: float = DEFAULT_MARGIN  # the verdict's margin the sweep was run with, points
+    # arch -> the seeds of an earlier sweep of this experiment whose report found that arch
+    # inconclusive on fewer of these seeds: this sweep's verdict is a second look
+    earlier_looks: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -189,6 +193,7 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
         responses=response_table(client, cells),
         tuned_params=tuned,
         margin=sweep_margin(sweep),
+        earlier_looks=earlier_inconclusive_looks(runs, sweep, cells),
     )
 
 
@@ -196,6 +201,26 @@ def sweep_margin(sweep: pd.Series) -> float:
     """The sweep's `margin` tag; sweeps from before it had one get the default."""
     value = sweep.get(tag_column(Tag.MARGIN))
     return float(value) if isinstance(value, str) and value else DEFAULT_MARGIN
+
+
+def earlier_inconclusive_looks(
+    runs: pd.DataFrame, sweep: pd.Series, cells: pd.DataFrame
+) -> dict[str, str]:
+    """arch -> seeds ('0,1,2') of another sweep run whose report judged that arch inconclusive
+    on a strict subset of the seeds this sweep has for it."""
+    looks = {}
+    others = runs[(runs[KIND] == Kind.SWEEP) & (runs["run_id"] != sweep["run_id"])]
+    for arch in cells["arch"].dropna().unique():
+        mine = {int(s) for s in cells[cells["arch"] == arch]["seed"].dropna()}
+        outcome, seeds = (tag_column(verdict_tag(arch, w)) for w in ("outcome", "seeds"))
+        if outcome not in others or seeds not in others:
+            continue
+        for value in others[others[outcome] == Outcome.INCONCLUSIVE][seeds]:
+            earlier = {int(s) for s in split_names(value)}
+            if earlier and earlier < mine:
+                looks[arch] = ",".join(str(s) for s in sorted(earlier))
+                break
+    return looks
 
 
 def search(experiment_id: str) -> pd.DataFrame:

@@ -153,8 +153,8 @@ def seeds_to_decide(penalty: Penalty, margin: float, alpha: float = ALPHA) -> in
 
 
 class ContrastOutcome(StrEnum):
-    LARGER = "larger"  # the first arch loses more with depth, by more than the margin
-    SMALLER = "smaller"  # the second arch does
+    LARGER = "larger, beyond the margin"  # the first arch loses more with depth, by > margin
+    SMALLER = "smaller, beyond the margin"  # the second arch does
     WITHIN = "within the margin"  # the whole interval lies inside (-margin, +margin)
     INCONCLUSIVE = "inconclusive"
     UNTESTED = "untested"

@@ -54,6 +54,7 @@ from resnet.tracking.schema import (
     Tag,
     net_metric,
     verdict_metric,
+    verdict_tag,
 )
 
 EVAL_METRICS = (Metric.TEST_ERROR, Metric.VAL_ERROR)
@@ -337,7 +338,7 @@ def write_report(
     if options.margin is not None:
         study.margin = options.margin
     folder = Path(out) / folder_name(experiment)
-    found = verdicts(study.cells, study.margin)
+    found = verdicts(study.cells, study.margin, study.earlier_looks)
     contrasted = contrast(study.cells, margin=study.margin)
     # Built aside and swapped in whole: no half-written report, no files left from an older one.
     remove_abandoned_drafts(make_folder(Path(out)))
@@ -357,7 +358,8 @@ def write_report(
         client.log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
         metrics = summary_metrics(study, found, contrasted)
         description = entities.RunTag(Tag.DESCRIPTION, describe(study, sentences))
-        client.log_batch(study.sweep_run_id, metrics=metrics, tags=[description])
+        tags = [description, *verdict_tags(found)]
+        client.log_batch(study.sweep_run_id, metrics=metrics, tags=tags)
     return Written(folder / "report.md", sentences)
 
 
@@ -370,6 +372,19 @@ def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | Non
     if halves is not None:
         lines.append(f"Figure 6: {halves}")
     return lines
+
+
+def verdict_tags(found: list[Verdict]) -> list[entities.RunTag]:
+    """Each arch's outcome and the seeds it was judged on, for a later sweep to know when it
+    is a second look."""
+    tags = []
+    for v in found:
+        seeds = ",".join(str(s) for s in v.penalty.seeds) if v.penalty is not None else ""
+        tags += [
+            entities.RunTag(verdict_tag(v.arch, "outcome"), str(v.outcome)),
+            entities.RunTag(verdict_tag(v.arch, "seeds"), seeds),
+        ]
+    return tags
 
 
 def bold_label(line: str) -> str:

@@ -115,9 +115,11 @@ def runs_of(done: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def degradation_verdict(
-    cells: pd.DataFrame, arch: str, margin: float = DEFAULT_MARGIN
+    cells: pd.DataFrame, arch: str, margin: float = DEFAULT_MARGIN, earlier_look: str = ""
 ) -> Verdict | None:
-    """The verdict for one arch, or None when fewer than two of its depths have a finished seed."""
+    """The verdict for one arch, or None when fewer than two of its depths have a finished seed.
+    `earlier_look`: the seeds ('0,1,2') of an inconclusive verdict on fewer of these runs, which
+    makes this one a second look."""
     mine = cells[cells["arch"] == arch]
     done = finished_runs(mine)
     depths = sorted(int(d) for d in done["depth"].unique())
@@ -146,6 +148,8 @@ def degradation_verdict(
         verdict.seeds_needed = seeds_to_decide(penalty, margin)
     add_supporting_tests(verdict, done, depth, error)
     verdict.headline = headline(verdict)
+    if earlier_look:
+        verdict.headline += f"; a second look, after an inconclusive one at seeds {earlier_look}"
     verdict.details = (
         f"{described}; per-seed penalties {per_seed_text(penalty)}, margin {margin:g} points. "
         f"Supporting: {paired_text(verdict)}{trend_text(verdict, depth)}."
@@ -258,9 +262,14 @@ def unfinished_note(mine: pd.DataFrame, done: pd.DataFrame, depths: list[int]) -
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def verdicts(cells: pd.DataFrame, margin: float = DEFAULT_MARGIN) -> list[Verdict]:
-    archs = arch_order(cells)
-    return [v for arch in archs if (v := degradation_verdict(cells, arch, margin)) is not None]
+def verdicts(
+    cells: pd.DataFrame, margin: float = DEFAULT_MARGIN, earlier_looks: dict[str, str] | None = None
+) -> list[Verdict]:
+    looks = earlier_looks or {}
+    found = [
+        degradation_verdict(cells, arch, margin, looks.get(arch, "")) for arch in arch_order(cells)
+    ]
+    return [v for v in found if v is not None]
 
 
 @dataclass

@@ -500,6 +500,26 @@ def test_report_words_each_case_by_its_runs_and_margin(workdir, finals, margin, 
     assert f"margin {margin or 2} points" in verdict
 
 
+def test_more_seeds_after_an_inconclusive_verdict_are_named_a_second_look(workdir):
+    sweep = fabricate(workdir, DEGRADING)
+    client = MlflowClient(uri(workdir))
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    earlier = {"verdict.residual.outcome": "inconclusive", "verdict.residual.seeds": "0,1"}
+    client.create_run(experiment, run_name="first-look", tags={"kind": "sweep", **earlier})
+    study = collect(EXPERIMENT, uri(workdir), sweep)
+    assert study.earlier_looks == {"residual": "0,1"}
+    written = write_report(EXPERIMENT, uri(workdir), sweep, out=workdir / "reports")
+    residual, plain = (next(s for s in written.verdicts if s.startswith(a)) for a in ARCH_LINES)
+    assert residual.endswith("a second look, after an inconclusive one at seeds 0,1")
+    assert "second look" not in plain
+    tags = client.get_run(sweep).data.tags
+    assert tags["verdict.residual.outcome"] == "deeper is better"
+    assert tags["verdict.residual.seeds"] == "0,1,2"
+
+
+ARCH_LINES = ("residual:", "plain:")
+
+
 def test_the_sweeps_margin_tag_is_the_reports_default(workdir):
     sweep = fabricate(workdir, DEGRADING)
     MlflowClient(uri(workdir)).set_tag(sweep, "margin", "25")

@@ -131,6 +131,12 @@ def net_metric(arch: str, depth: int, metric: str) -> str:
     return f"{arch}_{depth}_{metric}"
 
 
+def verdict_tag(arch: str, what: str = "outcome") -> str:
+    """A sweep run's tag of the verdict its report gave an arch: its `outcome` words, or the
+    `seeds` it was judged on (a later sweep over more seeds is a second look at it)."""
+    return f"verdict.{arch}.{what}"
+
+
 def verdict_metric(name: str, statistic: str) -> str:
     """A sweep run's number of the verdict: `statistic` of an arch's test, or of the contrast
     (e.g. plain_trend_p, contrast_p)."""

@@ -1,0 +1,215 @@
+"""The docs' tables of verdicts, generated from the committed runs so that they cannot drift.
+
+    .venv/bin/python scripts/doc_tables.py           # rewrite every generated table
+    .venv/bin/python scripts/doc_tables.py --check   # exit 1 when a doc is out of date
+
+Each table sits in a doc between `<!-- table:NAME -->` and `<!-- /table:NAME -->`; everything
+between the two lines is replaced. tests/test_doc_tables.py runs the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from analysis.effects import fit_penalty  # noqa: E402
+from analysis.markdown import markdown_table  # noqa: E402
+from analysis.stats import contrast, degradation_verdict, signed, summary_table  # noqa: E402
+
+MEASURED = ROOT / "tests" / "data" / "measured"
+QUICK = ROOT / "docs" / "quick-study"
+MARGINS = (1.0, 1.5, 2.0, 3.0)
+NINE_SEEDS = QUICK / "cells-seeds-0-8.csv"
+
+
+@dataclass(frozen=True)
+class RunSet:
+    label: str  # the machine, the precision and the preset
+    path: Path
+    seeds: tuple[int, ...]
+
+    def runs(self) -> pd.DataFrame:
+        runs = pd.read_csv(self.path)
+        if "status" not in runs:
+            runs = runs.assign(status="finished")
+        return runs[runs["seed"].isin(self.seeds) & (runs["status"] == "finished")]
+
+    @property
+    def name(self) -> str:
+        return f"{self.label}, {seeds_text(self.seeds)}"
+
+
+def seeds_text(seeds: tuple[int, ...]) -> str:
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]} to {seeds[-1]}"
+    return "seeds " + ", ".join(map(str, seeds))
+
+
+EARLIER = "four depths, 360 iterations"
+RUN_SETS = [
+    RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", QUICK / "cells.csv", (0,)),
+    RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", QUICK / "cells.csv", (0, 1, 2)),
+    RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", NINE_SEEDS, tuple(range(9))),
+    RunSet(
+        f"{EARLIER} with flips, Intel Xeon (AMX), bf16",
+        MEASURED / "quick-bf16-xeon-amx-seeds012.csv",
+        (0,),
+    ),
+    RunSet(
+        f"{EARLIER} with flips, Intel Xeon (AMX), bf16",
+        MEASURED / "quick-bf16-xeon-amx-seeds012.csv",
+        (0, 1, 2),
+    ),
+    RunSet(
+        f"{EARLIER} with flips, Intel Xeon (AMX), fp32",
+        MEASURED / "quick-fp32-xeon-amx-seed0.csv",
+        (0,),
+    ),
+    RunSet(
+        f"{EARLIER}, AMD EPYC Zen 3 (AVX2 only), fp32",
+        MEASURED / "quick-fp32-epyc-zen3-seed0.csv",
+        (0,),
+    ),
+]
+
+
+def judged(runs: pd.DataFrame, arch: str, margin: float = 2.0) -> str:
+    """'+21.7 (+20.2 to +23.3): degradation', or '+0.4: untested' with one seed."""
+    v = degradation_verdict(runs, arch, margin)
+    if v.interval is None:
+        return f"{signed(v.penalty.estimate)}: {v.outcome}"
+    low, high = v.interval
+    return f"{signed(v.penalty.estimate)} ({signed(low)} to {signed(high)}): {v.outcome}"
+
+
+def contrasted(runs: pd.DataFrame) -> str:
+    c = contrast(runs)
+    if c.low is None:
+        return f"{signed(c.difference)}: {c.outcome}"
+    return f"{signed(c.difference)} ({signed(c.low)} to {signed(c.high)}): {c.outcome}"
+
+
+def every_machine() -> str:
+    rows = [
+        {
+            "runs": s.name,
+            "plain": judged(s.runs(), "plain"),
+            "residual": judged(s.runs(), "residual"),
+            "plain - residual (95 % CI)": contrasted(s.runs()),
+        }
+        for s in RUN_SETS
+    ]
+    return markdown_table(pd.DataFrame(rows))
+
+
+def margin_history() -> str:
+    rows = []
+    for s in RUN_SETS:
+        row = {"runs": s.name}
+        for margin in MARGINS:
+            plain = degradation_verdict(s.runs(), "plain", margin).outcome
+            residual = degradation_verdict(s.runs(), "residual", margin).outcome
+            row[f"δ = {margin:g}"] = f"{plain} / {residual}"
+        rows.append(row)
+    return markdown_table(pd.DataFrame(rows))
+
+
+def coverage() -> str:
+    """Each disjoint set of the nine seeds: its 90 % interval against the nine-seed estimate."""
+    runs = pd.read_csv(NINE_SEEDS)
+    rows = []
+    for arch in ("plain", "residual"):
+        mine = runs[runs["arch"] == arch]
+        target = penalty_of(mine).estimate
+        for size in (2, 3, 4):
+            for start in range(0, 9 - size + 1, size):
+                seeds = tuple(range(start, start + size))
+                low, high = penalty_of(mine[mine["seed"].isin(seeds)]).interval()
+                rows.append(
+                    {
+                        "arch": arch,
+                        "seeds": ", ".join(map(str, seeds)),
+                        "90 % CI": f"{signed(low)} to {signed(high)}",
+                        "all nine": signed(target),
+                        "covers it": "yes" if low <= target <= high else "no",
+                    }
+                )
+    table = pd.DataFrame(rows)
+    hits = (table["covers it"] == "yes").sum()
+    return (
+        f"{markdown_table(table)}\n\n{hits} of {len(table)} intervals cover the nine-seed estimate."
+    )
+
+
+def penalty_of(runs: pd.DataFrame):
+    return fit_penalty(runs["depth"], 100 * runs["train_error"], runs["seed"])
+
+
+def net_table(path: Path) -> str:
+    runs = pd.read_csv(path)
+    table = summary_table(runs, "")
+    rows = [
+        {
+            "net": f"{r.arch}-{r.depth}",
+            "n": r.n,
+            "train error %": f"{r.train_error_mean:.2f} ± {r.train_error_std:.2f}",
+            "test error %": f"{r.test_error_mean:.2f} ± {r.test_error_std:.2f}",
+        }
+        for r in table.itertuples()
+    ]
+    return markdown_table(pd.DataFrame(rows))
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "every-machine": every_machine,
+    "margin-history": margin_history,
+    "coverage": coverage,
+}
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(
+    r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S
+)
+
+
+def regenerated(text: str) -> str:
+    def fill(match: re.Match) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise SystemExit(f"doc_tables: no table named {name!r} (known: {', '.join(TABLES)})")
+        return f"{match[1]}{TABLES[name]()}\n{match[4]}"
+
+    return BLOCK.sub(fill, text)
+
+
+def stale_docs() -> list[Path]:
+    return [doc for doc in DOCS if regenerated(doc.read_text()) != doc.read_text()]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if out of date")
+    args = p.parse_args()
+    stale = stale_docs()
+    if args.check:
+        for doc in stale:
+            print(f"out of date: {doc.relative_to(ROOT)} (run scripts/doc_tables.py)")
+        return 1 if stale else 0
+    for doc in stale:
+        doc.write_text(regenerated(doc.read_text()))
+        print(f"rewrote the tables of {doc.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
