@@ -21,6 +21,16 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analysis.coverage import (  # noqa: E402
+    REPEATS,
+    RUN_LEVEL,
+    SEED_LEVEL,
+    SEED_SLOPE,
+    TRUE_PENALTY,
+    coverage,
+    per_seed_interval,
+    pooled_line_interval,
+)
 from analysis.effects import fit_penalty  # noqa: E402
 from analysis.markdown import markdown_table  # noqa: E402
 from analysis.stats import contrast, degradation_verdict, signed, summary_table  # noqa: E402
@@ -125,7 +135,7 @@ def margin_history() -> str:
     return markdown_table(pd.DataFrame(rows))
 
 
-def coverage() -> str:
+def disjoint_coverage() -> str:
     """Each disjoint set of the nine seeds: its 90 % interval against the nine-seed estimate."""
     runs = pd.read_csv(NINE_SEEDS)
     rows = []
@@ -152,6 +162,73 @@ def coverage() -> str:
     )
 
 
+def simulated_coverage() -> str:
+    rows = []
+    for seeds in (1, 2, 3, 5):
+        per_seed = "no interval" if seeds == 1 else f"{coverage(seeds, per_seed_interval):.3f}"
+        former = coverage(seeds, pooled_line_interval)
+        rows.append(
+            {
+                "seeds": seeds,
+                "per-seed interval": per_seed,
+                "one line through every run (former)": f"{former:.3f}",
+            }
+        )
+    note = (
+        f"Share of {REPEATS} simulated sweeps whose 90 % interval holds the true penalty "
+        f"(+{TRUE_PENALTY} points; per-seed slope SD {SEED_SLOPE}, level SD {SEED_LEVEL}, run SD "
+        f"{RUN_LEVEL}; analysis/coverage.py)."
+    )
+    return f"{markdown_table(pd.DataFrame(rows))}\n\n{note}"
+
+
+def seed_spread() -> str:
+    """Per arch, over the nine seeds: how the penalty varies from seed to seed, what one seed's
+    line suggests, whether the seed is a block, and whether a straight line fits."""
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    runs = pd.read_csv(NINE_SEEDS).assign(error=lambda r: 100 * r["train_error"])
+    rows, penalties = [], {}
+    for arch in ("plain", "residual"):
+        mine = runs[runs["arch"] == arch]
+        penalty = penalty_of(mine)
+        penalties[arch] = penalty.per_seed
+        one_seed = [
+            fit_penalty(seed["depth"], seed["error"], seed["seed"]).per_seed[0]
+            for _, seed in mine.groupby("seed")
+        ]
+        line_se = [line_standard_error(seed) for _, seed in mine.groupby("seed")]
+        blocks = anova_lm(
+            smf.ols("error ~ C(depth)", mine).fit(),
+            smf.ols("error ~ C(depth) + C(seed)", mine).fit(),
+        )
+        fit = anova_lm(
+            smf.ols("error ~ depth + C(seed)", mine).fit(),
+            smf.ols("error ~ C(depth) + C(seed)", mine).fit(),
+        )
+        rows.append(
+            {
+                "arch": arch,
+                "per-seed penalty SD": f"{pd.Series(one_seed).std():.2f}",
+                "one seed's SE from its line (mean)": f"{pd.Series(line_se).mean():.2f}",
+                "seed as a block, F-test p": f"{blocks['Pr(>F)'].iloc[1]:.2g}",
+                "straight line, lack-of-fit p": f"{fit['Pr(>F)'].iloc[1]:.2g}",
+            }
+        )
+    r = pd.Series(penalties["plain"]).corr(pd.Series(penalties["residual"]))
+    note = f"Correlation of a seed's plain and residual penalties: r = {r:.2f} (nine seeds)."
+    return f"{markdown_table(pd.DataFrame(rows))}\n\n{note}"
+
+
+def line_standard_error(seed: pd.DataFrame) -> float:
+    """The standard error of one seed's penalty from the scatter of its depths about its line."""
+    import statsmodels.api as sm
+
+    fit = sm.OLS(seed["error"], sm.add_constant(seed["depth"].astype(float))).fit()
+    return float(fit.bse.iloc[1] * (seed["depth"].max() - seed["depth"].min()))
+
+
 def penalty_of(runs: pd.DataFrame):
     return fit_penalty(runs["depth"], 100 * runs["train_error"], runs["seed"])
 
@@ -174,7 +251,9 @@ def net_table(path: Path) -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "every-machine": every_machine,
     "margin-history": margin_history,
-    "coverage": coverage,
+    "coverage": disjoint_coverage,
+    "simulated-coverage": simulated_coverage,
+    "seed-spread": seed_spread,
 }
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(
