@@ -214,8 +214,9 @@ def ends_by_seed(done: pd.DataFrame, depth: int) -> dict[int, float]:
 def one_sided_p(differences: list[float]) -> float:
     """p of the paired t-test that the differences' mean is above 0; differences without any
     spread have no t statistic: then p is 0 or 1 by their sign."""
-    if np.var(differences) == 0:
-        return 0.0 if np.mean(differences) > 0 else 1.0
+    mean = float(np.mean(differences))
+    if np.ptp(differences) <= 1e-12 * (1 + abs(mean)):  # rounding apart: no spread
+        return 0.0 if mean > 0 else 1.0
     return float(stats.ttest_1samp(differences, 0.0, alternative="greater").pvalue)
 
 

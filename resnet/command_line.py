@@ -7,6 +7,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from resnet.paths import escaped
+
 EXIT_BAD_INPUT = 2
 
 
@@ -24,8 +26,17 @@ class OneLineParser(argparse.ArgumentParser):
 def bad_input(prog: str, message: str) -> int:
     """Say what is wrong in one line (the caller hides any password in it first); the exit
     code of bad input."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {escaped(message)}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def tolerant_output() -> None:
+    """Print what the terminal's encoding cannot show (say 'τ' under a Latin-1 or C locale) as
+    '?' instead of stopping with UnicodeEncodeError; files are written as UTF-8 regardless."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if hasattr(stream, "reconfigure") and encoding != "utf8":
+            stream.reconfigure(errors="replace")
 
 
 def comma_list(item_type: Callable, what: str) -> Callable[[str], list]:

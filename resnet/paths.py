@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,26 @@ WRITE_FOLDER = Need(folder=True, write=True, exists=False)
 
 
 def shown(path: Path | str) -> str:
-    text = str(path)
+    """A path or name as a message shows it: control characters escaped, cut to SHOWN_NAME."""
+    text = escaped(str(path))
     return text if len(text) <= SHOWN_NAME else text[: SHOWN_NAME - 1] + "…"
+
+
+def escaped(text: object) -> str:
+    """`text` with every control character (a newline, ESC, BEL, ...), line or paragraph
+    separator and undecodable byte written as its escape (\\n, \\x1b): a message that echoes a
+    user's string stays one line and sends the terminal nothing but text."""
+    return "".join(
+        c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(c) in UNSHOWN
+        else c
+        for c in str(text)
+    )
+
+
+# Unicode categories escaped in messages: controls, line and paragraph separators, surrogates
+# (how a file name's undecodable bytes arrive)
+UNSHOWN = ("Cc", "Zl", "Zp", "Cs")
 
 
 def checked(path: Path | str, need: Need, option: str) -> Path:

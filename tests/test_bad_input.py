@@ -50,6 +50,8 @@ def make_files(tmp: Path) -> None:
         "managed.toml": '[launcher]\nkind = "slurm"\nsbatch = ["output=/etc/passwd"]\n',
         "big.toml": "[data]\nimage_size = 5000\n",
         "trials.toml": "[tune]\ntrials = 1000000000\n",
+        "arrays.toml": "x = " + "[" * 5000 + "]" * 5000 + "\n",
+        "tables.toml": "x = " + "{ a = " * 3000 + "1" + " }" * 3000 + "\n",
     }
     for name, text in presets.items():
         (tmp / name).write_text(text)
@@ -75,6 +77,7 @@ def make_databases(tmp: Path) -> None:
             db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
             db.execute("CREATE TABLE experiments (experiment_id INTEGER)")
             db.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+            db.execute("INSERT INTO experiments VALUES (0)")  # whole: its Default experiment
 
 
 def make_image_folders(tmp: Path) -> None:
@@ -134,13 +137,18 @@ CASES = [
     ("sweep", ["--iterations", "99999999999999999999999"], "iterations must be in [1, 10000000]"),
     ("sweep", ["--warmup-iterations=-1"], "warmup_iterations must be in [0, "),
     # learning rate and weight decay
-    ("sweep", ["--lr", "0"], "lr must be positive and finite, got 0.0"),
-    ("sweep", ["--lr=-1"], "lr must be positive and finite, got -1.0"),
-    ("sweep", ["--lr", "nan"], "lr must be positive and finite, got nan"),
-    ("sweep", ["--lr", "inf"], "lr must be positive and finite, got inf"),
+    ("sweep", ["--lr", "0"], "lr must be in (0, 1000000], got 0.0"),
+    ("sweep", ["--lr=-1"], "lr must be in (0, 1000000], got -1.0"),
+    ("sweep", ["--lr", "nan"], "lr must be in (0, 1000000], got nan"),
+    ("sweep", ["--lr", "inf"], "lr must be in (0, 1000000], got inf"),
     ("sweep", ["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
-    ("sweep", ["--weight-decay=-1"], "weight_decay must be zero or positive and finite"),
-    ("sweep", ["--weight-decay", "nan"], "weight_decay must be zero or positive and finite"),
+    ("sweep", ["--weight-decay=-1"], "weight_decay must be in [0, 1000000]"),
+    ("sweep", ["--weight-decay", "nan"], "weight_decay must be in [0, 1000000]"),
+    # floats the optimizer's float32 scalars cannot carry (resnet/core/bounds.py, MAX_RATE)
+    ("sweep", ["--weight-decay", "1e300"], "weight_decay must be in [0, 1000000], got 1e+300"),
+    ("sweep", ["--lr", "1e39"], "lr must be in (0, 1000000], got 1e+39"),
+    ("sweep", ["--divergence-factor", "1e300"], "divergence_factor must be in (1, 1000000]"),
+    ("sweep", ["--error-warmup-lr", "1e40"], "error_warmup_lr must be in (0, 1000000]"),
     # batch size and data size
     ("sweep", ["--batch-size", "0"], "batch_size must be in [1, 65536], got 0"),
     ("sweep", ["--batch-size", "100000"], "batch_size must be in [1, 65536], got 100000"),
@@ -225,8 +233,8 @@ CASES = [
     ("sweep", ["--slurm-logs", "logs"], "--slurm-logs needs --launcher slurm"),
     ("sweep", [*SLURM_STORES, "--workers", "0"], "tasks must be positive, got 0"),
     ("sweep", [*SLURM_STORES, "--time-min", "0"], "time_min must be positive, got 0"),
-    ("sweep", [*SLURM_STORES, "--mem-gb", "-1"], "mem_gb must be positive and finite"),
-    ("sweep", [*SLURM_STORES, "--gpus-per-task=-1"], "gpus_per_task must be zero or positive"),
+    ("sweep", [*SLURM_STORES, "--mem-gb", "-1"], "mem_gb must be in (0, 16384], got -1.0"),
+    ("sweep", [*SLURM_STORES, "--gpus-per-task=-1"], "gpus_per_task must be in [0, 16], got -1"),
     ("sweep", [*SLURM_STORES, "--sbatch=--qos=high"], "sbatch options are key=value"),
     ("sweep", [*SLURM_STORES, "--sbatch", "qos"], "sbatch options are key=value"),
     ("sweep", [*SLURM_STORES, "--jobs-per-gpu", "2"], "--jobs-per-gpu is for local launches"),
@@ -253,7 +261,7 @@ CASES = [
     ("sweep", ["--epochs", "3"], "unrecognized arguments: --epochs 3"),
     ("sweep", ["--iterations"], "argument --iterations: expected one argument"),
     ("sweep", ["--depths", "20,21"], "nearest valid: 20, 26"),
-    ("sweep", ["--precision", "auto", "--lr=-1"], "lr must be positive"),
+    ("sweep", ["--precision", "auto", "--lr=-1"], "lr must be in (0, 1000000]"),
     ("sweep", ["--precision", "auto", "--device", "cuda:7"], "device cuda:7 is not available"),
     ("sweep", ["--use-tuned", "--trials", "7"], "--trials needs --tune"),
     ("sweep", ["--archs", "plain,vgg"], "unknown arch 'vgg'"),
@@ -352,6 +360,35 @@ CASES = [
     ("sweep", ["--seeds", MANY_SEEDS], "seeds may hold at most 500 values, got 546"),
     ("sweep", ["--milestones", MANY_MILESTONES], "milestones may hold at most 500 values"),
     ("sweep", ["--depths", DEPTHS_20, "--seeds", SEEDS_300], "the sweep has 12000 cells"),
+    # presets nested past the reader's recursion (resnet/core/presets.py)
+    ("sweep", ["--preset", "arrays.toml"], "arrays.toml nests arrays or tables too deeply"),
+    ("sweep", ["--preset", "tables.toml"], "tables.toml nests arrays or tables too deeply"),
+    # control characters in a path or name are shown escaped: one line, nothing for the terminal
+    ("sweep", ["--preset", "a\nb.toml"], "--preset a\\nb.toml: no such file"),
+    ("sweep", ["--preset", "\x1b[2J\x07.toml"], "--preset \\x1b[2J\\x07.toml: no such file"),
+    ("sweep", ["--data-dir", "notes.txt/a\nb"], "--data-dir notes.txt/a\\nb: a part of the path"),
+    ("sweep", ["--checkpoint-dir", "notes.txt/a\nb"], "--checkpoint-dir notes.txt/a\\nb: a part"),
+    ("sweep", ["--storage", "notes.txt/a\rb.log"], "--storage notes.txt/a\\rb.log: a part"),
+    ("report", ["--experiment", "x", "--out", "notes.txt/a\nb"], "--out notes.txt/a\\nb: a part"),
+    ("benchmark", ["--json", "notes.txt/\x1b.json"], "--json notes.txt/\\x1b.json: a part"),
+    ("throughput", ["--json", "notes.txt/\u2028.json"], "--json notes.txt/\\u2028.json: a"),
+    # repeated nets of the benchmark, as the sweep refuses them
+    ("benchmark", ["--depths", "8,8"], "--depths has repeated values: [8, 8]"),
+    ("benchmark", ["--archs", "plain,plain"], "--archs has repeated values"),
+    # a SQLite address's '#' part would name the file (mlflow.db#frag)
+    ("sweep", ["--tracking-uri", "sqlite:///mlruns/mlflow.db#frag"], "takes no '#' part"),
+    ("report", ["--experiment", "x", "--tracking-uri", "sqlite:///m.db#f"], "takes no '#' part"),
+    ("sweep", ["--storage", "sqlite:///optuna.db#frag"], "--storage: a SQLite address takes no"),
+    # the report's folder: never the working folder itself
+    ("report", ["--experiment", "x", "--out", ""], "--out must name a folder"),
+    # the SLURM logs folder: the one path check (resnet/paths.py)
+    ("sweep", [*SLURM_STORES, "--slurm-logs", "notes.txt"], "--slurm-logs notes.txt: is a file"),
+    ("sweep", [*SLURM_STORES, "--slurm-logs", LONG], TOO_LONG),
+    ("sweep", [*SLURM_STORES, "--slurm-logs", "/dev/null"], "--slurm-logs /dev/null: is a device"),
+    # what one SLURM task asks for: bounded (resnet/core/launcher_config.py)
+    ("sweep", [*SLURM_STORES, "--mem-gb", "32000"], "mem_gb must be in (0, 16384], got 32000.0"),
+    ("sweep", [*SLURM_STORES, "--cpus-per-task", "100000"], "cpus_per_task must be in [1, 1024]"),
+    ("sweep", [*SLURM_STORES, "--gpus-per-task", "64"], "gpus_per_task must be in [0, 16], got 64"),
 ]
 
 
@@ -392,6 +429,11 @@ AS_USERS_RUN_THEM = [
     (["experiments/depth_sweep.py", "--depths", "21"], "depth_sweep.py", "depth 21 is not 6n+2"),
     (["-m", "analysis.report", "--experiment", "nobody"], "analysis.report", "no MLflow store"),
     (["experiments/benchmark.py", "--archs", "vgg"], "benchmark.py", "unknown arch 'vgg'"),
+    (  # MLflow's client warns before it fails on a databricks URI without credentials
+        ["experiments/depth_sweep.py", "--preset", "smoke", "--tracking-uri", "databricks"],
+        "depth_sweep.py",
+        "tracking URI 'databricks' cannot be opened",
+    ),
 ]
 
 

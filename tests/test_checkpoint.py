@@ -1,6 +1,8 @@
 """Checkpoints: atomic, safe to load, and a resumed run ends bit for bit where an uninterrupted
 one does (on CPU, with the same seed)."""
 
+import pickle
+
 import pytest
 import torch
 
@@ -95,13 +97,13 @@ def test_a_checkpoint_of_another_net_does_not_fit_and_says_so(synthetic16, tmp_p
     stop_after_3 = Supervision(path, every=50, should_stop=lambda: next(stops))
     with pytest.raises(Interrupted):
         train(config(depth=8), synthetic16, progress=False, supervision=stop_after_3)
+    deeper = Supervision(path, every=50)
+    with pytest.raises(CheckpointError, match=r"is not this cell's.*\(depth, config_hash differ"):
+        train(config(depth=14), synthetic16, progress=False, supervision=deeper)
+    unnamed = {k: v for k, v in load(path).items() if k != "cell"}  # as saved before the record
+    save_atomic(path, unnamed)
     with pytest.raises(CheckpointError, match="does not fit this run"):
-        train(
-            config(depth=14),
-            synthetic16,
-            progress=False,
-            supervision=Supervision(path, every=50),
-        )
+        train(config(depth=14), synthetic16, progress=False, supervision=deeper)
 
 
 def test_an_owner_is_its_process_not_just_its_pid():
@@ -128,3 +130,44 @@ def test_an_owner_is_its_process_not_just_its_pid():
         sleeper.kill()
         sleeper.wait()
     assert not owner_alive(run(f"{host}:{sleeper.pid}:{start}"))
+
+
+def test_a_checkpoint_names_its_cell_and_another_cells_is_refused(synthetic16, tmp_path):
+    """plain-8's state fits residual-8's net exactly (option A shortcuts have no weights): only
+    the record of whose it is tells them apart."""
+    path = tmp_path / "checkpoint.pt"
+    stops = iter([False, False, True])
+    stop_after_3 = Supervision(path, every=50, run_id="a" * 32, should_stop=lambda: next(stops))
+    with pytest.raises(Interrupted):
+        train(config(arch="plain"), synthetic16, progress=False, supervision=stop_after_3)
+    assert load(path)["cell"] == {
+        "run_id": "a" * 32,
+        "arch": "plain",
+        "depth": 8,
+        "seed": 0,
+        "config_hash": config(arch="plain").identity(),
+    }
+    refusals = {
+        "arch, config_hash differ": (config(), "a" * 32),
+        "run_id differ": (config(arch="plain"), "b" * 32),
+        "seed, config_hash differ": (config(arch="plain", seed=1), "a" * 32),
+        "config_hash differ": (config(arch="plain", lr=0.01), "a" * 32),
+    }
+    for differ, (other, run_id) in refusals.items():
+        with pytest.raises(CheckpointError, match="is not this cell's") as refused:
+            train(other, synthetic16, progress=False, supervision=Supervision(path, run_id=run_id))
+        assert f"({differ})" in str(refused.value) and "\n" not in str(refused.value)
+    own = Supervision(path, run_id="a" * 32)
+    same = train(config(arch="plain"), synthetic16, progress=False, supervision=own)
+    assert same.status == "finished"  # its own cell resumes it
+
+
+def test_a_tampered_checkpoint_is_refused_without_torchs_pickle_warning(tmp_path, recwarn):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"iteration": 1, "x": torch.ones(2)}, path, pickle_protocol=4)
+    with pytest.raises(CheckpointError, match="unreadable"):
+        load(path)
+    path.write_bytes(pickle.dumps({"iteration": 1}, protocol=5))
+    with pytest.raises(CheckpointError, match="unreadable"):
+        load(path)
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]

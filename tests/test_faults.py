@@ -4,11 +4,16 @@ sweep, and a journal lock left behind by a killed writer.
 The trained net is kept in its checkpoint, the failure is one line, the sweep's run is closed
 FAILED with the reason, and the rerun logs what is missing without training the net again."""
 
+import contextlib
 import errno
 import os
+import signal
+import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import optuna
@@ -18,9 +23,13 @@ from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 import resnet.core.checkpoint as checkpoint_module
 import resnet.core.train as train_module
 import resnet.runner.storage as storage_module
+from analysis.report import main as report_main
 from resnet.cli.sweep import main
 from resnet.core.checkpoint import load
+from resnet.tracking.database import schema_problem
 from resnet.tracking.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
 
 # Two cells of 20 iterations, with a checkpoint every 20: no checkpoint is saved during
 # training, only the one after the last iteration that keeps the trained net.
@@ -259,3 +268,100 @@ def test_a_disk_that_fills_mid_cell_stops_in_one_line_and_the_rerun_resumes(
         assert steps == sorted(set(steps)) and steps[-1] == 60  # each step logged once
     finally:
         disk.remove()
+
+
+# SIGINT this long after a first sweep's store appears (its temporary file, while MLflow's tables
+# and migrations are made in it; then the store itself): None, as soon as the store is in place.
+STORE_SIGINT_DELAYS = (0.0, 0.6, None)
+
+
+def first_store_sweep(workdir: Path) -> subprocess.Popen:
+    workdir.mkdir()
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), *ARGV, "--archs", "plain"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        # Ctrl-C's own disposition, even where the tests run in the background (which ignores it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def partial_stores(workdir: Path) -> list[Path]:
+    return list((workdir / "mlruns").glob(".mlflow.db.*"))
+
+
+@pytest.mark.heavy(30)
+def test_sigint_while_the_first_store_is_made_leaves_none_or_a_whole_one(tmp_path, monkeypatch):
+    """Ctrl-C at several moments of a first sweep's store creation: one line, no traceback, no
+    store or a whole one (never one that later commands call older or half-made), and the rerun
+    works."""
+    folders = [tmp_path / str(i) for i in range(len(STORE_SIGINT_DELAYS))]
+    processes = [first_store_sweep(folder) for folder in folders]
+    due: dict[int, float] = {}
+    in_creation = {}  # whether the signal found the store being made
+    deadline = time.monotonic() + 120
+    while len(in_creation) < len(processes) and time.monotonic() < deadline:
+        for i, (folder, process, delay) in enumerate(
+            zip(folders, processes, STORE_SIGINT_DELAYS, strict=True)
+        ):
+            if i in in_creation or process.poll() is not None:
+                continue
+            made = (folder / "mlruns" / "mlflow.db").exists()
+            if i not in due and (partial_stores(folder) if delay is not None else made):
+                due[i] = time.monotonic() + (delay or 0.0)
+            if i in due and time.monotonic() >= due[i]:
+                in_creation[i] = bool(partial_stores(folder)) and not made
+                process.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+    assert len(in_creation) == len(processes), "a sweep never began to make its store"
+    assert any(in_creation.values()), "no signal landed while a store was made"
+    for folder, process in zip(folders, processes, strict=True):
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 130, err
+        assert "Traceback" not in err and len([x for x in err.splitlines() if x.strip()]) <= 1, err
+        assert not partial_stores(folder)
+        db = folder / "mlruns" / "mlflow.db"
+        assert not db.exists() or schema_problem(db, new_ok=False) is None
+    interrupted = folders[next(i for i, hit in in_creation.items() if hit)]
+    monkeypatch.chdir(interrupted)
+    assert main([*ARGV, "--archs", "plain"]) == 0  # the rerun makes or opens the store
+    _, _, cells = runs_of(interrupted)
+    assert [run.info.status for run in cells.values()] == ["FINISHED"]
+
+
+def half_made_store(db: Path, revision: str | None, run: bool = False) -> None:
+    """A store as an earlier version left it when its creation was cut short: MLflow's first
+    tables, and the revision its migrations had reached (or none); with `run`, an experiment and
+    a run in it all the same."""
+    db.parent.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+        for table in ("experiments", "runs", "tags", "metrics", "params"):
+            connection.execute(f"CREATE TABLE {table} (id INTEGER)")
+        if revision is not None:
+            connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+            connection.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+        if run:
+            connection.execute("INSERT INTO experiments VALUES (0)")
+            connection.execute("INSERT INTO runs VALUES (1)")
+
+
+@pytest.mark.parametrize("revision", [None, "451aebb31d03"], ids=["no-revision", "older"])
+def test_a_half_made_store_is_made_anew_and_one_holding_a_run_is_kept(workdir, capsys, revision):
+    db = workdir / "mlruns" / "mlflow.db"
+    half_made_store(db, revision)
+    assert report_main(["--no-log", "--experiment", "depth-smoke-synthetic"]) == 2
+    assert "is a half-made MLflow store" in capsys.readouterr().err  # named, with the fix
+    assert main([*ARGV, "--archs", "plain"]) == 0
+    assert "was half-made" in capsys.readouterr().err
+    _, _, cells = runs_of(workdir)
+    assert [run.info.status for run in cells.values()] == ["FINISHED"]
+
+    kept = workdir / "kept" / "mlflow.db"
+    half_made_store(kept, revision, run=True)
+    before = kept.read_bytes()
+    assert main([*ARGV, "--tracking-uri", f"sqlite:///{kept}"]) == 2
+    assert "half-made" not in capsys.readouterr().err
+    assert kept.read_bytes() == before

@@ -183,3 +183,61 @@ def test_a_run_whose_owner_is_alive_is_left_alone(store_workdir, capsys):
         assert names.count(cell.name) == 1  # no second run for it
     finally:
         sleeper.kill()
+
+
+def stopped_after_a_checkpoint(processes: dict[str, subprocess.Popen], folders: dict) -> None:
+    """SIGTERM to each process once it has saved a checkpoint in its folder: its run is KILLED
+    and keeps it."""
+    waiting, deadline = dict(processes), time.time() + 120
+    while waiting and time.time() < deadline:
+        for name, process in list(waiting.items()):
+            assert process.poll() is None, process.communicate()[1]
+            if list(folders[name].glob("*/checkpoint.pt")):
+                process.send_signal(signal.SIGTERM)
+                del waiting[name]
+        time.sleep(0.02)
+    for process in processes.values():
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 130, err
+
+
+@pytest.mark.heavy(25)
+def test_a_checkpoint_of_another_cell_is_refused_and_the_cell_starts_again(store_workdir, capsys):
+    """plain-8's checkpoint copied over residual-8's (their states fit each other's nets
+    exactly): the rerun refuses it in one line, closes residual-8's old run FAILED saying why,
+    and trains the cell from scratch to one FINISHED run; plain-8's run is left as it was."""
+    workdir = store_workdir
+    early = ("--depths", "8", "--checkpoint-every", "5")  # a checkpoint early in the cell
+    folders = {arch: workdir / f"checkpoints-{arch}" for arch in ("plain", "residual")}
+    processes = {
+        arch: sweep_process(workdir, *early, "--archs", arch, "--checkpoint-dir", str(folder))
+        for arch, folder in folders.items()
+    }
+    stopped_after_a_checkpoint(processes, folders)
+    runs = {r.info.run_name: r for r in cell_runs(workdir)}
+    assert {name: r.info.status for name, r in runs.items()} == {
+        "plain-8-s0": "KILLED",
+        "residual-8-s0": "KILLED",
+    }
+    (plain,) = folders["plain"].glob("*/checkpoint.pt")
+    (foreign,) = folders["residual"].glob("*/checkpoint.pt")
+    plain_bytes = plain.read_bytes()
+    foreign.write_bytes(plain_bytes)
+    capsys.readouterr()
+
+    rerun = [*ARGV, "--depths", "8", "--archs", "residual", "--checkpoint-dir"]
+    assert main([*rerun, str(folders["residual"])]) == 0
+    err = capsys.readouterr().err
+    refused = [line for line in err.splitlines() if "is not this cell's" in line]
+    assert len(refused) == 1 and "starting it again" in refused[0], err
+    assert "plain-8-s0" in refused[0] and "pickle" not in err, err
+    residual = [r for r in cell_runs(workdir) if r.info.run_name == "residual-8-s0"]
+    by_status = {r.info.status: r for r in residual}
+    assert sorted(r.info.status for r in residual) == ["FAILED", "FINISHED"]
+    old = by_status["FAILED"]
+    assert old.info.run_id == runs["residual-8-s0"].info.run_id
+    reason = old.data.tags["failure_reason"]
+    assert reason.startswith("abandoned: checkpoint ") and "plain-8-s0" in reason, reason
+    assert by_status["FINISHED"].data.tags.get("resumed") is None  # trained from scratch
+    assert client(workdir).get_run(runs["plain-8-s0"].info.run_id).info.status == "KILLED"
+    assert plain.read_bytes() == plain_bytes  # plain-8 still resumes from its own

@@ -17,7 +17,7 @@ from resnet.core.config import ConfigError
 from resnet.core.launcher_config import LauncherConfig
 from resnet.runner.slurm import executor
 from resnet.runner.storage import dashboard_command
-from resnet.tracking.address import masked, tracking_address
+from resnet.tracking.address import masked, password_problem, tracking_address
 from resnet.tracking.store import runs_url, ui_command
 
 SECRET = "s3cretPW"
@@ -58,6 +58,12 @@ ADDRESSES = [
     f"postgresql://127.0.0.1:9/db?user=u&password={SECRET}",
     f"mysql+pymysql://u:{SECRET}@127.0.0.1:9/db",
 ]
+# Where each kind of store's password goes instead; MySQL's drivers read no PGPASSWORD
+PASSWORD_PLACE = {
+    "postgresql": "PGPASSWORD",
+    "http": "MLFLOW_TRACKING_PASSWORD",
+    "mysql+pymysql": "read_default_file=/path/to/my.cnf, and the password in that option file",
+}
 PLACES = [
     ("sweep", "--tracking-uri"),
     ("sweep", "--storage"),
@@ -82,8 +88,26 @@ def test_a_password_in_an_address_is_refused_unshown_before_anything_runs(
     assert code == 2, err
     assert err.count("\n") == 1 and f"{place} holds a password" in err, err
     assert SECRET not in out + err
-    assert ("MLFLOW_TRACKING_PASSWORD" if "http" in address else "PGPASSWORD") in err
+    assert PASSWORD_PLACE[address.split(":")[0]] in err
     assert not list(workdir.iterdir())  # nothing written
+
+
+def test_each_database_is_told_where_its_own_password_goes():
+    said = {
+        uri.split(":")[0]: password_problem(uri, "--storage")
+        for uri in (
+            f"postgresql+psycopg://u:{SECRET}@h/d",
+            f"mysql+pymysql://u:{SECRET}@h/d",
+            f"mysql://u:{SECRET}@h/d",
+            f"mssql+pyodbc://u:{SECRET}@h/d",
+        )
+    }
+    assert "PGPASSWORD" in said["postgresql+psycopg"]
+    for mysql in ("mysql+pymysql", "mysql"):
+        assert "PGPASSWORD" not in said[mysql] and "option file's [client] section" in said[mysql]
+        assert f"give {mysql}://user@host/database?read_default_file=" in said[mysql]
+    assert "only PostgreSQL (PGPASSWORD, ~/.pgpass) and MySQL" in said["mssql+pyodbc"]
+    assert not any(SECRET in message for message in said.values())
 
 
 def test_the_browse_commands_never_show_a_password():

@@ -100,6 +100,31 @@ def test_nan_loss_is_caught_as_non_finite(synthetic16, training_loss):
     assert "at iteration 7 (non-finite)" in result.failure
 
 
+def test_an_overflow_in_the_optimizer_ends_as_diverged_not_a_crash(synthetic16, monkeypatch):
+    # A weight decay beyond float32 (which the config's bounds refuse) makes torch's SGD raise
+    # "value cannot be converted to type float without overflow" at its first step.
+    import resnet.core.train as train_module
+
+    real = train_module.make_optimizer
+    monkeypatch.setattr(
+        train_module,
+        "make_optimizer",
+        lambda params, lr, momentum, wd: real(params, lr, momentum, 1e39),
+    )
+    result = train(tiny(), synthetic16, progress=False)
+    assert result.status == "diverged"
+    assert result.failure.startswith("diverged: overflow at iteration 1 (")
+    assert "without overflow" in result.failure
+
+
+def test_float_settings_beyond_what_float32_carries_are_refused():
+    for field, value in (("lr", 1e39), ("weight_decay", 1e300), ("error_warmup_lr", 1e7)):
+        with pytest.raises(ValueError, match=rf"{field} must be in \S0, 1000000\]"):
+            tiny(**{field: value})
+    with pytest.raises(ValueError, match=r"divergence_factor must be in \(1, 1000000\]"):
+        tiny(divergence_factor=1e300)
+
+
 def test_evaluation_changes_neither_weights_nor_bn_statistics(synthetic16):
     result = train(tiny(iterations=10), synthetic16, progress=False)
     model = result.model

@@ -22,7 +22,13 @@ from resnet.bench.benchmark import (
     peak_flops,
 )
 from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
-from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
+from resnet.command_line import (
+    InputError,
+    OneLineParser,
+    bad_input,
+    comma_list,
+    tolerant_output,
+)
 from resnet.core.allocator import keep_freed_memory
 from resnet.core.bounds import (
     MAX_BATCH,
@@ -91,6 +97,9 @@ def cases_from_args(args) -> list[BenchCase]:
     check_range("--images", args.images, 1, MAX_GENERATED_IMAGES)
     check_range("--workers", args.workers, 0, MAX_PROCESSES)
     check_device(args.device)
+    for flag, values in (("--archs", args.archs), ("--depths", args.depths)):
+        if len(set(values)) != len(values):  # the results are keyed by (arch, depth)
+            raise InputError(f"{flag} has repeated values: {values} (each net is timed once)")
     args.precision = concrete_precision(args.precision, resolve_device(args.device))
     cases = []
     for arch in args.archs:
@@ -175,6 +184,8 @@ def print_table(table: list[dict], peak: float, precision: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # run as a command: its terminal may not take every character
+        tolerant_output()
     try:
         args = make_parser().parse_args(argv)
         cases = cases_from_args(args)

@@ -17,7 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from resnet.cli.flags import add_run_flags, run_overrides
-from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
+from resnet.command_line import (
+    InputError,
+    OneLineParser,
+    bad_input,
+    comma_list,
+    tolerant_output,
+)
 from resnet.core.allocator import keep_freed_memory
 from resnet.core.config import ConfigError, SweepConfig
 from resnet.core.data import DataError
@@ -54,6 +60,8 @@ INTERRUPTED = (
     "\nInterrupted: finished runs are kept, an interrupted one resumes from its "
     "checkpoint; rerun the same command to do the rest."
 )
+# Outside training: a store is either whole or not made at all (resnet/tracking/database.py).
+SETUP_INTERRUPTED = "Interrupted outside training: nothing is lost; rerun the same command."
 
 
 def make_parser() -> OneLineParser:
@@ -285,6 +293,16 @@ def print_watch_link(ready: Ready) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # run as a command: its terminal may not take every character
+        tolerant_output()
+    try:
+        return sweep_command(argv)
+    except KeyboardInterrupt:  # before training (checks, the store, the projection) or after it
+        print(SETUP_INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def sweep_command(argv: Sequence[str] | None) -> int:
     try:
         args = make_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         ready = check_job(job_from_args(args))

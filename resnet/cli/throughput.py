@@ -10,7 +10,13 @@ from pathlib import Path
 
 from resnet.bench.throughput import measure, table
 from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
-from resnet.command_line import InputError, OneLineParser, bad_input, comma_list
+from resnet.command_line import (
+    InputError,
+    OneLineParser,
+    bad_input,
+    comma_list,
+    tolerant_output,
+)
 from resnet.core.bounds import MAX_CELLS, MAX_ITERATIONS, MAX_PROCESSES
 from resnet.core.device import DEVICES, device_name, resolve_device
 from resnet.core.precision import concrete_precision
@@ -34,6 +40,8 @@ def make_parser() -> OneLineParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # run as a command: its terminal may not take every character
+        tolerant_output()
     try:
         args = make_parser().parse_args(argv)
         check_device(args.device)

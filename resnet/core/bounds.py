@@ -62,3 +62,7 @@ MAX_TRIALS = 10_000  # tuning trials of a study: Optuna keeps each one in memory
 MAX_CELLS = 10_000  # cells of a sweep (archs x depths x seeds), or of a throughput run
 MAX_LIST = 500  # values of one list (seeds, milestones): 500 seeds near 2^32 fill 6,000 characters
 MAX_PROCESSES = 256  # worker or data-loader processes one command starts on one machine
+# Rates and factors (lr, weight decay, the divergence factor): far above any real value (the
+# paper: lr 0.1, weight decay 1e-4), far below float32's 3.4e38. The optimizer turns lr and
+# weight decay into float32 scalars: above that it stops with an overflow instead of stepping.
+MAX_RATE = 1_000_000

@@ -22,6 +22,7 @@ from resnet.core.bounds import (
     MAX_IMAGES,
     MAX_ITERATIONS,
     MAX_LIST,
+    MAX_RATE,
     NOT_NEGATIVE,
     POSITIVE,
     Bounds,
@@ -34,6 +35,8 @@ NORMALIZATIONS = ("channel", "pixel")
 SCHEDULES = ("step", "cosine", "constant")
 # Fields that change where or how fast a run computes, not what: not part of a run's identity.
 NON_IDENTITY_FIELDS = ("data_dir", "device", "eval_batch_size", "compile", "checkpoint_every")
+# What an lr may be: positive, and small enough for the optimizer's float32 scalars (bounds.py).
+RATE = Bounds(low=0, high=MAX_RATE, low_open=True)
 
 
 class ConfigError(ValueError):
@@ -105,9 +108,9 @@ class RunConfig:
         "train", 64000, "training iterations", Bounds(low=1, high=MAX_ITERATIONS)
     )
     batch_size: int = setting("train", 128, "images a step", Bounds(low=1, high=MAX_BATCH))
-    lr: float = setting("train", 0.1, "SGD's learning rate", POSITIVE)
+    lr: float = setting("train", 0.1, "SGD's learning rate", RATE)
     momentum: float = setting("train", 0.9, "SGD's momentum", Bounds(low=0, high=1, high_open=True))
-    weight_decay: float = setting("train", 1e-4, "SGD's weight decay", NOT_NEGATIVE)
+    weight_decay: float = setting("train", 1e-4, "SGD's weight decay", Bounds(low=0, high=MAX_RATE))
     schedule: str = setting("train", "step", "step: lr x gamma at the milestones; cosine; constant")
     milestones: tuple[int, ...] = setting(
         "train", (32000, 48000), "iterations where the step schedule multiplies the lr by gamma"
@@ -123,7 +126,7 @@ class RunConfig:
         None,
         "the paper's ResNet-110 warm-up: this lr until the training error is "
         "below error_warmup_until",
-        POSITIVE,
+        RATE,
     )
     error_warmup_until: float = setting(
         "train",
@@ -139,7 +142,7 @@ class RunConfig:
         10.0,
         "a step's loss above this times the chance-level loss, ln(classes), or "
         "not finite: the run diverged",
-        Bounds(low=1, low_open=True),
+        Bounds(low=1, high=MAX_RATE, low_open=True),
     )
     precision: str = setting(
         "train", "fp32", "fp32, bf16 (autocast) or auto (bf16 where the device has it natively)"

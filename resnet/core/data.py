@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from resnet.paths import escaped
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DEFAULT_DATA_DIR = "data"  # where data sets are read or downloaded unless the user names a folder
 DEFAULT_VAL_SIZE = {"cifar10": 5000, "fashion-mnist": 5000}
@@ -104,8 +106,9 @@ def load_cifar10(data_dir: Path, image_size: int | None) -> tuple[Split, Split, 
             test = CIFAR10(str(data_dir), train=False, download=True)
     except Exception as exc:  # offline, or a broken archive
         raise DataError(
-            f"CIFAR-10 is not in {data_dir}/ and could not be downloaded ({type(exc).__name__}): "
-            f"put cifar-10-python.tar.gz in {data_dir}/, or use --dataset fashion-mnist offline"
+            f"CIFAR-10 is not in {escaped(data_dir)}/ and could not be downloaded "
+            f"({type(exc).__name__}): put cifar-10-python.tar.gz in {escaped(data_dir)}/, or use "
+            "--dataset fashion-mnist offline"
         ) from exc
     return _cifar_split(train), _cifar_split(test), 10
 
@@ -152,14 +155,14 @@ def _download_fashion_mnist(data_dir: Path) -> tuple[Split, Split, int]:
             test = FashionMNIST(str(data_dir), train=False, download=True)
     except Exception as exc:
         where = (
-            f"{data_dir}/ nor {DEBIAN_FASHION_MNIST}/"
+            f"{escaped(data_dir)}/ nor {DEBIAN_FASHION_MNIST}/"
             if data_dir == Path(DEFAULT_DATA_DIR)
-            else f"{data_dir}/ (leave --data-dir out to use {DEBIAN_FASHION_MNIST}/)"
+            else f"{escaped(data_dir)}/ (leave --data-dir out to use {DEBIAN_FASHION_MNIST}/)"
         )
         raise DataError(
             f"Fashion-MNIST is not in {where} and could not be downloaded "
             f"({type(exc).__name__}): install Debian's dataset-fashion-mnist or put the four idx "
-            f".gz files in {data_dir}/"
+            f".gz files in {escaped(data_dir)}/"
         ) from exc
     return (
         Split(train.data.unsqueeze(1), train.targets.long()),
@@ -180,7 +183,7 @@ def read_idx(path: Path) -> torch.Tensor:
         data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
         array = data.reshape(shape)  # raises when the file is truncated
     except (OSError, EOFError, ValueError, struct.error) as exc:
-        raise DataError(f"{path} is not a readable idx .gz file: {exc}") from exc
+        raise DataError(f"{escaped(path)} is not a readable idx .gz file: {exc}") from exc
     return torch.from_numpy(array.copy()).long() if ndim == 1 else torch.from_numpy(array.copy())
 
 
@@ -188,12 +191,14 @@ def load_imagefolder(data_dir: Path, image_size: int | None) -> tuple[Split, Spl
     for part in ("train", "test"):
         if not (data_dir / part).is_dir():
             raise DataError(
-                f"imagefolder needs {data_dir}/{part}/ with one folder per class "
+                f"imagefolder needs {escaped(data_dir)}/{part}/ with one folder per class "
                 "(set the folder with --data-dir)"
             )
     train_set, test_set = image_folder(data_dir / "train"), image_folder(data_dir / "test")
     if train_set.classes != test_set.classes:
-        raise DataError(f"{data_dir}/train and {data_dir}/test have different class folders")
+        raise DataError(
+            f"{escaped(data_dir)}/train and {escaped(data_dir)}/test have different class folders"
+        )
     train, test = _images_to_split(train_set, image_size), _images_to_split(test_set, image_size)
     if train.images.shape[1:] != test.images.shape[1:]:
         raise DataError(
@@ -213,12 +218,13 @@ def image_folder(folder: Path):
         images = ImageFolder(str(folder))
     except FileNotFoundError:
         raise DataError(
-            f"{folder}/ needs one folder per class holding image files "
+            f"{escaped(folder)}/ needs one folder per class holding image files "
             f"({', '.join(IMG_EXTENSIONS)}); found none"
         ) from None
     if len(images.classes) < 2:
         raise DataError(
-            f"{folder}/ has {len(images.classes)} class folder: a classifier needs at least 2"
+            f"{escaped(folder)}/ has {len(images.classes)} class folder: a classifier needs at "
+            "least 2"
         )
     return images
 
@@ -234,14 +240,14 @@ def check_tree(folder: Path) -> None:
         real = os.path.realpath(here)
         if real in seen:
             raise DataError(
-                f"{here} is {real} again (a symbolic link loop, or two links to one folder): "
-                "its images would count more than once; remove the link"
+                f"{escaped(here)} is {escaped(real)} again (a symbolic link loop, or two links to "
+                "one folder): its images would count more than once; remove the link"
             )
         seen.add(real)
         for name in files:
             path = Path(here) / name
             if name.lower().endswith(IMG_EXTENSIONS) and not path.is_file():
-                raise DataError(f"{path} is not a regular file (a FIFO or a device?)")
+                raise DataError(f"{escaped(path)} is not a regular file (a FIFO or a device?)")
 
 
 def _images_to_split(folder, image_size: int | None) -> Split:
@@ -255,7 +261,7 @@ def _images_to_split(folder, image_size: int | None) -> Split:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = pil_to_tensor(folder.loader(path))
         except Exception as exc:
-            raise DataError(f"cannot read image {path}: {exc}") from exc
+            raise DataError(f"cannot read image {escaped(path)}: {exc}") from exc
         if image_size is not None:
             image = resize(image, [image_size, image_size], antialias=True)
         images.append(image)
@@ -392,12 +398,14 @@ def load(
         raise DataError(problem)
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir():
-        raise DataError(f"data dir {data_dir} is a file, not a folder")
+        raise DataError(f"data dir {escaped(data_dir)} is a file, not a folder")
     full_train, test, num_classes = LOADERS[dataset](data_dir, image_size)
     for name, split in (("training", full_train), ("test", test)):
         problem = split_problem(split, num_classes)
         if problem:
-            raise DataError(f"{dataset} in {data_source(dataset, data_dir)}: the {name} {problem}")
+            raise DataError(
+                f"{dataset} in {escaped(data_source(dataset, data_dir))}: the {name} {problem}"
+            )
     if image_size is not None:
         full_train, test = resized(full_train, image_size), resized(test, image_size)
     val_size = resolve_val_size(dataset, val_size, len(full_train))

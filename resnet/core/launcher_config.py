@@ -12,12 +12,18 @@ from resnet.core.bounds import POSITIVE, Bounds
 from resnet.core.config import ConfigError
 
 LAUNCHERS = ("local", "slurm")
+# Upper bounds of what one task asks for, far above any node a sweep's nets need (one GPU and a
+# few cores train the paper's nets), near the largest nodes there are: a typo (--mem-gb 32000
+# for 32) is refused here rather than left pending forever or charged to the account.
+MAX_TASK_GPUS = 16
+MAX_TASK_CPUS = 1024
+MAX_TASK_MEM_GB = 16_384
 # What SLURM is asked for, as submitit names it: partition, gpus_per_node, cpus_per_task, ...
 BOUNDED = {
     "tasks": POSITIVE,
-    "gpus_per_task": Bounds(low=0),
-    "cpus_per_task": POSITIVE,
-    "mem_gb": POSITIVE,
+    "gpus_per_task": Bounds(low=0, high=MAX_TASK_GPUS),
+    "cpus_per_task": Bounds(low=1, high=MAX_TASK_CPUS),
+    "mem_gb": Bounds(low=0, high=MAX_TASK_MEM_GB, low_open=True),
     "time_min": POSITIVE,
     "max_resubmits": Bounds(low=0),
 }

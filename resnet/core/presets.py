@@ -29,7 +29,7 @@ from resnet.core.device import device_problem, resolve_device
 from resnet.core.launcher_config import LauncherConfig, launcher_keys
 from resnet.core.precision import AUTO, concrete_precision
 from resnet.core.tune_config import RANGE_EXAMPLE, ParamRange, TuneConfig
-from resnet.paths import READ_FILE, PathError, checked
+from resnet.paths import READ_FILE, PathError, checked, shown
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
 SWEEP_KEYS = {
@@ -85,9 +85,14 @@ Section = dict[str, Any]
 
 def read_document(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"preset {path} is not valid TOML: {exc}") from exc
+        raise ConfigError(f"preset {shown(path)} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        raise ConfigError(
+            f"preset {shown(path)} nests arrays or tables too deeply to read; a preset holds "
+            "flat sections of keys, lists of numbers or names and { low, high } tables"
+        ) from None
 
 
 def read_preset(name_or_path: str) -> tuple[str, Section, Section, Section]:
@@ -100,17 +105,17 @@ def read_preset(name_or_path: str) -> tuple[str, Section, Section, Section]:
     sweep, run, tune = {}, {}, {}
     for key, value in document.items():
         if key == LAUNCHER and isinstance(value, dict):
-            read_section(path.name, key, value, sections[key])
+            read_section(shown(path.name), key, value, sections[key])
         elif key in TOP_LEVEL_KEYS:
-            check_type(f"{path.name}: {key}", value, TOP_LEVEL_KEYS[key])
+            check_type(f"{shown(path.name)}: {key}", value, TOP_LEVEL_KEYS[key])
         elif key == "tune" and isinstance(value, dict):
-            tune.update(read_tune(path.name, value))
+            tune.update(read_tune(shown(path.name), value))
         elif key in sections and isinstance(value, dict):
             target = sweep if key == "sweep" else run
-            target.update(read_section(path.name, key, value, sections[key]))
+            target.update(read_section(shown(path.name), key, value, sections[key]))
         else:
             allowed = ", ".join([*TOP_LEVEL_KEYS, *(f"[{s}]" for s in sections)])
-            raise ConfigError(f"{path.name}: unknown key {key!r} (allowed: {allowed})")
+            raise ConfigError(f"{shown(path.name)}: unknown key {key!r} (allowed: {allowed})")
     return path.stem, sweep, run, tune
 
 
@@ -250,6 +255,6 @@ def build_launcher(preset: str, overrides: dict[str, Any]) -> LauncherConfig:
     """The preset's [launcher] section plus command-line overrides (None values are ignored)."""
     path = preset_path(preset)
     table = read_document(path).get(LAUNCHER, {})
-    launcher = read_section(path.name, LAUNCHER, table, launcher_keys())
+    launcher = read_section(shown(path.name), LAUNCHER, table, launcher_keys())
     launcher.update({k: v for k, v in overrides.items() if v is not None})
     return LauncherConfig(**launcher)

@@ -53,10 +53,12 @@ class Supervision:
     `should_stop` (a signal handler's flag) says so, so a stop never falls in the middle of a
     step. It also saves after the last iteration: the trained net is kept until its caller has
     stored it (its artifacts refused, a rerun resumes there instead of training it again).
-    `claim_lost` says when the run is another worker's now."""
+    `claim_lost` says when the run is another worker's now. `run_id`, the tracked run the
+    checkpoint belongs to, is recorded in it with the cell's config, and checked on resuming."""
 
     path: Path | None = None
     every: int = 1000
+    run_id: str | None = None
     should_stop: Callable[[], bool] = lambda: False
     claim_lost: Callable[[], bool] = lambda: False
 
@@ -288,6 +290,7 @@ def train(
     worker's now, training raises `ClaimLost` without logging or saving anything more."""
     watch = supervision or Supervision()
     run = _Training(config, dataset, tracker, eval_splits)
+    run.state.cell = checkpoint_lib.cell_record(config, watch.run_id)
     resumable = watch.path is not None and watch.path.exists()
     done = run.state.restore(watch.path) if resumable else 0
     bar = tqdm(
@@ -296,7 +299,13 @@ def train(
     start = time.perf_counter()
     with bar:
         for it in range(done + 1, config.iterations + 1):
-            lr = run.step(it, first=it == done + 1)
+            try:
+                lr = run.step(it, first=it == done + 1)
+            except (RuntimeError, OverflowError) as exc:
+                failure = overflow_failure(exc, it)
+                if failure is None:
+                    raise
+                return run.loop.result("diverged", it, run.num_params, start, failure)
             # Before anything is logged: a run taken over is the other worker's to log into.
             # Each call also tells the worker's heartbeat that training makes progress.
             if watch.claim_lost():
@@ -307,6 +316,16 @@ def train(
             bar.update(1)
             watch.after(it, run.state, config.iterations)
     return run.loop.result("finished", config.iterations, run.num_params, start)
+
+
+def overflow_failure(exc: BaseException, it: int) -> str | None:
+    """Why the run diverged when a step overflowed (a value beyond what float32 carries, met by
+    the optimizer or a kernel), or None for any other error: a number too large to compute
+    with is divergence, not a crash."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, OverflowError) or "overflow" in message.lower():
+        return f"diverged: overflow at iteration {it} ({message})"
+    return None
 
 
 class _Training:
@@ -471,6 +490,7 @@ class TrainingState:
     generator: torch.Generator
     batches: BatchStream
     loop: _Loop
+    cell: dict | None = None  # whose the checkpoint is (`checkpoint.cell_record`)
 
     def save(self, path: Path, iteration: int) -> None:
         stats = self.loop.stats
@@ -478,6 +498,7 @@ class TrainingState:
             path,
             {
                 "iteration": iteration,
+                checkpoint_lib.CELL_KEY: self.cell,
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
@@ -498,9 +519,14 @@ class TrainingState:
 
     def restore(self, path: Path) -> int:
         """Load the checkpoint at `path`; the number of iterations it had done. A checkpoint
-        that does not fit this run (another device's generator, another net) is an error of
-        the checkpoint, so the caller can start the run again."""
+        of another cell or run, or that does not fit this run (another device's generator,
+        another net) is an error of the checkpoint, so the caller can start the run again."""
         state = checkpoint_lib.load(path)
+        foreign = self.cell and checkpoint_lib.cell_problem(
+            state.get(checkpoint_lib.CELL_KEY), self.cell
+        )
+        if foreign:  # before any of it is applied: a plain net's state fits its residual twin
+            raise checkpoint_lib.CheckpointError(f"checkpoint {path} is not this cell's: {foreign}")
         try:
             return self._apply(state)
         except Exception as exc:

@@ -3,9 +3,12 @@ written: each failure is a `SetupError` whose message is the one line the user s
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -65,6 +68,13 @@ def check_checkpoint_dir(folder: Path | None) -> None:
         raise SetupError(f"--checkpoint-dir {problem}; a writable folder is needed there")
 
 
+def check_slurm_logs(folder: Path) -> None:
+    """The SLURM tasks' log folder: made and written by the launcher before it submits."""
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise SetupError(f"--slurm-logs {problem}; a writable folder is needed there")
+
+
 def check_data_dir(folder: Path) -> None:
     """A data folder to read; a missing one is left to the loader (a download makes it, or
     it says where the data set was looked for)."""
@@ -88,7 +98,7 @@ def check_journal_file(path: Path) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise SetupError(f"--storage {path}: cannot write there ({exc.strerror})") from None
+        raise SetupError(f"--storage {shown(path)}: cannot write there ({exc.strerror})") from None
 
 
 def check_journal_records(path: Path) -> None:
@@ -109,13 +119,13 @@ def check_journal_records(path: Path) -> None:
                 if number == 1
                 else (f"line {number} is not an Optuna journal record")
             )
-            raise SetupError(f"--storage {path}: {what}; give a new path or a journal")
+            raise SetupError(f"--storage {shown(path)}: {what}; give a new path or a journal")
         else:
             return
     with path.open("r+b") as journal:
         journal.truncate(complete)
     print(
-        f"{path}: its last record was cut short (a write interrupted by a kill or a full "
+        f"{shown(path)}: its last record was cut short (a write interrupted by a kill or a full "
         "disk); removed it, the records before it are intact",
         file=sys.stderr,
     )
@@ -167,13 +177,29 @@ def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
         raise SetupError(problem)
 
 
+# Warns before its error when a databricks URI has no credentials: the error is the one line
+DATABRICKS_LOGGER = "mlflow.utils.databricks_utils"
+
+
+@contextlib.contextmanager
+def quiet(name: str) -> Iterator[None]:
+    """The logger `name` says nothing below an error while the block runs."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def open_store(uri: str, checkpoints: Path | None = None) -> Store:
     """The MLflow store, read once so that a bad URI is one line of error, not a traceback
     (its folder is checked with `check_writable` before any data is loaded)."""
     try:
         problem = database_problem(uri) if is_database_url(uri) else None  # MLflow would retry
         if problem is None:
-            with answering_quickly():
+            with answering_quickly(), quiet(DATABRICKS_LOGGER):
                 store = Store(uri, checkpoints)
                 store.check()
     except Exception as exc:

@@ -24,6 +24,7 @@ from resnet.runner.checks import (
     check_checkpoint_dir,
     check_data_dir,
     check_fits,
+    check_slurm_logs,
     check_storage,
     check_studies_exist,
     check_writable,
@@ -100,6 +101,7 @@ def check_job(job: SweepJob) -> Ready:
     if problem:
         raise SetupError(problem)
     if job.launcher.cluster:
+        check_slurm_logs(slurm_logs(job.launcher))
         check_cluster(job.launcher, job.stores.tracking_uri, job.stores.storage)
     check_writable(job.stores.tracking_uri)
     check_checkpoint_dir(job.stores.checkpoints)
@@ -111,6 +113,11 @@ def check_job(job: SweepJob) -> Ready:
     check_fits(job.sweep, dataset)
     store = open_store(job.stores.tracking_uri, job.stores.checkpoints)
     return Ready(job, dataset, store, placements)
+
+
+def slurm_logs(launcher: LauncherConfig) -> Path:
+    """The folder of the SLURM tasks' logs: --slurm-logs, else DEFAULT_LOGS."""
+    return Path(launcher.logs) if launcher.logs else DEFAULT_LOGS
 
 
 def check_tuning(job: SweepJob) -> None:
@@ -254,7 +261,7 @@ def launch_on_cluster(ready: Ready) -> SweepResult | Submitted | None:
         sweep_run.finish(rows)
         return SweepResult(sweep_run.experiment_id, sweep_run.run_id, rows)
     spec = task_spec(WorkerSpec(job.sweep, job.stores, job.options, 0))
-    logs = Path(launcher.logs) if launcher.logs else DEFAULT_LOGS
+    logs = slurm_logs(launcher)
     count = tasks_for(launcher, queue)
     array = submit_tasks(spec, launcher, logs, count)
     ids = sweep_run.experiment_id, sweep_run.run_id

@@ -392,7 +392,7 @@ class SweepWorker:
             with self.stop.deferred() if self.stop else contextlib.nullcontext():
                 try:
                     result = self.fit(cell, config, attempt)
-                except checkpoint_lib.CheckpointError as exc:  # unreadable, or does not fit
+                except checkpoint_lib.CheckpointError as exc:  # unreadable, foreign, misfit
                     abandon(self.store, cell.run_id, str(exc), config.name)
                     cell = new_cell_run(self.sweep_run, config, attempt)
                     attempt.on_run(cell.run_id)
@@ -426,6 +426,7 @@ class SweepWorker:
         watch = Supervision(
             path=checkpoint_path(self.store.checkpoint_folder, cell.run_id),
             every=config.checkpoint_every,
+            run_id=cell.run_id,
             should_stop=self.stop or (lambda: False),
             claim_lost=attempt.claim_lost,
         )

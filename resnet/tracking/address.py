@@ -23,8 +23,8 @@ def masked(text: str) -> str:
 
 
 class AddressError(ValueError):
-    """A store address that holds a password; the message is the one line the user sees, and
-    does not repeat the address."""
+    """A store address that holds a password, or that cannot be what it says; the message is
+    the one line the user sees, and does not repeat a password."""
 
 
 def password_problem(uri: str, where: str) -> str | None:
@@ -39,24 +39,53 @@ def password_problem(uri: str, where: str) -> str | None:
     local = scheme.split("+")[0] in ("sqlite", "file")  # a path: its ":" and "@" are its own
     if not SECRET_PARAMETER.search(rest) and (local or ":" not in userinfo):
         return None
-    if scheme.startswith("http"):
-        instead = (
+    return (
+        f"{where} holds a password, which the command line and logs would show; "
+        f"{password_place(scheme)}"
+    )
+
+
+def password_place(scheme: str) -> str:
+    """Where the password of a store of `scheme` goes instead of its address."""
+    database = scheme.split("+")[0]
+    if database.startswith("http"):
+        return (
             "give http(s)://host:port, and the user and password in MLFLOW_TRACKING_USERNAME "
             "and MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials)"
         )
-    else:
-        instead = (
+    if database == "postgresql":
+        return (
             f"give {scheme}://user@host/database, and the password in PGPASSWORD, ~/.pgpass or "
-            "the file PGPASSFILE names (or the database client's own place for it)"
+            "the file PGPASSFILE names"
         )
-    return f"{where} holds a password, which the command line and logs would show; {instead}"
+    if database == "mysql":  # its drivers read no password from the environment
+        return (
+            f"give {scheme}://user@host/database?read_default_file=/path/to/my.cnf, and the "
+            "password in that option file's [client] section (password = ...)"
+        )
+    return (
+        "only PostgreSQL (PGPASSWORD, ~/.pgpass) and MySQL (an option file) stores keep a "
+        "password out of their address; or use SQLite or a journal file"
+    )
 
 
 def checked_address(uri: str, where: str) -> str:
-    problem = password_problem(uri, where)
+    problem = password_problem(uri, where) or fragment_problem(uri, where)
     if problem:
         raise AddressError(problem)
     return uri
+
+
+def fragment_problem(uri: str, where: str) -> str | None:
+    """A SQLite address holding '#': SQLAlchemy takes it as part of the file's name, so
+    sqlite:///mlflow.db#x would make a file named 'mlflow.db#x' (SQLite options, '?', are
+    refused where the file is checked)."""
+    if not uri.startswith("sqlite:") or "#" not in uri:
+        return None
+    return (
+        f"{where}: a SQLite address takes no '#' part (it would become part of the file's "
+        "name); give sqlite:///path/to/mlflow.db"
+    )
 
 
 def tracking_address(given: str | None, default: str) -> str:

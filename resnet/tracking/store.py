@@ -33,6 +33,7 @@ from resnet.core.precision import fp32_math
 from resnet.core.train import TrainResult
 from resnet.tracking.address import first_line, masked, tracking_address
 from resnet.tracking.client import mlflow_client, sqlite_path
+from resnet.tracking.database import make_whole
 from resnet.tracking.inputs import dataset_inputs
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
 from resnet.tracking.logged_model import log_net
@@ -120,6 +121,9 @@ class Store:
         db = sqlite_path(uri)
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
+            remade = make_whole(db)  # before MLflow opens it: never half of one
+            if remade is not None:
+                print(remade, file=sys.stderr)
             # MLflow caches stores by URI: a relative one would follow the first working dir.
             uri = f"sqlite:///{db.resolve()}"
         self.client_uri = uri  # the URI the client opened (a local store's made absolute)
