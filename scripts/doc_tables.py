@@ -31,14 +31,15 @@ from analysis.coverage import (  # noqa: E402
     per_seed_interval,
     pooled_line_interval,
 )
-from analysis.effects import fit_penalty  # noqa: E402
+from analysis.effects import DEFAULT_MARGIN, Outcome, Penalty, fit_penalty, judge  # noqa: E402
 from analysis.markdown import markdown_table  # noqa: E402
 from analysis.stats import contrast, degradation_verdict, signed, summary_table  # noqa: E402
 
 MEASURED = ROOT / "tests" / "data" / "measured"
 QUICK = ROOT / "docs" / "quick-study"
+FOUR_DEPTHS = ROOT / "docs" / "quick-study-four-depths"
 MARGINS = (1.0, 1.5, 2.0, 3.0)
-NINE_SEEDS = QUICK / "cells-seeds-0-8.csv"
+NINE_SEEDS = FOUR_DEPTHS / "cells-seeds-0-8.csv"
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ def seeds_text(seeds: tuple[int, ...]) -> str:
 
 EARLIER = "four depths, 360 iterations"
 RUN_SETS = [
-    RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", QUICK / "cells.csv", (0,)),
-    RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", QUICK / "cells.csv", (0, 1, 2)),
+    RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", FOUR_DEPTHS / "cells.csv", (0,)),
+    RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", FOUR_DEPTHS / "cells.csv", (0, 1, 2)),
     RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", NINE_SEEDS, tuple(range(9))),
     RunSet(
         f"{EARLIER} with flips, Intel Xeon (AMX), bf16",
@@ -229,6 +230,50 @@ def line_standard_error(seed: pd.DataFrame) -> float:
     return float(fit.bse.iloc[1] * (seed["depth"].max() - seed["depth"].min()))
 
 
+def second_look() -> str:
+    """At the margin's boundary (a true penalty of exactly +δ), how often a wrong "below the
+    margin" answer comes out of the quick preset's design in one look, and when an inconclusive
+    first look is followed by as many seeds again and all of them judged."""
+    import tomllib
+
+    import numpy as np
+
+    preset = tomllib.loads((ROOT / "resnet" / "configs" / "quick.toml").read_text())
+    seeds, iterations = len(preset["sweep"]["seeds"]), preset["train"]["iterations"]
+    rule = pd.read_csv(QUICK / "design-rule" / "runs.csv")
+    rule = rule[(rule["iterations"] == iterations) & (rule["arch"] == "residual")]
+    wide = rule.pivot(index="seed", columns="depth", values="train_error")
+    sd = float((100 * (wide[56] - wide[20])).std())
+    rng = np.random.default_rng(0)
+    draws = rng.normal(DEFAULT_MARGIN, sd, (SECOND_LOOK_DRAWS, 2 * seeds))
+    first = [judge_draw(d[:seeds]) for d in draws]
+    both = [judge_draw(d) for d in draws]
+    below = {Outcome.NO_DEGRADATION, Outcome.SMALL_PENALTY, Outcome.DEEPER_IS_BETTER}
+    one_look = np.mean([w in below for w in first])
+    two_looks = np.mean(
+        [
+            f in below or (f == Outcome.INCONCLUSIVE and b in below)
+            for f, b in zip(first, both, strict=True)
+        ]
+    )
+    return (
+        f"With the preset's {seeds} seeds at {iterations} iterations and the rule seeds' residual "
+        f"spread (SD {sd:.2f} points), a true penalty of exactly +{DEFAULT_MARGIN:g} points is "
+        f"called below the margin {100 * one_look:.1f} % of the time in one look, and "
+        f"{100 * two_looks:.1f} % when an inconclusive first look is followed by {seeds} more "
+        f"seeds and all {2 * seeds} are judged ({SECOND_LOOK_DRAWS:,} simulated studies)."
+    )
+
+
+SECOND_LOOK_DRAWS = 20_000
+
+
+def judge_draw(penalties) -> Outcome:
+    return judge(
+        Penalty(tuple(penalties), tuple(range(len(penalties))), (20, 56), 0), DEFAULT_MARGIN
+    )
+
+
 def penalty_of(runs: pd.DataFrame):
     return fit_penalty(runs["depth"], 100 * runs["train_error"], runs["seed"])
 
@@ -254,6 +299,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "coverage": disjoint_coverage,
     "simulated-coverage": simulated_coverage,
     "seed-spread": seed_spread,
+    "second-look": second_look,
 }
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(

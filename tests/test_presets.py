@@ -34,7 +34,7 @@ def test_quick_uses_fashion_mnist_and_both_archs():
     quick = build_sweep("quick", {}, {})
     assert quick.dataset == "fashion-mnist"
     assert {c.arch for c in quick.cells()} == {"plain", "residual"}
-    assert quick.depths == (20, 32, 44, 56)
+    assert quick.depths == (20, 56) and quick.seeds == (0, 1, 2, 3, 4)
 
 
 def test_unknown_key_is_named(tmp_path):

@@ -13,8 +13,8 @@ from analysis.stats import contrast, degradation_verdict, figure6_halves
 from resnet.core.config import SweepConfig
 
 DATA = Path(__file__).parent / "data" / "measured"
-README_RUNS = Path(__file__).parents[1] / "docs" / "quick-study" / "cells.csv"
-NINE_SEEDS = README_RUNS.with_name("cells-seeds-0-8.csv")
+FOUR_DEPTH_RUNS = Path(__file__).parents[1] / "docs" / "quick-study-four-depths" / "cells.csv"
+NINE_SEEDS = FOUR_DEPTH_RUNS.with_name("cells-seeds-0-8.csv")
 MEASURED = [
     DATA / "quick-bf16-xeon-amx-seeds012.csv",
     DATA / "quick-fp32-xeon-amx-seed0.csv",
@@ -48,8 +48,8 @@ MEASURED_OUTCOMES = [
     (MEASURED[0], "all", (Outcome.DEGRADATION, Outcome.SMALL_PENALTY, ContrastOutcome.LARGER)),
     (MEASURED[1], "first", ONE_SEED),
     (MEASURED[2], "first", ONE_SEED),
-    (README_RUNS, "first", ONE_SEED),
-    (README_RUNS, "all", (Outcome.DEGRADATION, Outcome.INCONCLUSIVE, ContrastOutcome.LARGER)),
+    (FOUR_DEPTH_RUNS, "first", ONE_SEED),
+    (FOUR_DEPTH_RUNS, "all", (Outcome.DEGRADATION, Outcome.INCONCLUSIVE, ContrastOutcome.LARGER)),
     (NINE_SEEDS, "all", (Outcome.DEGRADATION, Outcome.NO_DEGRADATION, ContrastOutcome.LARGER)),
 ]
 
