@@ -20,6 +20,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from analysis.coverage import (  # noqa: E402
     REPEATS,
@@ -67,8 +68,13 @@ def seeds_text(seeds: tuple[int, ...]) -> str:
     return "seeds " + ", ".join(map(str, seeds))
 
 
+DESIGN = "depths 20 and 56, 180 iterations, AMD EPYC Zen 5 (AVX512-BF16), bf16"
+DEFAULT_RUNS = RunSet(DESIGN, QUICK / "cells.csv", (0, 1, 2, 3, 4))
+FRESH_SEEDS_RUNS = RunSet(DESIGN, QUICK / "seeds-20-24" / "cells.csv", (20, 21, 22, 23, 24))
 EARLIER = "four depths, 360 iterations"
 RUN_SETS = [
+    DEFAULT_RUNS,
+    FRESH_SEEDS_RUNS,
     RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", FOUR_DEPTHS / "cells.csv", (0,)),
     RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", FOUR_DEPTHS / "cells.csv", (0, 1, 2)),
     RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", NINE_SEEDS, tuple(range(9))),
@@ -293,7 +299,41 @@ def net_table(path: Path) -> str:
     return markdown_table(pd.DataFrame(rows))
 
 
+def verdict_lines() -> str:
+    """What the report says of the default design's runs, for each seed set: its headlines."""
+    blocks = []
+    for s in (DEFAULT_RUNS, FRESH_SEEDS_RUNS):
+        runs = s.runs()
+        lines = [
+            f"- **{a}**: {degradation_verdict(runs, a).headline}" for a in ("plain", "residual")
+        ]
+        lines.append(f"- **plain vs residual**: {contrast(runs).sentence}")
+        blocks.append("\n".join([f"`--seeds {','.join(map(str, s.seeds))}`:", "", *lines]))
+    return "\n\n".join(blocks)
+
+
+def design_rule() -> str:
+    """The design rule's output on its committed runs (scripts/choose_quick_design.py)."""
+    import choose_quick_design as rule
+
+    runs = pd.read_csv(rule.RECORDED)
+    rows = rule.candidate_rows(runs)
+    table = pd.DataFrame(rows)
+    probabilities = [c for c in table if c.startswith("P(")]
+    table[probabilities] = table[probabilities].map(lambda v: f"{v:.3f}")
+    winner = rule.choose(rows)
+    chosen = f"Chosen: {winner['seeds']} seeds at {winner['iterations']} iterations."
+    return "\n".join(rule.measured_lines(runs)) + f"\n\n{markdown_table(table)}\n\n{chosen}"
+
+
+def default_net_table() -> str:
+    return net_table(DEFAULT_RUNS.path)
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "verdict-lines": verdict_lines,
+    "default-nets": default_net_table,
+    "design-rule": design_rule,
     "every-machine": every_machine,
     "margin-history": margin_history,
     "coverage": disjoint_coverage,

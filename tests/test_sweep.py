@@ -95,7 +95,7 @@ def test_smoke_sweep_end_to_end(smoke_sweep, workdir, monkeypatch):
     )
     assert report.returncode == 0, report.stderr
     # Two depths of one seed: the penalty is reported and more seeds are asked for.
-    assert "one seed; depth penalty" in report.stdout and "untested" in report.stdout
+    assert "plain: untested with one seed, " in report.stdout
     assert "plain vs residual: " in report.stdout  # the contrast, untestable with 4 runs
     stems = [
         "curves",
@@ -259,4 +259,4 @@ def test_a_sweep_without_validation_split_with_paper_options_ends_with_a_verdict
         assert run.data.params["normalization"] == "pixel"
         assert "val_error" not in run.data.metrics and "test_error" in run.data.metrics
     out = capsys.readouterr().out
-    assert "plain: plain-14 train error" in out and "residual: residual-14 train error" in out
+    assert "plain: untested with one seed" in out and "residual: untested with one seed" in out
