@@ -326,6 +326,39 @@ def design_rule() -> str:
     return "\n".join(rule.measured_lines(runs)) + f"\n\n{markdown_table(table)}\n\n{chosen}"
 
 
+def rule_against_runs() -> str:
+    """The residual per-seed penalties the design rule measured, against the default design's
+    runs and the one-thread rerun of two of their seeds."""
+    import numpy as np
+
+    rule = pd.read_csv(QUICK / "design-rule" / "runs.csv")
+    rule = rule[(rule["iterations"] == 180) & (rule["arch"] == "residual")]
+    threads = pd.read_csv(QUICK / "thread-check.csv")
+    sets = [
+        ("design rule, seeds 300 to 307", "1 (two workers)", rule),
+        ("README's command, seeds 0 to 4", "2", DEFAULT_RUNS.runs()),
+        ("the same, seeds 20 to 24", "2", FRESH_SEEDS_RUNS.runs()),
+        ("seeds 1 and 2 rerun", "1 (two workers)", threads[threads["threads"] == 1]),
+        ("seeds 1 and 2 as first run", "2", threads[threads["threads"] == 2]),
+    ]
+    rows = []
+    for name, count, runs in sets:
+        residual = runs[runs["arch"] == "residual"]
+        wide = residual.pivot(index="seed", columns="depth", values="train_error")
+        values = 100 * (wide[56] - wide[20]).to_numpy()
+        spread = f"{np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
+        rows.append(
+            {
+                "residual runs at 180 iterations": name,
+                "threads a net": count,
+                "per-seed 56 - 20 (points)": ", ".join(signed(v) for v in values),
+                "mean": signed(float(np.mean(values))),
+                "SD": spread,
+            }
+        )
+    return markdown_table(pd.DataFrame(rows))
+
+
 def default_net_table() -> str:
     return net_table(DEFAULT_RUNS.path)
 
@@ -334,6 +367,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "verdict-lines": verdict_lines,
     "default-nets": default_net_table,
     "design-rule": design_rule,
+    "rule-against-runs": rule_against_runs,
     "every-machine": every_machine,
     "margin-history": margin_history,
     "coverage": disjoint_coverage,
