@@ -49,13 +49,10 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class Penalty:
-    """The mean of per-seed depth penalties (points), with its spread across seeds."""
+class SeedMean:
+    """The mean of one value per seed (points), with its spread across seeds."""
 
     per_seed: tuple[float, ...]
-    seeds: tuple[int, ...]
-    depths: tuple[int, ...]
-    runs: int
 
     @property
     def estimate(self) -> float:
@@ -71,12 +68,21 @@ class Penalty:
 
     @property
     def sd(self) -> float | None:
-        """The seed-to-seed standard deviation of the penalty; None with one seed."""
+        """The seed-to-seed standard deviation; None with one seed."""
         return float(np.std(self.per_seed, ddof=1)) if self.n >= 2 else None
 
     @property
     def se(self) -> float | None:
         return None if self.sd is None else self.sd / math.sqrt(self.n)
+
+
+@dataclass(frozen=True)
+class Penalty(SeedMean):
+    """The mean of per-seed depth penalties."""
+
+    seeds: tuple[int, ...] = ()
+    depths: tuple[int, ...] = ()
+    runs: int = 0
 
     @property
     def shallow(self) -> int:
@@ -161,26 +167,8 @@ class ContrastOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class Difference:
+class Difference(SeedMean):
     """First penalty - second penalty, paired by seed, with a two-sided test and interval."""
-
-    per_seed: tuple[float, ...]
-
-    @property
-    def estimate(self) -> float:
-        return float(np.mean(self.per_seed))
-
-    @property
-    def n(self) -> int:
-        return len(self.per_seed)
-
-    @property
-    def dof(self) -> int:
-        return self.n - 1
-
-    @property
-    def se(self) -> float | None:
-        return float(np.std(self.per_seed, ddof=1)) / math.sqrt(self.n) if self.n >= 2 else None
 
     @property
     def p(self) -> float | None:

@@ -290,3 +290,32 @@ def test_figure_6_draws_plain_left_and_residual_right_training_dashed_and_test_s
     for ax in (left, right):
         styles = sorted(line.get_linestyle() for line in ax.get_lines())
         assert styles == ["-", "-", "--", "--"]  # per depth: test solid, training dashed
+
+
+DEFAULT_DESIGN_RUNS = [
+    Path(__file__).parents[1] / "docs" / "quick-study" / "cells.csv",  # seeds 0-4
+    Path(__file__).parents[1] / "docs" / "quick-study" / "seeds-20-24" / "cells.csv",
+]
+
+
+def test_the_default_designs_seed_sets_get_the_same_words():
+    """The README's command on seeds 0-4 and on never-reported 20-24, and the nine measured
+    seeds' one disjoint set of the design's size, cut to its two depths."""
+    nine = measured_runs(NINE_SEEDS, "all")
+    sets = [pd.read_csv(path) for path in DEFAULT_DESIGN_RUNS]
+    sets.append(nine[nine["depth"].isin([20, 56]) & nine["seed"].isin(range(5))])
+    words = []
+    for runs in sets:
+        plain, residual = (degradation_verdict(runs, arch) for arch in ("plain", "residual"))
+        words.append((plain.outcome, residual.outcome, contrast(runs).outcome))
+    assert (
+        words[0]
+        == words[1]
+        == (
+            Outcome.DEGRADATION,
+            Outcome.INCONCLUSIVE,
+            ContrastOutcome.LARGER,
+        )
+    )
+    # At 360 iterations the same design decides on the first five of the nine seeds.
+    assert words[2] == (Outcome.DEGRADATION, Outcome.NO_DEGRADATION, ContrastOutcome.LARGER)

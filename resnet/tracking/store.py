@@ -113,6 +113,15 @@ class ArtifactWriteError(Exception):
         self.folder, self.reason = folder, reason
 
 
+def is_race_for_a_new_dataset(exc: MlflowException) -> bool:
+    """MLflow's refusal when two runs of an experiment log the same new data set at once (both
+    insert it; the second insert breaks the data sets' unique key)."""
+    text = str(exc)
+    return "UNIQUE constraint failed: datasets." in text or (
+        "datasets" in text and "duplicate key" in text
+    )
+
+
 class Store:
     """The MLflow store of a study: experiments, runs, metrics and artifacts."""
 
@@ -448,7 +457,14 @@ class CellRun:
         it (a tuning trial), as the run's dataset inputs, once."""
         if not self.has_inputs:
             inputs = [i for i in dataset_inputs(dataset) if test or context(i) != Context.TEST]
-            self.store.client.log_inputs(self.run_id, datasets=inputs)
+            try:
+                self.store.client.log_inputs(self.run_id, datasets=inputs)
+            except MlflowException as exc:
+                if not is_race_for_a_new_dataset(exc):
+                    raise
+                # Another worker's run logged the same new data set a moment before: MLflow
+                # inserted it twice and refused the second. It is there now; link it.
+                self.store.client.log_inputs(self.run_id, datasets=inputs)
             self.has_inputs = True
 
     def log_model(self, model: torch.nn.Module, dataset: Dataset, name: str, step: int) -> None:
