@@ -73,6 +73,15 @@ def test_the_logged_net_loads_back_and_predicts_as_the_trained_one(cell_run, syn
     assert signature.outputs.inputs[0].shape == (-1, 10)
 
 
+def test_a_net_shorter_than_one_sampling_interval_still_gets_its_system_metrics(cell_run):
+    cell, _ = cell_run
+    with cell.system_metrics():
+        time.sleep(0.5)  # MLflow samples every 10 s: none would be published in this time
+    metrics = cell.store.client.get_run(cell.run_id).data.metrics
+    assert "system/cpu_utilization_percentage" in metrics
+    assert "system/system_memory_usage_megabytes" in metrics
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_system_metrics_are_logged_while_a_net_trains_unless_turned_off(
     cell_run, monkeypatch, enabled

@@ -495,6 +495,19 @@ class CellRun:
             yield
         finally:
             monitor.finish()
+            self.log_a_sample_if_none(monitor)
+
+    def log_a_sample_if_none(self, monitor: SystemMetricsMonitor) -> None:
+        """A net that trained for less than one sampling interval (10 s) got no system metric:
+        MLflow's monitor drops the sample it took at the start when it is stopped before the
+        interval ends. Log that sample, so that every run shows what it used."""
+        try:
+            logged = self.store.client.get_run(self.run_id).data.metrics
+            if not any(key.startswith("system/") for key in logged):
+                monitor.publish_metrics(monitor.aggregate_metrics())
+                monitor.mlflow_logger.flush()
+        except (MlflowException, OSError):
+            pass  # a store that stopped answering: the sweep reports that, in one line
 
     def log_table(self, name: str, rows: list[dict[str, Any]]) -> None:
         """`rows` as the CSV artifact `name`."""
