@@ -8,8 +8,9 @@ its depths, times the depth range), and the arch's penalty is their mean, with t
 deviation of the per-seed penalties over √n as its standard error and n - 1 degrees of
 freedom. That is the exact t interval for a random-slope model with balanced seeds, and it
 needs no variance components estimated from a handful of seeds. The seed-to-seed spread of the
-penalty (1.0 point for the quick study's residual nets) is twice what the scatter of one
-seed's depths around its line suggests (0.5), so one seed carries no interval at all.
+penalty is about twice what the scatter of one seed's depths around its line suggests (nine
+seeds of the four-depth quick preset's residual nets; docs/ANALYSIS.md), so one seed carries no
+interval at all.
 
 The outcome reads the 90 % interval [low, high] (its ends are one-sided 5 % tests) against the
 margin δ: degradation when low > +δ, a small penalty below the margin when 0 < low and high < +δ,
@@ -32,7 +33,7 @@ from scipy import stats
 
 ALPHA = 0.05
 # Points of training error. The paper's plain-56 trains several points worse than plain-20 and
-# the quick study's plain nets lose 20-27 points, while one residual net's seeds spread by a
+# the quick study's plain nets lose 20 points or more, while one residual net's seeds spread by a
 # point or two: a penalty below 2 points is the size of that noise, one above it a real loss of
 # depth. Set after the summary of the first measured runs had been read (docs/ANALYSIS.md).
 DEFAULT_MARGIN = 2.0
@@ -144,6 +145,12 @@ def outcome_of(low: float, high: float, margin: float) -> Outcome:
     return Outcome.INCONCLUSIVE
 
 
+def outcome_at(penalty: Penalty, seeds: int, margin: float, alpha: float = ALPHA) -> Outcome:
+    """The outcome `seeds` seeds would get if the penalty's mean and spread held as measured."""
+    half = float(stats.t.ppf(1 - alpha, seeds - 1)) * penalty.sd / math.sqrt(seeds)
+    return outcome_of(penalty.estimate - half, penalty.estimate + half, margin)
+
+
 def seeds_to_decide(penalty: Penalty, margin: float, alpha: float = ALPHA) -> int | None:
     """How many seeds would decide an inconclusive penalty if its mean and seed-to-seed spread
     held as measured (about even odds, then: the next seeds' mean is as likely to come out
@@ -151,9 +158,7 @@ def seeds_to_decide(penalty: Penalty, margin: float, alpha: float = ALPHA) -> in
     if penalty.sd is None:
         return None
     for seeds in range(penalty.n + 1, MOST_SEEDS + 1):
-        half = float(stats.t.ppf(1 - alpha, seeds - 1)) * penalty.sd / math.sqrt(seeds)
-        low, high = penalty.estimate - half, penalty.estimate + half
-        if outcome_of(low, high, margin) != Outcome.INCONCLUSIVE:
+        if outcome_at(penalty, seeds, margin, alpha) != Outcome.INCONCLUSIVE:
             return seeds
     return None
 

@@ -30,6 +30,7 @@ from analysis.effects import (
     fit_penalty,
     judge,
     judge_difference,
+    outcome_at,
     paired_difference,
     seeds_to_decide,
 )
@@ -170,7 +171,7 @@ def headline(v: Verdict) -> str:
     p, margin = v.penalty, f"the {v.margin:g}-point margin"
     measured = f"{signed(p.estimate)} points {span_text(p)}"
     if v.outcome == Outcome.UNTESTED:
-        direction = "deeper worse" if p.estimate > 0 else "deeper better"
+        direction = {1: "deeper worse", -1: "deeper better", 0: "level"}[int(np.sign(p.estimate))]
         return (
             f"untested with one seed, {measured} ({direction}); one seed has no seed-to-seed "
             "spread to test it with, 2 or more seeds (e.g. --seeds 0,1,2,3,4) test it"
@@ -181,8 +182,9 @@ def headline(v: Verdict) -> str:
     if v.outcome == Outcome.INCONCLUSIVE:
         more = f"not even {MOST_SEEDS} seeds would decide it at this spread"
         if v.seeds_needed is not None:
-            more = f"about {v.seeds_needed} seeds would decide it at this spread (even odds)"
-        return f"{line} straddles {margin}; {more}"
+            leaning = outcome_at(p, v.seeds_needed, v.margin)
+            more = f"about {v.seeds_needed} seeds in all would settle it ({leaning}, even odds)"
+        return f"{line}: it straddles {margin}; {more}"
     return line
 
 
@@ -356,10 +358,10 @@ def worded(c: Contrast) -> Contrast:
             f"{c.residual} ({interval})"
         )
     else:
-        c.conclusion = f"inconclusive: {signed(c.difference)} points straddles {margin}"
+        c.conclusion = f"inconclusive: {signed(c.difference)} points, straddling {margin}"
         c.sentence = (
             f"inconclusive, {c.plain} {signed(c.difference)} points against {c.residual} "
-            f"({interval}) straddles {margin}"
+            f"({interval}): the interval straddles {margin}"
         )
     return c
 

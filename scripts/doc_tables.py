@@ -94,6 +94,11 @@ RUN_SETS = [
         (0,),
     ),
     RunSet(
+        f"{EARLIER}, lr and weight decay tuned per net, AMD EPYC Zen 5 (AVX512-BF16), bf16",
+        ROOT / "docs" / "quick-study-tuned" / "cells.csv",
+        (0, 1, 2),
+    ),
+    RunSet(
         f"{EARLIER}, AMD EPYC Zen 3 (AVX2 only), fp32",
         MEASURED / "quick-fp32-epyc-zen3-seed0.csv",
         (0,),
