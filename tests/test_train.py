@@ -1,4 +1,8 @@
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -276,3 +280,23 @@ def test_fp32_means_fp32_on_every_device(precision, device, expected):
             torch.backends.cudnn.conv.fp32_precision,
             torch.backends.mkldnn.fp32_precision,
         ) = saved
+
+
+def test_compiling_on_a_cpu_says_nothing_of_a_missing_cuda_runtime(tmp_path):
+    """torch warns 'No CUDA runtime is found' when its C++ extension tools load beside a CUDA
+    toolkit folder without a GPU, as compiling for the CPU makes them; the warning is a check
+    that the folder exists, shown here by a toolkit folder of our own."""
+    script = (
+        "import torch\n"
+        "from resnet.core.train import quiet_about_a_missing_cuda_runtime\n"
+        "{quiet}"
+        "import torch.utils.cpp_extension\n"
+    )
+    env = {**os.environ, "CUDA_HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).parents[1])}
+    said = {}
+    for quiet in (False, True):
+        code = script.format(quiet="quiet_about_a_missing_cuda_runtime()\n" if quiet else "")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        said[quiet] = "No CUDA runtime is found" in done.stderr
+    assert said == {False: True, True: False}

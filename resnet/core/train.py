@@ -7,6 +7,7 @@ log points, so the hot loop has no host syncs but a cheap finiteness check every
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -234,7 +235,20 @@ def compile_for_training(model: nn.Module, device: torch.device) -> nn.Module:
     whole forward (or backward) pass as one launch."""
     dynamo, name = torch._dynamo.config, recompile_limit_name()
     setattr(dynamo, name, max(getattr(dynamo, name), RECOMPILE_LIMIT))
+    if device.type != "cuda":
+        quiet_about_a_missing_cuda_runtime()
     return torch.compile(model, mode="reduce-overhead" if uses_cuda_graphs(device) else None)
+
+
+def quiet_about_a_missing_cuda_runtime() -> None:
+    """Compiling for the CPU imports torch's C++ extension tools, which warn "No CUDA runtime is
+    found, using CUDA_HOME=..." wherever a CUDA toolkit folder exists without a GPU: a line
+    that reads like an error on a machine that never needed CUDA."""
+    logging.getLogger("torch.utils.cpp_extension").addFilter(not_the_cuda_runtime_warning)
+
+
+def not_the_cuda_runtime_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("No CUDA runtime is found")
 
 
 def recompile_limit_name() -> str:
