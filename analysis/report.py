@@ -44,6 +44,7 @@ from analysis.stats import (
 from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
 from resnet.paths import WRITE_FOLDER, PathError, checked, escaped, shown
 from resnet.tracking.address import AddressError, masked, tracking_address
+from resnet.tracking.liveness import pid_alive
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
@@ -454,19 +455,9 @@ def remove_abandoned_drafts(out: Path) -> None:
         if not pid.isdigit():
             abandoned = time.time() - draft.stat().st_mtime > 3600
         else:
-            abandoned = not process_exists(int(pid))
+            abandoned = not pid_alive(int(pid))
         if abandoned:
             shutil.rmtree(draft, ignore_errors=True)
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's
-    return True
 
 
 def make_folder(path: Path) -> Path:

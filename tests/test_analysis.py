@@ -434,7 +434,7 @@ def test_mlflow_names_are_spelled_only_in_the_schema():
 
 def test_analysis_never_imports_the_training_code():
     """Of resnet/, importing the analysis loads only the schema of MLflow names, how store
-    addresses are shown and the one-line command line: no torch."""
+    addresses are shown, whether a process lives and the one-line command line: no torch."""
     import subprocess
     import sys
 
@@ -451,6 +451,7 @@ def test_analysis_never_imports_the_training_code():
         "resnet.tracking.address",
         "resnet.tracking.client",
         "resnet.tracking.database",
+        "resnet.tracking.liveness",
         "resnet.tracking.schema",
     ]
     assert out.stdout.strip() == str(expected)

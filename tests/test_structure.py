@@ -35,6 +35,7 @@ ALLOWED = {
         "resnet.tracking.address",
         "resnet.tracking.client",
         "resnet.tracking.database",
+        "resnet.tracking.liveness",
     },
     "experiments": {"resnet.cli", "resnet.core.startup"},
     "scripts": {"resnet.core", "resnet.tracking", "resnet.runner", "analysis"},

@@ -24,6 +24,7 @@ import mlflow
 
 from resnet.paths import READ_FILE, WRITE_FILE, path_problem, shown
 from resnet.tracking.client import folder_lock, sqlite_path
+from resnet.tracking.liveness import pid_alive
 
 ALEMBIC_TABLE = "alembic_version"  # where MLflow records its schema's revision
 DATA_TABLES = ("experiments", "runs")  # a store holding a row of these holds a user's work
@@ -188,16 +189,6 @@ def drop_stale_partials(path: Path) -> None:
         pid = partial.name[len(path.name) + 2 :].split(".")[0]
         if pid.isdigit() and not pid_alive(int(pid)):
             partial.unlink(missing_ok=True)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def create_atomically(path: Path) -> None:

@@ -62,8 +62,13 @@ def process_alive(owner: str) -> bool | None:
     now = process_start(int(pid))
     if now:
         return now != "zombie" and (not start or now == start)
+    return pid_alive(int(pid))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this pid exists on this host (another user's counts)."""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
