@@ -145,6 +145,16 @@ def outcome_of(low: float, high: float, margin: float) -> Outcome:
     return Outcome.INCONCLUSIVE
 
 
+def outcomes_of_rows(per_seed: np.ndarray, margin: float, alpha: float = ALPHA) -> list[Outcome]:
+    """The outcome of each row of per-seed penalties, as `judge` gives it for one: for the
+    simulated studies that plan a design."""
+    seeds = per_seed.shape[1]
+    half = stats.t.ppf(1 - alpha, seeds - 1) * per_seed.std(axis=1, ddof=1) / math.sqrt(seeds)
+    centre = per_seed.mean(axis=1)
+    bounds = zip(centre - half, centre + half, strict=True)
+    return [outcome_of(low, high, margin) for low, high in bounds]
+
+
 def outcome_at(penalty: Penalty, seeds: int, margin: float, alpha: float = ALPHA) -> Outcome:
     """The outcome `seeds` seeds would get if the penalty's mean and spread held as measured."""
     half = float(stats.t.ppf(1 - alpha, seeds - 1)) * penalty.sd / math.sqrt(seeds)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.collect import collect  # noqa: E402
-from analysis.effects import ALPHA, DEFAULT_MARGIN, Outcome, outcome_of  # noqa: E402
+from analysis.effects import DEFAULT_MARGIN, Outcome, outcomes_of_rows  # noqa: E402
 from analysis.markdown import markdown_table  # noqa: E402
 from resnet.tracking.schema import DEFAULT_TRACKING_URI, Metric  # noqa: E402
 
@@ -106,13 +106,7 @@ def units(iterations: int, seeds: int) -> float:
 
 def simulated_words(mean: float, sd: float, seeds: int, rng) -> pd.Series:
     """How often each outcome comes out over DRAWS sets of `seeds` per-seed penalties."""
-    from scipy import stats
-
-    draws = rng.normal(mean, sd, (DRAWS, seeds))
-    centre, spread = draws.mean(axis=1), draws.std(axis=1, ddof=1) / np.sqrt(seeds)
-    half = stats.t.ppf(1 - ALPHA, seeds - 1) * spread
-    bounds = zip(centre - half, centre + half, strict=True)
-    words = [outcome_of(low, high, DEFAULT_MARGIN) for low, high in bounds]
+    words = outcomes_of_rows(rng.normal(mean, sd, (DRAWS, seeds)), DEFAULT_MARGIN)
     return pd.Series(words).value_counts(normalize=True)
 
 

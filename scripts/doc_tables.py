@@ -32,7 +32,7 @@ from analysis.coverage import (  # noqa: E402
     per_seed_interval,
     pooled_line_interval,
 )
-from analysis.effects import ALPHA, DEFAULT_MARGIN, Outcome, fit_penalty, outcome_of  # noqa: E402
+from analysis.effects import DEFAULT_MARGIN, Outcome, fit_penalty, outcomes_of_rows  # noqa: E402
 from analysis.markdown import markdown_table  # noqa: E402
 from analysis.stats import contrast, degradation_verdict, signed, summary_table  # noqa: E402
 
@@ -257,7 +257,8 @@ def second_look() -> str:
     sd = float((100 * (wide[56] - wide[20])).std())
     rng = np.random.default_rng(0)
     draws = rng.normal(DEFAULT_MARGIN, sd, (SECOND_LOOK_DRAWS, 2 * seeds))
-    first, both = judged_draws(draws[:, :seeds]), judged_draws(draws)
+    first = outcomes_of_rows(draws[:, :seeds], DEFAULT_MARGIN)
+    both = outcomes_of_rows(draws, DEFAULT_MARGIN)
     below = {Outcome.NO_DEGRADATION, Outcome.SMALL_PENALTY, Outcome.DEEPER_IS_BETTER}
     one_look = np.mean([w in below for w in first])
     second = [f == Outcome.INCONCLUSIVE and b in below for f, b in zip(first, both, strict=True)]
@@ -272,18 +273,6 @@ def second_look() -> str:
 
 
 SECOND_LOOK_DRAWS = 20_000
-
-
-def judged_draws(draws) -> list[Outcome]:
-    """The verdict's words for each row of per-seed penalties, as effects.judge gives them."""
-    import numpy as np
-    from scipy import stats
-
-    seeds = draws.shape[1]
-    half = stats.t.ppf(1 - ALPHA, seeds - 1) * draws.std(axis=1, ddof=1) / np.sqrt(seeds)
-    centre = draws.mean(axis=1)
-    bounds = zip(centre - half, centre + half, strict=True)
-    return [outcome_of(low, high, DEFAULT_MARGIN) for low, high in bounds]
 
 
 def penalty_of(runs: pd.DataFrame):
