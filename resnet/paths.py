@@ -59,6 +59,12 @@ def escaped(text: object) -> str:
 UNSHOWN = ("Cc", "Zl", "Zp", "Cs")
 
 
+def holds_unshown(text: str) -> bool:
+    """Whether `text` holds a character that `escaped` would escape: one that could end a line
+    or reach the terminal as a command."""
+    return any(unicodedata.category(c) in UNSHOWN for c in text)
+
+
 def checked(path: Path | str, need: Need, option: str) -> Path:
     """`path` if it can serve as `need` says, else PathError('<option> <path>: <why>')."""
     path = Path(path)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import typing
-import unicodedata
 from dataclasses import dataclass, fields
 
 from resnet.core.bounds import POSITIVE, Bounds
 from resnet.core.config import ConfigError
+from resnet.paths import holds_unshown
 
 LAUNCHERS = ("local", "slurm")
 # Upper bounds of what one task asks for, far above any node a sweep's nets need (one GPU and a
@@ -111,7 +111,7 @@ def control_problem(config: LauncherConfig) -> str | None:
     for f in fields(config):
         value = getattr(config, f.name)
         for text in value if isinstance(value, tuple) else (value,):
-            if isinstance(text, str) and any(unicodedata.category(c) == "Cc" for c in text):
+            if isinstance(text, str) and holds_unshown(text):
                 name = "sbatch options" if f.name == "sbatch" else f.name
                 return f"{name} must not hold control characters (newline, tab, ...), got {text!r}"
     return None
