@@ -30,6 +30,7 @@ from resnet.tracking.schema import (
     LEGACY_TUNED_PARAMS,
     RESPONSES_FILE,
     REUSED_TAG_PREFIX,
+    TUNED_IDENTITY_SUFFIX,
     Kind,
     Metric,
     Param,
@@ -40,6 +41,7 @@ from resnet.tracking.schema import (
     metric_column,
     param_column,
     residual_by_name,
+    space_tag,
     split_names,
     tag_column,
     verdict_tag,
@@ -77,6 +79,15 @@ class Study:
     # arch -> the seeds of an earlier sweep of this experiment whose report found that arch
     # inconclusive on fewer of these seeds: this sweep's verdict is a second look
     earlier_looks: dict[str, str] = field(default_factory=dict)
+    # A tuned sweep's untuned twin (the same grid with the preset's own values, in the same
+    # experiment): its cells, and its run id; empty and None when there is none
+    untuned: pd.DataFrame = field(default_factory=pd.DataFrame)
+    untuned_run_id: str | None = None
+    space: dict[str, tuple[float, float]] = field(default_factory=dict)  # tuned field: bounds
+
+    @property
+    def tuned(self) -> bool:
+        return not self.tuning.empty
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -180,6 +191,7 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
     cells = cell_table(runs, sweep)
     tuning, trials, tuned = tuning_tables(runs, sweep, cells)
     cells = with_settings(cells, runs, tuned)
+    twin = untuned_twin(runs, sweep)
     return Study(
         experiment=experiment,
         experiment_id=found.experiment_id,
@@ -194,7 +206,36 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
         tuned_params=tuned,
         margin=sweep_margin(sweep),
         earlier_looks=earlier_inconclusive_looks(runs, sweep, cells),
+        untuned=pd.DataFrame() if twin is None else cell_table(runs, twin),
+        untuned_run_id=None if twin is None else twin["run_id"],
+        space=search_space(runs, tuning, tuned),
     )
+
+
+def untuned_twin(runs: pd.DataFrame, sweep: pd.Series) -> pd.Series | None:
+    """A tuned sweep's untuned twin in the same experiment (the newest, if it ran again)."""
+    identity = sweep.get(tag_column(Tag.SWEEP_IDENTITY))
+    if not isinstance(identity, str) or not identity.endswith(TUNED_IDENTITY_SUFFIX):
+        return None
+    base = identity.removesuffix(TUNED_IDENTITY_SUFFIX)
+    sweeps = runs[runs[KIND] == Kind.SWEEP]
+    twins = sweeps[column(sweeps, tag_column(Tag.SWEEP_IDENTITY)) == base]
+    return None if twins.empty else twins.iloc[0]
+
+
+def search_space(
+    runs: pd.DataFrame, tuning: pd.DataFrame, tuned: dict[str, bool]
+) -> dict[str, tuple[float, float]]:
+    """{tuned field: (low, high)} as the sweep's tuning runs tagged them; a field whose runs
+    are from before those tags is left out."""
+    mine = runs[runs["run_id"].isin(set(tuning["run_id"]))]
+    space = {}
+    for name in tuned:
+        tagged = column(mine, tag_column(space_tag(name))).dropna()
+        if len(tagged):
+            low, high = (float(v) for v in str(tagged.iloc[0]).split(","))
+            space[name] = (low, high)
+    return space
 
 
 def sweep_margin(sweep: pd.Series) -> float:
@@ -414,6 +455,8 @@ def tuning_tables(
         **net,
         **{best_metric(name): metric_column(best_metric(name)) for name in tuned},
         best_val_error=metric_column(Metric.BEST_VAL_ERROR),
+        best_trial=tag_column(Tag.BEST_TRIAL),
+        run_id="run_id",
     )
     trials = runs[runs[KIND] == Kind.TRIAL]
     trials = trials[column(trials, study).isin(set(best["study"].dropna()))]
@@ -423,7 +466,10 @@ def tuning_tables(
         **{name: param_column(name) for name in tuned},
         val_error=metric_column(Metric.VAL_ERROR),
         state=tag_column(Tag.OPTUNA_STATE),
+        number=tag_column(Tag.TRIAL_NUMBER),
+        untuned=tag_column(Tag.UNTUNED_TRIAL),
     )
+    trial_rows["untuned"] = trial_rows["untuned"] == "true"
     known = kinds(cells)
     return with_kinds(best, known), with_kinds(trial_rows, known), tuned
 
@@ -450,7 +496,7 @@ def with_settings(cells: pd.DataFrame, runs: pd.DataFrame, params) -> pd.DataFra
     return cells
 
 
-TEXT_COLUMNS = ("study", "arch", "state")
+TEXT_COLUMNS = ("study", "arch", "state", "run_id", "untuned")
 
 
 def columns(frame: pd.DataFrame, **sources: str) -> pd.DataFrame:

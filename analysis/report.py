@@ -32,6 +32,7 @@ from analysis.collect import (
 )
 from analysis.effects import DEFAULT_MARGIN
 from analysis.markdown import markdown_table
+from analysis.search_figure import search_figure
 from analysis.stats import (
     PAPER_DATASET,
     Contrast,
@@ -41,6 +42,7 @@ from analysis.stats import (
     summary_table,
     verdicts,
 )
+from analysis.tuning_section import effects_of, failed_line, tuning_section
 from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
 from resnet.paths import WRITE_FOLDER, PathError, checked, escaped, shown
 from resnet.tracking.address import AddressError, masked, tracking_address
@@ -50,6 +52,7 @@ from resnet.tracking.schema import (
     LEGACY_TUNED_PARAMS,
     MAX_TAG_LENGTH,
     RESPONSES_FILE,
+    Artifact,
     Metric,
     Param,
     Tag,
@@ -110,6 +113,10 @@ def draw(study: Study, eval_metric: str, contrasted: Contrast | None = None) -> 
             )
     if not study.tuning.empty:
         drawn["tuning"] = figures.tuning_figure(study.tuning, study.trials, study.tuned_params)
+        if study.tuned_params and not study.trials.empty:
+            drawn["search"] = search_figure(
+                study.trials, study.tuning, study.tuned_params, study.space
+            )
     if not study.responses.empty:
         drawn["layer_responses"] = figures.responses_figure(study.responses)
     return drawn
@@ -221,6 +228,7 @@ def compose(
         markdown_table(result_table(study)),
         "",
         *tuned_note(study),
+        *tuning_section(study),
     ]
     if study.dataset == PAPER_DATASET:
         parts += [
@@ -294,6 +302,8 @@ def figure_title(stem: str, eval_metric: str) -> str:
         "curves": f"Training (dashed) and {solid} (solid) error against iterations (Figure 6)",
         "error_vs_depth": "Final training and test error against depth",
         "tuning": "Tuning: best values and trials",
+        "search": "Each study's trials, coloured by validation error (ringed: untuned; star: "
+        "chosen; cross: pruned or failed)",
         "layer_responses": "Standard deviation of layer responses (Figure 7)",
         f"{arch}_shallow_vs_deep": f"{arch} nets, 20 vs 56 layers or shallowest vs deepest"
         + (" (Figure 1)" if arch == "plain" else ""),
@@ -357,11 +367,20 @@ def write_report(
     if options.log:
         client = open_client(uri)
         client.log_artifacts(study.sweep_run_id, str(folder), ARTIFACT_DIR)
+        log_search_figure(client, study, folder / "figures" / "search.png")
         metrics = summary_metrics(study, found, contrasted)
         description = entities.RunTag(Tag.DESCRIPTION, describe(study, sentences))
         tags = [description, *verdict_tags(found)]
         client.log_batch(study.sweep_run_id, metrics=metrics, tags=tags)
     return Written(folder / "report.md", sentences)
+
+
+def log_search_figure(client, study: Study, path: Path) -> None:
+    """Each tuning run gets the picture of the searches too, beside Optuna's own figures."""
+    if not path.exists():
+        return
+    for run_id in study.tuning["run_id"].dropna():
+        client.log_artifact(run_id, str(path), Artifact.FIGURES)
 
 
 def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | None) -> list[str]:
@@ -372,6 +391,9 @@ def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | Non
     halves = figure6_halves(found)
     if halves is not None:
         lines.append(f"Figure 6: {halves}")
+    failed = failed_line(effects_of(study))
+    if failed is not None:
+        lines.append(f"tuning: {failed}")
     return lines
 
 

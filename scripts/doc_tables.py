@@ -358,6 +358,45 @@ def default_net_table() -> str:
     return net_table(DEFAULT_RUNS.path)
 
 
+def pruner_text(pruner: str, startup: int) -> str:
+    """What each pruner setting does, as resnet.runner.tuning.make_pruner builds it."""
+    return {
+        "none": "none: every trial trains to its end",
+        "median": f"median, after {max(1, startup)} trials and in a trial's second half only",
+        "hyperband": "Hyperband, from the first evaluation to the trial's end",
+    }[pruner]
+
+
+def tune_settings() -> str:
+    """Each preset's [tune] section as `--tune` reads it (resnet/configs/*.toml)."""
+    from resnet.core.presets import build_sweep, build_tune, preset_names, read_preset
+    from resnet.core.tune_config import trial_budget
+
+    rows = []
+    for name in preset_names():
+        if not read_preset(name)[3]:
+            continue  # no [tune] section: --tune asks for one
+        tune = build_tune(name, {})
+        cell = build_sweep(name, {}, {}).cells()[0]
+        trial = trial_budget(cell, tune)
+        length = "the whole run" if trial.iterations == cell.iterations else "shortened"
+        rows.append(
+            {
+                "preset": name,
+                "trials a study": tune.trials,
+                "random start-up (untuned first)": tune.startup_trials,
+                "iterations a trial": f"{trial.iterations} ({length})",
+                "pruner": pruner_text(tune.pruner, tune.startup_trials),
+                "trial seed": "the cell's" if tune.train_seed is None else tune.train_seed,
+                "space": "; ".join(
+                    f"{r.name} {r.low:g} to {r.high:g}{' (log)' if r.log else ''}"
+                    for r in tune.space
+                ),
+            }
+        )
+    return markdown_table(pd.DataFrame(rows))
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "verdict-lines": verdict_lines,
     "default-nets": default_net_table,
@@ -369,6 +408,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "simulated-coverage": simulated_coverage,
     "seed-spread": seed_spread,
     "second-look": second_look,
+    "tune-settings": tune_settings,
 }
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(

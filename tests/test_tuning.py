@@ -1,6 +1,7 @@
 """Optuna tuning: studies per (arch, depth), trials in MLflow, resume after SIGINT and SIGKILL."""
 
 import json
+import re
 import shlex
 import shutil
 import signal
@@ -134,6 +135,10 @@ def test_smoke_tuning_tracks_every_trial_and_final_runs_use_the_best(workdir, ca
     found = studies()
     assert len(found) == 4
     assert all(len(counted(s)) == 4 for s in found.values())
+    # Every study starts from the preset's own values, then draws its own points.
+    assert all(s.trials[0].user_attrs.get("untuned") for s in found.values())
+    assert len({s.trials[0].params["lr"] for s in found.values()}) == 1
+    assert len({s.trials[1].params["lr"] for s in found.values()}) == 4
     check_dashboard_shows(workdir / JOURNAL, capsys.readouterr().out, found)
 
     tuning = runs("tuning")
@@ -186,12 +191,15 @@ def test_one_line_in_the_space_tunes_momentum_too(workdir, monkeypatch):
     monkeypatch.setattr(resnet.runner.tuning, "save_figures", lambda *args: [])
     momentum = "momentum = { low = 0.8, high = 0.95 }"
     preset = one_cell_preset(workdir, iterations=20, extra_space=momentum)
-    argv = ["--preset", preset, "--tune", "--trials", "2", "--no-progress", "--no-report"]
+    argv = ["--preset", preset, "--tune", "--trials", "3", "--no-progress", "--no-report"]
     assert main(argv) == 0
 
     trials = runs("trial")
-    drawn = {float(t.data.params["momentum"]) for t in trials}
-    assert len(trials) == 2 and len(drawn) == 2  # varied, not the preset's 0.9
+    untuned = [t for t in trials if t.data.tags.get("untuned_trial") == "true"]
+    assert len(trials) == 3 and len(untuned) == 1
+    assert float(untuned[0].data.params["momentum"]) == 0.9  # the preset's own, first
+    drawn = {float(t.data.params["momentum"]) for t in trials if t not in untuned}
+    assert len(drawn) == 2 and 0.9 not in drawn  # varied, not the preset's 0.9
     assert all(0.8 <= m <= 0.95 for m in drawn)
     (tuning,) = runs("tuning")
     assert tuning.data.tags["tuned_params"] == "lr,weight_decay,momentum"
@@ -209,9 +217,51 @@ def test_one_line_in_the_space_tunes_momentum_too(workdir, monkeypatch):
 
     study = collect("depth-tune-synthetic", "sqlite:///mlruns/mlflow.db")
     assert study.tuned_params == {"lr": True, "weight_decay": True, "momentum": False}
-    assert set(study.trials["momentum"]) == drawn
+    assert set(study.trials["momentum"]) == {*drawn, 0.9}
     assert {"lr", "weight decay", "momentum"} <= set(result_table(study).columns)
     assert len(tuning_figure(study.tuning, study.trials, study.tuned_params).axes) == 6
+
+
+def test_the_untuned_values_come_first_win_when_best_and_the_report_pairs_both(
+    workdir, monkeypatch
+):
+    """A space of learning rates too small to learn anything: the preset's own values, every
+    study's first trial, stay the best, so tuning leaves the net as it was; the untuned sweep of
+    the same grid is then the tuned one's twin, and the report puts them side by side."""
+    import resnet.runner.tuning
+
+    monkeypatch.setattr(resnet.runner.tuning, "save_figures", lambda *args: [])
+    preset = one_cell_preset(workdir, lr_min=1e-6, lr_max=2e-6, iterations=30)
+    argv = ["--preset", preset, "--tune", "--trials", "3", "--no-progress", "--no-report"]
+    assert main(argv) == 0
+    (study,) = studies().values()
+    first = study.trials[0]
+    assert first.user_attrs["untuned"] is True
+    assert first.params == {"lr": 0.1, "weight_decay": 1e-4}  # the preset's (RunConfig's)
+    assert all(t.params["lr"] <= 2e-6 for t in study.trials[1:])
+    assert study.best_trial.number == 0
+    (cell,) = runs("cell")
+    assert float(cell.data.params["lr"]) == 0.1 and cell.data.tags["tuned_from"] == study.study_name
+
+    assert main(["--preset", preset, "--no-progress", "--no-report"]) == 0  # the untuned twin
+    from analysis.collect import collect
+    from analysis.report import write_report
+
+    tuned_sweep = next(r for r in runs("sweep") if r.data.tags["tuned"] == "true")
+    found = collect("depth-tune-synthetic", "sqlite:///mlruns/mlflow.db", tuned_sweep.info.run_id)
+    assert found.untuned_run_id is not None and len(found.untuned) == 1
+    assert found.space == {"lr": (1e-6, 2e-6), "weight_decay": (1e-5, 1e-2)}
+    written = write_report(
+        "depth-tune-synthetic", "sqlite:///mlruns/mlflow.db", tuned_sweep.info.run_id
+    )
+    text = written.path.read_text()
+    assert "## Tuned against untuned" in text
+    assert re.search(r"lr tried from 1\.\d+e-06 to 1\.\d+e-06 of the space's 1e-06 to 2e-06", text)
+    assert "| residual-8 | 1 | 38" in text and "untested (one seed)" in text
+    assert (written.path.parent / "figures" / "search.png").exists()
+    (tuning,) = runs("tuning")
+    logged = {a.path for a in client().list_artifacts(tuning.info.run_id, "figures")}
+    assert "figures/search.png" in logged
 
 
 def test_use_tuned_needs_existing_studies(workdir, capsys):
@@ -328,6 +378,31 @@ def test_pruners_by_name():
     hyperband = build_tune("smoke", {"pruner": "hyperband"})
     assert isinstance(make_pruner(hyperband, cell), optuna.pruners.HyperbandPruner)
     assert isinstance(make_pruner(build_tune("smoke", {}), cell), optuna.pruners.MedianPruner)
+
+
+def test_the_median_pruner_waits_for_the_start_up_trials_and_half_of_each_trial():
+    from resnet.core.presets import build_sweep, build_tune
+    from resnet.runner.tuning import make_pruner
+
+    cell = build_sweep("smoke", {}, {}).cells()[0]
+    pruner = make_pruner(build_tune("smoke", {"startup_trials": 3}), cell)
+    assert pruner._n_startup_trials == 3 and pruner._n_warmup_steps == cell.iterations // 2
+
+
+def test_studies_of_one_sweep_draw_different_points():
+    from resnet.core.presets import build_tune
+    from resnet.runner.tuning import make_sampler, sampler_seed
+
+    tune = build_tune("quick", {})
+    names = [f"depth-quick/{net}" for net in ("plain-20", "plain-56", "residual-20")]
+    seeds = {sampler_seed(tune.seed, name, 0, "") for name in names}
+    assert len(seeds) == len(names)
+    first_points = set()
+    for seed in seeds:
+        study = optuna.create_study(sampler=make_sampler(tune, seed))
+        trial = study.ask()
+        first_points.add(trial.suggest_float("lr", 0.01, 0.5, log=True))
+    assert len(first_points) == len(names)
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,10 @@ class TuneConfig:
     trials: int = 8  # the total wanted per study, not extra trials
     iterations: int | None = None  # per-trial budget; None: the run's own
     pruner: str = "median"
-    seed: int = 0  # the TPE sampler's seed
+    seed: int = 0  # the TPE sampler's seed, offset by each study's name
+    # Trials drawn at random before TPE models the others (the enqueued untuned trial counts):
+    # few, so that the model guides most of a small study's trials.
+    startup_trials: int = 4
     # The RunConfig fields tuned: the preset's [tune.space], written there and nowhere else.
     space: tuple[ParamRange, ...] = ()
     # The seed trials train with; None: the cell's own. A seed no report uses keeps the values
@@ -106,6 +109,10 @@ class TuneConfig:
             (
                 self.pruner in PRUNERS,
                 f"unknown pruner {self.pruner!r} (allowed: {', '.join(PRUNERS)})",
+            ),
+            (
+                0 <= self.startup_trials <= MAX_TRIALS,
+                f"tune.startup_trials must be in [0, {MAX_TRIALS}], got {self.startup_trials}",
             ),
             (
                 self.train_seed is None or self.train_seed >= 0,

@@ -45,11 +45,13 @@ from resnet.tracking.schema import (
     Tag,
     best_metric,
     join_names,
+    space_tag,
     tag_equals,
 )
 from resnet.tracking.store import CellRun, Store, SweepRun
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
+UNTUNED_ATTR = "untuned"  # the trial user attribute of the preset's own values
 MLFLOW_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 
@@ -65,6 +67,7 @@ def space_tags(tune: TuneConfig) -> dict[str, str]:
     return {
         Tag.TUNED_PARAMS: join_names(tune.names),
         Tag.LOG_SCALED_PARAMS: join_names(r.name for r in tune.space if r.log),
+        **{space_tag(r.name): f"{r.low:g},{r.high:g}" for r in tune.space},
     }
 
 
@@ -79,8 +82,13 @@ def study_name(experiment: str, arch: str, depth: int) -> str:
 
 
 def make_pruner(tune: TuneConfig, config: RunConfig) -> optuna.pruners.BasePruner:
+    """The study's pruner for trials of `config`'s length. The median pruner waits for the
+    random start-up trials (an order that put high learning rates first would otherwise set the
+    bar), and prunes in a trial's second half only: deep plain nets start slowly."""
     if tune.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=max(1, tune.startup_trials), n_warmup_steps=config.iterations // 2
+        )
     if tune.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(
             min_resource=config.eval_every, max_resource=config.iterations
@@ -88,11 +96,31 @@ def make_pruner(tune: TuneConfig, config: RunConfig) -> optuna.pruners.BasePrune
     return optuna.pruners.NopPruner()
 
 
-def sampler_seed(seed: int, trials_so_far: int, worker: str) -> int:
-    """Offset by the trials already there, so a resumed study draws new values rather than
-    repeating its start; and by the worker, so workers that start together draw different ones."""
-    offset = zlib.crc32(worker.encode()) if worker else 0
+def sampler_seed(seed: int, study: str, trials_so_far: int, worker: str) -> int:
+    """Offset by the study's name, so the studies of one sweep draw different points; by the
+    trials already there, so a resumed study draws new values rather than repeating its start;
+    and by the worker, so workers that start together draw different ones."""
+    offset = zlib.crc32(study.encode()) + (zlib.crc32(worker.encode()) if worker else 0)
     return (seed + trials_so_far + offset) % 2**32
+
+
+def make_sampler(tune: TuneConfig, seed: int) -> optuna.samplers.TPESampler:
+    """TPE after `startup_trials` random ones; multivariate, since a good learning rate
+    depends on the weight decay (their product sets the weights' equilibrium scale)."""
+    with warnings.catch_warnings():  # multivariate is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=tune.startup_trials, multivariate=True
+        )
+
+
+def untuned_values(tune: TuneConfig, cell: RunConfig) -> dict[str, int | float]:
+    """The cell's own (the preset's) value of each tuned field."""
+    return {name: getattr(cell, name) for name in tune.names}
+
+
+def is_untuned_trial(trial: optuna.trial.FrozenTrial) -> bool:
+    return bool(trial.user_attrs.get(UNTUNED_ATTR))
 
 
 def trial_run_name(cell: RunConfig, number: int) -> str:
@@ -104,6 +132,8 @@ class TrialRun(CellRun):
 
     def __init__(self, parent: SweepRun, parent_run_id: str, config: RunConfig, trial):
         tags = {Tag.TRIAL_NUMBER: trial.number, Tag.STUDY: trial.study.study_name}
+        if trial.user_attrs.get(UNTUNED_ATTR):
+            tags[Tag.UNTUNED_TRIAL] = "true"
         self.name = trial_run_name(config, trial.number)
         super().__init__(parent, config, parent_run_id, Kind.TRIAL, tags, self.name)
         self.trial = trial
@@ -133,8 +163,9 @@ class StudyRunner:
         self.name = study_name(sweep_run.sweep.experiment_name, cell.arch, cell.depth)
         pruner = make_pruner(tune, trial_budget(cell, tune))
         self.study, created = open_shared_study(self.name, storage, pruner)  # minimizes
-        seed = sampler_seed(tune.seed, len(self.study.trials), worker)
-        self.study.sampler = optuna.samplers.TPESampler(seed=seed)
+        seed = sampler_seed(tune.seed, self.name, len(self.study.trials), worker)
+        self.study.sampler = make_sampler(tune, seed)
+        self.enqueue_untuned(created)
         self.with_validation: Dataset | None = None  # loaded when the sweep's data has none
         self.run_id = self.study.user_attrs.get(RUN_ATTR)
         if self.run_id is None and not created and not self.study.trials:
@@ -144,6 +175,19 @@ class StudyRunner:
             self.study.set_user_attr(RUN_ATTR, self.run_id)
         else:
             sweep_run.store.client.update_run(self.run_id, status="RUNNING")
+
+    def enqueue_untuned(self, created: bool) -> None:
+        """The preset's own values as the study's first trial, so that the best found is never
+        worse than untuned on the trial seed. Once per study (a study from before this rule
+        gets it when reopened); a worker that did not create the study skips values already
+        there, which the creator may have just enqueued."""
+        if any(is_untuned_trial(t) for t in self.study.get_trials(deepcopy=False)):
+            return
+        self.study.enqueue_trial(
+            untuned_values(self.tune, self.cell),
+            user_attrs={UNTUNED_ATTR: True},
+            skip_if_exists=not created,
+        )
 
     def _tuning_run(self) -> str:
         store: Store = self.sweep_run.store

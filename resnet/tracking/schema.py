@@ -11,6 +11,7 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 REUSED_TAG_PREFIX = "reused."  # parent tag per cell taken from an earlier sweep: its run id
 RESPONSES_FILE = "layer_responses.csv"  # the artifact of a finished cell run
 MAX_TAG_LENGTH = 8000  # MLflow's limit on a tag's value
+TUNED_IDENTITY_SUFFIX = "-tuned"  # a tuned sweep's identity: its untuned twin's, then this
 
 
 class Tag:
@@ -49,6 +50,7 @@ class Tag:
     # a tuning or trial run's
     STUDY = "study"
     TRIAL_NUMBER = "trial_number"
+    UNTUNED_TRIAL = "untuned_trial"  # "true" on the trial of the preset's own values
     OPTUNA_STATE = "optuna_state"
     BEST_TRIAL = "best_trial"
     TUNED_PARAMS = "tuned_params"  # the RunConfig fields a study tunes, comma-separated
@@ -129,6 +131,11 @@ def residual_by_name(arch: str) -> bool:
 def net_metric(arch: str, depth: int, metric: str) -> str:
     """A sweep run's summary of one net: `metric` (a final error), mean over its seeds."""
     return f"{arch}_{depth}_{metric}"
+
+
+def space_tag(name: str) -> str:
+    """A tuning run's tag of one tuned field's range: "low,high"."""
+    return f"space.{name}"
 
 
 def verdict_tag(arch: str, what: str = "outcome") -> str:

@@ -40,6 +40,7 @@ from resnet.tracking.logged_model import log_net
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     MAX_TAG_LENGTH,
+    TUNED_IDENTITY_SUFFIX,
     Artifact,
     Context,
     Kind,
@@ -283,7 +284,7 @@ def cell_filter(config: RunConfig) -> str:
 
 def sweep_identity(sweep: SweepConfig, tuned: bool) -> str:
     """A tuned sweep trains other lr and weight decay than the untuned one: its own identity."""
-    return sweep.identity() + ("-tuned" if tuned else "")
+    return sweep.identity() + (TUNED_IDENTITY_SUFFIX if tuned else "")
 
 
 class SweepRun:
