@@ -360,6 +360,10 @@ def write_report(
         save_figures(drawn, draft / "figures")
         result_table(study).to_csv(draft / "table.csv", index=False, encoding="utf-8")
         study.cells.to_csv(draft / "cells.csv", index=False, encoding="utf-8")
+        if not study.trials.empty:
+            study.trials.to_csv(draft / "trials.csv", index=False, encoding="utf-8")
+        if not study.untuned.empty:
+            study.untuned.to_csv(draft / "untuned-cells.csv", index=False, encoding="utf-8")
         report = compose(study, found, eval_metric, drawn, uri, contrasted)
         (draft / "report.md").write_text(report, encoding="utf-8")  # whatever the locale
         replace_folder(folder, draft)

@@ -1,5 +1,6 @@
 """Where residual-56's training error drops below residual-20's for good, from one sweep's
-curves: the iteration, the plain nets' gap there, and a figure of the four curves with it marked.
+curves: the iteration (of the mean over seeds, and of each seed), the plain nets' gap there, and
+a figure of the four curves with it marked (each seed's crossing a dotted line).
 
     python scripts/crossing_figure.py --experiment crossing-long --out docs/crossing
 
@@ -25,12 +26,15 @@ from resnet.tracking.schema import Metric
 SHALLOW, DEEP = 20, 56
 
 
-def smoothed(curves: pd.DataFrame, arch: str, depth: int, window: int) -> pd.Series:
-    """The net's training error (%) by iteration, mean over its seeds, smoothed."""
+def smoothed(
+    curves: pd.DataFrame, arch: str, depth: int, window: int, seed: int | None = None
+) -> pd.Series:
+    """The net's training error (%) by iteration, mean over its seeds (or one seed's), smoothed."""
     mine = curves[
         (curves["arch"] == arch)
         & (curves["depth"] == depth)
         & (curves["metric"] == Metric.TRAIN_ERROR)
+        & ((curves["seed"] == seed) if seed is not None else True)
     ]
     by_step = mine.groupby("step")["value"].mean().sort_index() * 100
     return by_step.rolling(window, center=True, min_periods=1).mean()
@@ -46,12 +50,43 @@ def crossing(shallow: pd.Series, deep: pd.Series) -> int | None:
     return int(later[0])
 
 
-def figure(nets: dict[tuple[str, int], pd.Series], at: int | None, epoch: float) -> Figure:
+def seed_rows(curves: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Per seed with all four nets: its crossing iteration (None: none) and both end gaps."""
+    rows = []
+    for seed in sorted(curves["seed"].dropna().unique()):
+        nets = {
+            (arch, depth): smoothed(curves, arch, depth, window, int(seed))
+            for arch in ("plain", "residual")
+            for depth in (SHALLOW, DEEP)
+        }
+        if any(curve.empty for curve in nets.values()):
+            continue
+        gap = {arch: nets[arch, DEEP] - nets[arch, SHALLOW] for arch in ("plain", "residual")}
+        rows.append(
+            {
+                "seed": int(seed),
+                "crossing": crossing(nets["residual", SHALLOW], nets["residual", DEEP]),
+                "plain_gap_at_end": round(float(gap["plain"].iloc[-1]), 2),
+                "residual_gap_at_end": round(float(gap["residual"].iloc[-1]), 2),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def figure(
+    nets: dict[tuple[str, int], pd.Series],
+    at: int | None,
+    epoch: float,
+    seed_crossings: list[int] = (),
+) -> Figure:
     """The four curves above; below, each arch's deep-minus-shallow gap, where a crossing is
     a sign change that the top panel's scale hides."""
     fig = Figure(figsize=(7, 6), layout="constrained")
     ax, gaps = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
     draw_curves(ax, nets, at, epoch)
+    for i, seed_at in enumerate(seed_crossings):
+        label = "a seed's crossing" if i == 0 else None
+        gaps.axvline(seed_at, color="tab:blue", lw=0.8, ls=":", label=label)
     for arch, style in (("plain", "--"), ("residual", "-")):
         gap = nets[arch, DEEP] - nets[arch, SHALLOW]
         gaps.plot(gap.index, gap.values, style, color="black", label=f"{arch}: {DEEP} - {SHALLOW}")
@@ -99,8 +134,14 @@ def main() -> int:
         for depth in (SHALLOW, DEEP)
     }
     at = crossing(nets["residual", SHALLOW], nets["residual", DEEP])
+    seeds = seed_rows(curves, args.window)
     args.out.mkdir(parents=True, exist_ok=True)
-    figure(nets, at, args.epoch).savefig(args.out / "crossing.png", dpi=120)
+    seed_crossings = [int(c) for c in seeds["crossing"].dropna()] if len(seeds) > 1 else []
+    figure(nets, at, args.epoch, seed_crossings).savefig(args.out / "crossing.png", dpi=120)
+    seeds.to_csv(args.out / "crossings.csv", index=False)
+    for row in seeds.itertuples():
+        where = "none" if pd.isna(row.crossing) else f"iteration {int(row.crossing)}"
+        print(f"seed {row.seed}: residual-56 below residual-20 for good from {where}")
     table = pd.DataFrame({f"{a}-{d}": c for (a, d), c in nets.items()}).round(2)
     table.to_csv(args.out / "curves.csv", index_label="iteration")
     plain_gap = nets["plain", DEEP] - nets["plain", SHALLOW]

@@ -41,6 +41,7 @@ QUICK = ROOT / "docs" / "quick-study"
 FOUR_DEPTHS = ROOT / "docs" / "quick-study-four-depths"
 MARGINS = (1.0, 1.5, 2.0, 3.0)
 NINE_SEEDS = FOUR_DEPTHS / "cells-seeds-0-8.csv"
+TUNED = ROOT / "docs" / "quick-study-tuned"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ EARLIER = "four depths, 360 iterations"
 RUN_SETS = [
     DEFAULT_RUNS,
     FRESH_SEEDS_RUNS,
+    RunSet(
+        "depths 20 and 56, 180 iterations, lr and weight decay tuned per net (16 trials), "
+        "AMD EPYC Zen 5 (AVX512-BF16), bf16",
+        TUNED / "cells.csv",
+        (0, 1, 2, 3, 4),
+    ),
     RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", FOUR_DEPTHS / "cells.csv", (0,)),
     RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", FOUR_DEPTHS / "cells.csv", (0, 1, 2)),
     RunSet(f"{EARLIER}, AMD EPYC Zen 5 (AVX512-BF16), bf16", NINE_SEEDS, tuple(range(9))),
@@ -95,7 +102,7 @@ RUN_SETS = [
     ),
     RunSet(
         f"{EARLIER}, lr and weight decay tuned per net, AMD EPYC Zen 5 (AVX512-BF16), bf16",
-        ROOT / "docs" / "quick-study-tuned" / "cells.csv",
+        ROOT / "docs" / "quick-study-tuned-four-depths" / "cells.csv",
         (0, 1, 2),
     ),
     RunSet(
@@ -397,6 +404,66 @@ def tune_settings() -> str:
     return markdown_table(pd.DataFrame(rows))
 
 
+def trial_rank() -> str:
+    """Per study of the quick tuned study: how well a trial's validation error at its first
+    evaluation ranks its final one (Spearman's rho over the study's completed trials), and
+    whether the first evaluation's best trial was the final best."""
+    from scipy.stats import spearmanr
+
+    curves = pd.read_csv(TUNED / "trial-curves.csv")
+    curves = curves[curves["state"] == "COMPLETE"]
+    rows = []
+    for (arch, depth), mine in curves.groupby(["arch", "depth"]):
+        first_step, last_step = mine["step"].min(), mine["step"].max()
+        at = mine.pivot_table(index="number", columns="step", values="val_error")
+        at = at[[first_step, last_step]].dropna()
+        rho = spearmanr(at[first_step], at[last_step]).statistic
+        rows.append(
+            {
+                "net": f"{arch}-{depth}",
+                "completed trials": len(at),
+                "first evaluation": f"iteration {first_step} (1,000 images)",
+                "final": f"iteration {last_step} (every image)",
+                "Spearman's rho": f"{rho:.2f}",
+                "best early is best at the end": "yes"
+                if at[first_step].idxmin() == at[last_step].idxmin()
+                else "no",
+            }
+        )
+    return markdown_table(pd.DataFrame(rows))
+
+
+def tuned_vs_untuned() -> str:
+    """The quick tuned study's nets against their untuned twin, paired by seed."""
+    from analysis.tuning_effect import effect_table, tuning_effects
+
+    tuned = pd.read_csv(TUNED / "cells.csv")
+    table = effect_table(tuning_effects(tuned, pd.read_csv(TUNED / "untuned-cells.csv")))
+    values = tuned.groupby(["arch", "depth"])[["lr", "weight_decay"]].first()
+    nets = [tuple(net.rsplit("-", 1)) for net in table["net"]]
+    table.insert(1, "tuned lr", [f"{values.loc[(a, int(d)), 'lr']:.3g}" for a, d in nets])
+    wd = [f"{values.loc[(a, int(d)), 'weight_decay']:.2g}" for a, d in nets]
+    table.insert(2, "tuned weight decay", wd)
+    return markdown_table(table)
+
+
+def tuned_headline() -> str:
+    """The README's sentence on the quick tuned study: its verdict, and where tuning failed."""
+    from analysis.tuning_effect import failed_nets, tuning_effects
+
+    tuned = pd.read_csv(TUNED / "cells.csv")
+    tuned = tuned[tuned["status"] == "finished"]
+    failed = failed_nets(tuning_effects(tuned, pd.read_csv(TUNED / "untuned-cells.csv")))
+    seeds = seeds_text(tuple(sorted(int(s) for s in tuned["seed"].unique())))
+    verdicts = "; ".join(f"{arch} {judged(tuned, arch)}" for arch in ("plain", "residual"))
+    failures = (
+        f"tuning failed (tuned worse than untuned beyond the seed noise) for {', '.join(failed)}"
+        if failed
+        else "no net trained worse tuned than untuned beyond the seed noise"
+    )
+    return f"With each net's own tuned lr and weight decay ({seeds}): {verdicts}; {failures}."
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "verdict-lines": verdict_lines,
     "default-nets": default_net_table,
@@ -409,6 +476,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "seed-spread": seed_spread,
     "second-look": second_look,
     "tune-settings": tune_settings,
+    "trial-rank": trial_rank,
+    "tuned-vs-untuned": tuned_vs_untuned,
+    "tuned-headline": tuned_headline,
 }
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(

@@ -52,8 +52,10 @@ def trials_to_run(sweep: SweepConfig, tuning: Tuning | None, storage: str) -> li
 def remaining(ready: Ready) -> tuple[list[RunConfig], list[RunConfig]]:
     """The job's runs and tuning trials still to train (each trial in its budget)."""
     job = ready.job
-    cells = cells_to_run(job.sweep, ready.store, job.options.force)
-    return cells, trials_to_run(job.sweep, job.options.tuning, job.stores.storage)
+    trials = trials_to_run(job.sweep, job.options.tuning, job.stores.storage)
+    if trials:  # the cells' tuned values are not known yet: no finished run can be theirs
+        return job.sweep.cells(), trials
+    return cells_to_run(job.sweep, ready.store, job.options.force), trials
 
 
 def forecast_lines(ready: Ready, projection: Projection) -> list[str]:

@@ -219,18 +219,15 @@ def study_runners(sweep_run: SweepRun, cells, tune: TuneConfig, storage, worker:
     return runners
 
 
-def tuned_values(runners: dict, tuning: Tuning, dataset, poll: float) -> dict:
+def tuned_values(
+    runners: dict, tuning: Tuning, dataset, poll: float, progress: bool = True
+) -> dict:
     """{(arch, depth): (best value of each field of the space, study name)}, after running the
     missing trials. Every worker of the sweep helps with every study, and waits until all of
     them are done, so all workers train the cells with the same values."""
-    while tuning.run_trials:
-        for runner in runners.values():
-            runner.run(dataset)
-        if not any(runner.busy() for runner in runners.values()):
-            if all(runner.counted() >= tuning.tune.trials for runner in runners.values()):
-                break
-        else:
-            time.sleep(poll)  # other workers' trials are still running
+    if tuning.run_trials:
+        with trials_bar(runners, tuning.tune.trials, progress) as bar:
+            run_every_trial(runners, tuning, dataset, poll, bar)
     values = {}
     for key, runner in runners.items():
         if runner.record_best():
@@ -242,6 +239,30 @@ def tuned_values(runners: dict, tuning: Tuning, dataset, poll: float) -> dict:
                 file=sys.stderr,
             )
     return values
+
+
+def trials_bar(runners: dict, trials: int, progress: bool) -> tqdm:
+    """A bar over every study's trials, counted in all workers (those already there too)."""
+    done = sum(min(trials, runner.counted()) for runner in runners.values())
+    total = trials * len(runners)
+    return tqdm(total=total, initial=done, desc="tuning", unit="trial", disable=not progress)
+
+
+def run_every_trial(runners: dict, tuning: Tuning, dataset, poll: float, bar: tqdm) -> None:
+    """Run trials until every study has its total, waiting for other workers' trials."""
+
+    def count() -> None:
+        bar.n = sum(min(tuning.tune.trials, r.counted()) for r in runners.values())
+        bar.refresh()
+
+    while True:
+        for runner in runners.values():
+            runner.run(dataset, on_trial_done=count)
+        if not any(runner.busy() for runner in runners.values()):
+            if all(runner.counted() >= tuning.tune.trials for runner in runners.values()):
+                return
+        else:
+            time.sleep(poll)  # other workers' trials are still running
 
 
 def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]:
@@ -305,7 +326,7 @@ class SweepWorker:
         o = self.options
         cells = list(self.cells.values())
         runners = study_runners(self.sweep_run, cells, o.tuning.tune, self.queue.storage, o.worker)
-        self.tuned = tuned_values(runners, o.tuning, self.dataset, o.poll)
+        self.tuned = tuned_values(runners, o.tuning, self.dataset, o.poll, o.progress)
 
     def work(self) -> None:
         """Pull cells and train them until none waits or runs anywhere: a worker that died is

@@ -320,10 +320,12 @@ class StudyRunner:
         dataset: Dataset,
         stall_limit: float = STALL_LIMIT,
         on_stuck: Callable[[], object] = exit_stuck,
+        on_trial_done: Callable[[], object] = lambda: None,
     ) -> None:
         """This worker's share of the missing trials, one at a time while another is wanted.
         Each runs under a `Claim` (see `resnet.runner.storage`) that stops beating when training
-        makes no step for `stall_limit` seconds, and calls `on_stuck` once the trial has gone."""
+        makes no step for `stall_limit` seconds, and calls `on_stuck` once the trial has gone;
+        `on_trial_done` after each trial this worker ran (the progress bar)."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # MLflow has every trial
         while True:
             self.requeue_abandoned_trials()
@@ -337,6 +339,7 @@ class StudyRunner:
                 mark_trial_owned(trial)  # first: a killed trial is known as ours
                 with Claim(self.storage, trial._trial_id, name, stall_limit, on_stuck) as claim:
                     self.run_trial(trial, dataset, claim)
+                on_trial_done()
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue  # failed by another worker before this one claimed it: a retry waits
             except BaseException:  # told once the heartbeat has stopped, which must not
