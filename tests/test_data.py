@@ -201,3 +201,9 @@ def test_imagefolder_without_images_or_with_one_class_is_one_clear_error(tmp_pat
         Image.new("RGB", (8, 8)).save(single / part / "only" / "x.png")
     with pytest.raises(DataError, match="has 1 class folder: a classifier needs at least 2"):
         load("imagefolder", single)
+
+
+def test_every_data_set_name_has_its_loader_and_no_loader_is_unnamed():
+    from resnet.core.datasets import DATASETS
+
+    assert tuple(data.LOADERS) == DATASETS

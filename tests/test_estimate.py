@@ -3,7 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from resnet.cli.sweep import main, print_projection
+from resnet.cli.sweep import main
+from resnet.cli.sweep_job import print_projection
 from resnet.core.presets import build_sweep
 from resnet.runner.estimate import LOOP_OVERHEAD, human_duration, project, run_seconds
 from resnet.runner.forecast import advice
@@ -145,6 +146,7 @@ def test_a_sweep_whose_nets_train_for_hours_on_a_cpu_is_compiled(
     store_workdir, monkeypatch, capsys
 ):
     import resnet.cli.sweep as cli
+    import resnet.cli.sweep_job
     import resnet.runner.launch
     from resnet.runner.estimate import Projection
 
@@ -158,7 +160,7 @@ def test_a_sweep_whose_nets_train_for_hours_on_a_cpu_is_compiled(
         raise KeyboardInterrupt
 
     monkeypatch.delenv("DEPTH_SWEEP_NO_PROJECTION", raising=False)
-    monkeypatch.setattr(cli, "project", long_nets)
+    monkeypatch.setattr(resnet.cli.sweep_job, "project", long_nets)
     monkeypatch.setattr(resnet.runner.launch, "run_sweep", stop_before_training)
     smoke = ["--preset", "smoke", "--device", "cpu", "--no-progress"]
     assert cli.main(smoke) == 130
@@ -169,11 +171,11 @@ def test_a_sweep_whose_nets_train_for_hours_on_a_cpu_is_compiled(
 
 
 def test_no_projection_starts_at_once(workdir, capsys, monkeypatch):
-    import resnet.cli.sweep as cli
+    import resnet.cli.sweep_job
 
     monkeypatch.delenv("DEPTH_SWEEP_NO_PROJECTION", raising=False)
     timed = []
-    monkeypatch.setattr(cli, "project", lambda *args: timed.append(args))
+    monkeypatch.setattr(resnet.cli.sweep_job, "project", lambda *args: timed.append(args))
     argv = ["--preset", "smoke", "--depths", "8", "--no-progress", "--no-report"]
     assert main([*argv, "--no-projection"]) == 0
     assert timed == [] and "Projected" not in capsys.readouterr().err

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from resnet.core.models import ARCHS, GhostBatchNorm2d, build, count_parameters, depth_error
+from resnet.core.archs import ARCHS, depth_error
+from resnet.core.models import GhostBatchNorm2d, build, count_parameters
 
 # He et al. 2016, CIFAR-10 with option A shortcuts: parameter counts by depth.
 PAPER_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}

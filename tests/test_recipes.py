@@ -7,7 +7,7 @@ tests/test_tuning.py (momentum)."""
 import torch
 
 from resnet.cli.sweep import make_parser, sweep_from_args
-from resnet.core import data, models
+from resnet.core import archs, data, datasets
 from resnet.core.train import load_data, train
 
 
@@ -28,8 +28,8 @@ class Quiet:
 def test_a_net_is_one_line_of_the_registry(monkeypatch):
     # resnet/core/models.py: ARCHS gains a wider twin pair; nothing else is edited.
     wide = (32, 64, 128)
-    monkeypatch.setitem(models.ARCHS, "plainwide", models.ArchSpec(False, 32, wide))
-    monkeypatch.setitem(models.ARCHS, "residualwide", models.ArchSpec(True, 32, wide))
+    monkeypatch.setitem(archs.ARCHS, "plainwide", archs.ArchSpec(False, 32, wide))
+    monkeypatch.setitem(archs.ARCHS, "residualwide", archs.ArchSpec(True, 32, wide))
     argv = ["--preset", "smoke", "--archs", "plainwide,residualwide", "--depths", "8"]
     cells = sweep_from_args(make_parser().parse_args(argv)).cells()
     assert [(c.arch, c.shortcut) for c in cells] == [("plainwide", "none"), ("residualwide", "A")]
@@ -39,7 +39,8 @@ def test_a_net_is_one_line_of_the_registry(monkeypatch):
 
 
 def test_a_data_set_is_one_loader_of_the_registry(monkeypatch):
-    # resnet/core/data.py: LOADERS gains a loader returning uint8 images on the CPU.
+    # resnet/core/datasets.py names it; resnet/core/data.py: LOADERS gains its loader, returning
+    # uint8 images on the CPU.
     def load_stripes(data_dir, image_size):
         size = image_size or 16
         labels = torch.arange(600) % 4
@@ -48,6 +49,7 @@ def test_a_data_set_is_one_loader_of_the_registry(monkeypatch):
         return split, data.Split(images[:100].contiguous(), labels[:100]), 4
 
     monkeypatch.setitem(data.LOADERS, "stripes", load_stripes)
+    monkeypatch.setattr(datasets, "DATASETS", (*datasets.DATASETS, "stripes"))
     argv = ["--preset", "smoke", "--dataset", "stripes", "--archs", "residual", "--depths", "8"]
     cell = sweep_from_args(make_parser().parse_args(argv)).cells()[0]
     dataset = load_data(cell)

@@ -246,12 +246,13 @@ def test_the_untuned_values_come_first_win_when_best_and_the_report_pairs_both(
     assert main(["--preset", preset, "--no-progress", "--no-report"]) == 0  # the untuned twin
     # One more trial wanted: the projection counts the cell too, whose values it may change
     # (the untuned twin's finished run is not the tuned cell's).
-    from resnet.cli.sweep import job_from_args, make_parser
+    from resnet.cli.sweep import make_parser, settings_from_args
+    from resnet.cli.sweep_job import job_from
     from resnet.runner.forecast import remaining
     from resnet.runner.launch import check_job
 
     args = make_parser().parse_args(["--preset", preset, "--tune", "--trials", "4"])
-    cells_left, trials_left = remaining(check_job(job_from_args(args)))
+    cells_left, trials_left = remaining(check_job(job_from(args, settings_from_args(args))))
     assert (len(cells_left), len(trials_left)) == (1, 1)
     from analysis.collect import collect
     from analysis.report import write_report

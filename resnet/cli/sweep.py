@@ -1,8 +1,9 @@
-"""Command line of the depth sweep: parse the flags into a `SweepJob`, let the runner check and
-run it, print what happens, then write the report.
+"""Command line of the depth sweep: parse the flags and check what they ask for, then hand
+the checked settings to `resnet.cli.sweep_job`, which runs them.
 
 Bad input is one line on stderr and exit code 2, before any compute and before anything is
-written to the MLflow store.
+written to the MLflow store. What the flags and the preset say is checked here, before torch,
+MLflow, Optuna or pandas are imported, so that `--help` and a mistyped value answer at once.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
 
 from resnet.cli.flags import add_run_flags, run_overrides
 from resnet.command_line import (
@@ -24,42 +24,16 @@ from resnet.command_line import (
     comma_list,
     tolerant_output,
 )
-from resnet.core.allocator import keep_freed_memory
 from resnet.core.config import ConfigError, SweepConfig
-from resnet.core.data import DataError
+from resnet.core.datasets import DataError
 from resnet.core.launcher_config import LAUNCHERS, LauncherConfig
-from resnet.core.precision import AUTO, native_precision, slow_precision_warning
-from resnet.core.presets import (
-    build_launcher,
-    build_sweep,
-    build_tune,
-    preset_names,
-    read_preset,
-)
-from resnet.runner.estimate import Projection, compile_pays_back, project
-from resnet.runner.forecast import forecast_lines, remaining
-from resnet.runner.launch import (
-    BAD_INPUT,
-    Ready,
-    Submitted,
-    SweepJob,
-    WorkerCount,
-    check_job,
-    run_job,
-    submitted_line,
-)
-from resnet.runner.storage import DASHBOARD_URL, dashboard_command, default_storage
-from resnet.runner.sweep import SweepOptions, SweepResult, Tuning
-from resnet.runner.worker import Stores
-from resnet.tracking.address import AddressError, checked_address, masked
-from resnet.tracking.store import resolve_tracking_uri, runs_url, ui_command
+from resnet.core.presets import build_launcher, build_sweep, build_tune, preset_names
+from resnet.core.tune_config import TuneConfig
+from resnet.tracking.address import AddressError, checked_address, masked, resolve_tracking_uri
 
 PROG = "depth_sweep.py"
+CHECKED_HERE = (InputError, ConfigError, DataError, AddressError)  # what the flags can get wrong
 NO_PROJECTION_ENV = "DEPTH_SWEEP_NO_PROJECTION"  # "1": as --no-projection
-INTERRUPTED = (
-    "\nInterrupted: finished runs are kept, an interrupted one resumes from its "
-    "checkpoint; rerun the same command to do the rest."
-)
 # Outside training: a store is either whole or not made at all (resnet/tracking/database.py).
 SETUP_INTERRUPTED = "Interrupted outside training: nothing is lost; rerun the same command."
 
@@ -209,8 +183,8 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     return sweep
 
 
-def tuning_from_args(args: argparse.Namespace) -> Tuning | None:
-    """How the sweep is tuned; None when it is not."""
+def tune_from_args(args: argparse.Namespace) -> TuneConfig | None:
+    """The preset's tuning as the flags ask for it; None when the sweep is not tuned."""
     if args.tune and args.use_tuned:
         raise InputError("--tune and --use-tuned exclude each other (--tune already uses them)")
     if args.trials is not None and not args.tune:
@@ -219,77 +193,27 @@ def tuning_from_args(args: argparse.Namespace) -> Tuning | None:
         )
     if not (args.tune or args.use_tuned):
         return None
-    return Tuning(build_tune(args.preset, {"trials": args.trials}), run_trials=args.tune)
+    return build_tune(args.preset, {"trials": args.trials})
 
 
-def storage_from_args(args: argparse.Namespace, uri: str) -> str:
-    if args.storage is None:
-        return default_storage(uri)
-    return checked_address(args.storage, "--storage")
+@dataclass(frozen=True)
+class Settings:
+    """What the flags ask for, checked: the sweep, its tuning, where it runs and is kept."""
+
+    sweep: SweepConfig
+    tune: TuneConfig | None
+    launcher: LauncherConfig
+    tracking_uri: str
+    storage: str | None  # None: the default beside the MLflow store
 
 
-def job_from_args(args: argparse.Namespace) -> SweepJob:
-    uri = resolve_tracking_uri(args.tracking_uri)
-    options = SweepOptions(
-        force=args.force,
-        progress=not args.no_progress,
-        tuning=tuning_from_args(args),
-        system_metrics=not args.no_system_metrics,
-    )
-    return SweepJob(
-        sweep=sweep_from_args(args),
-        stores=Stores(uri, storage_from_args(args, uri), args.checkpoint_dir),
-        options=options,
-        count=WorkerCount(args.workers, args.jobs_per_gpu),
-        launcher=launcher_from_args(args),
-    )
-
-
-def announce_precision(args: argparse.Namespace, job: SweepJob) -> None:
-    """What "auto" chose, or a warning for bf16 where it is emulated."""
-    if (args.precision or read_preset(args.preset)[2].get("precision")) == AUTO:
-        print(f"precision auto: {' because '.join(native_precision(job.device))}", file=sys.stderr)
-    warning = slow_precision_warning(job.device, job.sweep.cells()[0].precision)
-    if warning:
-        print(warning, file=sys.stderr)
-
-
-def print_projection(ready: Ready) -> Projection | None:
-    """How long the job will take here, from a few timed steps per net, before it starts; None
-    when nothing is left to train."""
-    cells, trials = remaining(ready)
-    if not cells and not trials:
-        return None
-    if ready.job.sweep.cells()[0].compile:
-        print("Compiling each net to time it for the projection ...", file=sys.stderr)
-    projection = project(cells, trials, ready.dataset)
-    print("\n".join(forecast_lines(ready, projection)), file=sys.stderr)
-    return projection
-
-
-def compile_if_it_pays(args: argparse.Namespace, ready: Ready, projection) -> Ready:
-    """The job with torch.compile on where the user left it open and a net trains long enough
-    here to pay the compilation back (said once)."""
-    if args.compile is not None or projection is None:
-        return ready
-    if not compile_pays_back(projection, ready.job.device):
-        return ready
-    print(
-        "Compiling each net (torch.compile): one of them trains for 20 minutes or more here, "
-        "which pays the compilation back; --no-compile trains eager.",
-        file=sys.stderr,
-    )
-    return dataclasses.replace(ready, job=ready.job.compiled())
-
-
-def print_watch_link(ready: Ready) -> None:
-    """Where to watch the runs while they train (the sweep's experiment is made now if new)."""
-    store = ready.store
-    link = runs_url(store.uri, store.experiment_id(ready.job.sweep.experiment_name))
-    if store.uri.startswith("http"):
-        print(f"Watch the runs live: {link}")
-    else:
-        print(f"Watch the runs live: start `{ui_command(store.uri)}`, then open {link}")
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The checked settings; the sweep last, since a valid one with "auto" precision asks the
+    device (torch) which precision it runs natively."""
+    tune, launcher = tune_from_args(args), launcher_from_args(args)
+    tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    storage = None if args.storage is None else checked_address(args.storage, "--storage")
+    return Settings(sweep_from_args(args), tune, launcher, tracking_uri, storage)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,58 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def sweep_command(argv: Sequence[str] | None) -> int:
     try:
         args = make_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-        ready = check_job(job_from_args(args))
-    except (InputError, ConfigError, DataError, AddressError, *BAD_INPUT) as exc:
+        settings = settings_from_args(args)
+    except CHECKED_HERE as exc:
         return bad_input(PROG, masked(str(exc)))
-    keep_freed_memory()
-    announce_precision(args, ready.job)
-    projection = None if args.no_projection else print_projection(ready)
-    ready = compile_if_it_pays(args, ready, projection)
-    print_watch_link(ready)
-    result = run_job(ready)
-    if isinstance(result, Submitted):
-        return detached(args, ready, result)
-    if result is None:
-        print(INTERRUPTED, file=sys.stderr)
-        return 130
-    finish(args, ready.job, result)
-    return 1 if result.crashed or result.halted else 0
+    from resnet.cli.sweep_job import run_checked  # torch, MLflow, Optuna and pandas from here
 
-
-def detached(args: argparse.Namespace, ready: Ready, submitted: Submitted) -> int:
-    """Say what was submitted, and leave the rest to a job that runs after the tasks."""
-    from resnet.cli.cluster_finish import submit_finisher
-
-    finisher = submit_finisher(ready.job, submitted, report=not args.no_report)
-    print(submitted_line(submitted))
-    print(
-        f"Detached. SLURM job {finisher} closes the sweep once the tasks end"
-        + (" and writes its report into reports/" if not args.no_report else "")
-        + f"; follow it with `squeue -j {submitted.job.array_ids[0]},{finisher}`."
-    )
-    return 0
-
-
-def finish(args: argparse.Namespace, job: SweepJob, result: SweepResult) -> None:
-    print_summary(result.rows, job.stores.tracking_uri, result.experiment_id)
-    if job.options.tuning is not None:
-        print(
-            f"Browse the tuning studies ({DASHBOARD_URL}): {dashboard_command(job.stores.storage)}"
-        )
-    if result.halted is not None:
-        print("The report is written when a rerun has finished the sweep.")
-    elif not args.no_report:
-        from analysis.report import report_after_sweep  # the analysis's imports, only here
-
-        report_after_sweep(job.sweep.experiment_name, job.stores.tracking_uri, result.parent_run_id)
-
-
-def print_summary(rows: list[dict], uri: str, experiment_id: str) -> None:
-    table = pd.DataFrame(rows).drop(columns=["run_id"], errors="ignore")
-    for column in table.select_dtypes("float").columns:  # 4 decimals; blank where not known
-        table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
-    print(table.fillna("").to_string(index=False))
-    print(f"\nBrowse the runs:\n  {ui_command(uri)}\n  {runs_url(uri, experiment_id)}")
+    return run_checked(args, settings)
 
 
 if __name__ == "__main__":

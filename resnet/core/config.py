@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from resnet.core import models
+from resnet.core import archs
 from resnet.core.bounds import (
     MAX_BATCH,
     MAX_CELLS,
@@ -27,7 +27,7 @@ from resnet.core.bounds import (
     POSITIVE,
     Bounds,
 )
-from resnet.core.data import DEFAULT_DATA_DIR, LOADERS, dataset_problem
+from resnet.core.datasets import DATASETS, DEFAULT_DATA_DIR, dataset_problem
 from resnet.core.device import DEVICES, device_problem
 from resnet.core.precision import precision_problem
 
@@ -70,7 +70,7 @@ class RunConfig:
         "the paper's two GPUs (64 of each 128); 0 or the batch size or more: the whole batch",
     )
     # data
-    dataset: str = setting("data", "synthetic", f"the data set: {', '.join(LOADERS)}")
+    dataset: str = setting("data", "synthetic", f"the data set: {', '.join(DATASETS)}")
     data_dir: str = setting("data", DEFAULT_DATA_DIR, "where data sets are read or downloaded")
     val_size: int | None = setting(
         "data",
@@ -194,7 +194,7 @@ class RunConfig:
 
     @property
     def residual(self) -> bool:
-        return models.arch_spec(self.arch).residual
+        return archs.arch_spec(self.arch).residual
 
     @property
     def uses_error_warmup(self) -> bool:
@@ -225,7 +225,7 @@ def run_config_problem(c: RunConfig) -> str | None:
         for ok, message in rules(c):
             if not ok:
                 return message
-    return models.depth_error(c.arch, c.depth)
+    return archs.depth_error(c.arch, c.depth)
 
 
 Rules = list[tuple[bool, str]]
@@ -234,11 +234,11 @@ Rules = list[tuple[bool, str]]
 def _choice_rules(c: RunConfig) -> Rules:
     """Names picked from a list; each list's rule lives with what it names."""
     problems = [
-        models.arch_problem(c.arch),
+        archs.arch_problem(c.arch),
         dataset_problem(c.dataset),
         precision_problem(c.precision),
         _choice_problem("schedule", c.schedule, SCHEDULES),
-        models.shortcut_problem(c.shortcut, plain_allowed=models.is_plain(c.arch)),
+        archs.shortcut_problem(c.shortcut, plain_allowed=archs.is_plain(c.arch)),
         device_problem(c.device),
         _choice_problem("normalization", c.normalization, NORMALIZATIONS),
     ]
@@ -334,7 +334,7 @@ class SweepConfig:
             raise ConfigError(
                 f"the sweep has {grid} cells (archs x depths x seeds); at most {MAX_CELLS}"
             )
-        problem = models.shortcut_problem(self.run.get("shortcut", RunConfig.shortcut), False)
+        problem = archs.shortcut_problem(self.run.get("shortcut", RunConfig.shortcut), False)
         if problem:  # the option its residual nets take: "none" is only a plain net's own
             raise ConfigError(problem)
         if self.experiment is not None and not EXPERIMENT_NAME.fullmatch(self.experiment):
@@ -369,7 +369,7 @@ class SweepConfig:
         for seed in self.seeds:
             for depth in sorted(self.depths):
                 for arch in self.archs:
-                    fixed = models.arch_spec(arch).fixed_depth if arch in models.ARCHS else None
+                    fixed = archs.arch_spec(arch).fixed_depth if arch in archs.ARCHS else None
                     if fixed is not None and depth != sorted(self.depths)[0]:
                         continue  # fixed-depth archs: one cell per seed
                     if f"{arch}-{fixed or depth}" not in self.exclude:
@@ -378,7 +378,7 @@ class SweepConfig:
 
     def _cell(self, arch: str, depth: int, seed: int) -> RunConfig:
         run = dict(self.run)
-        if models.is_plain(arch):
+        if archs.is_plain(arch):
             run["shortcut"] = "none"  # a plain net has none, whatever the sweep's choice
         return RunConfig(arch=arch, depth=depth, seed=seed, **run)
 

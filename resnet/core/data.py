@@ -22,17 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from resnet.core.datasets import DEFAULT_DATA_DIR, DataError, dataset_problem
 from resnet.paths import escaped
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-DEFAULT_DATA_DIR = "data"  # where data sets are read or downloaded unless the user names a folder
 DEFAULT_VAL_SIZE = {"cifar10": 5000, "fashion-mnist": 5000}
 DEFAULT_VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed: every run of every sweep sees the same train/validation split
-
-
-class DataError(Exception):
-    """The data set cannot be loaded; the message says what to do."""
 
 
 @dataclass
@@ -362,13 +358,6 @@ def normalisation(train: Split, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     if kind == "pixel":
         return pixel_mean(train.images), torch.ones_like(std)
     return mean, std
-
-
-def dataset_problem(name: str) -> str | None:
-    """Why `name` is not a data set of the registry, or None."""
-    if name in LOADERS:
-        return None
-    return f"unknown dataset {name!r} (allowed: {', '.join(LOADERS)})"
 
 
 def split_problem(split: Split, num_classes: int) -> str | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import platform
 import re
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # imported where used: a bad device name is refused before torch loads
+    import torch
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 DEVICES = "auto, cpu, cuda, cuda:N, mps"  # what DEVICE_PATTERN allows, as help and errors say it
@@ -22,6 +24,8 @@ def device_problem(name: object) -> str | None:
 def availability_problem(name: str) -> str | None:
     """Why this machine cannot run on the device `name` (not a device name, or none here), or
     None: bad input, found before anything runs."""
+    import torch
+
     problem = device_problem(name)
     if problem:
         return problem
@@ -39,12 +43,16 @@ def availability_problem(name: str) -> str | None:
 
 
 def resolve_device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
 
 
 def device_name(device: torch.device) -> str:
+    import torch
+
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"{device.type} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"

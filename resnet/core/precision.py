@@ -7,7 +7,10 @@ against 318 images/s); with AVX512-BF16 it ran 1.9 times faster.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: a bad precision is refused before torch loads
+    import torch
 
 AUTO = "auto"
 PRECISIONS = ("fp32", "bf16")  # what a run computes in; AUTO is made one of them before it runs
@@ -27,6 +30,8 @@ def concrete_precision(name: str, device: torch.device) -> str:
 
 def native_precision(device: torch.device) -> tuple[str, str]:
     """The faster of bf16 and fp32 on `device`, and why, e.g. ("fp32", "no AVX512-BF16 or AMX")."""
+    import torch
+
     if device.type == "cuda":
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False):
             return "bf16", "the GPU has bf16"
@@ -58,6 +63,8 @@ def fp32_math(precision: str, device: torch.device) -> str:
 
 def set_fp32_math(precision: str, device: torch.device) -> str:
     """Set PyTorch's fp32 precision flags for a run; the setting, as runs record it."""
+    import torch
+
     setting = fp32_math(precision, device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.fp32_precision = setting

@@ -20,16 +20,17 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from resnet.core.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
 from resnet.core.device import device_problem, resolve_device
 from resnet.core.launcher_config import LauncherConfig, launcher_keys
-from resnet.core.precision import AUTO, concrete_precision
+from resnet.core.precision import AUTO, PRECISIONS, concrete_precision
 from resnet.core.tune_config import RANGE_EXAMPLE, ParamRange, TuneConfig
 from resnet.paths import READ_FILE, PathError, checked, shown
+
+if TYPE_CHECKING:  # loaded by resolving the device: bad input is answered before it
+    import torch
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
 SWEEP_KEYS = {
@@ -222,8 +223,16 @@ def build_sweep(
     sweep.update({k: v for k, v in sweep_overrides.items() if v is not None})
     run.update({k: v for k, v in run_overrides.items() if v is not None})
     assert not set(run) & set(CELL_FIELDS)
-    if run.get("precision") == AUTO:  # made concrete here: it changes results, runs record it
-        run["precision"] = concrete_precision(AUTO, device_of(run))
+    if run.get("precision") != AUTO:
+        return sweep_config(name, sweep, run)
+    # Every other check first, with a stand-in precision: "auto" is made concrete from the
+    # device's features, which loads torch, and bad input is answered before that.
+    sweep_config(name, sweep, {**run, "precision": PRECISIONS[0]})
+    run["precision"] = concrete_precision(AUTO, device_of(run))  # runs record the concrete one
+    return sweep_config(name, sweep, run)
+
+
+def sweep_config(name: str, sweep: Section, run: Section) -> SweepConfig:
     return SweepConfig(
         archs=tuple(sweep.get("archs", SweepConfig.archs)),
         depths=tuple(sweep.get("depths", SweepConfig.depths)),

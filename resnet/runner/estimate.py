@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from resnet.core import models
+from resnet.core import archs
 from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
@@ -81,7 +81,7 @@ class Projection:
 
 def family(config: RunConfig) -> tuple:
     """What sets a step's cost apart but the depth: plain and residual twins cost the same."""
-    spec = models.arch_spec(config.arch)
+    spec = archs.arch_spec(config.arch)
     return (
         spec.stem_width,
         spec.widths,

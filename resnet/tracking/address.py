@@ -10,6 +10,8 @@ import os
 import re
 import urllib.parse
 
+from resnet.tracking.schema import DEFAULT_TRACKING_URI
+
 PASSWORD_IN_URL = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^/\s:@]*:)[^@\s/]*@")
 PASSWORD_IN_QUERY = re.compile(r"(?i)\b(password=)[^&\s'\"]*")
 SECRET_PARAMETER = re.compile(r"(?i)(?:^|[?&;\s])(?:ssl)?password\s*=")
@@ -86,6 +88,11 @@ def fragment_problem(uri: str, where: str) -> str | None:
         f"{where}: a SQLite address takes no '#' part (it would become part of the file's "
         "name); give sqlite:///path/to/mlflow.db"
     )
+
+
+def resolve_tracking_uri(given: str | None = None) -> str:
+    """The sweep's MLflow store: the given URI, else MLFLOW_TRACKING_URI, else ./mlruns."""
+    return tracking_address(given, DEFAULT_TRACKING_URI)
 
 
 def tracking_address(given: str | None, default: str) -> str:

@@ -31,14 +31,13 @@ from resnet.core.data import Dataset
 from resnet.core.device import device_name, resolve_device
 from resnet.core.precision import fp32_math
 from resnet.core.train import TrainResult
-from resnet.tracking.address import first_line, masked, tracking_address
+from resnet.tracking.address import first_line, masked
 from resnet.tracking.client import mlflow_client, sqlite_path
 from resnet.tracking.database import make_whole
 from resnet.tracking.inputs import dataset_inputs
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
 from resnet.tracking.logged_model import log_net
 from resnet.tracking.schema import (
-    DEFAULT_TRACKING_URI,
     MAX_TAG_LENGTH,
     TUNED_IDENTITY_SUFFIX,
     Artifact,
@@ -56,10 +55,6 @@ UI_PORT = 5000
 # After the hash route: without it, MLflow's UI opens an experiment in its GenAI view.
 MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 PARAM_CHUNK = 100  # MLflow accepts at most 100 params per batch
-
-
-def resolve_tracking_uri(given: str | None = None) -> str:
-    return tracking_address(given, DEFAULT_TRACKING_URI)
 
 
 def ui_command(uri: str) -> str:
