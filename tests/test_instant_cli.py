@@ -61,6 +61,16 @@ def test_the_sweep_answers_before_the_heavy_imports(argv):
     assert heavy == []
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--experiment", "x", "--margin", "200"], ["--experiment", "x", "--out", ""]],
+)
+def test_the_report_answers_before_the_heavy_imports(argv):
+    heavy, code = heavy_after(command("analysis.report", argv))
+    assert code == ("0" if argv == ["--help"] else "2")
+    assert heavy == []
+
+
 def test_the_probe_sees_a_heavy_import():
     """A valid sweep's settings make "auto" precision concrete, which asks torch."""
     settings = """

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_analysis import DEGRADING, EXPERIMENT, fabricate, uri
 
-import analysis.report as report_module
+import analysis.reporting as report_module
 from analysis.report import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,12 +120,13 @@ def test_a_folder_turned_read_only_while_writing_is_one_line(workdir, monkeypatc
 SLOW_REPORT = """
 import sys, time
 import analysis.report as report
-real = report.save_figures
+import analysis.reporting as reporting
+real = reporting.save_figures
 def save_figures(drawn, folder):
     real(dict(list(drawn.items())[:1]), folder)
     print("drafting", flush=True)
     time.sleep(60)
-report.save_figures = save_figures
+reporting.save_figures = save_figures
 sys.exit(report.main(sys.argv[1:]))
 """
 

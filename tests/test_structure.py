@@ -141,7 +141,7 @@ def test_no_module_names_the_command_line_package_outside_the_commands():
         ("analysis.collect", "resnet.core.models", False),
         ("analysis.collect", "resnet.tracking.schema.Tag", True),
         ("analysis.report", "resnet.command_line.OneLineParser", True),
-        ("resnet.cli.sweep", "analysis.report.write_report", True),
+        ("resnet.cli.sweep", "analysis.reporting.write_report", True),
         ("scripts.choose_quick_preset", "resnet.cli.sweep.main", False),
         ("experiments.depth_sweep", "resnet.cli.sweep.main", True),
     ],

@@ -213,7 +213,7 @@ def test_one_line_in_the_space_tunes_momentum_too(workdir, monkeypatch):
     # The analysis shows whichever params were tuned: a momentum column and figure panel.
     from analysis.collect import collect
     from analysis.figures import tuning_figure
-    from analysis.report import result_table
+    from analysis.reporting import result_table
 
     study = collect("depth-tune-synthetic", "sqlite:///mlruns/mlflow.db")
     assert study.tuned_params == {"lr": True, "weight_decay": True, "momentum": False}
@@ -255,7 +255,7 @@ def test_the_untuned_values_come_first_win_when_best_and_the_report_pairs_both(
     cells_left, trials_left = remaining(check_job(job_from(args, settings_from_args(args))))
     assert (len(cells_left), len(trials_left)) == (1, 1)
     from analysis.collect import collect
-    from analysis.report import write_report
+    from analysis.reporting import write_report
 
     tuned_sweep = next(r for r in runs("sweep") if r.data.tags["tuned"] == "true")
     found = collect("depth-tune-synthetic", "sqlite:///mlruns/mlflow.db", tuned_sweep.info.run_id)

@@ -55,7 +55,7 @@ def close_sweep(closing: Closing) -> int:
     sweep_run.finish(rows, status="FINISHED" if done else "FAILED", reason=reason)
     print(f"closed the sweep's run {sweep_run.run_id}", file=sys.stderr)
     if closing.report:
-        from analysis.report import report_after_sweep
+        from analysis.reporting import report_after_sweep
 
         report_after_sweep(spec.sweep.experiment_name, spec.stores.tracking_uri, sweep_run.run_id)
     return 0 if done else 1

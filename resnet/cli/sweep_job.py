@@ -149,7 +149,7 @@ def finish(args: argparse.Namespace, job: SweepJob, result: SweepResult) -> None
     if result.halted is not None:
         print("The report is written when a rerun has finished the sweep.")
     elif not args.no_report:
-        from analysis.report import report_after_sweep  # the analysis's imports, only here
+        from analysis.reporting import report_after_sweep  # the analysis's imports, only here
 
         report_after_sweep(job.sweep.experiment_name, job.stores.tracking_uri, result.parent_run_id)
 
