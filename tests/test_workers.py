@@ -513,8 +513,9 @@ def test_three_workers_on_postgresql_survive_one_being_killed(
 def test_workers_tuning_together_draw_different_values():
     from resnet.runner.tuning import sampler_seed
 
-    assert sampler_seed(0, 5, "") == 5  # a process alone: reproducible
-    seeds = {sampler_seed(0, 0, f"worker {n}") for n in range(1, 9)}
+    alone = sampler_seed(0, "depth-smoke/plain-8", 5, "")
+    assert alone == sampler_seed(0, "depth-smoke/plain-8", 5, "")  # a process alone: reproducible
+    seeds = {sampler_seed(0, "depth-smoke/plain-8", 0, f"worker {n}") for n in range(1, 9)}
     assert len(seeds) == 8
 
 
