@@ -71,6 +71,22 @@ def test_the_report_answers_before_the_heavy_imports(argv):
     assert heavy == []
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--depths", "21"],
+        ["--device", "tpu"],
+        ["--precision", "fp16"],
+        ["--steps", "0"],
+    ],
+)
+def test_the_benchmark_answers_before_the_heavy_imports(argv):
+    heavy, code = heavy_after(command("resnet.cli.benchmark", argv))
+    assert code == ("0" if argv == ["--help"] else "2")
+    assert heavy == []
+
+
 def test_the_probe_sees_a_heavy_import():
     """A valid sweep's settings make "auto" precision concrete, which asks torch."""
     settings = """

@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from resnet.core import data as data_lib
 from resnet.core.config import RunConfig
+from resnet.core.datasets import CIFAR_TRAIN_IMAGES
 from resnet.core.device import resolve_device
 from resnet.core.presets import build_sweep
 from resnet.core.train import (
@@ -39,7 +40,7 @@ from resnet.core.train import (
 
 KINDS = ("step", "trainer", "reference")
 CIFAR_SHAPE = (3, 32, 32)
-TRAIN_IMAGES = 45_000  # the paper's training split size
+TRAIN_IMAGES = CIFAR_TRAIN_IMAGES  # the paper's training split size
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Command line of the benchmark: validate, measure, print the table, optionally write JSON."""
+"""Command line of the benchmark: validate, measure, print the table, optionally write JSON.
+The flags are checked before torch loads (the benchmark's modules are imported where first
+needed), so that --help and a bad value answer at once."""
 
 from __future__ import annotations
 
@@ -9,18 +11,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from resnet.bench.benchmark import (
-    KINDS,
-    TRAIN_IMAGES,
-    BenchCase,
-    BenchPlan,
-    Measured,
-    measure,
-    peak_flops,
-)
 from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
 from resnet.command_line import (
     InputError,
@@ -36,8 +28,17 @@ from resnet.core.bounds import (
     MAX_ITERATIONS,
     MAX_PROCESSES,
 )
-from resnet.core.device import DEVICES, device_name, resolve_device
-from resnet.core.precision import concrete_precision, slow_precision_warning
+from resnet.core.datasets import CIFAR_TRAIN_IMAGES as TRAIN_IMAGES
+from resnet.core.device import DEVICES, device_name, device_problem, resolve_device
+from resnet.core.precision import (
+    AUTO,
+    concrete_precision,
+    precision_problem,
+    slow_precision_warning,
+)
+
+if TYPE_CHECKING:
+    from resnet.bench.benchmark import BenchCase, Measured
 
 LOADER_WORKERS = min(8, os.cpu_count() or 1)  # as a reproduction on this machine would set it
 
@@ -90,16 +91,37 @@ def make_parser() -> OneLineParser:
     return p
 
 
-def cases_from_args(args) -> list[BenchCase]:
+def checked_args(args) -> None:
+    """Every flag that can be checked without torch."""
     check_range("--batch-size", args.batch_size, 1, MAX_BATCH)
     check_range("--rounds", args.rounds, 1, MAX_ITERATIONS)
     check_range("--steps", args.steps, 1, MAX_ITERATIONS)
     check_range("--images", args.images, 1, MAX_GENERATED_IMAGES)
     check_range("--workers", args.workers, 0, MAX_PROCESSES)
-    check_device(args.device)
+    problem = device_problem(args.device) or (
+        None if args.precision == AUTO else precision_problem(args.precision)
+    )
+    if problem:
+        raise InputError(problem)
     for flag, values in (("--archs", args.archs), ("--depths", args.depths)):
         if len(set(values)) != len(values):  # the results are keyed by (arch, depth)
             raise InputError(f"{flag} has repeated values: {values} (each net is timed once)")
+    for arch in args.archs:
+        for depth in args.depths:
+            check_run_fields(arch=arch, depth=depth)
+    variants_of(args)
+    if args.batch_size > args.images:
+        raise InputError(f"--batch-size {args.batch_size} exceeds the {args.images} images")
+    if args.json is not None:
+        check_json_path(args.json)
+
+
+def cases_from_args(args) -> list[BenchCase]:
+    """The nets to time; the flags checked first, then the device (torch from here)."""
+    from resnet.bench.benchmark import BenchCase
+
+    checked_args(args)
+    check_device(args.device)
     args.precision = concrete_precision(args.precision, resolve_device(args.device))
     cases = []
     for arch in args.archs:
@@ -107,10 +129,6 @@ def cases_from_args(args) -> list[BenchCase]:
             check_run_fields(arch=arch, depth=depth, precision=args.precision)
             base = BenchCase(arch, depth, args.precision, args.batch_size, args.device)
             cases += [replace(base, channels_last=c, compile=k) for k, c in variants_of(args)]
-    if args.batch_size > args.images:
-        raise InputError(f"--batch-size {args.batch_size} exceeds the {args.images} images")
-    if args.json is not None:
-        check_json_path(args.json)
     return cases
 
 
@@ -127,6 +145,8 @@ def variants_of(args) -> list[tuple[bool, bool]]:
 
 
 def machine() -> dict[str, str]:
+    import torch
+
     device = resolve_device("auto")
     return {
         "device": device_name(device),
@@ -144,6 +164,8 @@ def set_malloc(default: bool) -> str:
 
 
 def rows(results: list[Measured], peak: float) -> list[dict]:
+    from resnet.bench.benchmark import KINDS
+
     table = []
     for m in results:
         ips = {kind: m.ips(kind) for kind in KINDS}
@@ -188,9 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         tolerant_output()
     try:
         args = make_parser().parse_args(argv)
+        checked_args(args)  # before torch loads
         cases = cases_from_args(args)
     except InputError as exc:
         return bad_input("benchmark.py", str(exc))
+    from resnet.bench.benchmark import BenchPlan, measure, peak_flops
+
     warning = slow_precision_warning(resolve_device(args.device), args.precision)
     if warning:
         print(warning, file=sys.stderr)

@@ -4,6 +4,7 @@ torch, so that a command line can refuse a bad one at once. `resnet.core.data` l
 from __future__ import annotations
 
 DATASETS = ("cifar10", "fashion-mnist", "imagefolder", "synthetic")
+CIFAR_TRAIN_IMAGES = 45_000  # CIFAR-10's training split in He et al. (50k less 5k to validate)
 DEFAULT_DATA_DIR = "data"  # where data sets are read or downloaded unless the user names a folder
 
 
