@@ -88,11 +88,12 @@ def partitions() -> list[str]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SetupError(f"sinfo did not answer: {exc}") from None
     if out.returncode != 0:
-        raise SetupError(f"sinfo failed: {first_line(out.stderr)}")
+        raise SetupError(f"sinfo failed: {last_line(out.stderr)}")
     return sorted(set(out.stdout.split()))
 
 
-def first_line(text: str) -> str:
+def last_line(text: str) -> str:
+    """A tool's stderr in one line: its last non-empty one, where sinfo puts its error."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no message"
 
