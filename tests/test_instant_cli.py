@@ -54,35 +54,27 @@ SWEEP_BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize("argv", [["--help"], *SWEEP_BAD_INPUT])
-def test_the_sweep_answers_before_the_heavy_imports(argv):
-    heavy, code = heavy_after(command("resnet.cli.sweep", argv))
-    assert code == ("0" if argv == ["--help"] else "2")
-    assert heavy == []
+REPORT_BAD_INPUT = [["--experiment", "x", "--margin", "200"], ["--experiment", "x", "--out", ""]]
+BENCHMARK_BAD_INPUT = [
+    ["--depths", "21"],
+    ["--device", "tpu"],
+    ["--precision", "fp16"],
+    ["--steps", "0"],
+]
+CASES = [
+    (module, argv)
+    for module, bad in (
+        ("resnet.cli.sweep", SWEEP_BAD_INPUT),
+        ("analysis.report", REPORT_BAD_INPUT),
+        ("resnet.cli.benchmark", BENCHMARK_BAD_INPUT),
+    )
+    for argv in [["--help"], *bad]
+]
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [["--help"], ["--experiment", "x", "--margin", "200"], ["--experiment", "x", "--out", ""]],
-)
-def test_the_report_answers_before_the_heavy_imports(argv):
-    heavy, code = heavy_after(command("analysis.report", argv))
-    assert code == ("0" if argv == ["--help"] else "2")
-    assert heavy == []
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["--help"],
-        ["--depths", "21"],
-        ["--device", "tpu"],
-        ["--precision", "fp16"],
-        ["--steps", "0"],
-    ],
-)
-def test_the_benchmark_answers_before_the_heavy_imports(argv):
-    heavy, code = heavy_after(command("resnet.cli.benchmark", argv))
+@pytest.mark.parametrize(("module", "argv"), CASES)
+def test_each_command_answers_before_the_heavy_imports(module, argv):
+    heavy, code = heavy_after(command(module, argv))
     assert code == ("0" if argv == ["--help"] else "2")
     assert heavy == []
 
