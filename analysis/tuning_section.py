@@ -34,16 +34,14 @@ def failed_line(effects: list[TuningEffect]) -> str | None:
 
 def reach_lines(study: Study) -> list[str]:
     """Per tuned field, the lowest and highest value its trials tried, against the space."""
+    if study.trials.empty:
+        return ["No trial of these studies has a run yet."]
     counts = study.trials.groupby("study").size()
     completed = int((study.trials["state"] == "COMPLETE").sum())
     low, high = int(counts.min()), int(counts.max())
     each = f"{low} trials" if low == high else f"{low} to {high} trials"
     studies = f"{len(counts)} {'study' if len(counts) == 1 else 'studies'}"
-    lines = [
-        f"{studies}, {each} each ({completed} completed in all); the preset's own values are "
-        "every study's first trial, so the chosen values are never worse than untuned on the "
-        "trial seed."
-    ]
+    lines = [f"{studies}, {each} each ({completed} completed in all); {untuned_guarantee(study)}"]
     searched = study.trials[~study.trials["untuned"].astype(bool)]
     for name in study.tuned_params:
         if name not in searched:
@@ -57,6 +55,23 @@ def reach_lines(study: Study) -> list[str]:
             reach += f" of the space's {low:g} to {high:g}"
         lines.append(reach + ".")
     return lines
+
+
+def untuned_guarantee(study: Study) -> str:
+    """Whether every study completed a trial of the preset's own values, which makes its
+    choice no worse than untuned on the trial seed."""
+    complete = study.trials[study.trials["untuned"].astype(bool)]
+    complete = complete[complete["state"] == "COMPLETE"]
+    if set(complete["study"]) >= set(study.trials["study"]):
+        return (
+            "every study completed a trial of the preset's own values, so the chosen values "
+            "are never worse than untuned on the trial seed."
+        )
+    return (
+        "not every study completed a trial of the preset's own values (a study from before "
+        "that rule, or its untuned trial pruned or failed), so a chosen value may be worse "
+        "than untuned even on the trial seed."
+    )
 
 
 def untuned_missing_line(study: Study) -> str:

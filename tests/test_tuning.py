@@ -488,3 +488,42 @@ def test_a_worker_stuck_in_a_trial_lets_it_go_and_its_retry_completes(
     assert by_number["1"].data.tags["optuna_state"] == "COMPLETE"
     err = capsys.readouterr().err
     assert "no training step in 2 s" in err and "it exits (3)" in err
+
+
+def test_an_untuned_trial_that_failed_is_enqueued_again_and_only_once(workdir):
+    """Every study keeps a live untuned trial: a worker reopening the study after its untuned
+    trial failed (Ctrl-C, a crash) enqueues it again; a reopening that finds one waiting, or a
+    read-only --use-tuned, adds none."""
+    from resnet.core.presets import build_sweep, build_tune
+    from resnet.runner.tuning import StudyRunner, is_untuned_trial
+    from resnet.tracking.store import Store, SweepRun
+
+    sweep = build_sweep("smoke", {}, {"iterations": 20})
+    store = Store(f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    sweep_run = SweepRun(store, store.experiment_id(sweep.experiment_name), sweep, tuned=True)
+    storage = open_storage(str(workdir / JOURNAL))
+    tune = build_tune("smoke", {"trials": 2})
+    cell = sweep.cells()[0]
+
+    def untuned_states(runner):
+        return [t.state for t in runner.study.trials if is_untuned_trial(t)]
+
+    first = StudyRunner(sweep_run, cell, tune, storage)
+    assert untuned_states(first) == [TrialState.WAITING]
+    assert untuned_states(StudyRunner(sweep_run, cell, tune, storage)) == [TrialState.WAITING]
+    trial = first.study.ask()  # the untuned trial, then interrupted
+    first.study.tell(trial, state=TrialState.FAIL)
+    assert untuned_states(StudyRunner(sweep_run, cell, tune, storage, run_trials=False)) == [
+        TrialState.FAIL
+    ]
+    again = StudyRunner(sweep_run, cell, tune, storage)
+    assert untuned_states(again) == [TrialState.FAIL, TrialState.WAITING]
+    assert len({r.info.run_id for r in runs("tuning")}) == 1  # one tuning run for the study
+
+
+def test_a_log_scaled_space_refuses_an_untuned_value_of_zero(workdir, capsys):
+    smoke = ["--preset", "smoke", "--weight-decay", "0", "--no-progress", "--no-report"]
+    assert main([*smoke, "--tune"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot hold the run's own weight_decay = 0" in err
+    assert not (workdir / "mlruns").exists()

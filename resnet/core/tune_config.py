@@ -151,9 +151,18 @@ def trial_budget(cell: RunConfig, tune: TuneConfig) -> RunConfig:
     )
 
 
-def space_problem(tune: TuneConfig, cell: RunConfig) -> str | None:
+def space_problem(tune: TuneConfig, cell: RunConfig, run_trials: bool = True) -> str | None:
     """A bound that the cell's config refuses (momentum 1, say), in a trial's budget or the
-    cell's own, as one line; found before any trial draws it."""
+    cell's own, or, when trials will run, a value of the cell's that its untuned trial cannot
+    take (0 on a log scale), as one line; found before any trial draws it."""
+    for r in tune.space:
+        own = getattr(cell, r.name)
+        if run_trials and r.log and own <= 0:
+            return (
+                f"tune.space.{r.name} is on a log scale, which cannot hold the run's own "
+                f"{r.name} = {own:g} (every study's first trial is the untuned values): give "
+                f"{r.name} a value above 0, or log = false"
+            )
     for config in (trial_budget(cell, tune), cell):
         for r in tune.space:
             for side, value in (("low", r.low), ("high", r.high)):

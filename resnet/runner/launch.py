@@ -124,7 +124,7 @@ def check_tuning(job: SweepJob) -> None:
     tuning = job.options.tuning
     if tuning is None:
         return
-    problem = space_problem(tuning.tune, job.sweep.cells()[0])
+    problem = space_problem(tuning.tune, job.sweep.cells()[0], tuning.run_trials)
     if problem:
         raise SetupError(problem)
     if not tuning.run_trials:

@@ -210,12 +210,14 @@ def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: 
     cell.log_table(RESPONSES_FILE, rows)
 
 
-def study_runners(sweep_run: SweepRun, cells, tune: TuneConfig, storage, worker: str) -> dict:
+def study_runners(sweep_run: SweepRun, cells, tuning: Tuning, storage, worker: str) -> dict:
     """{(arch, depth): its StudyRunner}, one per net of the cells."""
     runners = {}
     for cell in cells:
         if (cell.arch, cell.depth) not in runners:
-            runners[cell.arch, cell.depth] = StudyRunner(sweep_run, cell, tune, storage, worker)
+            runners[cell.arch, cell.depth] = StudyRunner(
+                sweep_run, cell, tuning.tune, storage, worker, tuning.run_trials
+            )
     return runners
 
 
@@ -263,6 +265,7 @@ def run_every_trial(runners: dict, tuning: Tuning, dataset, poll: float, bar: tq
                 return
         else:
             time.sleep(poll)  # other workers' trials are still running
+            count()
 
 
 def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]:
@@ -325,7 +328,7 @@ class SweepWorker:
         """Every (arch, depth)'s best values, after the missing trials (all workers help)."""
         o = self.options
         cells = list(self.cells.values())
-        runners = study_runners(self.sweep_run, cells, o.tuning.tune, self.queue.storage, o.worker)
+        runners = study_runners(self.sweep_run, cells, o.tuning, self.queue.storage, o.worker)
         self.tuned = tuned_values(runners, o.tuning, self.dataset, o.poll, o.progress)
 
     def work(self) -> None:

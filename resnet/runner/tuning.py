@@ -157,37 +157,46 @@ class StudyRunner:
     """One (arch, depth) study: its Optuna study, its MLflow tuning run, and its trials."""
 
     def __init__(
-        self, sweep_run: SweepRun, cell: RunConfig, tune: TuneConfig, storage, worker: str = ""
+        self,
+        sweep_run: SweepRun,
+        cell: RunConfig,
+        tune: TuneConfig,
+        storage,
+        worker: str = "",
+        run_trials: bool = True,
     ):
+        """The study of the cell's net, set up by the first worker to open it: the untuned
+        trial enqueued (when trials will run), then its MLflow tuning run. The others wait for
+        that run, so that all of them see a study that is set up."""
         self.sweep_run, self.cell, self.tune, self.storage = sweep_run, cell, tune, storage
         self.name = study_name(sweep_run.sweep.experiment_name, cell.arch, cell.depth)
         pruner = make_pruner(tune, trial_budget(cell, tune))
         self.study, created = open_shared_study(self.name, storage, pruner)  # minimizes
         seed = sampler_seed(tune.seed, self.name, len(self.study.trials), worker)
         self.study.sampler = make_sampler(tune, seed)
-        self.enqueue_untuned(created)
         self.with_validation: Dataset | None = None  # loaded when the sweep's data has none
+        if created and run_trials:
+            self.enqueue_untuned()
         self.run_id = self.study.user_attrs.get(RUN_ATTR)
-        if self.run_id is None and not created and not self.study.trials:
+        if self.run_id is None and not created:
             self.run_id = wait_for_attr(self.study, RUN_ATTR, READY_TIMEOUT)  # being set up
         if self.run_id is None:
             self.run_id = self._tuning_run()
             self.study.set_user_attr(RUN_ATTR, self.run_id)
         else:
             sweep_run.store.client.update_run(self.run_id, status="RUNNING")
+        if not created and run_trials and not self.untuned_trial_kept():
+            self.enqueue_untuned()  # a study from before this rule, or its untuned trial failed
 
-    def enqueue_untuned(self, created: bool) -> None:
-        """The preset's own values as the study's first trial, so that the best found is never
-        worse than untuned on the trial seed. Once per study (a study from before this rule
-        gets it when reopened); a worker that did not create the study skips values already
-        there, which the creator may have just enqueued."""
-        if any(is_untuned_trial(t) for t in self.study.get_trials(deepcopy=False)):
-            return
-        self.study.enqueue_trial(
-            untuned_values(self.tune, self.cell),
-            user_attrs={UNTUNED_ATTR: True},
-            skip_if_exists=not created,
-        )
+    def untuned_trial_kept(self) -> bool:
+        """An untuned trial that counts, runs or waits (a failed one is no longer there)."""
+        kept = (*COUNTED, TrialState.RUNNING, TrialState.WAITING)
+        return any(is_untuned_trial(t) for t in self.study.get_trials(deepcopy=False, states=kept))
+
+    def enqueue_untuned(self) -> None:
+        """The preset's own values as a trial, first in a new study, so that the best found is
+        never worse than untuned on the trial seed."""
+        self.study.enqueue_trial(untuned_values(self.tune, self.cell), {UNTUNED_ATTR: True})
 
     def _tuning_run(self) -> str:
         store: Store = self.sweep_run.store
