@@ -464,6 +464,16 @@ def tuned_headline() -> str:
     return f"With each net's own tuned lr and weight decay ({seeds}): {verdicts}; {failures}."
 
 
+def compare_quick() -> str:
+    """analysis.compare on the two committed seed sets of the default design."""
+    from analysis.comparison import agreement_lines, compare, verdict_table
+
+    judged = compare(
+        [f"seeds 0-4={DEFAULT_RUNS.path}", f"seeds 20-24={FRESH_SEEDS_RUNS.path}"], None
+    )
+    return markdown_table(verdict_table(judged)) + "\n\n" + "\n".join(agreement_lines(judged))
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "verdict-lines": verdict_lines,
     "default-nets": default_net_table,
@@ -479,6 +489,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "trial-rank": trial_rank,
     "tuned-vs-untuned": tuned_vs_untuned,
     "tuned-headline": tuned_headline,
+    "compare-quick": compare_quick,
 }
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(
