@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.flag_checks import check_margin, check_out
 from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
-from resnet.paths import WRITE_FOLDER, PathError, checked
+from resnet.paths import PathError
 from resnet.tracking.address import AddressError, masked
 from resnet.tracking.schema import DEFAULT_TRACKING_URI
 
@@ -49,15 +50,12 @@ def checked_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = make_parser().parse_args(argv)
     if len(args.sources) < 2:
         raise InputError(f"give two sources or more to compare, got {len(args.sources)}")
-    if args.margin is not None and not 0 < args.margin < 100:
-        raise InputError(f"--margin must be between 0 and 100 points, got {args.margin:g}")
+    check_margin(args.margin)
     for source in args.sources:
         spec = source.rpartition("=")[2]
         if spec.endswith(".csv") and not Path(spec).is_file():
             raise InputError(f"{spec}: no such CSV file")
-    if not args.out:
-        raise InputError("--out must name a folder (default: reports/compare), got ''")
-    checked(args.out, WRITE_FOLDER, "--out")
+    check_out(args.out, "reports/compare")
     return args
 
 

@@ -12,8 +12,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from analysis.flag_checks import check_margin, check_out
 from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
-from resnet.paths import WRITE_FOLDER, PathError, checked, escaped, shown
+from resnet.paths import PathError, escaped, shown
 from resnet.tracking.address import AddressError, masked
 from resnet.tracking.schema import DEFAULT_TRACKING_URI, Metric
 
@@ -55,11 +56,8 @@ def make_parser() -> argparse.ArgumentParser:
 def checked_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The flags, each checked before the store is read."""
     args = make_parser().parse_args(argv)
-    if args.margin is not None and not 0 < args.margin < 100:
-        raise InputError(f"--margin must be between 0 and 100 points, got {args.margin:g}")
-    if not args.out:  # Path("") is the working folder itself
-        raise InputError("--out must name a folder (default: reports), got ''")
-    checked(args.out, WRITE_FOLDER, "--out")
+    check_margin(args.margin)
+    check_out(args.out, "reports")
     return args
 
 
