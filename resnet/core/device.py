@@ -24,11 +24,11 @@ def device_problem(name: object) -> str | None:
 def availability_problem(name: str) -> str | None:
     """Why this machine cannot run on the device `name` (not a device name, or none here), or
     None: bad input, found before anything runs."""
-    import torch
-
     problem = device_problem(name)
     if problem:
         return problem
+    import torch
+
     device = resolve_device(name)
     if device.type == "cuda":
         count = torch.cuda.device_count()
