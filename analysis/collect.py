@@ -363,6 +363,7 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
     )
     for param in (Param.LR, Param.WEIGHT_DECAY, Param.ITERATIONS):
         row[param] = pd.to_numeric(best.get(param_column(param)), errors="coerce")
+    row.update(machine_row(best))
     row.update(
         tuned_from=best.get(tag_column(Tag.TUNED_FROM)) or "",
         stable=best.get(tag_column(Tag.STABLE)),  # "true" / "false"; None: from before the check
@@ -371,6 +372,18 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
     for metric in FINAL_METRICS:
         row[metric] = best.get(metric_column(metric), float("nan"))
     return row
+
+
+def machine_row(run: pd.Series) -> dict:
+    """Where and how a run trained: its device, its precision and its minutes (start to end,
+    evaluation and logging included), for comparing sweeps across machines."""
+    start, end = run.get("start_time"), run.get("end_time")
+    minutes = (end - start).total_seconds() / 60 if pd.notna(start) and pd.notna(end) else None
+    return {
+        "device": run.get(tag_column(Tag.DEVICE_NAME)) or "",
+        "precision": run.get(param_column(Param.PRECISION)) or "",
+        "run_minutes": minutes,
+    }
 
 
 def representative(attempts: pd.DataFrame) -> tuple[pd.Series, str]:

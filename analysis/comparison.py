@@ -107,12 +107,29 @@ def verdict_table(judged: list[Judged]) -> pd.DataFrame:
             "sweep": j.sweep.label,
             "seeds": seeds_text(j.sweep.seeds),
             "runs": len(j.sweep.cells),
+            **machine_columns(j.sweep.cells),
         }
         for arch in CONTRAST_PAIR:
             row[arch] = verdict_text(j.verdicts.get(arch))
         row["plain - residual (95 % CI)"] = contrast_text(j.contrast)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def machine_columns(cells: pd.DataFrame) -> dict[str, str]:
+    """Where the sweep trained, as its runs recorded it (a CSV from before these columns, or
+    written by hand, leaves them blank): the devices, the precisions and the nets' minutes."""
+
+    def values(column: str) -> str:
+        if column not in cells:
+            return ""
+        return ", ".join(sorted({str(v) for v in cells[column].dropna() if str(v)}))
+
+    minutes = (
+        pd.to_numeric(cells["run_minutes"], errors="coerce") if "run_minutes" in cells else None
+    )
+    total = "" if minutes is None or minutes.isna().all() else f"{minutes.sum():.1f}"
+    return {"machine": values("device"), "precision": values("precision"), "net minutes": total}
 
 
 def seeds_text(seeds: list[int]) -> str:

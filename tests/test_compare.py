@@ -19,7 +19,8 @@ def test_the_committed_quick_studies_side_by_side(workdir, capsys):
     assert main(argv) == 0
     report = (workdir / "cmp" / "report.md").read_text()
     # The verdicts are the reports' own (docs/QUICK-STUDY.md's generated verdict lines).
-    assert "| seeds 0-4 | 0 to 4 | 20 | +25.3 (+18.8 to +31.9): degradation |" in report
+    # (the committed CSVs are from before the machine columns: those stay blank)
+    assert "| seeds 0-4 | 0 to 4 | 20 |  |  |  | +25.3 (+18.8 to +31.9): degradation |" in report
     assert "+3.0 (+0.3 to +5.8): inconclusive" in report
     assert "- plain nets: agree within their intervals: seeds 0-4 and seeds 20-24." in report
     for figure in ("penalties.png", "error_vs_depth.png"):
@@ -57,6 +58,9 @@ def test_a_sweep_from_mlflow_compares_with_a_csv(smoke_sweep):
     judged = compare([*sources, f"csv={SEEDS_0_4}"], smoke_sweep.uri)
     assert [j.sweep.label for j in judged] == ["depth-smoke-synthetic", "by id", "csv"]
     assert len(judged[0].sweep.cells) == len(judged[1].sweep.cells) > 0
+    table = verdict_table(judged)
+    assert table["machine"][0].startswith("cpu (") and table["precision"][0] in ("fp32", "bf16")
+    assert float(table["net minutes"][0]) > 0 and table["machine"][2] == ""
 
 
 @pytest.mark.parametrize(

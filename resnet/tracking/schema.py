@@ -80,6 +80,7 @@ class Param:
     LR = "lr"
     WEIGHT_DECAY = "weight_decay"
     ITERATIONS = "iterations"
+    PRECISION = "precision"
     NUM_PARAMS = "num_params"
     FP32_MATH = "fp32_math"  # "ieee" (true fp32) or "tf32": how fp32 convolutions computed
     COMPILE_SECONDS = "compile_seconds"  # a compiled run's first step, compilation included
