@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from analysis.comparison import contrast_text, verdict_text  # noqa: E402
 from analysis.coverage import (  # noqa: E402
     REPEATS,
     RUN_LEVEL,
@@ -113,20 +114,14 @@ RUN_SETS = [
 ]
 
 
-def judged(runs: pd.DataFrame, arch: str, margin: float = 2.0) -> str:
-    """'+21.7 (+20.2 to +23.3): degradation', or '+0.4: untested' with one seed."""
-    v = degradation_verdict(runs, arch, margin)
-    if v.interval is None:
-        return f"{signed(v.penalty.estimate)}: {v.outcome}"
-    low, high = v.interval
-    return f"{signed(v.penalty.estimate)} ({signed(low)} to {signed(high)}): {v.outcome}"
+def judged(runs: pd.DataFrame, arch: str) -> str:
+    """'+21.7 (+20.2 to +23.3): degradation', or '+0.4: untested' with one seed: as
+    analysis.compare words it."""
+    return verdict_text(degradation_verdict(runs, arch, DEFAULT_MARGIN))
 
 
 def contrasted(runs: pd.DataFrame) -> str:
-    c = contrast(runs)
-    if c.low is None:
-        return f"{signed(c.difference)}: {c.outcome}"
-    return f"{signed(c.difference)} ({signed(c.low)} to {signed(c.high)}): {c.outcome}"
+    return contrast_text(contrast(runs))
 
 
 def every_machine() -> str:
