@@ -13,9 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.flag_checks import check_margin, check_out
+from analysis.flag_checks import check_margin, check_out, checked_then_run
 from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
-from resnet.paths import PathError
 from resnet.tracking.address import AddressError, masked
 from resnet.tracking.schema import DEFAULT_TRACKING_URI
 
@@ -60,10 +59,11 @@ def checked_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = checked_args(argv)
-    except (InputError, PathError) as exc:
-        return bad_input(PROG, masked(str(exc)))
+    return checked_then_run(PROG, argv, checked_args, compare_sweeps)
+
+
+def compare_sweeps(args: argparse.Namespace) -> int:
+    """The comparison the checked flags ask for; the exit code."""
     try:
         from analysis.collect import CollectError  # pandas, matplotlib and MLflow from here
         from analysis.comparison import agreement_lines, compare, write_comparison

@@ -1,10 +1,28 @@
-"""Checks of the analysis commands' shared flags, made before the store is read (and before
-pandas, matplotlib or MLflow load)."""
+"""What the analysis commands share: their flags checked before the store is read (and before
+pandas, matplotlib or MLflow load), then their work."""
 
 from __future__ import annotations
 
-from resnet.command_line import InputError
-from resnet.paths import WRITE_FOLDER, checked
+import argparse
+from collections.abc import Callable, Sequence
+
+from resnet.command_line import InputError, bad_input
+from resnet.paths import WRITE_FOLDER, PathError, checked
+from resnet.tracking.address import masked
+
+
+def checked_then_run(
+    prog: str,
+    argv: Sequence[str] | None,
+    check: Callable[[Sequence[str] | None], argparse.Namespace],
+    run: Callable[[argparse.Namespace], int],
+) -> int:
+    """`run` with the flags `check` parsed; a bad flag is one line and exit 2 before it."""
+    try:
+        args = check(argv)
+    except (InputError, PathError) as exc:
+        return bad_input(prog, masked(str(exc)))
+    return run(args)
 
 
 def check_margin(margin: float | None) -> None:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from analysis.flag_checks import check_margin, check_out
+from analysis.flag_checks import check_margin, check_out, checked_then_run
 from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
 from resnet.paths import PathError, escaped, shown
 from resnet.tracking.address import AddressError, masked
@@ -62,10 +62,11 @@ def checked_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = checked_args(argv)
-    except (InputError, PathError) as exc:
-        return bad_input(PROG, masked(str(exc)))
+    return checked_then_run(PROG, argv, checked_args, write)
+
+
+def write(args: argparse.Namespace) -> int:
+    """The report the checked flags ask for; the exit code."""
     try:
         from analysis.collect import CollectError  # pandas, matplotlib and MLflow from here
         from analysis.reporting import ReportOptions, print_written, write_report
