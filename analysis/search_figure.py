@@ -104,7 +104,8 @@ def draw_study(ax, mine: pd.DataFrame, study, names: list[str], norm):
             zorder=4,
         )
     ax.set_title(f"{study.arch}-{int(study.depth)}: {len(complete)} of {len(mine)} completed")
-    ax.legend(fontsize="x-small", loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small", loc="best")
     return dots
 
 
