@@ -365,3 +365,21 @@ def test_a_half_made_store_is_made_anew_and_one_holding_a_run_is_kept(workdir, c
     assert main([*ARGV, "--tracking-uri", f"sqlite:///{kept}"]) == 2
     assert "half-made" not in capsys.readouterr().err
     assert kept.read_bytes() == before
+
+
+def test_ctrl_c_inside_a_database_call_stays_ctrl_c_not_a_store_error(tmp_path, monkeypatch):
+    """SQLAlchemy closes an interrupted session in a `finally`, and that close raises "Can't
+    reconnect until invalid transaction is rolled back" in the interrupt's stead: the sweep
+    still stops as Ctrl-C stops it (exit 130), not with a line calling the store broken."""
+    import resnet.runner.checks as checks_module
+
+    class InterruptedStore:
+        def __init__(self, *args):
+            try:
+                raise KeyboardInterrupt
+            finally:
+                raise RuntimeError("Can't reconnect until invalid transaction is rolled back")
+
+    monkeypatch.setattr(checks_module, "Store", InterruptedStore)
+    with pytest.raises(KeyboardInterrupt):
+        checks_module.open_store(f"sqlite:///{tmp_path / 'mlflow.db'}")

@@ -31,6 +31,7 @@ from resnet.runner.tuning import study_name
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
 from resnet.tracking.client import answering_quickly
 from resnet.tracking.database import sqlite_problem
+from resnet.tracking.failures import causes
 from resnet.tracking.store import Store, sqlite_path
 
 JOURNAL_OPERATIONS = {operation.value for operation in JournalOperation}  # Optuna's op codes
@@ -203,6 +204,9 @@ def open_store(uri: str, checkpoints: Path | None = None) -> Store:
                 store = Store(uri, checkpoints)
                 store.check()
     except Exception as exc:
+        if any(isinstance(cause, KeyboardInterrupt) for cause in causes(exc)):
+            # Ctrl-C inside a database call, where closing the session raised in its stead
+            raise KeyboardInterrupt from None
         problem = first_line(exc).split(". ")[0]
     if problem is not None:
         raise SetupError(
