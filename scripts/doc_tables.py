@@ -33,7 +33,13 @@ from analysis.coverage import (  # noqa: E402
     per_seed_interval,
     pooled_line_interval,
 )
-from analysis.effects import DEFAULT_MARGIN, Outcome, fit_penalty, outcomes_of_rows  # noqa: E402
+from analysis.effects import (  # noqa: E402
+    DEFAULT_MARGIN,
+    Outcome,
+    Penalty,
+    fit_penalty,
+    outcomes_of_rows,
+)
 from analysis.markdown import markdown_table  # noqa: E402
 from analysis.stats import contrast, degradation_verdict, signed, summary_table  # noqa: E402
 
@@ -323,13 +329,25 @@ def design_rule() -> str:
     return "\n".join(rule.measured_lines(runs)) + f"\n\n{markdown_table(table)}\n\n{chosen}"
 
 
+def schedule_rule() -> str:
+    """The second look's output on its committed runs (scripts/choose_quick_schedule.py)."""
+    import choose_quick_schedule as rule
+
+    runs, commands = pd.read_csv(rule.RUNS_CSV), pd.read_csv(rule.COMMANDS_CSV)
+    rows = rule.candidate_rows(runs, commands)
+    measured = "\n".join(rule.measured_lines(runs, commands))
+    return f"{measured}\n\n{rule.judged(rows)}\n\n{rule.chosen_line(rule.choose(rows))}"
+
+
 def rule_against_runs() -> str:
     """The residual per-seed penalties the design rule measured, against the default design's
     runs and the one-thread rerun of two of their seeds."""
     import numpy as np
 
     rule = pd.read_csv(QUICK / "design-rule" / "runs.csv")
-    rule = rule[(rule["iterations"] == 180) & (rule["arch"] == "residual")]
+    rule = rule[rule["iterations"] == 180]
+    second = pd.read_csv(QUICK / "design-rule-2" / "runs.csv")
+    second = second[second["candidate"] == "A"]
     threads = pd.read_csv(QUICK / "thread-check.csv")
     sets = [
         ("design rule, seeds 300 to 307", "1 (two workers)", rule),
@@ -337,23 +355,39 @@ def rule_against_runs() -> str:
         ("the same, seeds 20 to 24", "2", FRESH_SEEDS_RUNS.runs()),
         ("seeds 1 and 2 rerun", "1 (two workers)", threads[threads["threads"] == 1]),
         ("seeds 1 and 2 as first run", "2", threads[threads["threads"] == 2]),
+        ("second look, candidate A, seeds 400 to 407", "2", second),
     ]
-    rows = []
+    rows, every_seed = [], []
     for name, count, runs in sets:
-        residual = runs[runs["arch"] == "residual"]
-        wide = residual.pivot(index="seed", columns="depth", values="train_error")
-        values = 100 * (wide[56] - wide[20]).to_numpy()
-        spread = f"{np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
-        rows.append(
-            {
-                "residual runs at 180 iterations": name,
-                "threads a net": count,
-                "per-seed 56 - 20 (points)": ", ".join(signed(v) for v in values),
-                "mean": signed(float(np.mean(values))),
-                "SD": spread,
-            }
-        )
+        values = residual_penalties(runs)
+        if "rerun" not in name and "first run" not in name:  # each seed once
+            every_seed.extend(values)
+        rows.append(penalty_row(name, count, values))
+    pooled = np.array(every_seed)
+    rows.append(penalty_row("every seed above, once each", "1 or 2", pooled, listed=False))
     return markdown_table(pd.DataFrame(rows))
+
+
+def residual_penalties(runs: pd.DataFrame):
+    residual = runs[runs["arch"] == "residual"]
+    wide = residual.pivot(index="seed", columns="depth", values="train_error")
+    return 100 * (wide[56] - wide[20]).to_numpy()
+
+
+def penalty_row(name: str, threads: str, values, listed: bool = True) -> dict:
+    """Per-seed residual penalties, their mean and spread, and the mean's 90 % interval."""
+    penalty = Penalty(tuple(float(v) for v in values))
+    bounds = penalty.interval()
+    return {
+        "residual runs at 180 iterations": name,
+        "threads a net": threads,
+        "per-seed 56 - 20 (points)": (
+            ", ".join(signed(v) for v in values) if listed else f"{len(values)} seeds"
+        ),
+        "mean": signed(penalty.estimate),
+        "SD": f"{penalty.sd:.2f}" if penalty.sd is not None else "",
+        "90 % CI": f"{signed(bounds[0])} to {signed(bounds[1])}" if bounds else "",
+    }
 
 
 def default_net_table() -> str:
@@ -474,6 +508,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "default-nets": default_net_table,
     "design-rule": design_rule,
     "rule-against-runs": rule_against_runs,
+    "schedule-rule": schedule_rule,
     "every-machine": every_machine,
     "margin-history": margin_history,
     "coverage": disjoint_coverage,
