@@ -84,6 +84,7 @@ class Study:
     untuned: pd.DataFrame = field(default_factory=pd.DataFrame)
     untuned_run_id: str | None = None
     space: dict[str, tuple[float, float]] = field(default_factory=dict)  # tuned field: bounds
+    params: dict[str, str] = field(default_factory=dict)  # the sweep run's params
 
     @property
     def tuned(self) -> bool:
@@ -209,6 +210,7 @@ def read_study(client: MlflowClient, experiment: str, uri: str, sweep_run_id: st
         untuned=pd.DataFrame() if twin is None else cell_table(runs, twin),
         untuned_run_id=None if twin is None else twin["run_id"],
         space=search_space(runs, tuning, tuned),
+        params=sweep_params(sweep),
     )
 
 
@@ -236,6 +238,15 @@ def search_space(
             low, high = (float(v) for v in str(tagged.iloc[0]).split(","))
             space[name] = (low, high)
     return space
+
+
+def sweep_params(sweep: pd.Series) -> dict[str, str]:
+    prefix = param_column("")
+    return {
+        str(k).removeprefix(prefix): str(v)
+        for k, v in sweep.items()
+        if str(k).startswith(prefix) and isinstance(v, str)
+    }
 
 
 def sweep_margin(sweep: pd.Series) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from analysis.collect import (
     open_client,
 )
 from analysis.markdown import markdown_table
+from analysis.reference import Mine, consistency_line, read_references
 from analysis.search_figure import search_figure
 from analysis.stats import (
     PAPER_DATASET,
@@ -165,9 +167,11 @@ def compose(
     drawn: dict[str, Figure],
     uri: str,
     contrasted: Contrast | None = None,
+    reference: str = "",
 ) -> str:
     finished, total = len(study.finished), len(study.cells)
     sentences = [f"- {line}" for line in verdict_lines(study, found, contrasted)]
+    sentences += [f"- {reference}"] if reference else []
     sentences = [bold_label(line) for line in sentences]
     data = study.dataset or "unknown data"
     parts = [
@@ -329,7 +333,8 @@ def write_report(
             study.trials.to_csv(draft / "trials.csv", index=False, encoding="utf-8")
         if not study.untuned.empty:
             study.untuned.to_csv(draft / "untuned-cells.csv", index=False, encoding="utf-8")
-        report = compose(study, found, eval_metric, drawn, uri, contrasted)
+        reference = reference_line(study, uri)
+        report = compose(study, found, eval_metric, drawn, uri, contrasted, reference)
         (draft / "report.md").write_text(report, encoding="utf-8")  # whatever the locale
         replace_folder(folder, draft)
     sentences = verdict_lines(study, found, contrasted)
@@ -341,7 +346,21 @@ def write_report(
         description = entities.RunTag(Tag.DESCRIPTION, describe(study, sentences))
         tags = [description, *verdict_tags(found)]
         client.log_batch(study.sweep_run_id, metrics=metrics, tags=tags)
-    return Written(folder / "report.md", sentences)
+    return Written(folder / "report.md", [*sentences, reference])
+
+
+def reference_line(study: Study, uri: str) -> str:
+    """Whether the run agrees with the project's committed runs of its design."""
+    default = tracking_address(None, DEFAULT_TRACKING_URI)
+    flag = "" if uri == default else f"--tracking-uri {shlex.quote(masked(uri))}"
+    mine = Mine(
+        study.finished,
+        study.params,
+        f"{study.experiment}@{study.sweep_run_id}",
+        flag,
+        tuple(study.tuned_params),
+    )
+    return consistency_line(mine, read_references())
 
 
 def log_search_figure(client, study: Study, path: Path) -> None:
