@@ -83,6 +83,8 @@ def test_smoke_sweep_end_to_end(smoke_sweep, workdir, monkeypatch):
     assert (
         "Report (figures, table, verdict): reports/depth-smoke-synthetic/report.md" in done.stdout
     )
+    # Its last line before that: the reference runs (none are committed for the smoke preset).
+    assert "Reference runs: none for preset smoke, so no comparison." in done.stdout
     # --no-log: the shared store stays as the sweep left it.
     again = ["--experiment", "depth-smoke-synthetic", "--tracking-uri", done.uri, "--no-log"]
     report = subprocess.run(
