@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.flag_checks import check_margin, check_out, checked_then_run
+from analysis.sources import parse_source
 from resnet.command_line import InputError, OneLineParser, bad_input, tolerant_output
 from resnet.tracking.address import AddressError, masked
 from resnet.tracking.schema import DEFAULT_TRACKING_URI
@@ -32,7 +33,7 @@ def make_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="SOURCE",
         help="an MLflow experiment, EXPERIMENT@SWEEP_RUN_ID or a sweep's cells.csv; "
-        "LABEL=SOURCE names it",
+        "LABEL=SOURCE names it, SOURCE#0,1,2 keeps those seeds only",
     )
     p.add_argument(
         "--tracking-uri",
@@ -50,10 +51,9 @@ def checked_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if len(args.sources) < 2:
         raise InputError(f"give two sources or more to compare, got {len(args.sources)}")
     check_margin(args.margin)
-    for source in args.sources:
-        spec = source.rpartition("=")[2]
-        if spec.endswith(".csv") and not Path(spec).is_file():
-            raise InputError(f"{spec}: no such CSV file")
+    for source in map(parse_source, args.sources):
+        if source.is_csv and not Path(source.spec).is_file():
+            raise InputError(f"{source.spec}: no such CSV file")
     check_out(args.out, "reports/compare")
     return args
 

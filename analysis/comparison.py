@@ -20,7 +20,9 @@ from matplotlib.figure import Figure
 from analysis.collect import CollectError, arch_order, collect
 from analysis.effects import DEFAULT_MARGIN
 from analysis.markdown import markdown_table
+from analysis.sources import parse_source
 from analysis.stats import CONTRAST_PAIR, Contrast, Verdict, contrast, signed, verdicts
+from analysis.tuning_effect import tuning_effects
 from resnet.tracking.address import resolve_tracking_uri
 from resnet.tracking.schema import Metric
 
@@ -58,8 +60,9 @@ def read_csv_sweep(path: Path, label: str | None) -> Sweep:
             f"{path}: not a sweep's cells (no {', '.join(sorted(missing))} column; a report's "
             "cells.csv has them)"
         )
-    if "status" in cells:
-        cells = cells[cells["status"] == "finished"]
+    if "status" not in cells:
+        cells = cells.assign(status="finished")
+    cells = cells[cells["status"] == "finished"]
     return Sweep(label or path.parent.name or path.stem, cells.reset_index(drop=True), str(path))
 
 
@@ -70,12 +73,23 @@ def read_mlflow_sweep(spec: str, uri: str | None, label: str | None) -> Sweep:
     return Sweep(label or spec, study.finished.reset_index(drop=True), spec)
 
 
-def read_sweep(source: str, uri: str | None) -> Sweep:
-    """LABEL=SOURCE or SOURCE, where SOURCE is a .csv file or an MLflow experiment."""
-    label, _, spec = source.rpartition("=") if "=" in source else ("", "", source)
-    if spec.endswith(".csv"):
-        return read_csv_sweep(Path(spec), label or None)
-    return read_mlflow_sweep(spec, uri, label or None)
+def read_sweep(text: str, uri: str | None) -> Sweep:
+    """[LABEL=]SOURCE[#SEEDS], where SOURCE is a .csv file or an MLflow experiment."""
+    source = parse_source(text)
+    label = source.label or None
+    if source.is_csv:
+        sweep = read_csv_sweep(Path(source.spec), label)
+    else:
+        sweep = read_mlflow_sweep(source.spec, uri, label)
+    return only_seeds(sweep, source.seeds, text) if source.seeds else sweep
+
+
+def only_seeds(sweep: Sweep, seeds: tuple[int, ...], text: str) -> Sweep:
+    kept = sweep.cells[sweep.cells["seed"].astype(int).isin(seeds)]
+    missing = sorted(set(seeds) - {int(s) for s in kept["seed"]})
+    if missing:
+        raise CollectError(f"{text}: no finished run of seed {', '.join(map(str, missing))}")
+    return Sweep(sweep.label, kept.reset_index(drop=True), text)
 
 
 def judge(sweep: Sweep, margin: float) -> Judged:
@@ -113,6 +127,29 @@ def verdict_table(judged: list[Judged]) -> pd.DataFrame:
             row[arch] = verdict_text(j.verdicts.get(arch))
         row["plain - residual (95 % CI)"] = contrast_text(j.contrast)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def net_change_table(judged: list[Judged]) -> pd.DataFrame:
+    """Each net of every later sweep against the same net of the first, on the seeds both ran:
+    the later minus the first final training error, seed by seed (a seed fixes the batch order
+    and the initial weights of both), with a two-sided 90 % interval."""
+    first = judged[0].sweep
+    rows = []
+    for j in judged[1:]:
+        for change in tuning_effects(j.sweep.cells, first.cells):
+            bounds = change.interval()
+            rows.append(
+                {
+                    "sweep": j.sweep.label,
+                    "net": f"{change.arch}-{change.depth}",
+                    "paired seeds": change.change.n,
+                    "first %": f"{change.untuned:.2f}",
+                    "this %": f"{change.tuned:.2f}",
+                    "change (points)": f"{change.change.estimate:+.2f}",
+                    "90 % CI": f"{signed(bounds[0])} to {signed(bounds[1])}" if bounds else "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -166,11 +203,21 @@ def agreement_lines(judged: list[Judged]) -> list[str]:
         if differ:
             parts.append(f"**differ** (intervals apart): {'; '.join(differ)}")
         if agree:
-            parts.append(f"agree within their intervals: {'; '.join(agree)}")
+            parts.append(pairs_text("agree within their intervals", agree, bool(differ)))
         if untested:
-            parts.append(f"not comparable (one seed, no interval): {'; '.join(untested)}")
+            parts.append(pairs_text("cannot be compared (one seed, no interval)", untested, True))
         lines.append(f"- {name}: " + ". ".join(parts) + ".")
     return lines
+
+
+LISTED_PAIRS = 6  # beyond this, pairs that agree or cannot be compared are counted, not named
+
+
+def pairs_text(what: str, pairs: list[str], others_named: bool) -> str:
+    if len(pairs) <= LISTED_PAIRS:
+        return f"{what}: {'; '.join(pairs)}"
+    rest = "the other " if others_named else ""
+    return f"{rest}{len(pairs)} pairs {what}"
 
 
 def forest_figure(judged: list[Judged]) -> Figure:
@@ -228,6 +275,20 @@ def depth_figure(judged: list[Judged]) -> Figure:
     return fig
 
 
+def net_change_section(first: Judged, nets: pd.DataFrame) -> list[str]:
+    if nets.empty:
+        return []
+    return [
+        f"## Each net against {first.sweep.label}, paired by seed",
+        "",
+        f"Each later sweep's final training error minus {first.sweep.label}'s, on the seeds both "
+        "ran, seed by seed, with a two-sided 90 % interval (one paired seed has none).",
+        "",
+        markdown_table(nets),
+        "",
+    ]
+
+
 def mpl_colours(n: int) -> list:
     import matplotlib as mpl
 
@@ -242,8 +303,10 @@ def compare(sources: list[str], uri: str | None, margin: float = DEFAULT_MARGIN)
 def write_comparison(judged: list[Judged], out: Path, margin: float) -> Path:
     """report.md, table.csv and figures/ under `out`; the report's path."""
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    table = verdict_table(judged)
+    table, nets = verdict_table(judged), net_change_table(judged)
     table.to_csv(out / "table.csv", index=False)
+    if not nets.empty:
+        nets.to_csv(out / "nets.csv", index=False)
     forest_figure(judged).savefig(out / "figures" / "penalties.png", dpi=150)
     depth_figure(judged).savefig(out / "figures" / "error_vs_depth.png", dpi=150)
     sources = [f"- **{j.sweep.label}**: `{j.sweep.source}`" for j in judged]
@@ -262,6 +325,7 @@ def write_comparison(judged: list[Judged], out: Path, margin: float) -> Path:
         "",
         *agreement_lines(judged),
         "",
+        *net_change_section(judged[0], nets),
         "## Figures",
         "",
         "![penalties](figures/penalties.png)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,17 +131,51 @@ def contrasted(runs: pd.DataFrame) -> str:
     return contrast_text(contrast(runs))
 
 
+def compare_source(s: RunSet, root: Path = ROOT) -> str:
+    """The run set as analysis.compare takes it: LABEL=CSV#SEEDS."""
+    return f"{s.name}={(root / s.path.relative_to(ROOT)).as_posix()}#{','.join(map(str, s.seeds))}"
+
+
+TUNED_SOURCES = (
+    "untuned=docs/quick-study-tuned/untuned-cells.csv",
+    "tuned=docs/quick-study-tuned/cells.csv",
+)
+COMPARE_OUT = {
+    "every-machine": "docs/compare/every-machine",
+    "tuned": "docs/compare/tuned-vs-untuned",
+}
+
+
+def compare_args(which: str, root: Path | None = None) -> list[str]:
+    """The sources of a committed comparison: relative to the project's root, or under `root`."""
+    if which == "every-machine":
+        sources = [compare_source(s, root or Path(".")) for s in RUN_SETS]
+    else:
+        sources = [
+            f"{label}={(root or Path('.')) / path}"
+            for label, _, path in map(lambda t: t.partition("="), TUNED_SOURCES)
+        ]
+    return sources
+
+
 def every_machine() -> str:
-    rows = [
-        {
-            "runs": s.name,
-            "plain": judged(s.runs(), "plain"),
-            "residual": judged(s.runs(), "residual"),
-            "plain - residual (95 % CI)": contrasted(s.runs()),
-        }
-        for s in RUN_SETS
-    ]
-    return markdown_table(pd.DataFrame(rows))
+    """analysis.compare's verdict table of every committed set of quick-study runs."""
+    from analysis.comparison import compare, verdict_table
+
+    return markdown_table(verdict_table(compare(compare_args("every-machine", ROOT), None)))
+
+
+def compare_commands() -> str:
+    """The commands that write docs/compare/ (and so the tables drawn from it)."""
+    blocks = []
+    for which, out in COMPARE_OUT.items():
+        words = [
+            "python -m analysis.compare",
+            *map(shlex.quote, compare_args(which)),
+            f"--out {out}",
+        ]
+        blocks.append(" \\\n    ".join(words))
+    return "```bash\n" + "\n".join(blocks) + "\n```"
 
 
 def margin_history() -> str:
@@ -463,17 +498,21 @@ def trial_rank() -> str:
 
 
 def tuned_vs_untuned() -> str:
-    """The quick tuned study's nets against their untuned twin, paired by seed."""
-    from analysis.tuning_effect import effect_table, tuning_effects
+    """analysis.compare's nets table of the quick tuned study against its untuned twin (paired
+    by seed), with each net's tuned values and what tuning did."""
+    from analysis.comparison import compare, net_change_table
+    from analysis.tuning_effect import tuning_effects
 
-    tuned = pd.read_csv(TUNED / "cells.csv")
-    table = effect_table(tuning_effects(tuned, pd.read_csv(TUNED / "untuned-cells.csv")))
-    values = tuned.groupby(["arch", "depth"])[["lr", "weight_decay"]].first()
+    untuned, tuned = compare(compare_args("tuned", ROOT), None)
+    table = net_change_table([untuned, tuned]).drop(columns="sweep")
+    cells = tuned.sweep.cells
+    values = cells.groupby(["arch", "depth"])[["lr", "weight_decay"]].first()
     nets = [tuple(net.rsplit("-", 1)) for net in table["net"]]
     table.insert(1, "tuned lr", [f"{values.loc[(a, int(d)), 'lr']:.3g}" for a, d in nets])
     wd = [f"{values.loc[(a, int(d)), 'weight_decay']:.2g}" for a, d in nets]
     table.insert(2, "tuned weight decay", wd)
-    return markdown_table(table)
+    table["outcome"] = [e.outcome for e in tuning_effects(cells, untuned.sweep.cells)]
+    return markdown_table(table.rename(columns={"first %": "untuned %", "this %": "tuned %"}))
 
 
 def tuned_headline() -> str:
@@ -520,6 +559,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "tuned-vs-untuned": tuned_vs_untuned,
     "tuned-headline": tuned_headline,
     "compare-quick": compare_quick,
+    "compare-commands": compare_commands,
 }
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(
