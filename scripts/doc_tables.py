@@ -542,6 +542,13 @@ def compare_quick() -> str:
     return markdown_table(verdict_table(judged)) + "\n\n" + "\n".join(agreement_lines(judged))
 
 
+def compile_quick() -> str:
+    """scripts/compile_cost.py's committed output: its table, below its header line."""
+    text = (ROOT / "docs" / "benchmarks" / "compile-quick.md").read_text(encoding="utf-8")
+    header, _, table = text.strip().partition("\n\n")
+    return f"{header}:\n\n{table}"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "verdict-lines": verdict_lines,
     "default-nets": default_net_table,
@@ -560,6 +567,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "tuned-headline": tuned_headline,
     "compare-quick": compare_quick,
     "compare-commands": compare_commands,
+    "compile-quick": compile_quick,
 }
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(

@@ -61,12 +61,16 @@ BENCHMARK_BAD_INPUT = [
     ["--precision", "fp16"],
     ["--steps", "0"],
 ]
+THROUGHPUT_BAD_INPUT = [["--workers", "0"], ["--depth", "21"], ["--precision", "fp16"]]
+COMPARE_BAD_INPUT = [["docs/quick-study/cells.csv"], ["a.csv", "b.csv#x"]]
 CASES = [
     (module, argv)
     for module, bad in (
         ("resnet.cli.sweep", SWEEP_BAD_INPUT),
         ("analysis.report", REPORT_BAD_INPUT),
         ("resnet.cli.benchmark", BENCHMARK_BAD_INPUT),
+        ("resnet.cli.throughput", THROUGHPUT_BAD_INPUT),
+        ("analysis.compare", COMPARE_BAD_INPUT),
     )
     for argv in [["--help"], *bad]
 ]

@@ -49,7 +49,7 @@ def test_the_table_compares_with_the_first_count():
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_any_sweep(argv, message, capsys, monkeypatch):
-    monkeypatch.setattr("resnet.cli.throughput.measure", lambda *a: pytest.fail("it measured"))
+    monkeypatch.setattr("resnet.bench.throughput.measure", lambda *a: pytest.fail("it measured"))
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]

@@ -16,7 +16,7 @@ from resnet.command_line import bad_input
 from resnet.core.allocator import keep_freed_memory
 from resnet.core.precision import AUTO, native_precision, slow_precision_warning
 from resnet.core.presets import read_preset
-from resnet.runner.estimate import Projection, compile_pays_back, project
+from resnet.runner.estimate import Projection, compile_pays_back, human_duration, project
 from resnet.runner.forecast import forecast_lines, remaining
 from resnet.runner.launch import (
     BAD_INPUT,
@@ -86,6 +86,13 @@ def compile_if_it_pays(args: argparse.Namespace, ready: Ready, projection) -> Re
     if args.compile is not None or projection is None:
         return ready
     if not compile_pays_back(projection, ready.job.device):
+        if ready.job.device.type == "cpu":
+            longest = human_duration(projection.longest)
+            print(
+                "Training eager: compiling pays back here only for a net that trains for 20 "
+                f"minutes or more (this sweep's longest: {longest}); --compile compiles anyway.",
+                file=sys.stderr,
+            )
         return ready
     print(
         "Compiling each net (torch.compile): one of them trains for 20 minutes or more here, "

@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from resnet.bench.throughput import measure, table
 from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
 from resnet.command_line import (
     InputError,
@@ -18,8 +17,8 @@ from resnet.command_line import (
     tolerant_output,
 )
 from resnet.core.bounds import MAX_CELLS, MAX_ITERATIONS, MAX_PROCESSES
-from resnet.core.device import DEVICES, device_name, resolve_device
-from resnet.core.precision import concrete_precision
+from resnet.core.device import DEVICES, device_name, device_problem, resolve_device
+from resnet.core.precision import AUTO, concrete_precision, precision_problem
 
 
 def make_parser() -> OneLineParser:
@@ -39,23 +38,37 @@ def make_parser() -> OneLineParser:
     return p
 
 
+def checked_flags(args) -> None:
+    """Every flag that can be checked without torch (the device's name, not whether it is
+    there; a precision by name, "auto" later)."""
+    for workers in args.workers:
+        check_range("--workers", workers, 1, MAX_PROCESSES)
+    check_range("--cells", args.cells, 1, MAX_CELLS)
+    check_range("--iterations", args.iterations, 4, MAX_ITERATIONS)
+    problem = device_problem(args.device) or (
+        None if args.precision == AUTO else precision_problem(args.precision)
+    )
+    if problem:
+        raise InputError(problem)
+    check_run_fields(arch=args.arch, depth=args.depth)
+    if args.json is not None:
+        check_json_path(args.json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # run as a command: its terminal may not take every character
         tolerant_output()
     try:
         args = make_parser().parse_args(argv)
-        check_device(args.device)
-        for workers in args.workers:
-            check_range("--workers", workers, 1, MAX_PROCESSES)
-        check_range("--cells", args.cells, 1, MAX_CELLS)
-        check_range("--iterations", args.iterations, 4, MAX_ITERATIONS)
-        precision = concrete_precision(args.precision, resolve_device(args.device))
+        checked_flags(args)
+        check_device(args.device)  # torch from here
+        device = resolve_device(args.device)
+        precision = concrete_precision(args.precision, device)
         check_run_fields(arch=args.arch, depth=args.depth, precision=precision)
-        if args.json is not None:
-            check_json_path(args.json)
     except InputError as exc:
         return bad_input("worker_throughput.py", str(exc))
-    device = resolve_device(args.device)
+    from resnet.bench.throughput import measure, table  # MLflow and torch from here
+
     print(
         f"{args.arch}-{args.depth}, {args.cells} cells of {args.iterations} iterations, "
         f"{args.precision}, on {device_name(device)}",
