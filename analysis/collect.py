@@ -13,7 +13,6 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from itertools import product
-from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -23,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from analysis.effects import DEFAULT_MARGIN, Outcome
 from resnet.paths import is_missing, name_problem
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
-from resnet.tracking.client import answering_quickly, sqlite_path
+from resnet.tracking.client import absolute_uri, answering_quickly, sqlite_path
 from resnet.tracking.database import sqlite_problem
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
@@ -130,14 +129,6 @@ def with_kinds(frame: pd.DataFrame, known: dict[str, bool]) -> pd.DataFrame:
     """`frame` with a `residual` column from its archs' `known` kinds; a frame without its own
     kinds (tuning runs have no shortcut tag) takes those of the sweep's cells."""
     return frame.assign(**{RESIDUAL: frame["arch"].map(known)}) if "arch" in frame else frame
-
-
-def absolute_uri(uri: str) -> str:
-    """MLflow caches stores by URI: a relative SQLite path would follow the first working dir."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri[len(prefix) :]).resolve())
-    return uri
 
 
 def open_client(uri: str) -> MlflowClient:

@@ -44,6 +44,7 @@ from analysis.stats import (
 from analysis.tuning_section import effects_of, failed_line, tuning_section
 from resnet.paths import WRITE_FOLDER, PathError, checked, shown
 from resnet.tracking.address import masked, tracking_address
+from resnet.tracking.client import absolute_uri
 from resnet.tracking.liveness import pid_alive
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
@@ -351,8 +352,9 @@ def write_report(
 
 def reference_line(study: Study, uri: str) -> str:
     """Whether the run agrees with the project's committed runs of its design."""
-    default = tracking_address(None, DEFAULT_TRACKING_URI)
-    flag = "" if uri == default else f"--tracking-uri {shlex.quote(masked(uri))}"
+    # Against the default store itself: MLflow sets MLFLOW_TRACKING_URI once a store is read.
+    default = absolute_uri(uri) == absolute_uri(DEFAULT_TRACKING_URI)
+    flag = "" if default else f"--tracking-uri {shlex.quote(masked(uri))}"
     mine = Mine(
         study.finished,
         study.params,

@@ -21,7 +21,7 @@ def cell_run(store_workdir, synthetic16):
     sweep = SweepConfig(archs=("residual",), depths=(8,), run={"dataset": "synthetic"})
     store = Store("sqlite:///mlruns/mlflow.db")
     sweep_run = SweepRun(store, store.experiment_id(sweep.experiment_name), sweep)
-    return CellRun(sweep_run, config), config
+    return CellRun.create(sweep_run, config), config
 
 
 def trained_net(synthetic16) -> torch.nn.Module:

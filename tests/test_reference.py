@@ -97,3 +97,24 @@ def test_no_reference_file_means_no_reference(tmp_path):
     cells = pd.DataFrame(columns=["arch", "depth", "seed", "train_error"])
     line = consistency_line(Mine(cells, quick_params(), "e@r"), [])
     assert line == "Reference runs: none for preset quick, so no comparison."
+
+
+def test_the_reports_line_names_no_store_for_the_default_one(quick_reference, workdir, monkeypatch):
+    """The report's own line: no --tracking-uri for the default store, even once MLflow has
+    set MLFLOW_TRACKING_URI to it (as reading a store does), and the flag for another."""
+    from types import SimpleNamespace
+
+    from analysis.reporting import reference_line
+
+    study = SimpleNamespace(
+        finished=quick_reference.cells(),
+        params=quick_params(preset="quick"),
+        experiment="depth-quick-fashion-mnist",
+        sweep_run_id="abc",
+        tuned_params={},
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}")
+    line = reference_line(study, "sqlite:///mlruns/mlflow.db")
+    assert line.endswith("docs/quick-study/seeds-20-24/cells.csv'`")
+    other = reference_line(study, "sqlite:///elsewhere/mlflow.db")
+    assert other.endswith("--tracking-uri sqlite:///elsewhere/mlflow.db`")

@@ -3,13 +3,13 @@
 import pytest
 
 from resnet.bench.throughput import preset, sweep_command, table
-from resnet.cli.throughput import main, make_parser
+from resnet.cli.throughput import SWEEP, main, make_parser
 from resnet.core.presets import build_sweep
 
 
 def test_its_preset_is_a_valid_sweep_of_the_wanted_cells(tmp_path):
     args = make_parser().parse_args(["--cells", "3", "--iterations", "40", "--depth", "32"])
-    command = sweep_command(args, 4, tmp_path)
+    command = sweep_command(args, 4, tmp_path, SWEEP)
     assert command[command.index("--workers") + 1] == "4"
     assert (tmp_path / "throughput.toml").read_text() == preset(args)
     cells = build_sweep(str(tmp_path / "throughput.toml"), {}, {}).cells()
@@ -19,7 +19,7 @@ def test_its_preset_is_a_valid_sweep_of_the_wanted_cells(tmp_path):
 
 def test_all_workers_share_one_gpu_even_where_there_are_more(tmp_path):
     def device_options(device):
-        command = sweep_command(make_parser().parse_args(["--device", device]), 4, tmp_path)
+        command = sweep_command(make_parser().parse_args(["--device", device]), 4, tmp_path, SWEEP)
         jobs = command[command.index("--jobs-per-gpu") + 1] if "--jobs-per-gpu" in command else None
         return command[command.index("--device") + 1], jobs
 

@@ -71,7 +71,7 @@ class BenchCase:
             {"archs": [self.arch], "depths": [self.depth]},
             {"precision": self.precision, "batch_size": self.batch_size, "device": self.device},
         )
-        config = sweep.cells()[0]
+        config = sweep.shared
         return dataclasses.replace(
             config,
             iterations=iterations,

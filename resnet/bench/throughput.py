@@ -8,17 +8,16 @@ cell's start to the last cell's end, so process start-up and the projection do n
 
 from __future__ import annotations
 
+import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from mlflow import MlflowClient
 
+import resnet
 from resnet.core.device import resolve_device
 from resnet.tracking.schema import Kind, Tag
-
-DEPTH_SWEEP = Path(__file__).parents[2] / "experiments" / "depth_sweep.py"  # the user's command
 
 
 def preset(args) -> str:
@@ -44,13 +43,14 @@ eval_batch_size = 2000
 """
 
 
-def sweep_command(args, workers: int, folder: Path) -> list[str]:
+def sweep_command(args, workers: int, folder: Path, start: list[str]) -> list[str]:
+    """`start` (the command that runs a sweep: the command line's, which this layer cannot
+    name) with this grid's flags."""
     (folder / "throughput.toml").write_text(preset(args))
     device = resolve_device(args.device)
     on_one_gpu = device.type == "cuda"  # one GPU, even where there are more
     command = [
-        sys.executable,
-        str(DEPTH_SWEEP),
+        *start,
         "--preset",
         str(folder / "throughput.toml"),
         "--device",
@@ -69,11 +69,23 @@ def sweep_command(args, workers: int, folder: Path) -> list[str]:
     return command
 
 
-def measure(args, workers: int) -> dict:
+def package_env() -> dict[str, str]:
+    """This process's environment, with this package importable wherever it runs from."""
+    root = str(Path(resnet.__file__).resolve().parents[1])
+    paths = [root, *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def measure(args, workers: int, start: list[str]) -> dict:
     """Run the grid with this many workers; its throughput from the runs' start and end."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        done = subprocess.run(sweep_command(args, workers, folder), capture_output=True, text=True)
+        done = subprocess.run(
+            sweep_command(args, workers, folder, start),
+            capture_output=True,
+            text=True,
+            env=package_env(),
+        )
         if done.returncode != 0:
             raise RuntimeError(f"the sweep with {workers} workers failed:\n{done.stderr[-3000:]}")
         client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")

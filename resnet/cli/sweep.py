@@ -177,7 +177,7 @@ def launcher_from_args(args: argparse.Namespace) -> LauncherConfig:
 def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     sweep_overrides = {k: getattr(args, k) for k in ("archs", "depths", "seeds", "experiment")}
     sweep = build_sweep(args.preset, sweep_overrides, run_overrides(args))
-    schedule = sweep.cells()[0].schedule
+    schedule = sweep.shared.schedule
     if args.milestones is not None and schedule != "step":
         raise InputError(f"--milestones needs the step schedule; this preset uses {schedule}")
     return sweep

@@ -62,7 +62,7 @@ def announce_precision(args: argparse.Namespace, job: SweepJob) -> None:
     """What "auto" chose, or a warning for bf16 where it is emulated."""
     if (args.precision or read_preset(args.preset)[2].get("precision")) == AUTO:
         print(f"precision auto: {' because '.join(native_precision(job.device))}", file=sys.stderr)
-    warning = slow_precision_warning(job.device, job.sweep.cells()[0].precision)
+    warning = slow_precision_warning(job.device, job.sweep.shared.precision)
     if warning:
         print(warning, file=sys.stderr)
 
@@ -73,7 +73,7 @@ def print_projection(ready: Ready) -> Projection | None:
     cells, trials = remaining(ready)
     if not cells and not trials:
         return None
-    if ready.job.sweep.cells()[0].compile:
+    if ready.job.sweep.shared.compile:
         print("Compiling each net to time it for the projection ...", file=sys.stderr)
     projection = project(cells, trials, ready.dataset)
     print("\n".join(forecast_lines(ready, projection)), file=sys.stderr)

@@ -20,6 +20,8 @@ from resnet.core.bounds import MAX_CELLS, MAX_ITERATIONS, MAX_PROCESSES
 from resnet.core.device import DEVICES, device_name, device_problem, resolve_device
 from resnet.core.precision import AUTO, concrete_precision, precision_problem
 
+SWEEP = [sys.executable, "-m", "resnet.cli.sweep"]  # experiments/depth_sweep.py's command
+
 
 def make_parser() -> OneLineParser:
     p = OneLineParser(
@@ -76,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rows = []
     for workers in args.workers:
-        rows.append(measure(args, workers))
+        rows.append(measure(args, workers, SWEEP))
         print(f"workers {workers}: {rows[-1]['images_per_sec']:,.0f} images/s", file=sys.stderr)
     print(table(rows))
     if args.json:

@@ -363,6 +363,13 @@ class SweepConfig:
     def experiment_name(self) -> str:
         return self.experiment or f"depth-{self.preset}-{self.dataset}"
 
+    @property
+    def shared(self) -> RunConfig:
+        """The settings every cell shares (schedule, batch size, precision, device, ...), as
+        the first cell's run config: only its arch, depth and seed are that cell's own."""
+        first, *_ = self.cells()
+        return first
+
     def cells(self) -> list[RunConfig]:
         """One run per (seed, depth, arch): shallow nets and seed 0 first."""
         grid = []

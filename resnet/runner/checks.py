@@ -173,7 +173,7 @@ def check_studies_exist(sweep: SweepConfig, storage: str) -> None:
 
 
 def check_fits(sweep: SweepConfig, dataset: Dataset) -> None:
-    problem = batch_problem(sweep.cells()[0].batch_size, len(dataset.train))
+    problem = batch_problem(sweep.shared.batch_size, len(dataset.train))
     if problem:
         raise SetupError(problem)
 

@@ -74,7 +74,7 @@ class SweepJob:
 
     @property
     def device(self) -> torch.device:
-        return resolve_device(self.sweep.cells()[0].device)
+        return resolve_device(self.sweep.shared.device)
 
     def compiled(self) -> SweepJob:
         """The job with torch.compile on for every net (its workers' too)."""
@@ -97,7 +97,7 @@ def check_job(job: SweepJob) -> Ready:
     """Every check a job has to pass, in the order that fails fastest, before anything is
     written; the data set is loaded once, here. Raises one of BAD_INPUT (or the config's and
     data's own errors)."""
-    problem = availability_problem(job.sweep.cells()[0].device)
+    problem = availability_problem(job.sweep.shared.device)
     if problem:
         raise SetupError(problem)
     if job.launcher.cluster:
@@ -108,8 +108,8 @@ def check_job(job: SweepJob) -> Ready:
     check_storage(job.stores.storage)
     check_tuning(job)
     placements = None if job.launcher.cluster else placements_for(job)
-    check_data_dir(Path(job.sweep.cells()[0].data_dir))
-    dataset = load_data(job.sweep.cells()[0])
+    check_data_dir(Path(job.sweep.shared.data_dir))
+    dataset = load_data(job.sweep.shared)
     check_fits(job.sweep, dataset)
     store = open_store(job.stores.tracking_uri, job.stores.checkpoints)
     return Ready(job, dataset, store, placements)
@@ -124,7 +124,7 @@ def check_tuning(job: SweepJob) -> None:
     tuning = job.options.tuning
     if tuning is None:
         return
-    problem = space_problem(tuning.tune, job.sweep.cells()[0], tuning.run_trials)
+    problem = space_problem(tuning.tune, job.sweep.shared, tuning.run_trials)
     if problem:
         raise SetupError(problem)
     if not tuning.run_trials:

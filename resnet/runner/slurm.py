@@ -217,11 +217,6 @@ def parse_states(text: str) -> dict[str, str]:
     return states
 
 
-def cancel(job: ArrayJob) -> None:
-    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-        slurm_command("scancel", *job.array_ids)
-
-
 @dataclass
 class Follow:
     """Following a launch: its tasks, and the queue they work on."""

@@ -515,7 +515,7 @@ def open_cell_run(
 
 
 def new_cell_run(sweep_run: SweepRun, config: RunConfig, attempt: Attempt) -> CellRun:
-    return CellRun(sweep_run, config, extra_tags=attempt.tags)
+    return CellRun.create(sweep_run, config, extra_tags=attempt.tags)
 
 
 def stopped(halted: SweepHalted, sweep_run: SweepRun, rows: list[dict], join: bool):

@@ -130,13 +130,19 @@ def trial_run_name(cell: RunConfig, number: int) -> str:
 class TrialRun(CellRun):
     """An MLflow run for one trial; reports each validation error to Optuna for pruning."""
 
-    def __init__(self, parent: SweepRun, parent_run_id: str, config: RunConfig, trial):
+    def __init__(self, store: Store, run_id: str, trial, name: str):
+        super().__init__(store, run_id)
+        self.trial, self.name = trial, name
+
+    @classmethod
+    def start(cls, parent: SweepRun, parent_run_id: str, config: RunConfig, trial) -> TrialRun:
+        """A new run of the trial, under its study's tuning run."""
         tags = {Tag.TRIAL_NUMBER: trial.number, Tag.STUDY: trial.study.study_name}
         if trial.user_attrs.get(UNTUNED_ATTR):
             tags[Tag.UNTUNED_TRIAL] = "true"
-        self.name = trial_run_name(config, trial.number)
-        super().__init__(parent, config, parent_run_id, Kind.TRIAL, tags, self.name)
-        self.trial = trial
+        name = trial_run_name(config, trial.number)
+        run = CellRun.create(parent, config, parent_run_id, Kind.TRIAL, tags, name)
+        return cls(run.store, run.run_id, trial, name)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         super().log_metrics(metrics, step)
@@ -266,7 +272,7 @@ class StudyRunner:
         over meanwhile (this one stalled) is left to that worker's retry."""
         config = self.trial_config(trial)
         dataset = self.tuning_data(dataset, config)
-        run = TrialRun(self.sweep_run, self.run_id, config, trial)
+        run = TrialRun.start(self.sweep_run, self.run_id, config, trial)
         try:
             trial.set_user_attr(RUN_ATTR, run.run_id)
             run.log_datasets(dataset, test=False)  # tuning never looks at the test set

@@ -25,6 +25,13 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
 
 
+def absolute_uri(uri: str) -> str:
+    """A local SQLite URI with its path made absolute (MLflow caches stores by URI: a relative
+    one would follow the first working folder); any other URI as it is."""
+    db = sqlite_path(uri)
+    return uri if db is None else f"sqlite:///{db.resolve()}"
+
+
 # MLflow's own defaults retry a request 7 times with backoff up to 2 minutes each: a server that
 # died mid-sweep left the sweep silent for many minutes. These ride out a restart (about 15 s of
 # retries) and then fail, so the sweep stops in one line; a user's own settings win.

@@ -32,7 +32,7 @@ from resnet.core.device import device_name, resolve_device
 from resnet.core.precision import fp32_math
 from resnet.core.train import TrainResult
 from resnet.tracking.address import first_line, masked
-from resnet.tracking.client import mlflow_client, sqlite_path
+from resnet.tracking.client import absolute_uri, mlflow_client, sqlite_path
 from resnet.tracking.database import make_whole
 from resnet.tracking.inputs import dataset_inputs
 from resnet.tracking.liveness import HEARTBEAT_SECONDS, lease, now_ms
@@ -129,8 +129,7 @@ class Store:
             remade = make_whole(db)  # before MLflow opens it: never half of one
             if remade is not None:
                 print(remade, file=sys.stderr)
-            # MLflow caches stores by URI: a relative one would follow the first working dir.
-            uri = f"sqlite:///{db.resolve()}"
+            uri = absolute_uri(uri)
         self.client_uri = uri  # the URI the client opened (a local store's made absolute)
         self.client = mlflow_client(uri)
 
@@ -368,16 +367,35 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 class CellRun:
     """The child run of one (arch, depth, seed) cell; a `Tracker` for `train`."""
 
-    def __init__(
-        self,
+    def __init__(self, store: Store, run_id: str, resumed: bool = False):
+        """The one place a cell's run gets its state: a new run's, or what an earlier run of
+        the cell logged already (its steps are not logged twice)."""
+        self.store, self.run_id, self.resumed = store, run_id, resumed
+        self.logged_until = 0  # steps up to here are in MLflow already
+        self.artifacts: set[str] = set()  # the artifacts it has already
+        self.has_inputs = self.has_model = False
+        if resumed:
+            history = store.client.get_metric_history(run_id, Metric.TRAIN_LOSS)
+            self.logged_until = max((m.step for m in history), default=0)
+            self.artifacts = store.artifact_names(run_id)  # a run may have some of them
+            logged = store.client.get_run(run_id)  # with its inputs and outputs
+            self.has_inputs = bool(logged.inputs and logged.inputs.dataset_inputs)
+            self.has_model = bool(logged.outputs and logged.outputs.model_outputs)
+        self.closed = False
+        self.last_heartbeat = time.monotonic()
+
+    @classmethod
+    def create(
+        cls,
         sweep_run: SweepRun,
         config: RunConfig,
         parent_run_id: str | None = None,
         kind: str = Kind.CELL,
         extra_tags: dict[str, Any] | None = None,
         run_name: str | None = None,
-    ):
-        self.store = sweep_run.store
+    ) -> CellRun:
+        """A new run of the cell, with its tags and params."""
+        store = sweep_run.store
         tags = {
             **resolve_tags(),  # MLflow's own: user, source (the command), as fluent runs get
             Tag.PARENT_RUN_ID: parent_run_id or sweep_run.run_id,
@@ -397,34 +415,20 @@ class CellRun:
         if commit:
             tags[Tag.GIT_COMMIT] = tags[Tag.SOURCE_COMMIT] = commit
         tags.update(lease())
-        run = self.store.client.create_run(
+        run = store.client.create_run(
             sweep_run.experiment_id,
             run_name=run_name or config.name,
             tags={k: str(v) for k, v in tags.items()},
         )
-        self.run_id = run.info.run_id
-        self.logged_until = 0  # steps up to here are in MLflow already (a resumed run)
-        self.artifacts: set[str] = set()  # the artifacts it has already (a resumed run)
-        self.has_inputs = self.has_model = self.resumed = False
-        self.closed = False
-        self.last_heartbeat = time.monotonic()
-        self.store.log_params(self.run_id, config.to_params())
+        cell = cls(store, run.info.run_id)
+        store.log_params(cell.run_id, config.to_params())
+        return cell
 
     @classmethod
     def reopen(cls, store: Store, run) -> CellRun:
         """Continue an earlier run of the cell: same run id, RUNNING again, owned by this
-        process; the steps it logged already are not logged twice."""
-        cell = cls.__new__(cls)
-        cell.store, cell.run_id = store, run.info.run_id
-        history = store.client.get_metric_history(cell.run_id, Metric.TRAIN_LOSS)
-        cell.logged_until = max((m.step for m in history), default=0)
-        cell.artifacts = store.artifact_names(cell.run_id)  # a run may have some of them
-        logged = store.client.get_run(cell.run_id)  # with its inputs and outputs
-        cell.has_inputs = bool(logged.inputs and logged.inputs.dataset_inputs)
-        cell.has_model = bool(logged.outputs and logged.outputs.model_outputs)
-        cell.resumed = True
-        cell.last_heartbeat = time.monotonic()
-        cell.closed = False
+        process."""
+        cell = cls(store, run.info.run_id, resumed=True)
         store.client.update_run(cell.run_id, status="RUNNING")
         store.set_tags(cell.run_id, {**lease(), Tag.RESUMED: "true"})
         # the interruption's, or the refused artifacts': no longer true
