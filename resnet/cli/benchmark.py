@@ -13,7 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
+from resnet.cli.common import (
+    check_device,
+    check_json_path,
+    check_names,
+    check_range,
+    check_run_fields,
+)
 from resnet.command_line import (
     InputError,
     OneLineParser,
@@ -29,11 +35,9 @@ from resnet.core.bounds import (
     MAX_PROCESSES,
 )
 from resnet.core.datasets import CIFAR_TRAIN_IMAGES as TRAIN_IMAGES
-from resnet.core.device import DEVICES, device_name, device_problem, resolve_device
+from resnet.core.device import DEVICES, device_name, resolve_device
 from resnet.core.precision import (
-    AUTO,
     concrete_precision,
-    precision_problem,
     slow_precision_warning,
 )
 
@@ -98,11 +102,7 @@ def checked_args(args) -> None:
     check_range("--steps", args.steps, 1, MAX_ITERATIONS)
     check_range("--images", args.images, 1, MAX_GENERATED_IMAGES)
     check_range("--workers", args.workers, 0, MAX_PROCESSES)
-    problem = device_problem(args.device) or (
-        None if args.precision == AUTO else precision_problem(args.precision)
-    )
-    if problem:
-        raise InputError(problem)
+    check_names(args.device, args.precision)
     for flag, values in (("--archs", args.archs), ("--depths", args.depths)):
         if len(set(values)) != len(values):  # the results are keyed by (arch, depth)
             raise InputError(f"{flag} has repeated values: {values} (each net is timed once)")

@@ -8,8 +8,19 @@ from pathlib import Path
 
 from resnet.command_line import InputError
 from resnet.core.config import ConfigError, RunConfig
-from resnet.core.device import availability_problem
+from resnet.core.device import availability_problem, device_problem
+from resnet.core.precision import AUTO, precision_problem
 from resnet.paths import WRITE_FILE, PathError, checked, shown
+
+
+def check_names(device: str, precision: str) -> None:
+    """A device and a precision by name, before torch loads: whether the device is there, and
+    what "auto" means on it, come later (`check_device`, `concrete_precision`)."""
+    problem = device_problem(device) or (
+        None if precision == AUTO else precision_problem(precision)
+    )
+    if problem:
+        raise InputError(problem)
 
 
 def check_json_path(path: Path) -> None:

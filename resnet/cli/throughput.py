@@ -8,7 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from resnet.cli.common import check_device, check_json_path, check_range, check_run_fields
+from resnet.cli.common import (
+    check_device,
+    check_json_path,
+    check_names,
+    check_range,
+    check_run_fields,
+)
 from resnet.command_line import (
     InputError,
     OneLineParser,
@@ -17,8 +23,8 @@ from resnet.command_line import (
     tolerant_output,
 )
 from resnet.core.bounds import MAX_CELLS, MAX_ITERATIONS, MAX_PROCESSES
-from resnet.core.device import DEVICES, device_name, device_problem, resolve_device
-from resnet.core.precision import AUTO, concrete_precision, precision_problem
+from resnet.core.device import DEVICES, device_name, resolve_device
+from resnet.core.precision import concrete_precision
 
 SWEEP = [sys.executable, "-m", "resnet.cli.sweep"]  # experiments/depth_sweep.py's command
 
@@ -47,11 +53,7 @@ def checked_flags(args) -> None:
         check_range("--workers", workers, 1, MAX_PROCESSES)
     check_range("--cells", args.cells, 1, MAX_CELLS)
     check_range("--iterations", args.iterations, 4, MAX_ITERATIONS)
-    problem = device_problem(args.device) or (
-        None if args.precision == AUTO else precision_problem(args.precision)
-    )
-    if problem:
-        raise InputError(problem)
+    check_names(args.device, args.precision)
     check_run_fields(arch=args.arch, depth=args.depth)
     if args.json is not None:
         check_json_path(args.json)
