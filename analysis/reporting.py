@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +22,6 @@ from mlflow import entities
 
 from analysis import figures
 from analysis.collect import (
-    CollectError,
     Study,
     arch_order,
     collect,
@@ -31,6 +29,7 @@ from analysis.collect import (
 )
 from analysis.markdown import markdown_table
 from analysis.reference import Mine, consistency_line, read_references
+from analysis.report_folder import DRAFT, make_folder, remove_abandoned_drafts, replace_folder
 from analysis.search_figure import search_figure
 from analysis.stats import (
     PAPER_DATASET,
@@ -42,10 +41,8 @@ from analysis.stats import (
     verdicts,
 )
 from analysis.tuning_section import effects_of, failed_line, tuning_section
-from resnet.paths import WRITE_FOLDER, PathError, checked, shown
 from resnet.tracking.address import masked, tracking_address
 from resnet.tracking.client import absolute_uri
-from resnet.tracking.liveness import pid_alive
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
@@ -303,9 +300,6 @@ class ReportOptions:
     margin: float | None = None  # the verdict's margin, points; None: the sweep's own
 
 
-DRAFT = ".partial-"  # a report being written: .partial-<pid>-<random>/
-
-
 def write_report(
     experiment: str,
     uri: str | None = None,
@@ -457,53 +451,6 @@ def net_means(study: Study) -> dict[str, float]:
         for metric in (Metric.TRAIN_ERROR, Metric.TEST_ERROR):
             values[net_metric(net.arch, net.depth, metric)] = getattr(net, f"{metric}_mean") / 100
     return values
-
-
-def remove_abandoned_drafts(out: Path) -> None:
-    """Drafts left by reports that were killed while writing: their writer's pid, in the
-    name, is gone (or, in a name without one, they are an hour old)."""
-    for draft in out.glob(f"{DRAFT}*"):
-        pid = draft.name[len(DRAFT) :].split("-")[0]
-        if not pid.isdigit():
-            abandoned = time.time() - draft.stat().st_mtime > 3600
-        else:
-            abandoned = not pid_alive(int(pid))
-        if abandoned:
-            shutil.rmtree(draft, ignore_errors=True)
-
-
-def make_folder(path: Path) -> Path:
-    try:
-        checked(path, WRITE_FOLDER, "--out")
-    except PathError as exc:
-        raise CollectError(str(exc)) from None
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):  # leaves nothing behind
-            pass
-    except OSError as exc:
-        raise CollectError(f"--out {shown(path)}: cannot write there ({exc.strerror})") from None
-    return path
-
-
-def replace_folder(folder: Path, draft: Path) -> None:
-    """Put `draft` where `folder` is, removing the old one only once the new one is there. Both
-    lie in the same folder, so each step is a rename: nothing is copied, so a full disk or an
-    interruption leaves the old report or the new one, whole; a failed swap puts the old one
-    back."""
-    old = folder.with_name(f".old-{folder.name}")
-    if old.exists():
-        shutil.rmtree(old)
-    if folder.exists():
-        folder.rename(old)
-    try:
-        draft.rename(folder)
-    except BaseException:
-        if old.exists() and not folder.exists():
-            old.rename(folder)
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def resolve_uri(given: str | None) -> str:

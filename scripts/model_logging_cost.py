@@ -22,7 +22,8 @@ import torch
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.data import load
 from resnet.core.models import build
-from resnet.tracking.store import CellRun, Store, SweepRun
+from resnet.tracking.cell_run import CellRun
+from resnet.tracking.store import Store, SweepRun
 
 DEPTHS = (20, 32, 44, 56)
 
@@ -50,7 +51,7 @@ def main() -> None:
         for arch in ("plain", "residual"):
             for depth in DEPTHS:
                 config = RunConfig(arch=arch, depth=depth, dataset=args.dataset)
-                cell = CellRun(sweep_run, config)
+                cell = CellRun.create(sweep_run, config)
                 net = build(arch, depth, in_channels=dataset.in_channels).eval()
                 inputs = timed(lambda: cell.log_datasets(dataset))  # noqa: B023 (called at once)
                 weights = timed(lambda: cell.log_weights(net))  # noqa: B023

@@ -11,7 +11,8 @@ import torch
 from resnet.core.augment import normalize
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.models import build
-from resnet.tracking.store import CellRun, Store, SweepRun
+from resnet.tracking.cell_run import CellRun
+from resnet.tracking.store import Store, SweepRun
 
 
 @pytest.fixture

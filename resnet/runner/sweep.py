@@ -46,13 +46,13 @@ from resnet.runner.storage import (
     requeue_dead_owners,
 )
 from resnet.runner.tuning import StudyRunner
+from resnet.tracking.cell_run import CellRun
 from resnet.tracking.client import answering_quickly
 from resnet.tracking.failures import store_failure
 from resnet.tracking.liveness import owner_alive
 from resnet.tracking.schema import RESPONSES_FILE, Artifact, Metric, Tag
 from resnet.tracking.store import (
     ArtifactWriteError,
-    CellRun,
     Store,
     SweepRun,
     summary_line,

@@ -38,6 +38,7 @@ from resnet.runner.storage import (
     requeue_dead_owners,
     wait_for_attr,
 )
+from resnet.tracking.cell_run import CellRun
 from resnet.tracking.schema import (
     Artifact,
     Kind,
@@ -48,7 +49,7 @@ from resnet.tracking.schema import (
     space_tag,
     tag_equals,
 )
-from resnet.tracking.store import CellRun, Store, SweepRun
+from resnet.tracking.store import Store, SweepRun
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards the total
 UNTUNED_ATTR = "untuned"  # the trial user attribute of the preset's own values
