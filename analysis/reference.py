@@ -182,7 +182,7 @@ def consistency_line(mine: Mine, references: list[Reference]) -> str:
         shown = "; ".join(
             f"{c.what} {c.value:.1f} (expected {c.low:.1f} to {c.high:.1f})" for c in outside
         )
-        verdict = f"**not consistent**: {shown} (points of training error)"
+        verdict = f"not consistent: {shown} (points of training error)"
     else:
         verdict = (
             "consistent: every net's training error and each depth penalty lie within the "

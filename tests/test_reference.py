@@ -58,7 +58,7 @@ def test_a_run_far_outside_the_reference_spread_is_named(quick_reference):
     worse = (cells["arch"] == "residual") & (cells["depth"] == 56)
     cells.loc[worse, "train_error"] += 0.15  # 15 points worse
     line = consistency_line(Mine(cells, quick_params(), "exp@abc"), [quick_reference])
-    assert "**not consistent**" in line
+    assert ": not consistent: " in line
     assert "residual-56" in line and "residual penalty" in line
     assert "plain-20" not in line and "plain penalty" not in line
 
