@@ -5,9 +5,9 @@ with. A sweep is held against a set when it trained with every one of those sett
 device and the like may differ). Then each net's mean training error over the sweep's seeds,
 and each arch's mean per-seed depth penalty, should lie within the reference seeds' 99 %
 prediction interval for a mean of that many new seeds: reference mean ± t · SD · √(1/m + 1/n),
-m reference seeds, n of the sweep's. Six such checks of a run whose numbers do come from the
-same distribution fail together about 6 % of the time (fewer, as they are correlated); a
-failure says "look", not "wrong".
+m reference seeds, n of the sweep's. Of six such checks of a run whose numbers do come from
+the same distribution, at least one fails in about 6 % of runs (fewer, as they are
+correlated): a failure says "look", not "wrong".
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.effects import fit_penalty
 from analysis.stats import CONTRAST_PAIR
+from analysis.tuning_effect import errors_by_seed
 from resnet.tracking.schema import Metric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +61,9 @@ class Reference:
     def cells(self) -> pd.DataFrame:
         frames = [pd.read_csv(ROOT / path) for path in self.runs]
         cells = pd.concat(frames, ignore_index=True)
-        return cells[cells["status"] == "finished"] if "status" in cells else cells
+        if "status" not in cells:  # a file of finished runs only
+            cells = cells.assign(status="finished")
+        return cells[cells["status"] == "finished"]
 
 
 def design_settings(params: dict[str, str]) -> dict[str, str]:
@@ -108,27 +112,26 @@ def prediction_check(what: str, mine: np.ndarray, reference: np.ndarray) -> Chec
     return Check(what, float(mine.mean()), centre - half, centre + half)
 
 
-def errors_by_seed(cells: pd.DataFrame, arch: str, depth: int) -> pd.Series:
-    mine = cells[(cells["arch"] == arch) & (cells["depth"] == depth)]
-    return 100 * mine.groupby("seed")[Metric.TRAIN_ERROR].mean().astype(float)
-
-
-def penalties_by_seed(cells: pd.DataFrame, arch: str) -> np.ndarray:
-    """Deepest minus shallowest training error (points) of each seed that has both."""
-    depths = sorted(int(d) for d in cells[cells["arch"] == arch]["depth"].unique())
-    if len(depths) < 2:
+def per_seed_penalties(cells: pd.DataFrame, arch: str) -> np.ndarray:
+    """The verdict's own per-seed depth penalties (points) of an arch's runs."""
+    mine = cells[cells["arch"] == arch]
+    if mine["depth"].nunique() < 2:
         return np.array([])
-    shallow, deep = errors_by_seed(cells, arch, depths[0]), errors_by_seed(cells, arch, depths[-1])
-    return (deep - shallow).dropna().to_numpy()
+    fitted = fit_penalty(mine["depth"], 100 * mine[Metric.TRAIN_ERROR], mine["seed"])
+    return np.array(fitted.per_seed if fitted else [])
 
 
 def checks(cells: pd.DataFrame, reference: pd.DataFrame) -> list[Check]:
     found = []
     for (arch, depth), _ in cells.groupby(["arch", "depth"]):
         mine, theirs = errors_by_seed(cells, arch, depth), errors_by_seed(reference, arch, depth)
-        found.append(prediction_check(f"{arch}-{depth}", mine.to_numpy(), theirs.to_numpy()))
+        found.append(
+            prediction_check(
+                f"{arch}-{depth}", np.array([*mine.values()]), np.array([*theirs.values()])
+            )
+        )
     for arch in CONTRAST_PAIR:
-        mine, theirs = penalties_by_seed(cells, arch), penalties_by_seed(reference, arch)
+        mine, theirs = per_seed_penalties(cells, arch), per_seed_penalties(reference, arch)
         found.append(prediction_check(f"{arch} penalty", mine, theirs))
     return [c for c in found if c is not None]
 

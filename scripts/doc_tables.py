@@ -136,26 +136,22 @@ def compare_source(s: RunSet, root: Path = ROOT) -> str:
     return f"{s.name}={(root / s.path.relative_to(ROOT)).as_posix()}#{','.join(map(str, s.seeds))}"
 
 
-TUNED_SOURCES = (
-    "untuned=docs/quick-study-tuned/untuned-cells.csv",
-    "tuned=docs/quick-study-tuned/cells.csv",
-)
+TUNED_SOURCES = {  # label: the CSV, from the project's root
+    "untuned": "docs/quick-study-tuned/untuned-cells.csv",
+    "tuned": "docs/quick-study-tuned/cells.csv",
+}
 COMPARE_OUT = {
     "every-machine": "docs/compare/every-machine",
     "tuned": "docs/compare/tuned-vs-untuned",
 }
 
 
-def compare_args(which: str, root: Path | None = None) -> list[str]:
-    """The sources of a committed comparison: relative to the project's root, or under `root`."""
+def compare_args(which: str, root: Path = Path(".")) -> list[str]:
+    """The sources of a committed comparison, their paths under `root` (the project's root by
+    default, as the docs' commands run from it)."""
     if which == "every-machine":
-        sources = [compare_source(s, root or Path(".")) for s in RUN_SETS]
-    else:
-        sources = [
-            f"{label}={(root or Path('.')) / path}"
-            for label, _, path in map(lambda t: t.partition("="), TUNED_SOURCES)
-        ]
-    return sources
+        return [compare_source(s, root) for s in RUN_SETS]
+    return [f"{label}={(root / path).as_posix()}" for label, path in TUNED_SOURCES.items()]
 
 
 def every_machine() -> str:
