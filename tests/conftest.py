@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 # pytest-xdist runs one test process per core; each of them (and every sweep a test starts)
 # keeps to one thread, as more OpenMP threads than cores spin against each other. Set before
@@ -7,6 +10,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Test sweeps start training at once: a projection times a few steps per net (2 s of a smoke
 # sweep), and the suite starts dozens of sweeps. The tests of the projection turn it back on.
 os.environ.setdefault("DEPTH_SWEEP_NO_PROJECTION", "1")
+# Compiled tests cache their kernels (and precompiled headers, 160 MB each) in a folder of this
+# test run, removed when it ends, rather than in the user's cache for good. The xdist workers
+# and the sweeps the tests start inherit it.
+if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="test-inductor-cache-")
+    atexit.register(shutil.rmtree, os.environ["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
 
 import pytest
 from mlflow_stores import new_store
