@@ -108,9 +108,10 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        help="worker processes on this machine, pulling cells from the sweep (default: 1; with "
-        "GPUs, spread over them; on CPU, the cores split between them); with --launcher slurm, "
-        "the array job's tasks (default: one per cell left)",
+        help="worker processes on this machine, pulling cells from the sweep, the cores split "
+        "between them on a CPU (default on a CPU: one, or one per core where the projection "
+        "times that clearly faster; with GPUs, spread over them); with --launcher "
+        "slurm, the array job's tasks (default: one per cell left)",
     )
     p.add_argument(
         "--jobs-per-gpu",

@@ -28,9 +28,11 @@ from resnet.runner.launch import (
     run_job,
     submitted_line,
 )
+from resnet.runner.layout import choose_layout
 from resnet.runner.storage import DASHBOARD_URL, dashboard_command, default_storage
 from resnet.runner.sweep import SweepOptions, SweepResult, Tuning
 from resnet.runner.worker import Stores
+from resnet.runner.workers import plan
 from resnet.tracking.address import masked
 from resnet.tracking.store import runs_url, ui_command
 
@@ -102,6 +104,27 @@ def compile_if_it_pays(args: argparse.Namespace, ready: Ready, projection) -> Re
     return dataclasses.replace(ready, job=ready.job.compiled())
 
 
+def workers_by_throughput(args: argparse.Namespace, ready: Ready) -> Ready:
+    """On a CPU, where the user left the workers open and the projection timed the nets: one
+    worker of every thread, or one per core where that trains clearly faster here (said either
+    way). Compiled nets keep one worker: their timing here is eager."""
+    job = ready.job
+    user_chose = args.workers is not None or args.jobs_per_gpu is not None
+    if user_chose or job.launcher.cluster or job.device.type != "cpu" or job.sweep.shared.compile:
+        return ready
+    cells, trials = remaining(ready)
+    deepest = max([*cells, *trials], key=lambda config: config.depth)
+    layout = choose_layout(deepest, ready.dataset, len(cells) + len(trials))
+    if layout is None:
+        return ready
+    print(layout.line(), file=sys.stderr)
+    if layout.workers == 1:
+        return ready
+    job = dataclasses.replace(job, count=WorkerCount(layout.workers))
+    placements = plan(layout.workers, "cpu", [], layout.all_threads, None)
+    return dataclasses.replace(ready, job=job, placements=placements)
+
+
 def print_watch_link(ready: Ready) -> None:
     """Where to watch the runs while they train (the sweep's experiment is made now if new)."""
     store = ready.store
@@ -122,6 +145,8 @@ def run_checked(args: argparse.Namespace, settings: Settings) -> int:
     announce_precision(args, ready.job)
     projection = None if args.no_projection else print_projection(ready)
     ready = compile_if_it_pays(args, ready, projection)
+    if projection is not None:
+        ready = workers_by_throughput(args, ready)
     print_watch_link(ready)
     result = run_job(ready)
     if isinstance(result, Submitted):

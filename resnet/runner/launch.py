@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -43,7 +42,14 @@ from resnet.runner.slurm import (
 from resnet.runner.storage import is_database
 from resnet.runner.sweep import SweepOptions, SweepResult, crashed, prepare_sweep, run_sweep
 from resnet.runner.worker import Stores, WorkerSpec, worker_options
-from resnet.runner.workers import Placement, PlacementError, plan, run_workers, still_busy
+from resnet.runner.workers import (
+    Placement,
+    PlacementError,
+    plan,
+    run_workers,
+    still_busy,
+    usable_cores,
+)
 from resnet.tracking.client import answering_quickly
 from resnet.tracking.failures import store_failure
 from resnet.tracking.liveness import lease
@@ -147,8 +153,7 @@ def placements_for(job: SweepJob) -> list[Placement] | None:
     workers = count.workers
     if workers is None:
         workers = max(1, len(gpus) * (count.jobs_per_gpu or 1))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return plan(workers, device.type, gpus, cores or 1, count.jobs_per_gpu)
+    return plan(workers, device.type, gpus, usable_cores(), count.jobs_per_gpu)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,12 @@ class Placement:
     where: str
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or a cluster task's share)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
+
+
 def plan(workers: int, device: str, gpus: list[int], cores: int, jobs_per_gpu: int | None):
     """One placement per worker: round-robin over the GPUs, at most `jobs_per_gpu` on each; on
     CPU, the cores split evenly."""

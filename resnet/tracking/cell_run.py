@@ -93,6 +93,7 @@ class CellRun:
             Tag.RUN_IDENTITY: config.identity(),
             Tag.TORCH_VERSION: torch.__version__,
             Tag.DEVICE_NAME: device_name(resolve_device(config.device)),
+            Tag.CPU_THREADS: torch.get_num_threads(),
             Tag.KIND: kind,
             **(extra_tags or {}),
         }

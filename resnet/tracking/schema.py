@@ -39,6 +39,7 @@ class Tag:
     RUN_IDENTITY = "run_identity"
     TORCH_VERSION = "torch_version"
     DEVICE_NAME = "device_name"
+    CPU_THREADS = "cpu_threads"  # torch's threads: a net's last digits depend on them
     GIT_COMMIT = "git_commit"
     OWNER = "owner"
     HEARTBEAT = "heartbeat"
