@@ -377,12 +377,14 @@ def cell_row(name: str, runs: pd.DataFrame) -> dict:
 
 
 def machine_row(run: pd.Series) -> dict:
-    """Where and how a run trained: its device, its precision and its minutes (start to end,
-    evaluation and logging included), for comparing sweeps across machines."""
+    """Where and how a run trained: its device, its threads (blank for runs from before they
+    were recorded), its precision and its minutes (start to end, evaluation and logging
+    included), for comparing sweeps across machines."""
     start, end = run.get("start_time"), run.get("end_time")
     minutes = (end - start).total_seconds() / 60 if pd.notna(start) and pd.notna(end) else None
     return {
         "device": run.get(tag_column(Tag.DEVICE_NAME)) or "",
+        "cpu_threads": run.get(tag_column(Tag.CPU_THREADS)) or "",
         "precision": run.get(param_column(Param.PRECISION)) or "",
         "run_minutes": minutes,
     }
