@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from resnet.command_line import InputError, bad_input
+from resnet.core.bounds import MARGIN_RANGE
 from resnet.paths import WRITE_FOLDER, PathError, checked
 from resnet.tracking.address import masked
 
@@ -27,8 +28,8 @@ def checked_then_run(
 
 def check_margin(margin: float | None) -> None:
     """The verdict's margin, when given: points of training error, above 0 and below 100."""
-    if margin is not None and not 0 < margin < 100:
-        raise InputError(f"--margin must be between 0 and 100 points, got {margin:g}")
+    if margin is not None and not MARGIN_RANGE.allows(margin):
+        raise InputError(f"--margin must be {MARGIN_RANGE.describe(real=True)}, got {margin:g}")
 
 
 def check_out(out: str, default: str) -> None:

@@ -225,7 +225,7 @@ def test_report_files_and_artifacts(workdir):
         (["--experiment", EXPERIMENT, "--eval-metric", "train_error"], "invalid choice"),
         (["--experiment", EXPERIMENT, "--sweep-run", "abc"], "no sweep run abc"),
         (["--experiment", EXPERIMENT, "--out", "/proc/reports"], "--out /proc/reports: cannot"),
-        (["--experiment", EXPERIMENT, "--margin", "0"], "--margin must be between 0 and 100"),
+        (["--experiment", EXPERIMENT, "--margin", "0"], "--margin must be in (0, 100), got 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(workdir, capsys, argv, message):
@@ -435,7 +435,8 @@ def test_mlflow_names_are_spelled_only_in_the_schema():
 
 def test_analysis_never_imports_the_training_code():
     """Of resnet/, importing the analysis loads only the schema of MLflow names, how store
-    addresses are shown, whether a process lives and the one-line command line: no torch."""
+    addresses are shown, whether a process lives, the one-line command line and the margin's
+    bounds: no torch."""
     import subprocess
     import sys
 
@@ -447,6 +448,8 @@ def test_analysis_never_imports_the_training_code():
     expected = [
         "resnet",
         "resnet.command_line",
+        "resnet.core",
+        "resnet.core.bounds",
         "resnet.paths",
         "resnet.tracking",
         "resnet.tracking.address",

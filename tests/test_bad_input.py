@@ -226,7 +226,11 @@ CASES = [
     ("sweep", ["--launcher", "slurm"], "needs an MLflow store that every node reaches"),
     ("sweep", [*SLURM, "--storage", "mlruns/q.log"], "needs an Optuna storage that every node"),
     ("sweep", [*SLURM, "--storage", "sqlite:///q.db"], "needs an Optuna storage that every node"),
-    ("sweep", ["--launcher", "kubernetes"], "argument --launcher: invalid choice: 'kubernetes'"),
+    (
+        "sweep",
+        ["--launcher", "kubernetes"],
+        "launcher must be one of local, slurm, got 'kubernetes'",
+    ),
     ("sweep", ["--partition", "gpu"], "--partition needs --launcher slurm"),
     ("sweep", ["--detach"], "detach needs the slurm launcher"),
     ("sweep", ["--sbatch", "qos=high"], "--sbatch needs --launcher slurm"),

@@ -70,7 +70,7 @@ def test_a_sweep_from_mlflow_compares_with_a_csv(smoke_sweep):
     [
         ([str(SEEDS_0_4)], "give two sources or more to compare, got 1"),
         ([str(SEEDS_0_4), "missing.csv"], "missing.csv: no such CSV file"),
-        ([str(SEEDS_0_4), str(SEEDS_20_24), "--margin", "0"], "--margin must be between"),
+        ([str(SEEDS_0_4), str(SEEDS_20_24), "--margin", "0"], "--margin must be in (0, 100)"),
         ([str(SEEDS_0_4), "nobody"], "no MLflow store"),
     ],
 )

@@ -31,6 +31,7 @@ ALLOWED = {
     "analysis": {
         "resnet.command_line",
         "resnet.paths",
+        "resnet.core.bounds",  # the margin's default and range, the sweep's own
         "resnet.tracking.schema",
         "resnet.tracking.address",
         "resnet.tracking.client",

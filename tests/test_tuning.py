@@ -356,7 +356,7 @@ def test_the_quick_presets_trials_train_on_a_seed_no_report_uses():
     cells = build_sweep("quick", {"seeds": [0, 1, 2]}, {}).cells()
     assert {trial_budget(cell, tune).seed for cell in cells} == {100}
     assert {cell.seed for cell in cells} == {0, 1, 2}  # the judged runs keep theirs
-    with pytest.raises(ConfigError, match=r"tune\.train_seed must be 0 or more"):
+    with pytest.raises(ConfigError, match=r"tune\.train_seed must be zero or positive, got -1"):
         build_tune("quick", {"train_seed": -1})
 
 

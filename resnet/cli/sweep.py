@@ -16,17 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from resnet.cli.flags import add_run_flags, run_overrides
+from resnet.cli.flags import add_flags, add_run_flags, given_flags, overrides, run_overrides
 from resnet.command_line import (
     InputError,
     OneLineParser,
     bad_input,
-    comma_list,
     tolerant_output,
 )
 from resnet.core.config import ConfigError, SweepConfig
 from resnet.core.datasets import DataError
-from resnet.core.launcher_config import LAUNCHERS, LauncherConfig
+from resnet.core.launcher_config import LauncherConfig
 from resnet.core.presets import build_launcher, build_sweep, build_tune, preset_names
 from resnet.core.tune_config import TuneConfig
 from resnet.tracking.address import AddressError, checked_address, masked, resolve_tracking_uri
@@ -49,19 +48,20 @@ def make_parser() -> OneLineParser:
         default="quick",
         help=f"{', '.join(preset_names())}, or a path to a preset .toml (default: quick)",
     )
-    p.add_argument("--archs", type=comma_list(str, "--archs"), help="e.g. plain,residual")
-    p.add_argument("--depths", type=comma_list(int, "--depths"), help="6n+2, e.g. 20,32,44,56")
-    p.add_argument("--seeds", type=comma_list(int, "--seeds"), help="e.g. 0,1,2")
+    add_flags(p.add_argument_group("the sweep (each overrides the preset's [sweep])"), SweepConfig)
     add_run_flags(p)
     add_store_options(p)
     add_work_options(p)
-    add_launcher_options(p)
+    add_flags(p.add_argument_group("tuning, with --tune (each overrides [tune])"), TuneConfig)
+    add_flags(
+        p.add_argument_group("the launcher (each overrides [launcher]; SLURM's need slurm)"),
+        LauncherConfig,
+    )
     return p
 
 
 def add_store_options(p: argparse.ArgumentParser) -> None:
     """Where runs and checkpoints are kept."""
-    p.add_argument("--experiment", help="MLflow experiment name (default: depth-<preset>-<data>)")
     p.add_argument(
         "--tracking-uri",
         help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
@@ -104,7 +104,6 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
         help="start training at once, without timing a few steps per net to project the "
         f"sweep's time (and so without compiling by itself); {NO_PROJECTION_ENV}=1 does the same",
     )
-    p.add_argument("--trials", type=int, help="trials per study, in total (default: preset)")
     p.add_argument(
         "--workers",
         type=int,
@@ -121,63 +120,22 @@ def add_work_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_launcher_options(p: argparse.ArgumentParser) -> None:
-    """Where the workers run; every value not given comes from the preset's [launcher]."""
-    p.add_argument(
-        "--launcher",
-        choices=LAUNCHERS,
-        help="local: this machine (default); slurm: the workers as one SLURM array job "
-        "(submitit), on stores every node reaches (docs/WORKERS.md)",
-    )
-    p.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
-    p.add_argument("--gpus-per-task", type=int, help="GPUs per SLURM task (default: 0)")
-    p.add_argument("--cpus-per-task", type=int, help="cores per SLURM task (default: 1)")
-    p.add_argument("--mem-gb", type=float, help="memory per SLURM task, in GB")
-    p.add_argument("--time-min", type=int, help="time limit of each SLURM task, in minutes")
-    p.add_argument(
-        "--sbatch",
-        action="append",
-        metavar="KEY=VALUE",
-        help="one more sbatch option, e.g. qos=high or account=lab (again for more); not one "
-        "the launcher sets (output, array, partition, time, ...: their flags set them)",
-    )
-    p.add_argument("--slurm-logs", help="folder of the SLURM tasks' logs (default: mlruns/slurm)")
-    p.add_argument(
-        "--detach",
-        action="store_true",
-        default=None,
-        help="submit and return; a dependent job closes the sweep and writes its report",
-    )
-
-
 def launcher_from_args(args: argparse.Namespace) -> LauncherConfig:
-    overrides = {
-        "kind": args.launcher,
-        "partition": args.partition,
-        "gpus_per_task": args.gpus_per_task,
-        "cpus_per_task": args.cpus_per_task,
-        "mem_gb": args.mem_gb,
-        "time_min": args.time_min,
-        "sbatch": tuple(args.sbatch) if args.sbatch else None,
-        "logs": args.slurm_logs,
-        "detach": args.detach,
-    }
-    launcher = build_launcher(args.preset, overrides)
+    given = overrides(args, LauncherConfig)
+    launcher = build_launcher(args.preset, given)
     if launcher.cluster:
         if args.jobs_per_gpu is not None:
             raise InputError("--jobs-per-gpu is for local launches; give SLURM --gpus-per-task")
         tasks = launcher.tasks if args.workers is None else args.workers
         return dataclasses.replace(launcher, tasks=tasks)
-    for key, value in overrides.items():
-        if key != "kind" and value is not None:
-            flag = "--slurm-logs" if key == "logs" else f"--{key.replace('_', '-')}"
+    for flag in given_flags(args, LauncherConfig):
+        if flag != "--launcher":
             raise InputError(f"{flag} needs --launcher slurm (or a preset's [launcher] kind)")
     return launcher
 
 
 def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
-    sweep_overrides = {k: getattr(args, k) for k in ("archs", "depths", "seeds", "experiment")}
-    sweep = build_sweep(args.preset, sweep_overrides, run_overrides(args))
+    sweep = build_sweep(args.preset, overrides(args, SweepConfig), run_overrides(args))
     schedule = sweep.shared.schedule
     if args.milestones is not None and schedule != "step":
         raise InputError(f"--milestones needs the step schedule; this preset uses {schedule}")
@@ -188,13 +146,14 @@ def tune_from_args(args: argparse.Namespace) -> TuneConfig | None:
     """The preset's tuning as the flags ask for it; None when the sweep is not tuned."""
     if args.tune and args.use_tuned:
         raise InputError("--tune and --use-tuned exclude each other (--tune already uses them)")
-    if args.trials is not None and not args.tune:
-        raise InputError(
-            "--trials needs --tune" + ("; --use-tuned runs no trials" * args.use_tuned)
-        )
+    for flag in given_flags(args, TuneConfig):
+        if not args.tune:
+            raise InputError(
+                f"{flag} needs --tune" + ("; --use-tuned runs no trials" * args.use_tuned)
+            )
     if not (args.tune or args.use_tuned):
         return None
-    return build_tune(args.preset, {"trials": args.trials})
+    return build_tune(args.preset, overrides(args, TuneConfig))
 
 
 @dataclass(frozen=True)

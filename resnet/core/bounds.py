@@ -66,3 +66,10 @@ MAX_PROCESSES = 256  # worker or data-loader processes one command starts on one
 # paper: lr 0.1, weight decay 1e-4), far below float32's 3.4e38. The optimizer turns lr and
 # weight decay into float32 scalars: above that it stops with an overflow instead of stepping.
 MAX_RATE = 1_000_000
+
+
+# The verdict's margin, points of training error: a depth penalty counts as degradation only
+# when its confidence interval lies above it (docs/ANALYSIS.md, which says when it was set). The
+# sweep's default, and the analysis's for sweeps logged without one.
+DEFAULT_MARGIN = 2.0
+MARGIN_RANGE = Bounds(low=0, high=100, low_open=True, high_open=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 from resnet.core import archs
 from resnet.core.bounds import (
+    DEFAULT_MARGIN,
+    MARGIN_RANGE,
     MAX_BATCH,
     MAX_CELLS,
     MAX_IMAGE_SIZE,
@@ -30,6 +32,7 @@ from resnet.core.bounds import (
 from resnet.core.datasets import DATASETS, DEFAULT_DATA_DIR, dataset_problem
 from resnet.core.device import DEVICES, device_problem
 from resnet.core.precision import precision_problem
+from resnet.core.settings import bound_problems, setting
 
 NORMALIZATIONS = ("channel", "pixel")
 SCHEDULES = ("step", "cosine", "constant")
@@ -41,14 +44,6 @@ RATE = Bounds(low=0, high=MAX_RATE, low_open=True)
 
 class ConfigError(ValueError):
     """Bad input: the message is one line saying what is wrong and what is allowed."""
-
-
-def setting(section: str, default: Any, help: str, bounds: Bounds | None = None) -> Any:
-    """A RunConfig field with what the preset files and the command line need to know of it:
-    its preset section, its help line and its allowed range (checked by `run_config_problem`).
-    Every field outside the "cell" section becomes a flag of depth_sweep.py by itself."""
-    metadata = {"section": section, "help": help, "bounds": bounds}
-    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -251,19 +246,7 @@ def _choice_problem(what: str, value: str, allowed) -> str | None:
 
 def _bound_rules(c: RunConfig) -> Rules:
     """Each field's own range, as its `setting` gives it (None: not set, always allowed)."""
-    rules = []
-    for f in dataclasses.fields(c):
-        bounds, value = f.metadata["bounds"], getattr(c, f.name)
-        if bounds is not None and value is not None:
-            rules.append((bounds.allows(value), f"{f.name} must be {range_text(f)}, got {value}"))
-    return rules
-
-
-def range_text(f: dataclasses.Field) -> str | None:
-    """A field's range as its error and its flag's help word it ("positive and finite"), or
-    None for a field without one."""
-    bounds = f.metadata["bounds"]
-    return None if bounds is None else bounds.describe(real="float" in str(f.type))
+    return [(False, problem) for problem in bound_problems(c)]
 
 
 def _relation_rules(c: RunConfig) -> Rules:
@@ -306,18 +289,26 @@ EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\- ]{0,199}")
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """The grid archs x depths x seeds; `run` holds the RunConfig fields every cell shares."""
+    """The grid archs x depths x seeds; `run` holds the RunConfig fields every cell shares.
+    Its settings are a preset's [sweep] keys and the command line's flags of the same names."""
 
-    archs: tuple[str, ...] = ("plain", "residual")
-    depths: tuple[int, ...] = (20, 32, 44, 56)
-    seeds: tuple[int, ...] = (0,)
-    preset: str = "custom"
-    experiment: str | None = None
-    exclude: tuple[str, ...] = ()  # cells left out of the grid, by "arch-depth" (e.g. plain-110)
-    # The verdict's margin, points of training error: a depth penalty counts as degradation
-    # only when its confidence interval lies above it (docs/ANALYSIS.md). The analysis takes
-    # the same default for sweeps logged without one (analysis/effects.py).
-    margin: float = 2.0
+    archs: tuple[str, ...] = setting("sweep", ("plain", "residual"), "e.g. plain,residual")
+    depths: tuple[int, ...] = setting("sweep", (20, 32, 44, 56), "6n+2, e.g. 20,32,44,56")
+    seeds: tuple[int, ...] = setting("sweep", (0,), "e.g. 0,1,2")
+    preset: str = "custom"  # the preset's name, which --preset gives
+    experiment: str | None = setting(
+        "sweep", None, "MLflow experiment name (default: depth-<preset>-<data>)"
+    )
+    exclude: tuple[str, ...] = setting(
+        "sweep", (), "cells left out of the grid, by arch-depth, e.g. plain-110"
+    )
+    margin: float = setting(
+        "sweep",
+        DEFAULT_MARGIN,
+        "the verdict's margin, points of training error: a depth penalty is degradation only "
+        "when its whole interval lies above it (docs/ANALYSIS.md)",
+        MARGIN_RANGE,
+    )
     run: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -348,10 +339,8 @@ class SweepConfig:
                 raise ConfigError(
                     f"exclude entry {name!r} must look like arch-depth, e.g. plain-110"
                 )
-        if not 0 < self.margin < 100:
-            raise ConfigError(
-                f"margin must be between 0 and 100 points of training error, got {self.margin:g}"
-            )
+        for problem in bound_problems(self):
+            raise ConfigError(problem)
         if not self.cells():  # every cell must be a valid run, and there must be one
             raise ConfigError("the sweep has no cells left: every (arch, depth) is excluded")
 

@@ -4,11 +4,11 @@ job (`slurm`). Filled from a preset's [launcher] section, then from the command 
 from __future__ import annotations
 
 import re
-import typing
 from dataclasses import dataclass, fields
 
 from resnet.core.bounds import POSITIVE, Bounds
 from resnet.core.config import ConfigError
+from resnet.core.settings import NO_FLAG, bound_problems, setting
 from resnet.paths import holds_unshown
 
 LAUNCHERS = ("local", "slurm")
@@ -18,15 +18,6 @@ LAUNCHERS = ("local", "slurm")
 MAX_TASK_GPUS = 16
 MAX_TASK_CPUS = 1024
 MAX_TASK_MEM_GB = 16_384
-# What SLURM is asked for, as submitit names it: partition, gpus_per_node, cpus_per_task, ...
-BOUNDED = {
-    "tasks": POSITIVE,
-    "gpus_per_task": Bounds(low=0, high=MAX_TASK_GPUS),
-    "cpus_per_task": Bounds(low=1, high=MAX_TASK_CPUS),
-    "mem_gb": Bounds(low=0, high=MAX_TASK_MEM_GB, low_open=True),
-    "time_min": POSITIVE,
-    "max_resubmits": Bounds(low=0),
-}
 SBATCH_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # The sbatch options the launcher sets itself, each with what sets it instead (keys in lower case
 # with "-", as submitit writes them). submitit renders partition, time, cpus-per-task,
@@ -63,18 +54,61 @@ MANAGED_SBATCH = {
 
 @dataclass(frozen=True)
 class LauncherConfig:
-    kind: str = "local"
-    tasks: int | None = None  # array tasks (workers); None: one per cell left to train
-    partition: str | None = None  # None: the cluster's default partition
-    gpus_per_task: int = 0
-    cpus_per_task: int = 1
-    mem_gb: float | None = None  # None: the partition's default
-    time_min: int = 24 * 60  # each task's time limit
-    sbatch: tuple[str, ...] = ()  # more sbatch options, each "key=value" (e.g. "qos=high")
-    logs: str | None = None  # the tasks' log folder (default: mlruns/slurm)
-    detach: bool = False  # submit and return, instead of following the job to its end
-    # Tasks lost (cancelled, preempted, timed out) are made up for by new ones this many times
-    max_resubmits: int = 3
+    """A preset's [launcher] keys, each with its flag of depth_sweep.py."""
+
+    kind: str = setting(
+        "launcher",
+        "local",
+        "local: this machine (default); slurm: the workers as one SLURM array job (submitit), "
+        "on stores every node reaches (docs/WORKERS.md)",
+        flag="--launcher",
+    )
+    # Array tasks (workers); None: one per cell left to train. --workers sets it.
+    tasks: int | None = setting("launcher", None, "SLURM array tasks", POSITIVE, flag=NO_FLAG)
+    partition: str | None = setting(
+        "launcher", None, "SLURM partition (default: the cluster's default)"
+    )
+    gpus_per_task: int = setting(
+        "launcher", 0, "GPUs per SLURM task", Bounds(low=0, high=MAX_TASK_GPUS)
+    )
+    cpus_per_task: int = setting(
+        "launcher", 1, "cores per SLURM task", Bounds(low=1, high=MAX_TASK_CPUS)
+    )
+    mem_gb: float | None = setting(
+        "launcher",
+        None,
+        "memory per SLURM task, in GB (default: the partition's)",
+        Bounds(low=0, high=MAX_TASK_MEM_GB, low_open=True),
+    )
+    time_min: int = setting(
+        "launcher", 24 * 60, "time limit of each SLURM task, in minutes", POSITIVE
+    )
+    sbatch: tuple[str, ...] = setting(
+        "launcher",
+        (),
+        "one more sbatch option, e.g. qos=high or account=lab (again for more); not one the "
+        "launcher sets (output, array, partition, time, ...: their flags set them)",
+        repeated=True,
+        metavar="KEY=VALUE",
+    )
+    logs: str | None = setting(
+        "launcher",
+        None,
+        "folder of the SLURM tasks' logs (default: mlruns/slurm)",
+        flag="--slurm-logs",
+    )
+    detach: bool = setting(
+        "launcher",
+        False,
+        "submit and return; a dependent job closes the sweep and writes its report",
+    )
+    max_resubmits: int = setting(
+        "launcher",
+        3,
+        "lost tasks (cancelled, preempted, timed out) made up for by new ones, at most this "
+        "many times",
+        Bounds(low=0),
+    )
 
     def __post_init__(self) -> None:
         problem = launcher_problem(self)
@@ -93,11 +127,8 @@ class LauncherConfig:
 def launcher_problem(config: LauncherConfig) -> str | None:
     if config.kind not in LAUNCHERS:
         return f"launcher must be one of {', '.join(LAUNCHERS)}, got {config.kind!r}"
-    for name, bounds in BOUNDED.items():
-        value = getattr(config, name)
-        if value is not None and not bounds.allows(value):
-            return f"{name} must be {bounds.describe(isinstance(value, float))}, got {value!r}"
-    problem = control_problem(config) or sbatch_problem(config.sbatch)
+    problem = next(iter(bound_problems(config)), None)
+    problem = problem or control_problem(config) or sbatch_problem(config.sbatch)
     if problem:
         return problem
     if not config.cluster and config.detach:
@@ -144,9 +175,3 @@ def managed_key(key: str) -> str | None:
     if normal in MANAGED_SBATCH:
         return normal
     return next((m for m in MANAGED_SBATCH if m.startswith(normal)), None)
-
-
-def launcher_keys() -> dict[str, type]:
-    """The [launcher] keys of a preset, with their types."""
-    hints = typing.get_type_hints(LauncherConfig)
-    return {f.name: hints[f.name] for f in fields(LauncherConfig)}

@@ -15,7 +15,6 @@ Layout of a preset file (every key optional; missing keys take RunConfig's defau
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 import types
 import typing
@@ -24,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from resnet.core.config import CELL_FIELDS, ConfigError, RunConfig, SweepConfig
 from resnet.core.device import device_problem, resolve_device
-from resnet.core.launcher_config import LauncherConfig, launcher_keys
+from resnet.core.launcher_config import LauncherConfig
 from resnet.core.precision import AUTO, PRECISIONS, concrete_precision
+from resnet.core.settings import key_types, settings_of
 from resnet.core.tune_config import RANGE_EXAMPLE, ParamRange, TuneConfig
 from resnet.paths import READ_FILE, PathError, checked, shown
 
@@ -33,14 +33,6 @@ if TYPE_CHECKING:  # loaded by resolving the device: bad input is answered befor
     import torch
 
 PRESET_DIR = Path(__file__).parents[1] / "configs"
-SWEEP_KEYS = {
-    "archs": list[str],
-    "depths": list[int],
-    "seeds": list[int],
-    "experiment": str,
-    "exclude": list[str],
-    "margin": float,
-}
 TOP_LEVEL_KEYS = {"description": str}
 LAUNCHER = "launcher"  # [launcher]: read by build_launcher
 SPACE = "space"  # [tune.space]: one {low, high, log} table per tuned field
@@ -66,19 +58,13 @@ def preset_path(name_or_path: str) -> Path:
 
 def run_field_types() -> dict[str, dict[str, Any]]:
     """RunConfig's fields by preset section, with their types: {section: {key: type}}."""
-    hints = typing.get_type_hints(RunConfig)
-    sections: dict[str, dict[str, Any]] = {}
-    for f in dataclasses.fields(RunConfig):
-        section = f.metadata["section"]
-        if section != "cell":
-            sections.setdefault(section, {})[f.name] = hints[f.name]
-    return sections
+    sections = dict.fromkeys(f.metadata["section"] for f in settings_of(RunConfig))
+    return {section: key_types(RunConfig, section) for section in sections if section != "cell"}
 
 
 def tune_field_types() -> dict[str, Any]:
     """The [tune] keys with their types; [tune.space] is read apart (`read_space`)."""
-    hints = typing.get_type_hints(TuneConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TuneConfig) if f.name != SPACE}
+    return {k: v for k, v in key_types(TuneConfig, "tune").items() if k != SPACE}
 
 
 Section = dict[str, Any]
@@ -101,8 +87,9 @@ def read_preset(name_or_path: str) -> tuple[str, Section, Section, Section]:
     ([launcher] too, which `build_launcher` reads)."""
     path = preset_path(name_or_path)
     document = read_document(path)
-    sections = {"sweep": SWEEP_KEYS, "tune": tune_field_types(), **run_field_types()}
-    sections[LAUNCHER] = launcher_keys()
+    sections = {"sweep": key_types(SweepConfig, "sweep"), "tune": tune_field_types()}
+    sections.update(run_field_types())
+    sections[LAUNCHER] = key_types(LauncherConfig, LAUNCHER)
     sweep, run, tune = {}, {}, {}
     for key, value in document.items():
         if key == LAUNCHER and isinstance(value, dict):
@@ -233,16 +220,7 @@ def build_sweep(
 
 
 def sweep_config(name: str, sweep: Section, run: Section) -> SweepConfig:
-    return SweepConfig(
-        archs=tuple(sweep.get("archs", SweepConfig.archs)),
-        depths=tuple(sweep.get("depths", SweepConfig.depths)),
-        seeds=tuple(sweep.get("seeds", SweepConfig.seeds)),
-        preset=name,
-        experiment=sweep.get("experiment"),
-        exclude=tuple(sweep.get("exclude", ())),
-        margin=sweep.get("margin", SweepConfig.margin),
-        run=run,
-    )
+    return SweepConfig(preset=name, run=run, **sweep)
 
 
 def device_of(run: Section) -> torch.device:
@@ -264,6 +242,6 @@ def build_launcher(preset: str, overrides: dict[str, Any]) -> LauncherConfig:
     """The preset's [launcher] section plus command-line overrides (None values are ignored)."""
     path = preset_path(preset)
     table = read_document(path).get(LAUNCHER, {})
-    launcher = read_section(shown(path.name), LAUNCHER, table, launcher_keys())
+    launcher = read_section(shown(path.name), LAUNCHER, table, key_types(LauncherConfig, LAUNCHER))
     launcher.update({k: v for k, v in overrides.items() if v is not None})
     return LauncherConfig(**launcher)

@@ -12,8 +12,9 @@ import functools
 import typing
 from dataclasses import dataclass
 
-from resnet.core.bounds import MAX_TRIALS
+from resnet.core.bounds import MAX_TRIALS, POSITIVE, Bounds
 from resnet.core.config import CELL_FIELDS, NON_IDENTITY_FIELDS, ConfigError, RunConfig
+from resnet.core.settings import NO_FLAG, bound_problems, setting
 
 PRUNERS = ("median", "hyperband", "none")
 RANGE_EXAMPLE = "{ low = 0.001, high = 1.0, log = true }"
@@ -78,18 +79,41 @@ def range_problem(r: ParamRange) -> str | None:
 
 @dataclass(frozen=True)
 class TuneConfig:
-    trials: int = 8  # the total wanted per study, not extra trials
-    iterations: int | None = None  # per-trial budget; None: the run's own
-    pruner: str = "median"
-    seed: int = 0  # the TPE sampler's seed, offset by each study's name
-    # Trials drawn at random before TPE models the others (the enqueued untuned trial counts):
-    # few, so that the model guides most of a small study's trials.
-    startup_trials: int = 4
+    """A preset's [tune] keys, each with its flag of depth_sweep.py (used with --tune)."""
+
+    trials: int = setting(
+        "tune", 8, "trials per study, in total (not extra trials)", Bounds(low=1, high=MAX_TRIALS)
+    )
+    iterations: int | None = setting(
+        "tune",
+        None,
+        "iterations of a trial (default: the run's own)",
+        POSITIVE,
+        flag="--trial-iterations",
+    )
+    pruner: str = setting("tune", "median", f"early stopping of trials: {', '.join(PRUNERS)}")
+    seed: int = setting(
+        "tune", 0, "the TPE sampler's seed, offset by each study's name", flag="--tune-seed"
+    )
+    # Few, so that the model guides most of a small study's trials.
+    startup_trials: int = setting(
+        "tune",
+        4,
+        "trials drawn at random before TPE models the others (the untuned trial counts)",
+        Bounds(low=0, high=MAX_TRIALS),
+    )
     # The RunConfig fields tuned: the preset's [tune.space], written there and nowhere else.
-    space: tuple[ParamRange, ...] = ()
-    # The seed trials train with; None: the cell's own. A seed no report uses keeps the values
-    # chosen apart from the runs that are judged with them.
-    train_seed: int | None = None
+    space: tuple[ParamRange, ...] = setting(
+        "tune", (), "the tuned fields' ranges, [tune.space]", flag=NO_FLAG
+    )
+    # A seed no report uses keeps the values chosen apart from the runs judged with them.
+    train_seed: int | None = setting(
+        "tune",
+        None,
+        "the seed trials train with (default: the cell's own)",
+        Bounds(low=0),
+        flag="--trial-seed",
+    )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -97,26 +121,11 @@ class TuneConfig:
 
     def __post_init__(self) -> None:
         allowed = ", ".join(tunable_fields())
-        checks = [
-            (
-                0 < self.trials <= MAX_TRIALS,
-                f"tune.trials must be in [1, {MAX_TRIALS}], got {self.trials}",
-            ),
-            (
-                self.iterations is None or self.iterations > 0,
-                f"tune.iterations must be positive, got {self.iterations}",
-            ),
+        checks = [(False, problem) for problem in bound_problems(self, prefix="tune.")]
+        checks += [
             (
                 self.pruner in PRUNERS,
                 f"unknown pruner {self.pruner!r} (allowed: {', '.join(PRUNERS)})",
-            ),
-            (
-                0 <= self.startup_trials <= MAX_TRIALS,
-                f"tune.startup_trials must be in [0, {MAX_TRIALS}], got {self.startup_trials}",
-            ),
-            (
-                self.train_seed is None or self.train_seed >= 0,
-                f"tune.train_seed must be 0 or more, got {self.train_seed}",
             ),
             (
                 bool(self.space),
