@@ -15,12 +15,9 @@ with the reason; the rerun resumes the cell at its last iteration and logs what 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +28,10 @@ from resnet.core.checkpoint import checkpoint_path
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
-from resnet.core.responses import layer_response_stds
 from resnet.core.train import ClaimLost, Supervision, TrainResult, load_data, train
-from resnet.core.tune_config import TuneConfig
+from resnet.runner.cell_attempt import Attempt, abandon, new_cell_run, open_cell_run
 from resnet.runner.cell_queue import BATCH_ATTR, CELL_ATTR, CellQueue, queue_name
+from resnet.runner.cell_record import drop_checkpoint, record, row
 from resnet.runner.interrupt import StopRequest
 from resnet.runner.storage import (
     POLL_SECONDS,
@@ -45,21 +42,17 @@ from resnet.runner.storage import (
     open_storage,
     requeue_dead_owners,
 )
-from resnet.runner.tuning import StudyRunner
+from resnet.runner.sweep_tuning import Tuning, study_runners, tuned_values, with_tuned
 from resnet.tracking.cell_run import CellRun
 from resnet.tracking.client import answering_quickly
 from resnet.tracking.failures import store_failure
-from resnet.tracking.liveness import owner_alive
-from resnet.tracking.schema import RESPONSES_FILE, Artifact, Metric, Tag
 from resnet.tracking.store import (
     ArtifactWriteError,
     Store,
     SweepRun,
-    summary_line,
     sweep_identity,
 )
 
-SUMMARY_METRICS = (Metric.TRAIN_ERROR, Metric.VAL_ERROR, Metric.TEST_ERROR, Metric.TRAIN_LOSS)
 RESULTS = ("finished", "skipped", "diverged", "duplicate")  # rows that are a cell's result
 NOT_LOGGED = "artifacts not logged"  # the row status of a cell whose artifacts were refused
 
@@ -92,28 +85,6 @@ def crashed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r["status"] not in RESULTS]
 
 
-def row(config: RunConfig, status: str, run_id: str, metrics: dict[str, float], **extra) -> dict:
-    values = {k: metrics.get(k) for k in SUMMARY_METRICS}
-    return {
-        "run": config.name,
-        "arch": config.arch,
-        "depth": config.depth,
-        "seed": config.seed,
-        "status": status,
-        **values,
-        **extra,
-        "run_id": run_id,
-    }
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """How a sweep takes the values of its tuned fields from Optuna studies."""
-
-    tune: TuneConfig
-    run_trials: bool  # False: only read the studies' best values (--use-tuned)
-
-
 @dataclass(frozen=True)
 class SweepOptions:
     """How one process works on a sweep, beside what the sweep trains."""
@@ -125,155 +96,6 @@ class SweepOptions:
     worker: str = ""  # sets this worker's tuning samples apart from the others'
     poll: float = POLL_SECONDS  # how often an idle worker looks for cells again
     system_metrics: bool = True  # CPU, memory (and GPU) use logged to each net's run
-
-
-@dataclass
-class Attempt:
-    """What the sweep's queue tells a cell's training: the worker it found dead before this
-    attempt (whose runs may be reopened at once), who hears the run's id first thing, whether
-    this worker's claim on the cell was lost meanwhile, and the run's extra tags."""
-
-    dead_owner: str | None = None
-    on_run: Callable[[str], None] = lambda run_id: None
-    claim_lost: Callable[[], bool] = lambda: False
-    earlier: str | None = None  # a retry's: the run of the attempt that died
-    tags: dict[str, str] | None = None  # extra tags of the cell's run (tuned_from)
-
-
-def abandon(store: Store, run_id: str, problem: str, name: str | None = None) -> None:
-    """Close a run that cannot be resumed (saying so when `name` is given)."""
-    if name is not None:
-        print(f"{name}: {problem}; starting it again", file=sys.stderr)
-    store.set_tags(run_id, {Tag.FAILURE_REASON: f"abandoned: {problem}"})
-    store.end(run_id, "FAILED")
-    drop_checkpoint(store, run_id)
-
-
-def drop_checkpoint(store: Store, run_id: str) -> None:
-    """A run closed for good (FINISHED or FAILED) is never resumed: its checkpoint goes."""
-    shutil.rmtree(checkpoint_path(store.checkpoint_folder, run_id).parent, True)
-
-
-def checkpoint_problem(store, run_id: str) -> str | None:
-    """Why the run cannot be resumed, or None. (A checkpoint that is there but unreadable, or
-    does not fit, is found when training loads it: `SweepWorker.train` then starts the cell
-    again.)"""
-    if not checkpoint_path(store.checkpoint_folder, run_id).exists():
-        return "no checkpoint (stopped before its first one)"
-    return None
-
-
-def record(cell: CellRun, config: RunConfig, dataset: Dataset, result: TrainResult) -> dict:
-    """Close the cell's run with what training gave; its checkpoint is no longer needed."""
-    cell.log_computed_params(config, result)
-    cell.log_stability(result.loss_rise)
-    if not result.finished:
-        cell.describe(summary_line(config, result.metrics, unfinished=result.status))
-        cell.fail(result.failure or result.status)
-        outcome = row(config, result.status, cell.run_id, result.metrics, note=result.failure)
-    else:
-        log_artifacts(cell, result, dataset, config)
-        cell.describe(summary_line(config, result.metrics))
-        cell.finish()
-        outcome = row(config, "finished", cell.run_id, result.metrics, minutes=result.seconds / 60)
-    drop_checkpoint(cell.store, cell.run_id)
-    return outcome
-
-
-def log_artifacts(cell: CellRun, result: TrainResult, dataset: Dataset, config: RunConfig) -> None:
-    """The trained net (its weights, and as a logged model linked to its final metrics) and
-    its layer responses, those its run lacks (a resumed run may have some). If the store refuses
-    them, the run is left KILLED, keeping its checkpoint (saved after the last iteration): the
-    rerun resumes it there, without training, and logs the rest."""
-    try:
-        if Artifact.WEIGHTS not in cell.artifacts:
-            cell.log_weights(result.model)
-        if not cell.has_model:
-            cell.log_model(result.model, dataset, config.name, result.iterations)
-        if RESPONSES_FILE not in cell.artifacts:
-            log_responses(cell, result, dataset, config)
-    except ArtifactWriteError as exc:
-        cell.fail(f"{exc}; rerun to log them from its checkpoint", "KILLED")
-        raise
-
-
-def log_responses(cell: CellRun, result: TrainResult, dataset: Dataset, config: RunConfig) -> None:
-    """Figure 7's layer responses; a failure here must not fail the trained cell."""
-    try:
-        rows = layer_response_stds(result.model, dataset, config)
-    except Exception as exc:
-        print(
-            f"warning: {config.name}: layer responses not logged ({type(exc).__name__}: {exc})",
-            file=sys.stderr,
-        )
-        return
-    cell.log_table(RESPONSES_FILE, rows)
-
-
-def study_runners(sweep_run: SweepRun, cells, tuning: Tuning, storage, worker: str) -> dict:
-    """{(arch, depth): its StudyRunner}, one per net of the cells."""
-    runners = {}
-    for cell in cells:
-        if (cell.arch, cell.depth) not in runners:
-            runners[cell.arch, cell.depth] = StudyRunner(
-                sweep_run, cell, tuning.tune, storage, worker, tuning.run_trials
-            )
-    return runners
-
-
-def tuned_values(
-    runners: dict, tuning: Tuning, dataset, poll: float, progress: bool = True
-) -> dict:
-    """{(arch, depth): (best value of each field of the space, study name)}, after running the
-    missing trials. Every worker of the sweep helps with every study, and waits until all of
-    them are done, so all workers train the cells with the same values."""
-    if tuning.run_trials:
-        with trials_bar(runners, tuning.tune.trials, progress) as bar:
-            run_every_trial(runners, tuning, dataset, poll, bar)
-    values = {}
-    for key, runner in runners.items():
-        if runner.record_best():
-            values[key] = (runner.best_params(), runner.name)
-        else:
-            print(
-                f"warning: {runner.name} has no completed trial (every trial diverged or was "
-                f"pruned); its cells keep the preset's {', '.join(tuning.tune.names)}",
-                file=sys.stderr,
-            )
-    return values
-
-
-def trials_bar(runners: dict, trials: int, progress: bool) -> tqdm:
-    """A bar over every study's trials, counted in all workers (those already there too)."""
-    done = sum(min(trials, runner.counted()) for runner in runners.values())
-    total = trials * len(runners)
-    return tqdm(total=total, initial=done, desc="tuning", unit="trial", disable=not progress)
-
-
-def run_every_trial(runners: dict, tuning: Tuning, dataset, poll: float, bar: tqdm) -> None:
-    """Run trials until every study has its total, waiting for other workers' trials."""
-
-    def count() -> None:
-        bar.n = sum(min(tuning.tune.trials, r.counted()) for r in runners.values())
-        bar.refresh()
-
-    while True:
-        for runner in runners.values():
-            runner.run(dataset, on_trial_done=count)
-        if not any(runner.busy() for runner in runners.values()):
-            if all(runner.counted() >= tuning.tune.trials for runner in runners.values()):
-                return
-        else:
-            time.sleep(poll)  # other workers' trials are still running
-            count()
-
-
-def with_tuned(config: RunConfig, values: dict) -> tuple[RunConfig, dict | None]:
-    """The cell with its net's tuned values, and the tag naming their study."""
-    if (config.arch, config.depth) not in values:
-        return config, None
-    params, study = values[(config.arch, config.depth)]
-    return dataclasses.replace(config, **params), {Tag.TUNED_FROM: study}
 
 
 def open_sweep(
@@ -483,39 +305,6 @@ def record_grid_params(trial, grid: SweepConfig) -> None:
         ("seed", grid.seeds),
     ):
         trial.suggest_categorical(name, list(choices))  # the enqueued value, now a param
-
-
-def open_cell_run(
-    sweep_run: SweepRun, config: RunConfig, attempt: Attempt
-) -> tuple[CellRun | None, str | None]:
-    """(the run to train the cell in, None), or (None, run id) when a live process runs it.
-
-    Earlier runs of the same config that were killed, or left RUNNING by a dead process, are
-    resumed from their checkpoint; one without a usable checkpoint is closed FAILED with the
-    reason (one line on stderr) and the cell starts again in a new run."""
-    store = sweep_run.store
-    unfinished = store.unfinished_runs(sweep_run.experiment_id, config)
-    for run in unfinished:  # first: is any of them still being run by a live process?
-        if run.info.status == "RUNNING" and owner_alive(run, attempt.dead_owner):
-            return None, run.info.run_id
-    resumed = None
-    for run in unfinished:  # newest first
-        run_id = run.info.run_id
-        problem = "superseded by a newer attempt" if resumed else checkpoint_problem(store, run_id)
-        if problem is None:
-            resumed = CellRun.reopen(store, run)
-            print(f"{config.name}: resuming run {run_id} from its checkpoint", file=sys.stderr)
-            if run.data.tags.get(Tag.PARENT_RUN_ID) != sweep_run.run_id:
-                sweep_run.note_reused(config.name, run_id)  # another sweep's child
-        else:  # the cell starts again (said once), or a newer attempt was resumed (quietly)
-            abandon(store, run_id, problem, config.name if resumed is None else None)
-    if resumed is not None:
-        return resumed, None
-    return new_cell_run(sweep_run, config, attempt), None
-
-
-def new_cell_run(sweep_run: SweepRun, config: RunConfig, attempt: Attempt) -> CellRun:
-    return CellRun.create(sweep_run, config, extra_tags=attempt.tags)
 
 
 def stopped(halted: SweepHalted, sweep_run: SweepRun, rows: list[dict], join: bool):
