@@ -33,7 +33,7 @@ def measure(arch: str, depth: int, compiled: bool) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from resnet.core import models
-    from resnet.core.train import make_optimizer
+    from resnet.core.step import make_optimizer
 
     torch.manual_seed(0)
     model = models.build(arch, depth, "A", 1, 10, 0).to(memory_format=torch.channels_last)

@@ -21,7 +21,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resnet.core import models
-from resnet.core.train import make_optimizer
+from resnet.core.step import make_optimizer
 
 BATCH = 128
 

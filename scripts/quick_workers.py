@@ -57,7 +57,8 @@ def line(folder: Path) -> str:
     rounds, workers = folder.name[1:].split("-w")
     nets, seconds = span(folder)
     wall = float((folder / "wall.txt").read_text())
-    return f"round {rounds}, workers {workers}: {wall:.1f} s wall, {nets} nets trained in {seconds:.1f} s"
+    trained = f"{nets} nets trained in {seconds:.1f} s"
+    return f"round {rounds}, workers {workers}: {wall:.1f} s wall, {trained}"
 
 
 def main() -> None:

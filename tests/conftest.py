@@ -83,9 +83,9 @@ def training_loss(monkeypatch):
     now on (step counts from 1 in this process; evaluations are left alone): tests hand the
     trainer a run that diverges or climbs whatever the CPU's rounding, where a huge lr
     diverges on one CPU's kernels and not on another's."""
-    import resnet.core.train as train_module
+    import resnet.core.step as step_module
 
-    real = train_module.F.cross_entropy
+    real = step_module.F.cross_entropy
 
     def patch(change):
         steps = {"n": 0}
@@ -97,7 +97,7 @@ def training_loss(monkeypatch):
             steps["n"] += 1
             return change(loss, steps["n"])
 
-        monkeypatch.setattr(train_module.F, "cross_entropy", changed)
+        monkeypatch.setattr(step_module.F, "cross_entropy", changed)
 
     return patch
 

@@ -10,13 +10,8 @@ import torch
 from resnet.core.config import RunConfig
 from resnet.core.precision import set_fp32_math
 from resnet.core.schedule import ErrorWarmup, base_multiplier
-from resnet.core.train import (
-    HEALTH_CHECK_EVERY,
-    compile_for_training,
-    evaluate,
-    recompile_limit_name,
-    train,
-)
+from resnet.core.step import compile_for_training, evaluate, recompile_limit_name
+from resnet.core.train import HEALTH_CHECK_EVERY, train
 
 
 def tiny(**changes):
@@ -288,7 +283,7 @@ def test_compiling_on_a_cpu_says_nothing_of_a_missing_cuda_runtime(tmp_path):
     that the folder exists, shown here by a toolkit folder of our own."""
     script = (
         "import torch\n"
-        "from resnet.core.train import quiet_about_a_missing_cuda_runtime\n"
+        "from resnet.core.step import quiet_about_a_missing_cuda_runtime\n"
         "{quiet}"
         "import torch.utils.cpp_extension\n"
     )

@@ -30,13 +30,8 @@ from resnet.core.config import RunConfig
 from resnet.core.datasets import CIFAR_TRAIN_IMAGES
 from resnet.core.device import resolve_device
 from resnet.core.presets import build_sweep
-from resnet.core.train import (
-    build_model,
-    compile_for_training,
-    make_optimizer,
-    train,
-    train_step,
-)
+from resnet.core.step import build_model, compile_for_training, make_optimizer, train_step
+from resnet.core.train import train
 
 KINDS = ("step", "trainer", "reference")
 CIFAR_SHAPE = (3, 32, 32)

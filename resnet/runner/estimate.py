@@ -22,7 +22,7 @@ from resnet.core import archs
 from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
-from resnet.core.train import build_model, compile_for_training, make_optimizer, train_step
+from resnet.core.step import build_model, compile_for_training, make_optimizer, train_step
 
 WARMUP_STEPS, TIMED_STEPS = 1, 3
 COMPILED_WARMUP_STEPS = 3  # compiling, then CUDA graphs' warm-up and recording calls

@@ -23,7 +23,7 @@ import torch
 from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
 from resnet.core.device import resolve_device
-from resnet.core.train import build_model, make_optimizer, train_step
+from resnet.core.step import build_model, make_optimizer, train_step
 
 MARGIN = 1.15  # the per-core layout's throughput over one worker's that makes it the choice
 ROUNDS, STEPS = 3, 5  # per round: STEPS timed steps of each layout, after one untimed step
