@@ -30,7 +30,7 @@ from resnet.core.config import RunConfig
 from resnet.core.datasets import CIFAR_TRAIN_IMAGES
 from resnet.core.device import resolve_device
 from resnet.core.presets import build_sweep
-from resnet.core.step import build_model, compile_for_training, make_optimizer, train_step
+from resnet.core.step import BareSteps, build_model, make_optimizer, synchronize
 from resnet.core.train import train
 
 KINDS = ("step", "trainer", "reference")
@@ -89,36 +89,13 @@ def cifar_shaped(n: int = TRAIN_IMAGES, seed: int = 0) -> data_lib.Dataset:
     return data_lib.Dataset("cifar-shaped", split, small, small, 10, mean, std)
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 # Each runner is built once, then called once per round: it trains `steps` iterations and
 # returns the seconds they took.
 Runner = Callable[[int], float]
 
 
 def step_runner(case: BenchCase, dataset: data_lib.Dataset) -> Runner:
-    config = case.run_config(1)
-    device = resolve_device(case.device)
-    model = build_model(config, dataset, device)
-    optimizer = make_optimizer(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    forward = compile_for_training(model, device) if case.compile else model
-    x = torch.randn(case.batch_size, *CIFAR_SHAPE, device=device)
-    if case.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (case.batch_size,), device=device)
-
-    def run(steps: int) -> float:
-        synchronize(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            train_step(forward, optimizer, x, y, config, device)
-        synchronize(device)
-        return time.perf_counter() - start
-
-    return run
+    return BareSteps(case.run_config(1), dataset).run
 
 
 class MlflowTracker:

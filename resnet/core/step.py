@@ -5,6 +5,7 @@ the benchmark all run them: the net on its device (compiled or not), the one SGD
 from __future__ import annotations
 
 import logging
+import time
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,7 @@ from resnet.core import data as data_lib
 from resnet.core import models
 from resnet.core.augment import normalize
 from resnet.core.config import RunConfig
+from resnet.core.device import resolve_device
 
 # Compiled graphs a process may hold per function: one per distinct net of a sweep. Past the
 # limit (torch's default is 8) torch silently runs further nets eager.
@@ -119,3 +121,38 @@ def train_step(model, optimizer, x, labels, config: RunConfig, device: torch.dev
     loss.backward()
     optimizer.step()
     return loss, logits
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a GPU's; a CPU's is done when its call returns)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class BareSteps:
+    """A net of `config` training on one random batch of the data's shape and nothing else:
+    the step that the projection, the worker layout and the benchmark time, compiled where the
+    config says so, with the runs' optimizer (a small lr keeps the numbers finite)."""
+
+    def __init__(self, config: RunConfig, dataset: data_lib.Dataset):
+        self.config = config
+        self.device = resolve_device(config.device)
+        model = build_model(config, dataset, self.device)
+        self.optimizer = make_optimizer(
+            model.parameters(), lr=1e-3, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+        self.forward = compile_for_training(model, self.device) if config.compile else model
+        shape = (config.batch_size, dataset.in_channels, *dataset.image_size)
+        self.x = torch.randn(shape, device=self.device)
+        if config.channels_last:
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
+        self.y = torch.randint(0, dataset.num_classes, (config.batch_size,), device=self.device)
+
+    def run(self, steps: int) -> float:
+        """Seconds that `steps` steps take, the device's queued work finished at both ends."""
+        synchronize(self.device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            train_step(self.forward, self.optimizer, self.x, self.y, self.config, self.device)
+        synchronize(self.device)
+        return time.perf_counter() - start

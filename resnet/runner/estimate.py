@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 
 import torch
@@ -21,8 +20,7 @@ import torch
 from resnet.core import archs
 from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
-from resnet.core.device import resolve_device
-from resnet.core.step import build_model, compile_for_training, make_optimizer, train_step
+from resnet.core.step import BareSteps
 
 WARMUP_STEPS, TIMED_STEPS = 1, 3
 COMPILED_WARMUP_STEPS = 3  # compiling, then CUDA graphs' warm-up and recording calls
@@ -34,25 +32,9 @@ LOOP_OVERHEAD = 1.05
 
 def seconds_per_step(config: RunConfig, dataset: Dataset) -> float:
     """Wall time of one training step of this cell's net on random batches of the data's shape."""
-    device = resolve_device(config.device)
-    model = build_model(config, dataset, device)
-    optimizer = make_optimizer(model.parameters(), lr=1e-3, momentum=0.9)
-    forward = compile_for_training(model, device) if config.compile else model
-    warmup = COMPILED_WARMUP_STEPS if config.compile else WARMUP_STEPS
-    shape = (config.batch_size, dataset.in_channels, *dataset.image_size)
-    x = torch.randn(shape, device=device)
-    if config.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, dataset.num_classes, (config.batch_size,), device=device)
-    for step in range(warmup + TIMED_STEPS):
-        if step == warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-        train_step(forward, optimizer, x, y, config, device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / TIMED_STEPS
+    steps = BareSteps(config, dataset)
+    steps.run(COMPILED_WARMUP_STEPS if config.compile else WARMUP_STEPS)
+    return steps.run(TIMED_STEPS) / TIMED_STEPS
 
 
 def run_seconds(config: RunConfig, dataset: Dataset, step_seconds: float, splits=2) -> float:

@@ -13,17 +13,16 @@ arithmetic, and so its last digits, depends on its thread count).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import threading
-import time
 from dataclasses import dataclass
 
 import torch
 
 from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
-from resnet.core.device import resolve_device
-from resnet.core.step import build_model, make_optimizer, train_step
+from resnet.core.step import BareSteps
 
 MARGIN = 1.15  # the per-core layout's throughput over one worker's that makes it the choice
 ROUNDS, STEPS = 3, 5  # per round: STEPS timed steps of each layout, after one untimed step
@@ -118,28 +117,14 @@ def at_once(steppers: list[Stepper]) -> float:
 
 
 class Stepper:
-    """One net of `config` that trains on a random batch of the data's shape, eager."""
+    """One net of `config` stepping eager, timed once it and its fellows start together."""
 
     def __init__(self, config: RunConfig, dataset: Dataset):
-        self.config = config
-        self.device = resolve_device(config.device)
-        self.model = build_model(config, dataset, self.device)
-        self.optimizer = make_optimizer(self.model.parameters(), lr=1e-3, momentum=0.9)
-        shape = (config.batch_size, dataset.in_channels, *dataset.image_size)
-        self.x = torch.randn(shape, device=self.device)
-        if config.channels_last:
-            self.x = self.x.contiguous(memory_format=torch.channels_last)
-        self.y = torch.randint(0, dataset.num_classes, (config.batch_size,), device=self.device)
-
-    def step(self) -> None:
-        train_step(self.model, self.optimizer, self.x, self.y, self.config, self.device)
+        self.steps = BareSteps(dataclasses.replace(config, compile=False), dataset)
 
     def seconds(self, start: threading.Barrier | None = None) -> float:
         """Seconds a step over STEPS steps, after an untimed one (and `start`, if given)."""
-        self.step()
+        self.steps.run(1)
         if start is not None:
             start.wait()
-        began = time.perf_counter()
-        for _ in range(STEPS):
-            self.step()
-        return (time.perf_counter() - began) / STEPS
+        return self.steps.run(STEPS) / STEPS
