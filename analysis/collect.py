@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -20,39 +19,35 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from analysis.effects import DEFAULT_MARGIN, Outcome
+from analysis.frames import KIND, PARENT, RESIDUAL, column, kinds, with_kinds
+from analysis.histories import CURVE_METRICS, curve_table, response_table
+from analysis.tuning_runs import tuning_tables, with_settings
 from resnet.paths import is_missing, name_problem
 from resnet.tracking.address import database_problem, first_line, is_database_url, masked
 from resnet.tracking.client import absolute_uri, answering_quickly, sqlite_path
 from resnet.tracking.database import sqlite_problem
 from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
-    LEGACY_TUNED_PARAMS,
-    RESPONSES_FILE,
     REUSED_TAG_PREFIX,
     TUNED_IDENTITY_SUFFIX,
     Kind,
     Metric,
     Param,
     Tag,
-    best_metric,
     is_residual,
-    join_names,
     metric_column,
     param_column,
-    residual_by_name,
     space_tag,
     split_names,
     tag_column,
     verdict_tag,
 )
 
-CURVE_METRICS = (Metric.TRAIN_ERROR, Metric.VAL_ERROR, Metric.TEST_ERROR)
 FINAL_METRICS = (*CURVE_METRICS, Metric.TRAIN_LOSS, Metric.TEST_LOSS)
-# The search_runs columns of the tags read most
-KIND, PARENT, RUN_NAME = (tag_column(t) for t in (Tag.KIND, Tag.PARENT_RUN_ID, Tag.RUN_NAME))
+# The search_runs columns of the tags read most (KIND and PARENT: frames.py)
+RUN_NAME = tag_column(Tag.RUN_NAME)
 FAILURE, IDENTITY = tag_column(Tag.FAILURE_REASON), tag_column(Tag.RUN_IDENTITY)
 CELL_NAME = re.compile(r"^(?P<arch>.+)-(?P<depth>\d+)-s(?P<seed>\d+)$")
-RESIDUAL = "residual"  # the column of a row's kind of net: residual (True) or plain (False)
 
 
 class CollectError(Exception):
@@ -102,33 +97,6 @@ def recorded_kind(run: pd.Series) -> bool | None:
     """Whether a run's net is residual, from its shortcut tag; None for a run without one."""
     shortcut = run.get(tag_column(Tag.SHORTCUT))
     return is_residual(shortcut) if isinstance(shortcut, str) and shortcut else None
-
-
-def kinds(frame: pd.DataFrame) -> dict[str, bool]:
-    """{arch: residual?} for each arch of a frame, from its `residual` column (the runs' shortcut
-    tags); by the name only where no row of the arch has a kind: a frame without the column
-    (a CSV export, a hand-built frame) or an arch whose runs carry no shortcut tag."""
-    if "arch" not in frame:
-        return {}
-    known = {}
-    if RESIDUAL in frame:
-        recorded = frame[["arch", RESIDUAL]].dropna()
-        known = dict(zip(recorded["arch"], recorded[RESIDUAL].astype(bool), strict=True))
-    return {
-        arch: known.get(arch, residual_by_name(arch)) for arch in frame["arch"].dropna().unique()
-    }
-
-
-def arch_order(frame: pd.DataFrame) -> list[str]:
-    """A frame's archs, plain nets before residual ones, in tables and figures."""
-    residual = kinds(frame)
-    return sorted(residual, key=lambda arch: (residual[arch], arch))
-
-
-def with_kinds(frame: pd.DataFrame, known: dict[str, bool]) -> pd.DataFrame:
-    """`frame` with a `residual` column from its archs' `known` kinds; a frame without its own
-    kinds (tuning runs have no shortcut tag) takes those of the sweep's cells."""
-    return frame.assign(**{RESIDUAL: frame["arch"].map(known)}) if "arch" in frame else frame
 
 
 def open_client(uri: str) -> MlflowClient:
@@ -268,9 +236,9 @@ def earlier_inconclusive_looks(
 
 def search(experiment_id: str) -> pd.DataFrame:
     runs = mlflow.search_runs([experiment_id], order_by=["attributes.start_time DESC"])
-    for column in (KIND, PARENT, FAILURE, IDENTITY, RUN_NAME):
-        if column not in runs:
-            runs[column] = None
+    for name in (KIND, PARENT, FAILURE, IDENTITY, RUN_NAME):
+        if name not in runs:
+            runs[name] = None
     return runs
 
 
@@ -406,121 +374,3 @@ def representative(attempts: pd.DataFrame) -> tuple[pd.Series, str]:
         return newest, reason
     later = f"a later attempt {newest['run_id']} is {newest['status'].lower()}"
     return same.iloc[0], f"{later}: {reason}" if reason else later
-
-
-def curve_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for cell in cells[cells["run_id"].notna()].itertuples():
-        for metric in CURVE_METRICS:
-            for point in client.get_metric_history(cell.run_id, metric):
-                rows.append(
-                    (
-                        cell.run_id,
-                        cell.arch,
-                        cell.residual,
-                        cell.depth,
-                        cell.seed,
-                        cell.status,
-                        metric,
-                        point.step,
-                        point.value,
-                    )
-                )
-    columns = ["run_id", "arch", RESIDUAL, "depth", "seed", "status", "metric", "step", "value"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def response_table(client: MlflowClient, cells: pd.DataFrame) -> pd.DataFrame:
-    """Figure 7's layer responses, logged by each finished run as an artifact."""
-    frames = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for cell in cells[cells["status"] == "finished"].itertuples():
-            listed = {f.path for f in client.list_artifacts(cell.run_id)}
-            if RESPONSES_FILE not in listed:
-                continue  # runs from before responses were logged
-            path = client.download_artifacts(cell.run_id, RESPONSES_FILE, tmp)
-            frame = pd.read_csv(path).assign(
-                arch=cell.arch, residual=cell.residual, depth=cell.depth, seed=cell.seed
-            )
-            frames.append(frame)
-    columns = ["arch", RESIDUAL, "depth", "seed", "layer", "index", "std"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)[columns]
-
-
-def column(frame: pd.DataFrame, name: str, numeric: bool = False) -> pd.Series:
-    """A column of a search_runs frame; all-missing when no run has that param, tag or metric."""
-    values = frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
-    return pd.to_numeric(values, errors="coerce") if numeric else values
-
-
-def tuning_tables(
-    runs: pd.DataFrame, sweep: pd.Series, cells: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, bool]]:
-    """The studies this sweep ran or took its values from, their trials, and the params they
-    tuned (each with whether it was sampled on a log scale)."""
-    tuned_from = Tag.TUNED_FROM
-    studies = set(cells[tuned_from].dropna()) - {""} if tuned_from in cells else set()
-    study = tag_column(Tag.STUDY)
-    tuning = runs[runs[KIND] == Kind.TUNING]
-    tuning = tuning[(tuning[PARENT] == sweep["run_id"]) | column(tuning, study).isin(studies)]
-    tuned = tuned_params(tuning)
-    net = {"study": study, "arch": tag_column(Tag.ARCH), "depth": tag_column(Tag.DEPTH)}
-    best = columns(
-        tuning,
-        **net,
-        **{best_metric(name): metric_column(best_metric(name)) for name in tuned},
-        best_val_error=metric_column(Metric.BEST_VAL_ERROR),
-        best_trial=tag_column(Tag.BEST_TRIAL),
-        run_id="run_id",
-    )
-    trials = runs[runs[KIND] == Kind.TRIAL]
-    trials = trials[column(trials, study).isin(set(best["study"].dropna()))]
-    trial_rows = columns(
-        trials,
-        **net,
-        **{name: param_column(name) for name in tuned},
-        val_error=metric_column(Metric.VAL_ERROR),
-        state=tag_column(Tag.OPTUNA_STATE),
-        number=tag_column(Tag.TRIAL_NUMBER),
-        untuned=tag_column(Tag.UNTUNED_TRIAL),
-    )
-    trial_rows["untuned"] = trial_rows["untuned"] == "true"
-    known = kinds(cells)
-    return with_kinds(best, known), with_kinds(trial_rows, known), tuned
-
-
-def tuned_params(tuning: pd.DataFrame) -> dict[str, bool]:
-    """{param: sampled on a log scale} over the tuning runs, in the order they name them; a
-    run from before its study's space was tagged tuned lr and weight decay, both on a log scale."""
-    found: dict[str, bool] = {}
-    names = column(tuning, tag_column(Tag.TUNED_PARAMS))
-    logged = column(tuning, tag_column(Tag.LOG_SCALED_PARAMS))
-    for tuned, log_scaled in zip(names, logged, strict=True):
-        if not isinstance(tuned, str):
-            tuned = log_scaled = join_names(LEGACY_TUNED_PARAMS)
-        for name in split_names(tuned):
-            found[name] = found.get(name, False) or name in split_names(log_scaled)
-    return found
-
-
-def with_settings(cells: pd.DataFrame, runs: pd.DataFrame, params) -> pd.DataFrame:
-    """The cells with a column for each tuned param they lack yet: their runs' values."""
-    for name in [p for p in params if p not in cells and "run_id" in cells]:
-        values = column(runs, param_column(name), numeric=True)
-        cells[name] = cells["run_id"].map(dict(zip(runs["run_id"], values, strict=True)))
-    return cells
-
-
-TEXT_COLUMNS = ("study", "arch", "state", "run_id", "untuned")
-
-
-def columns(frame: pd.DataFrame, **sources: str) -> pd.DataFrame:
-    """New columns named as the keywords, from the search_runs columns they name; all but
-    TEXT_COLUMNS as numbers."""
-    picked = {
-        name: column(frame, source, numeric=name not in TEXT_COLUMNS)
-        for name, source in sources.items()
-    }
-    return pd.DataFrame(picked).reset_index(drop=True)

@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.collect import CollectError, arch_order, collect
+from analysis.collect import CollectError, collect
 from analysis.effects import DEFAULT_MARGIN
+from analysis.frames import arch_order
 from analysis.markdown import markdown_table
 from analysis.sources import parse_source
 from analysis.stats import CONTRAST_PAIR, Contrast, Verdict, contrast, signed, verdicts

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.collect import arch_order, kinds
+from analysis.frames import arch_order, kinds
 from analysis.stats import format_p, signed
 from resnet.tracking.schema import Metric, best_metric
 

@@ -21,12 +21,8 @@ from matplotlib.figure import Figure
 from mlflow import entities
 
 from analysis import figures
-from analysis.collect import (
-    Study,
-    arch_order,
-    collect,
-    open_client,
-)
+from analysis.collect import Study, collect, open_client
+from analysis.frames import arch_order
 from analysis.markdown import markdown_table
 from analysis.reference import Mine, consistency_line, read_references
 from analysis.report_folder import DRAFT, make_folder, remove_abandoned_drafts, replace_folder

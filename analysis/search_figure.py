@@ -14,7 +14,7 @@ import matplotlib as mpl
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.collect import arch_order
+from analysis.frames import arch_order
 from resnet.tracking.schema import Metric
 
 PANELS_PER_ROW = 4

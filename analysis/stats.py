@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.collect import arch_order
 from analysis.effects import (
     ALPHA,
     DEFAULT_MARGIN,
@@ -34,6 +33,7 @@ from analysis.effects import (
     paired_difference,
     seeds_to_decide,
 )
+from analysis.frames import arch_order
 from resnet.tracking.schema import Metric
 
 # He et al. 2016, Table 6: CIFAR-10 test error (%) of the residual nets. ResNet-110 is the best

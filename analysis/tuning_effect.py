@@ -16,8 +16,8 @@ from enum import StrEnum
 
 import pandas as pd
 
-from analysis.collect import arch_order
 from analysis.effects import ALPHA, Difference
+from analysis.frames import arch_order
 from resnet.tracking.schema import Metric
 
 TWO_SIDED = 2 * ALPHA  # a 90 % interval: each end a one-sided 5 % test

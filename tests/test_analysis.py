@@ -11,9 +11,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow_stores import new_store
 
-from analysis.collect import arch_order, collect
+from analysis.collect import collect
 from analysis.effects import DEFAULT_MARGIN, ContrastOutcome, Outcome
 from analysis.figures import curves_figure, responses_figure
+from analysis.frames import arch_order
 from analysis.report import main
 from analysis.reporting import ReportOptions, write_report
 from analysis.stats import PAPER_TABLE6, contrast, degradation_verdict, summary_table
