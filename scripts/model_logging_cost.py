@@ -44,7 +44,7 @@ def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         store = Store(args.tracking_uri or f"sqlite:///{Path(folder) / 'mlflow.db'}")
-        sweep = SweepConfig(depths=DEPTHS, run={"dataset": args.dataset})
+        sweep = SweepConfig(depths=DEPTHS, base=RunConfig(dataset=args.dataset))
         experiment = f"model-logging-cost-{int(time.time())}"
         sweep_run = SweepRun(store, store.experiment_id(experiment), sweep)
         print(f"{'net':12} {'weights.pt s':>12} {'logged model s':>15} {'data sets s':>12}")

@@ -19,7 +19,7 @@ from resnet.tracking.store import Store, SweepRun
 def cell_run(store_workdir, synthetic16):
     """A net's run in a new store, as a sweep opens it."""
     config = RunConfig(arch="residual", depth=8, dataset="synthetic", image_size=16)
-    sweep = SweepConfig(archs=("residual",), depths=(8,), run={"dataset": "synthetic"})
+    sweep = SweepConfig(archs=("residual",), depths=(8,), base=RunConfig(dataset="synthetic"))
     store = Store("sqlite:///mlruns/mlflow.db")
     sweep_run = SweepRun(store, store.experiment_id(sweep.experiment_name), sweep)
     return CellRun.create(sweep_run, config), config

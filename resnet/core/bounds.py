@@ -31,16 +31,16 @@ class Bounds:
         no upper bound."""
         if self.low is not None and self.high is not None:
             left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-            return f"in {left}{shown(self.low)}, {shown(self.high)}{right}"
+            return f"in {left}{number_text(self.low)}, {number_text(self.high)}{right}"
         finite = " and finite" if real else ""
         if self.low is None:
-            return f"{'below' if self.high_open else 'at most'} {shown(self.high)}{finite}"
+            return f"{'below' if self.high_open else 'at most'} {number_text(self.high)}{finite}"
         if self.low == 0:
             return ("positive" if self.low_open else "zero or positive") + finite
-        return f"{'above' if self.low_open else 'at least'} {shown(self.low)}{finite}"
+        return f"{'above' if self.low_open else 'at least'} {number_text(self.low)}{finite}"
 
 
-def shown(number: float) -> str:
+def number_text(number: float) -> str:
     """10000000, not 1e+07: a bound as the user would type it."""
     return str(int(number)) if float(number).is_integer() else f"{number:g}"
 

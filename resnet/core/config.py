@@ -289,7 +289,7 @@ EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\- ]{0,199}")
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """The grid archs x depths x seeds; `run` holds the RunConfig fields every cell shares.
+    """The grid archs x depths x seeds; `base` holds the RunConfig fields every cell shares.
     Its settings are a preset's [sweep] keys and the command line's flags of the same names."""
 
     archs: tuple[str, ...] = setting("sweep", ("plain", "residual"), "e.g. plain,residual")
@@ -309,7 +309,9 @@ class SweepConfig:
         "when its whole interval lies above it (docs/ANALYSIS.md)",
         MARGIN_RANGE,
     )
-    run: dict[str, Any] = field(default_factory=dict)
+    # The settings every cell shares; its arch, depth and seed are placeholders, which each
+    # cell replaces with its own.
+    base: RunConfig = field(default_factory=RunConfig)
 
     def __post_init__(self) -> None:
         for name in ("archs", "depths", "seeds"):
@@ -325,7 +327,7 @@ class SweepConfig:
             raise ConfigError(
                 f"the sweep has {grid} cells (archs x depths x seeds); at most {MAX_CELLS}"
             )
-        problem = archs.shortcut_problem(self.run.get("shortcut", RunConfig.shortcut), False)
+        problem = archs.shortcut_problem(self.base.shortcut, False)
         if problem:  # the option its residual nets take: "none" is only a plain net's own
             raise ConfigError(problem)
         if self.experiment is not None and not EXPERIMENT_NAME.fullmatch(self.experiment):
@@ -346,7 +348,7 @@ class SweepConfig:
 
     @property
     def dataset(self) -> str:
-        return self.run.get("dataset", RunConfig.dataset)
+        return self.base.dataset
 
     @property
     def experiment_name(self) -> str:
@@ -373,10 +375,9 @@ class SweepConfig:
         return grid
 
     def _cell(self, arch: str, depth: int, seed: int) -> RunConfig:
-        run = dict(self.run)
-        if archs.is_plain(arch):
-            run["shortcut"] = "none"  # a plain net has none, whatever the sweep's choice
-        return RunConfig(arch=arch, depth=depth, seed=seed, **run)
+        # A plain net has no shortcut, whatever the sweep's choice.
+        shortcut = "none" if archs.is_plain(arch) else self.base.shortcut
+        return dataclasses.replace(self.base, arch=arch, depth=depth, seed=seed, shortcut=shortcut)
 
     def identity(self) -> str:
         body = {"cells": sorted(c.identity() for c in self.cells()), "preset": self.preset}
@@ -390,6 +391,6 @@ class SweepConfig:
             "exclude": _param_str(self.exclude),
             "preset": self.preset,
         }
-        shared = dataclasses.asdict(RunConfig(**self.run))
+        shared = dataclasses.asdict(self.base)
         params.update({k: _param_str(v) for k, v in shared.items() if k not in CELL_FIELDS})
         return params

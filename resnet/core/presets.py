@@ -220,7 +220,7 @@ def build_sweep(
 
 
 def sweep_config(name: str, sweep: Section, run: Section) -> SweepConfig:
-    return SweepConfig(preset=name, run=run, **sweep)
+    return SweepConfig(preset=name, base=RunConfig(**run), **sweep)
 
 
 def device_of(run: Section) -> torch.device:

@@ -24,6 +24,7 @@ from resnet.core import models, startup
 from resnet.core.augment import crop_flip, normalize
 from resnet.core.config import RunConfig
 from resnet.core.device import resolve_device
+from resnet.core.metrics import Metric, split_metrics
 from resnet.core.precision import set_fp32_math
 from resnet.core.schedule import ErrorWarmup, make_scheduler
 from resnet.core.step import build_model, compile_for_training, evaluate, make_optimizer, train_step
@@ -327,10 +328,10 @@ class _Loop:
         now = time.perf_counter()
         train_seconds = now - self.window_start
         metrics = {
-            "train_loss": train_loss,
-            "train_error": train_error,
-            "lr": lr,
-            "images_per_sec": images / max(train_seconds, 1e-9),
+            Metric.TRAIN_LOSS: train_loss,
+            Metric.TRAIN_ERROR: train_error,
+            Metric.LR: lr,
+            Metric.IMAGES_PER_SEC: images / max(train_seconds, 1e-9),
         }
         if evaluate_now:
             metrics.update(self.evaluations(final))
@@ -350,7 +351,8 @@ class _Loop:
                 split = split.subset(slice(0, self.config.eval_subset))
             if len(split):
                 loss, error = evaluate(self.model, split, self.dataset, self.config)
-                metrics[f"{name}_loss"], metrics[f"{name}_error"] = loss, error
+                loss_name, error_name = split_metrics(name)
+                metrics[loss_name], metrics[error_name] = loss, error
         return metrics
 
     def check_stable(self, it: int, loss: float) -> None:
@@ -367,9 +369,9 @@ class _Loop:
     def postfix(self) -> dict[str, str]:
         m = self.metrics
         return {
-            "loss": f"{m['train_loss']:.3f}",
-            "err": f"{m['train_error']:.3f}",
-            "img/s": f"{m['images_per_sec']:.0f}",
+            "loss": f"{m[Metric.TRAIN_LOSS]:.3f}",
+            "err": f"{m[Metric.TRAIN_ERROR]:.3f}",
+            "img/s": f"{m[Metric.IMAGES_PER_SEC]:.0f}",
         }
 
     def result(self, status, iterations, num_params, start, failure=None) -> TrainResult:

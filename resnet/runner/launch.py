@@ -84,7 +84,8 @@ class SweepJob:
 
     def compiled(self) -> SweepJob:
         """The job with torch.compile on for every net (its workers' too)."""
-        sweep = dataclasses.replace(self.sweep, run={**self.sweep.run, "compile": True})
+        base = dataclasses.replace(self.sweep.base, compile=True)
+        sweep = dataclasses.replace(self.sweep, base=base)
         return dataclasses.replace(self, sweep=sweep)
 
 
@@ -208,7 +209,8 @@ def worker_specs(job: SweepJob, placements: list[Placement]) -> list[tuple[Place
     for number, placement in enumerate(placements, 1):
         sweep = job.sweep
         if placement.device is not None:  # one GPU each, seen as the only one
-            sweep = dataclasses.replace(sweep, run={**sweep.run, "device": placement.device})
+            base = dataclasses.replace(sweep.base, device=placement.device)
+            sweep = dataclasses.replace(sweep, base=base)
         options = worker_options(job.options, number, job.stores.storage)
         specs.append((placement, WorkerSpec(sweep, job.stores, options, number).environment()))
     return specs

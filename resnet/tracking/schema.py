@@ -2,10 +2,13 @@
 
 The trainer writes them and the analysis reads them, so both take them from here. Plain
 constants and string helpers only: the analysis imports this module, and it must not bring in
-torch, MLflow or the training code.
+torch, MLflow or the training code (the names training logs come from resnet/core/metrics.py,
+plain names too).
 """
 
 from __future__ import annotations
+
+from resnet.core.metrics import Metric as TrainingMetric
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 REUSED_TAG_PREFIX = "reused."  # parent tag per cell taken from an earlier sweep: its run id
@@ -91,15 +94,9 @@ class Param:
     EXCLUDE = "exclude"
 
 
-class Metric:
-    TRAIN_ERROR = "train_error"
-    VAL_ERROR = "val_error"
-    TEST_ERROR = "test_error"
-    TRAIN_LOSS = "train_loss"
-    VAL_LOSS = "val_loss"
-    TEST_LOSS = "test_loss"
-    LR = "lr"
-    IMAGES_PER_SEC = "images_per_sec"
+class Metric(TrainingMetric):
+    """What training logs (resnet/core/metrics.py), and what tuning adds."""
+
     BEST_VAL_ERROR = "best_val_error"  # a tuning run's
     BEST_PREFIX = "best_"  # a tuning run's best value of each tuned param: best_lr, ...
 
