@@ -11,7 +11,6 @@ import re
 import shlex
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +24,9 @@ from analysis.collect import Study, collect, open_client
 from analysis.frames import arch_order
 from analysis.markdown import markdown_table
 from analysis.reference import Mine, consistency_line, read_references
+from analysis.report_figures import draw, figure_lines, save_figures
 from analysis.report_folder import DRAFT, make_folder, remove_abandoned_drafts, replace_folder
-from analysis.search_figure import search_figure
+from analysis.run_records import log_search_figure, summary_metrics, verdict_tags
 from analysis.stats import (
     PAPER_DATASET,
     Contrast,
@@ -43,14 +43,9 @@ from resnet.tracking.schema import (
     DEFAULT_TRACKING_URI,
     LEGACY_TUNED_PARAMS,
     MAX_TAG_LENGTH,
-    RESPONSES_FILE,
-    Artifact,
     Metric,
     Param,
     Tag,
-    net_metric,
-    verdict_metric,
-    verdict_tag,
 )
 
 ARTIFACT_DIR = "report"
@@ -59,39 +54,6 @@ ARTIFACT_DIR = "report"
 def folder_name(experiment: str) -> str:
     """The experiment's name as one safe folder name."""
     return re.sub(r"[^A-Za-z0-9._ -]", "_", experiment).lstrip(".") or "experiment"
-
-
-def draw(study: Study, eval_metric: str, contrasted: Contrast | None = None) -> dict[str, Figure]:
-    """Every figure the data allows, by file stem."""
-    drawn = {
-        "curves": figures.curves_figure(study.curves, eval_metric),
-        "error_vs_depth": figures.depth_figure(study.cells, contrasted),
-    }
-    for arch in arch_order(study.finished):
-        if study.finished[study.finished["arch"] == arch]["depth"].nunique() >= 2:
-            drawn[f"{arch}_shallow_vs_deep"] = figures.shallow_deep_figure(
-                study.curves, arch, eval_metric
-            )
-    if not study.tuning.empty:
-        drawn["tuning"] = figures.tuning_figure(study.tuning, study.trials, study.tuned_params)
-        if study.tuned_params and not study.trials.empty:
-            drawn["search"] = search_figure(
-                study.trials, study.tuning, study.tuned_params, study.space
-            )
-    if not study.responses.empty:
-        drawn["layer_responses"] = figures.responses_figure(study.responses)
-    return drawn
-
-
-def save_figures(drawn: dict[str, Figure], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for stem, fig in drawn.items():
-        for suffix in (".png", ".svg"):
-            path = folder / f"{stem}{suffix}"
-            fig.savefig(path, dpi=150 if suffix == ".png" else None)
-            paths.append(path)
-    return paths
 
 
 def result_table(study: Study) -> pd.DataFrame:
@@ -221,20 +183,6 @@ METHODS_NOTE = (
 )
 
 
-def figure_lines(drawn: dict[str, Figure], eval_metric: str) -> list[str]:
-    lines = ["## Figures", ""]
-    for stem in drawn:
-        lines += [
-            f"### {figure_title(stem, eval_metric)}",
-            "",
-            f"![{stem}](figures/{stem}.png)",
-            "",
-        ]
-        if stem == "layer_responses":
-            lines += [RESPONSES_NOTE, ""]
-    return lines
-
-
 def stability_lines(study: Study) -> list[str]:
     """How many finished runs trained stably (their `stable` tag), naming those that did not."""
     done = study.finished
@@ -256,31 +204,6 @@ def verdict_sentences(study: Study, found: list[Verdict]) -> list[tuple[str, str
     archs = arch_order(study.cells)
     none = "fewer than two of its depths have a finished seed: no verdict."
     return [(arch, judged.get(arch, none)) for arch in archs]
-
-
-def figure_title(stem: str, eval_metric: str) -> str:
-    solid = "validation" if eval_metric == Metric.VAL_ERROR else "test"
-    arch = stem.removesuffix("_shallow_vs_deep")
-    titles = {
-        "curves": f"Training (dashed) and {solid} (solid) error against iterations (Figure 6)",
-        "error_vs_depth": "Final training and test error against depth",
-        "tuning": "Tuning: best values and trials",
-        "search": "Each study's trials, coloured by validation error (ringed: untuned; star: "
-        "chosen; cross: pruned or failed)",
-        "layer_responses": "Standard deviation of layer responses (Figure 7)",
-        f"{arch}_shallow_vs_deep": f"{arch} nets, 20 vs 56 layers or shallowest vs deepest"
-        + (" (Figure 1)" if arch == "plain" else ""),
-    }
-    return titles.get(stem, stem)
-
-
-RESPONSES_NOTE = (
-    f"Each finished run logs `{RESPONSES_FILE}` when training ends: the std of every 3x3 "
-    "layer's output after BN and before the addition and ReLU, over a fixed sample of "
-    "validation images (training images without a validation split), in eval mode (BN running "
-    "statistics) and fp32. Lines are the mean over seeds; "
-    "dashed lines are plain nets."
-)
 
 
 @dataclass
@@ -355,14 +278,6 @@ def reference_line(study: Study, uri: str) -> str:
     return consistency_line(mine, read_references())
 
 
-def log_search_figure(client, study: Study, path: Path) -> None:
-    """Each tuning run gets the picture of the searches too, beside Optuna's own figures."""
-    if not path.exists():
-        return
-    for run_id in study.tuning["run_id"].dropna():
-        client.log_artifact(run_id, str(path), Artifact.FIGURES)
-
-
 def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | None) -> list[str]:
     """One short line per arch, then the plain-vs-residual contrast's and Figure 6's."""
     lines = [f"{arch}: {sentence}" for arch, sentence in verdict_sentences(study, found)]
@@ -375,19 +290,6 @@ def verdict_lines(study: Study, found: list[Verdict], contrasted: Contrast | Non
     if failed is not None:
         lines.append(f"tuning: {failed}")
     return lines
-
-
-def verdict_tags(found: list[Verdict]) -> list[entities.RunTag]:
-    """Each arch's outcome and the seeds it was judged on, for a later sweep to know when it
-    is a second look."""
-    tags = []
-    for v in found:
-        seeds = ",".join(str(s) for s in v.penalty.seeds) if v.penalty is not None else ""
-        tags += [
-            entities.RunTag(verdict_tag(v.arch, "outcome"), str(v.outcome)),
-            entities.RunTag(verdict_tag(v.arch, "seeds"), seeds),
-        ]
-    return tags
 
 
 def bold_label(line: str) -> str:
@@ -410,43 +312,6 @@ def describe(study: Study, sentences: list[str]) -> str:
         ]
     )
     return text[:MAX_TAG_LENGTH]
-
-
-def summary_metrics(
-    study: Study, found: list[Verdict], contrasted: Contrast | None
-) -> list[entities.Metric]:
-    """The final errors of every net (mean over seeds, a fraction) and the verdict's numbers,
-    as metrics of the sweep run, to compare sweeps in the runs table and its charts."""
-    values = net_means(study)
-    for v in found:
-        values[verdict_metric(v.arch, "paired_p")] = v.paired_p
-        values[verdict_metric(v.arch, "trend_p")] = v.trend_p
-        if v.penalty is not None:
-            values[verdict_metric(v.arch, "fitted_penalty")] = v.penalty.estimate
-        if v.interval is not None:
-            values[verdict_metric(v.arch, "penalty_low")] = v.interval[0]
-            values[verdict_metric(v.arch, "penalty_high")] = v.interval[1]
-    if contrasted is not None:
-        values[verdict_metric("contrast", "difference")] = contrasted.difference
-        values[verdict_metric("contrast", "p")] = contrasted.p
-        values[verdict_metric("plain", "depth_penalty")] = contrasted.plain_penalty
-        values[verdict_metric("residual", "depth_penalty")] = contrasted.residual_penalty
-    now = int(time.time() * 1000)
-    return [
-        entities.Metric(key, float(value), now, 0)
-        for key, value in values.items()
-        if value is not None and not pd.isna(value)
-    ]
-
-
-def net_means(study: Study) -> dict[str, float]:
-    """{plain_20_train_error: mean over the net's finished seeds, ...}, as fractions."""
-    table = summary_table(study.cells, study.dataset)
-    values = {}
-    for net in table.itertuples():
-        for metric in (Metric.TRAIN_ERROR, Metric.TEST_ERROR):
-            values[net_metric(net.arch, net.depth, metric)] = getattr(net, f"{metric}_mean") / 100
-    return values
 
 
 def resolve_uri(given: str | None) -> str:
