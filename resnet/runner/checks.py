@@ -14,9 +14,9 @@ from pathlib import Path
 import optuna
 from optuna.storages.journal._storage import JournalOperation
 
+from resnet.core.batches import batch_problem
 from resnet.core.config import SweepConfig
 from resnet.core.data import Dataset
-from resnet.core.train import batch_problem
 from resnet.paths import (
     READ_FOLDER,
     WRITE_FILE,
