@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import shutil
 import struct
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,27 +21,14 @@ import numpy as np
 import torch
 
 from resnet.core.datasets import DEFAULT_DATA_DIR, DataError, dataset_problem
+from resnet.core.image_folder import load_imagefolder
+from resnet.core.split import Split
 from resnet.paths import escaped
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DEFAULT_VAL_SIZE = {"cifar10": 5000, "fashion-mnist": 5000}
 DEFAULT_VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed: every run of every sweep sees the same train/validation split
-
-
-@dataclass
-class Split:
-    images: torch.Tensor  # uint8, N x C x H x W
-    labels: torch.Tensor  # int64, N
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def to(self, device: torch.device | str) -> Split:
-        return Split(self.images.to(device), self.labels.to(device))
-
-    def subset(self, index: torch.Tensor | slice) -> Split:
-        return Split(self.images[index], self.labels[index])
 
 
 @dataclass
@@ -181,93 +166,6 @@ def read_idx(path: Path) -> torch.Tensor:
     except (OSError, EOFError, ValueError, struct.error) as exc:
         raise DataError(f"{escaped(path)} is not a readable idx .gz file: {exc}") from exc
     return torch.from_numpy(array.copy()).long() if ndim == 1 else torch.from_numpy(array.copy())
-
-
-def load_imagefolder(data_dir: Path, image_size: int | None) -> tuple[Split, Split, int]:
-    for part in ("train", "test"):
-        if not (data_dir / part).is_dir():
-            raise DataError(
-                f"imagefolder needs {escaped(data_dir)}/{part}/ with one folder per class "
-                "(set the folder with --data-dir)"
-            )
-    train_set, test_set = image_folder(data_dir / "train"), image_folder(data_dir / "test")
-    if train_set.classes != test_set.classes:
-        raise DataError(
-            f"{escaped(data_dir)}/train and {escaped(data_dir)}/test have different class folders"
-        )
-    train, test = _images_to_split(train_set, image_size), _images_to_split(test_set, image_size)
-    if train.images.shape[1:] != test.images.shape[1:]:
-        raise DataError(
-            f"train images are {tuple(train.images.shape[1:])} but test images "
-            f"{tuple(test.images.shape[1:])}: they differ in size; give --image-size to resize"
-        )
-    return train, test, len(train_set.classes)
-
-
-def image_folder(folder: Path):
-    """torchvision's ImageFolder of `folder`, with its problems as one line each."""
-    from torchvision.datasets import ImageFolder
-    from torchvision.datasets.folder import IMG_EXTENSIONS
-
-    check_tree(folder)
-    try:
-        images = ImageFolder(str(folder))
-    except FileNotFoundError:
-        raise DataError(
-            f"{escaped(folder)}/ needs one folder per class holding image files "
-            f"({', '.join(IMG_EXTENSIONS)}); found none"
-        ) from None
-    if len(images.classes) < 2:
-        raise DataError(
-            f"{escaped(folder)}/ has {len(images.classes)} class folder: a classifier needs at "
-            "least 2"
-        )
-    return images
-
-
-def check_tree(folder: Path) -> None:
-    """What torchvision's ImageFolder walks must be a tree of regular files: a symbolic link
-    back to a folder above would count its images again and again, and a FIFO named like an
-    image would hang the read."""
-    from torchvision.datasets.folder import IMG_EXTENSIONS
-
-    seen: set[str] = set()
-    for here, _, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(here)
-        if real in seen:
-            raise DataError(
-                f"{escaped(here)} is {escaped(real)} again (a symbolic link loop, or two links to "
-                "one folder): its images would count more than once; remove the link"
-            )
-        seen.add(real)
-        for name in files:
-            path = Path(here) / name
-            if name.lower().endswith(IMG_EXTENSIONS) and not path.is_file():
-                raise DataError(f"{escaped(path)} is not a regular file (a FIFO or a device?)")
-
-
-def _images_to_split(folder, image_size: int | None) -> Split:
-    from PIL import Image
-    from torchvision.transforms.functional import pil_to_tensor, resize
-
-    images, sizes = [], set()
-    for path, _ in folder.samples:
-        try:
-            with warnings.catch_warnings():  # a decompression bomb is an error, not a warning
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = pil_to_tensor(folder.loader(path))
-        except Exception as exc:
-            raise DataError(f"cannot read image {escaped(path)}: {exc}") from exc
-        if image_size is not None:
-            image = resize(image, [image_size, image_size], antialias=True)
-        images.append(image)
-        sizes.add(tuple(image.shape))
-    if len(sizes) > 1:
-        raise DataError(
-            f"images in {folder.root} differ in size ({sorted(sizes)[:3]}...): "
-            "give --image-size to resize them"
-        )
-    return Split(torch.stack(images), torch.tensor(folder.targets, dtype=torch.int64))
 
 
 SYNTHETIC_SIZES = {"train": 3000, "test": 1000, "classes": 10, "channels": 3, "image_size": 32}
