@@ -18,6 +18,9 @@ LAUNCHERS = ("local", "slurm")
 MAX_TASK_GPUS = 16
 MAX_TASK_CPUS = 1024
 MAX_TASK_MEM_GB = 16_384
+TASK_GPUS = Bounds(low=0, high=MAX_TASK_GPUS)
+TASK_CPUS = Bounds(low=1, high=MAX_TASK_CPUS)
+TASK_MEM_GB = Bounds(low=0, high=MAX_TASK_MEM_GB, low_open=True)
 SBATCH_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # The sbatch options the launcher sets itself, each with what sets it instead (keys in lower case
 # with "-", as submitit writes them). submitit renders partition, time, cpus-per-task,
@@ -68,17 +71,10 @@ class LauncherConfig:
     partition: str | None = setting(
         "launcher", None, "SLURM partition (default: the cluster's default)"
     )
-    gpus_per_task: int = setting(
-        "launcher", 0, "GPUs per SLURM task", Bounds(low=0, high=MAX_TASK_GPUS)
-    )
-    cpus_per_task: int = setting(
-        "launcher", 1, "cores per SLURM task", Bounds(low=1, high=MAX_TASK_CPUS)
-    )
+    gpus_per_task: int = setting("launcher", 0, "GPUs per SLURM task", TASK_GPUS)
+    cpus_per_task: int = setting("launcher", 1, "cores per SLURM task", TASK_CPUS)
     mem_gb: float | None = setting(
-        "launcher",
-        None,
-        "memory per SLURM task, in GB (default: the partition's)",
-        Bounds(low=0, high=MAX_TASK_MEM_GB, low_open=True),
+        "launcher", None, "memory per SLURM task, in GB (default: the partition's)", TASK_MEM_GB
     )
     time_min: int = setting(
         "launcher", 24 * 60, "time limit of each SLURM task, in minutes", POSITIVE
