@@ -92,6 +92,20 @@ def test_at_once_reports_the_slowest_stepper():
     assert layout.at_once([Sleeper(0.1), Sleeper(0.3), Sleeper(0.2)]) == 0.3
 
 
+def test_a_stepper_that_fails_stops_the_others_and_its_error_is_raised():
+    class Failing:
+        def seconds(self, start):
+            raise MemoryError("no room for a second model")
+
+    class Waiting:
+        def seconds(self, start):
+            start.wait(timeout=30)  # set free by the failure, not by this timeout
+            return 0.1
+
+    with pytest.raises(MemoryError, match="no room"):
+        layout.at_once([Waiting(), Failing(), Waiting()])
+
+
 SMOKE = ["--preset", "smoke", "--depths", "8", "--device", "cpu", "--no-progress", "--no-report"]
 
 

@@ -11,7 +11,7 @@ import torch
 from resnet.core.config import RunConfig, SweepConfig
 from resnet.core.device import device_name
 from resnet.core.tune_config import trial_budget
-from resnet.runner.estimate import Projection, human_duration
+from resnet.runner.estimate import Projection, human_duration, plural
 from resnet.runner.launch import Ready
 from resnet.runner.storage import is_database, open_storage
 from resnet.runner.sweep import Tuning
@@ -78,10 +78,6 @@ def forecast_lines(ready: Ready, projection: Projection) -> list[str]:
     ]
     shorter = advice(ready.job.sweep, device, projection.seconds / workers, workers)
     return lines + ([shorter] if shorter else [])
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def advice(sweep: SweepConfig, device: torch.device, seconds: float, workers: int) -> str | None:

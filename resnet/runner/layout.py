@@ -23,6 +23,7 @@ import torch
 from resnet.core.config import RunConfig
 from resnet.core.data import Dataset
 from resnet.core.step import BareSteps
+from resnet.runner.estimate import plural
 
 MARGIN = 1.15  # the per-core layout's throughput over one worker's that makes it the choice
 ROUNDS, STEPS = 3, 5  # per round: STEPS timed steps of each layout, after one untimed step
@@ -63,10 +64,6 @@ class Layout:
         )
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
 def choose_layout(config: RunConfig, dataset: Dataset, jobs: int) -> Layout | None:
     """The faster layout for `jobs` runs (cells and trials) of nets like `config`, sharing
     this process's threads; None where there is nothing to choose (one thread, or one job)."""
@@ -104,15 +101,22 @@ def at_once(steppers: list[Stepper]) -> float:
     """Seconds a step of the slowest of `steppers`, all stepping at the same time."""
     start = threading.Barrier(len(steppers))
     seconds = [0.0] * len(steppers)
+    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        seconds[i] = steppers[i].seconds(start)
+        try:
+            seconds[i] = steppers[i].seconds(start)
+        except BaseException as exc:  # raised again below, in the caller's thread
+            errors.append(exc)
+            start.abort()  # the others stop waiting for this one
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(steppers))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     return max(seconds)
 
 
