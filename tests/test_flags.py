@@ -9,7 +9,6 @@ import pytest
 from resnet.cli.flags import (
     add_flags,
     add_run_flags,
-    flag_name,
     overrides,
     run_fields,
     run_overrides,
@@ -26,7 +25,7 @@ def test_every_training_field_has_its_flag():
     flags = make_parser()._option_string_actions
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     assert {f.name for f in run_fields()} == fields - set(CELL_FIELDS)
-    assert all(flag_name(name) in flags for name in fields - set(CELL_FIELDS))
+    assert all("--" + name.replace("_", "-") in flags for name in fields - set(CELL_FIELDS))
     assert "--flip" in flags and "--no-flip" in flags  # a bool field: a pair
 
 

@@ -22,10 +22,6 @@ from resnet.core.settings import flag_of, range_text, settings_of
 GRID = ("cell",)  # RunConfig's arch, depth and seed: the sweep's --archs, --depths, --seeds
 
 
-def flag_name(field_name: str) -> str:
-    return "--" + field_name.replace("_", "-")
-
-
 def destination(f: dataclasses.Field) -> str:
     """Where argparse keeps a field's flag: its flag's name (--slurm-logs: slurm_logs)."""
     return flag_of(f).removeprefix("--").replace("-", "_")

@@ -104,7 +104,7 @@ def compile_if_it_pays(args: argparse.Namespace, ready: Ready, projection) -> Re
     return dataclasses.replace(ready, job=ready.job.compiled())
 
 
-def workers_by_throughput(args: argparse.Namespace, ready: Ready) -> Ready:
+def workers_by_throughput(args: argparse.Namespace, ready: Ready, projection: Projection) -> Ready:
     """On a CPU, where the user left the workers open and the projection timed the nets: one
     worker of every thread, or one per core where that trains clearly faster here (said either
     way). Compiled nets keep one worker: their timing here is eager."""
@@ -112,9 +112,10 @@ def workers_by_throughput(args: argparse.Namespace, ready: Ready) -> Ready:
     user_chose = args.workers is not None or args.jobs_per_gpu is not None
     if user_chose or job.launcher.cluster or job.device.type != "cpu" or job.sweep.shared.compile:
         return ready
-    cells, trials = remaining(ready)
-    deepest = max([*cells, *trials], key=lambda config: config.depth)
-    layout = choose_layout(deepest, ready.dataset, len(cells) + len(trials))
+    if projection.deepest is None:  # nothing left to train
+        return ready
+    jobs = projection.runs + projection.trials
+    layout = choose_layout(projection.deepest, ready.dataset, jobs)
     if layout is None:
         return ready
     print(layout.line(), file=sys.stderr)
@@ -146,7 +147,7 @@ def run_checked(args: argparse.Namespace, settings: Settings) -> int:
     projection = None if args.no_projection else print_projection(ready)
     ready = compile_if_it_pays(args, ready, projection)
     if projection is not None:
-        ready = workers_by_throughput(args, ready)
+        ready = workers_by_throughput(args, ready, projection)
     print_watch_link(ready)
     result = run_job(ready)
     if isinstance(result, Submitted):

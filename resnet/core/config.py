@@ -341,8 +341,9 @@ class SweepConfig:
                 raise ConfigError(
                     f"exclude entry {name!r} must look like arch-depth, e.g. plain-110"
                 )
-        for problem in bound_problems(self):
-            raise ConfigError(problem)
+        problems = bound_problems(self)
+        if problems:
+            raise ConfigError(problems[0])
         if not self.cells():  # every cell must be a valid run, and there must be one
             raise ConfigError("the sweep has no cells left: every (arch, depth) is excluded")
 

@@ -39,8 +39,6 @@ def setting(
         "repeated": repeated,
         "metavar": metavar,
     }
-    if isinstance(default, list | dict | set):
-        raise TypeError("a setting's default is immutable: a tuple, not a list")
     return field(default=default, metadata=metadata)
 
 

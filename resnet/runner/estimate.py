@@ -55,6 +55,7 @@ class Projection:
     runs: int
     trials: int
     longest: float = 0.0  # seconds of the net (arch and depth) that trains longest, all seeds
+    deepest: RunConfig | None = None  # the deepest net to train, which sets most of the time
 
     @property
     def seconds(self) -> float:
@@ -114,7 +115,9 @@ def project(cells: list[RunConfig], trials: list[RunConfig], dataset: Dataset) -
         per_net[cell.arch, cell.depth] = per_net.get((cell.arch, cell.depth), 0.0) + seconds
     tuning = sum(run_seconds(t, dataset, calibration.step(t), splits=1) for t in trials)
     training = sum(per_net.values())
-    return Projection(training, tuning, len(cells), len(trials), max(per_net.values(), default=0))
+    longest = max(per_net.values(), default=0)
+    deepest = max([*cells, *trials], key=lambda config: config.depth, default=None)
+    return Projection(training, tuning, len(cells), len(trials), longest, deepest)
 
 
 # torch.compile on 2-core CPUs, bf16 ResNet-20 step (docs/BENCHMARKS.md): compiling a net took

@@ -6,7 +6,7 @@ process: all threads on one model, then one model per worker trained at once by 
 threads, each with its share of the threads (a stand-in for the worker processes: the kernels
 release the GIL, and the Python work between them is a few percent of a step). Rounds alternate
 the two layouts and the median ratio decides. One worker stays unless the others are at least
-MARGIN faster: step times on a shared machine scatter by ±15 % from round to round, and one
+MARGIN faster: step times on a shared machine scatter from round to round, and one
 worker keeps a sweep's numbers the same from one run to the next on a machine (a net's
 arithmetic, and so its last digits, depends on its thread count).
 """
