@@ -16,7 +16,8 @@ from resnet.command_line import bad_input
 from resnet.core.allocator import keep_freed_memory
 from resnet.core.precision import AUTO, native_precision, slow_precision_warning
 from resnet.core.presets import read_preset
-from resnet.runner.estimate import Projection, compile_pays_back, human_duration, project
+from resnet.runner.compile_choice import choose_compile
+from resnet.runner.estimate import Projection, compile_may_pay_back, human_duration, project
 from resnet.runner.forecast import forecast_lines, remaining
 from resnet.runner.launch import (
     BAD_INPUT,
@@ -83,25 +84,25 @@ def print_projection(ready: Ready) -> Projection | None:
 
 
 def compile_if_it_pays(args: argparse.Namespace, ready: Ready, projection) -> Ready:
-    """The job with torch.compile on where the user left it open and a net trains long enough
-    here to pay the compilation back (said once)."""
-    if args.compile is not None or projection is None:
+    """The job with torch.compile on where the user left it open, a net trains long enough
+    here to be worth timing, and its compiled step, timed, pays the compilation back (said
+    once, either way)."""
+    if args.compile is not None or projection is None or projection.deepest is None:
         return ready
-    if not compile_pays_back(projection, ready.job.device):
+    if not compile_may_pay_back(projection, ready.job.device):
         if ready.job.device.type == "cpu":
             longest = human_duration(projection.longest)
             print(
-                "Training eager: compiling pays back here only for a net that trains for 20 "
-                f"minutes or more (this sweep's longest: {longest}); --compile compiles anyway.",
+                "Training eager: compiling can pay back here only for a net that trains for "
+                f"20 minutes or more (this sweep's longest: {longest}); --compile compiles "
+                "anyway.",
                 file=sys.stderr,
             )
         return ready
-    print(
-        "Compiling each net (torch.compile): one of them trains for 20 minutes or more here, "
-        "which pays the compilation back; --no-compile trains eager.",
-        file=sys.stderr,
-    )
-    return dataclasses.replace(ready, job=ready.job.compiled())
+    print("Timing the deepest net compiled against eager ...", file=sys.stderr)
+    choice = choose_compile(projection.deepest, ready.dataset, projection.longest)
+    print(choice.line(), file=sys.stderr)
+    return dataclasses.replace(ready, job=ready.job.compiled()) if choice.compile else ready
 
 
 def workers_by_throughput(args: argparse.Namespace, ready: Ready, projection: Projection) -> Ready:

@@ -120,15 +120,14 @@ def project(cells: list[RunConfig], trials: list[RunConfig], dataset: Dataset) -
     return Projection(training, tuning, len(cells), len(trials), longest, deepest)
 
 
-# torch.compile on 2-core CPUs, bf16 ResNet-20 step (docs/BENCHMARKS.md): compiling a net took
-# tens of seconds (40 s with an empty compiler cache) and saved 2-3 % of a step on an AMD EPYC
-# Zen 4, about 25 % on a Xeon with AMX and 40 % on an AMD EPYC Zen 5. A net that trains for 20
-# minutes in a sweep pays the compilation back even at the low end.
+# A compilation takes tens of seconds on 2-core CPUs (40-62 s with an empty compiler cache,
+# docs/BENCHMARKS.md), and timing a compiled step costs one: only a net that trains for 20
+# minutes in a sweep is worth the question (runner/compile_choice.py answers it).
 COMPILE_PAYS_BACK_SECONDS = 1200
 
 
-def compile_pays_back(projection: Projection, device: torch.device) -> bool:
-    """Whether a sweep that did not say should compile its nets: on a CPU, when one of its nets
+def compile_may_pay_back(projection: Projection, device: torch.device) -> bool:
+    """Whether a sweep that did not say is worth timing compiled: on a CPU, when one of its nets
     (all seeds, which share one compilation) trains for COMPILE_PAYS_BACK_SECONDS or more eager.
     On a GPU compiling also captures CUDA graphs, a choice left to the user (--compile)."""
     return device.type == "cpu" and projection.longest >= COMPILE_PAYS_BACK_SECONDS
