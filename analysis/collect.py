@@ -239,6 +239,7 @@ def search(experiment_id: str) -> pd.DataFrame:
     for name in (KIND, PARENT, FAILURE, IDENTITY, RUN_NAME):
         if name not in runs:
             runs[name] = None
+        runs[name] = runs[name].astype(object).where(runs[name].notna(), None)  # a tag not set
     return runs
 
 

@@ -285,6 +285,7 @@ def test_a_cell_is_its_newest_attempt_unless_an_equal_config_finished(workdir):
     assert cells.loc["plain-20-s0", "attempts"] == 2
     # Another config now running: the older finished run is not mixed in.
     assert cells.loc["plain-32-s0", "status"] == "running"
+    assert cells.loc["plain-32-s0", "note"] == ""  # no failure tag: no note (not "nan")
 
 
 def test_the_newest_sweep_counts_the_runs_it_reused(workdir):
