@@ -1,0 +1,99 @@
+"""The cheaper-crossing search's rule (scripts/cheaper_crossing.py) on constructed final
+errors: the screen on seeds 100 and 101, the test on seeds 100-104, the budget, the order."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "cheaper_crossing.py"
+
+
+@pytest.fixture(scope="module")
+def rule():
+    spec = importlib.util.spec_from_file_location("cheaper_crossing", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cells(plain_gaps: dict, residual_gaps: dict) -> pd.DataFrame:
+    """Finished runs with these per-seed gaps (points, depth 56 minus depth 20)."""
+    rows = []
+    for arch, by_seed in (("plain", plain_gaps), ("residual", residual_gaps)):
+        for seed, gap in by_seed.items():
+            rows.append(dict(arch=arch, depth=20, seed=seed, status="finished", train_error=0.07))
+            deep = 0.07 + gap / 100
+            rows.append(dict(arch=arch, depth=56, seed=seed, status="finished", train_error=deep))
+    return pd.DataFrame(rows)
+
+
+def times(name: str, seconds: float) -> pd.DataFrame:
+    return pd.DataFrame([{"candidate": name, "seconds": seconds}])
+
+
+SCREENED = {100: 3.0, 101: 2.5}, {100: -0.8, 101: -0.6}
+
+
+def test_the_screen_asks_both_directions_at_both_seeds_within_the_budget(rule):
+    plain, residual = SCREENED
+    assert rule.screen(cells(plain, residual), 19.0) == rule.PASSED
+    assert rule.screen(cells(plain, residual), 20.5).startswith("no: 20.5 min a seed")
+    wrong_plain = cells({100: 3.0, 101: -0.1}, residual)
+    assert rule.screen(wrong_plain, 19.0) == "no: plain-56 not above plain-20 at seed 101"
+    tie = cells(plain, {100: -0.8, 101: 0.0})
+    assert rule.screen(tie, 19.0) == "no: residual-56 not below residual-20 at seed 101"
+    assert rule.screen(cells(plain, {100: -0.8}), 19.0).startswith("cannot judge: seed 101")
+
+
+def test_the_test_reads_the_verdict_over_five_seeds(rule):
+    plain = {100: 3.0, 101: 2.5, 102: 3.5, 103: 2.8, 104: 3.1}
+    better = {100: -0.8, 101: -0.6, 102: -0.7, 103: -0.9, 104: -0.5}
+    said_plain, said_residual, outcome = rule.test(cells(plain, better), 18.0)
+    assert outcome == rule.PASSED
+    assert said_plain.endswith("degradation") and said_residual.endswith("deeper is better")
+    small = {seed: gap / 4 for seed, gap in plain.items()}  # below the margin, still above 0
+    assert rule.test(cells(small, better), 18.0)[2] == rule.PASSED
+    mixed = {100: -0.8, 101: 0.6, 102: -0.7, 103: 0.4, 104: -0.5}  # the interval covers 0
+    assert rule.test(cells(plain, mixed), 18.0)[2] == (
+        "no: residual-56 not shown better than residual-20"
+    )
+    flat = {100: 0.5, 101: -0.4, 102: 0.3, 103: -0.2, 104: 0.1}
+    assert rule.test(cells(flat, better), 18.0)[2] == "no: plain-56 not shown worse than plain-20"
+    assert rule.test(cells(plain, better), 21.0)[2].startswith("no: 21.0 min a seed")
+    four = {seed: gap for seed, gap in plain.items() if seed != 104}
+    assert rule.test(cells(four, better), 18.0)[2].startswith("cannot judge")
+
+
+def test_a_candidate_is_screened_then_tested_and_the_first_that_passes_ends_the_search(rule):
+    assert rule.judge("nocrop", None, times("x", 0))["outcome"] == "not run"
+    assert rule.stage_to_run({"outcome": "not run"}) == rule.SCREEN_SEEDS
+    screened = rule.judge("nocrop", cells(*SCREENED), times("nocrop", 2 * 19 * 60))
+    assert screened["outcome"] == f"screen: {rule.PASSED}" and screened["min a seed"] == 19.0
+    assert rule.stage_to_run(screened) == rule.ALL_SEEDS
+    assert rule.stage_to_run({"outcome": "screen: no: plain-56 not above"}) is None
+    assert rule.stage_to_run({"outcome": f"test: {rule.PASSED}"}) is None
+    rows = [
+        {"candidate": "nocrop", "outcome": "screen: no: over budget"},
+        {"candidate": "crops-lr01", "outcome": f"test: {rule.PASSED}"},
+        {"candidate": "crops", "outcome": f"test: {rule.PASSED}"},
+    ]
+    assert rule.chosen(rows) == "crops-lr01"
+    assert rule.chosen(rows[:1]) is None
+
+
+def test_every_candidate_is_a_preset_of_depths_20_and_56_on_the_search_seeds(rule):
+    from resnet.core.presets import build_sweep
+
+    for name in rule.CANDIDATES:
+        sweep = build_sweep(str(rule.preset(name)), {}, {})
+        assert sorted({cell.depth for cell in sweep.cells()}) == [20, 56]
+        assert {cell.seed for cell in sweep.cells()} <= set(rule.ALL_SEEDS)
+
+
+def test_the_recorded_search_judges_without_training(rule, capsys):
+    rows = rule.search("sqlite:///nowhere.db", recorded=True)
+    assert rows and rows[0]["candidate"] == rule.CANDIDATES[0]
