@@ -1,6 +1,7 @@
 """Where residual-56's training error drops below residual-20's for good, from one sweep's
 curves: the iteration (of the mean over seeds, and of each seed), the plain nets' gap there, and
-a figure of the four curves with it marked (each seed's crossing a dotted line).
+a figure of the four curves with it marked: the mean over seeds with the seeds' range shaded,
+each seed's gap a thin line and its crossing a dotted one.
 
     python scripts/crossing_figure.py --experiment crossing-long --out docs/crossing
 
@@ -40,9 +41,20 @@ def smoothed(
     return by_step.rolling(window, center=True, min_periods=1).mean()
 
 
+def seed_band(
+    curves: pd.DataFrame, arch: str, depth: int, window: int
+) -> tuple[pd.Series, pd.Series]:
+    """The lowest and the highest of the net's seeds' smoothed curves, iteration by iteration:
+    the spread over seeds drawn around the mean."""
+    seeds = sorted(curves.loc[curves["arch"] == arch, "seed"].dropna().unique())
+    each = pd.DataFrame({int(s): smoothed(curves, arch, depth, window, int(s)) for s in seeds})
+    return each.min(axis=1), each.max(axis=1)
+
+
 def crossing(shallow: pd.Series, deep: pd.Series) -> int | None:
     """The first iteration from which the deep net stays below the shallow one to the end."""
-    below = (deep < shallow).reindex(shallow.index, fill_value=False)
+    shallow, deep = shallow.align(deep, join="inner")  # the iterations both nets have logged
+    below = deep < shallow
     if not below.iloc[-1]:
         return None
     above = below[~below]
@@ -73,17 +85,33 @@ def seed_rows(curves: pd.DataFrame, window: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def arch_gaps(curves: pd.DataFrame, arch: str, seeds, window: int) -> list[pd.Series]:
+    """Each seed's smoothed deep-minus-shallow training error of `arch`, in points."""
+    return [
+        smoothed(curves, arch, DEEP, window, int(seed))
+        - smoothed(curves, arch, SHALLOW, window, int(seed))
+        for seed in seeds
+    ]
+
+
 def figure(
     nets: dict[tuple[str, int], pd.Series],
     at: int | None,
     epoch: float,
     seed_crossings: list[int] = (),
+    bands: dict[tuple[str, int], tuple[pd.Series, pd.Series]] | None = None,
+    seed_gaps: dict[str, list[pd.Series]] | None = None,
 ) -> Figure:
-    """The four curves above; below, each arch's deep-minus-shallow gap, where a crossing is
-    a sign change that the top panel's scale hides."""
+    """The four curves above (the mean over seeds, with the seeds' range shaded where there
+    are several); below, each arch's deep-minus-shallow gap (each seed's thin), where a crossing
+    is a sign change that the top panel's scale hides."""
     fig = Figure(figsize=(7, 6), layout="constrained")
     ax, gaps = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
-    draw_curves(ax, nets, at, epoch)
+    draw_curves(ax, nets, at, epoch, bands or {})
+    for arch, each in (seed_gaps or {}).items():
+        for gap in each:
+            style = "--" if arch == "plain" else "-"
+            gaps.plot(gap.index, gap.values, style, color="grey", lw=0.5, alpha=0.7)
     for i, seed_at in enumerate(seed_crossings):
         label = "a seed's crossing" if i == 0 else None
         gaps.axvline(seed_at, color="tab:blue", lw=0.8, ls=":", label=label)
@@ -101,11 +129,20 @@ def figure(
     return fig
 
 
-def draw_curves(ax, nets: dict[tuple[str, int], pd.Series], at: int | None, epoch: float) -> None:
+def draw_curves(
+    ax,
+    nets: dict[tuple[str, int], pd.Series],
+    at: int | None,
+    epoch: float,
+    bands: dict[tuple[str, int], tuple[pd.Series, pd.Series]],
+) -> None:
     colours = {SHALLOW: "tab:orange", DEEP: "tab:red"}
     for (arch, depth), curve in nets.items():
         style = "--" if arch == "plain" else "-"
         ax.plot(curve.index, curve.values, style, color=colours[depth], label=f"{arch}-{depth}")
+        if (arch, depth) in bands:
+            low, high = bands[arch, depth]
+            ax.fill_between(low.index, low.values, high.values, color=colours[depth], alpha=0.15)
     if at is not None:
         ax.axvline(at, color="grey", lw=0.8)
         ax.annotate(
@@ -136,8 +173,19 @@ def main() -> int:
     at = crossing(nets["residual", SHALLOW], nets["residual", DEEP])
     seeds = seed_rows(curves, args.window)
     args.out.mkdir(parents=True, exist_ok=True)
-    seed_crossings = [int(c) for c in seeds["crossing"].dropna()] if len(seeds) > 1 else []
-    figure(nets, at, args.epoch, seed_crossings).savefig(args.out / "crossing.png", dpi=120)
+    several = len(seeds) > 1
+    seed_crossings = [int(c) for c in seeds["crossing"].dropna()] if several else []
+    bands = {net: seed_band(curves, *net, args.window) for net in nets} if several else {}
+    seed_gaps = (
+        {
+            arch: arch_gaps(curves, arch, seeds["seed"], args.window)
+            for arch in ("plain", "residual")
+        }
+        if several
+        else {}
+    )
+    drawn = figure(nets, at, args.epoch, seed_crossings, bands, seed_gaps)
+    drawn.savefig(args.out / "crossing.png", dpi=120)
     seeds.to_csv(args.out / "crossings.csv", index=False)
     for row in seeds.itertuples():
         where = "none" if pd.isna(row.crossing) else f"iteration {int(row.crossing)}"
