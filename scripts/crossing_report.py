@@ -1,0 +1,176 @@
+"""The crossing study's report on the plan's seeds (docs/crossing/PLAN.md), made in one command
+from the sweep's store, so that every number in it comes from the runs:
+
+    .venv/bin/python scripts/crossing_report.py --experiment crossing-study \\
+        --earlier docs/crossing-study/seed-0/cells.csv
+
+1. `analysis.report` on the sweep: report.md, cells.csv, table.csv and figures in
+   docs/crossing-study/ (the plan's seeds, its pre-registered verdicts);
+2. scripts/crossing_figure.py on the same runs: the four nets over the seeds with each seed's
+   crossing (crossing.png, crossings.csv, curves.csv);
+3. seeds.md: every seed's final training and test errors and penalties, the pre-registered
+   verdicts, and beside them, marked as not pre-registered, the verdicts with the `--earlier`
+   runs (seed 0) added;
+4. net-times.csv: each net's training time, from its logged steps' timestamps (pauses of over
+   PAUSE_SECONDS between two log points, a stopped and resumed run's, left out), with the CPU,
+   the precision, the threads and whether it was compiled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mlflow import MlflowClient  # noqa: E402
+
+from analysis.comparison import contrast_text, verdict_text  # noqa: E402
+from analysis.markdown import markdown_table  # noqa: E402
+from analysis.stats import contrast, degradation_verdict  # noqa: E402
+from resnet.tracking.schema import Metric, Param, Tag  # noqa: E402
+
+OUT = ROOT / "docs" / "crossing-study"
+PLAN_SEEDS = (1, 2, 3, 4)
+MARGIN = 2.0
+PAUSE_SECONDS = 300  # log points are seconds apart; a gap this long is a stop, not training
+SHALLOW, DEEP = 20, 56
+EPOCH = 55_000 / 128  # iterations an epoch: 55k training images, batch 128
+
+
+def run(command: list[str]) -> None:
+    print("$", " ".join(command[1:]), flush=True)
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def seed_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per seed: the four nets' final training and test errors and both penalties."""
+    done = cells[cells["status"] == "finished"]
+    rows = []
+    for seed in sorted(done["seed"].unique()):
+        mine = done[done["seed"] == seed].set_index(["arch", "depth"])
+        row: dict = {"seed": int(seed)}
+        for arch in ("plain", "residual"):
+            for depth in (SHALLOW, DEEP):
+                found = (arch, depth) in mine.index
+                train = 100 * mine.loc[(arch, depth), Metric.TRAIN_ERROR] if found else None
+                test = 100 * mine.loc[(arch, depth), Metric.TEST_ERROR] if found else None
+                row[f"{arch}-{depth} train %"] = train
+                row[f"{arch}-{depth} test %"] = test
+            ends = [row[f"{arch}-{d} train %"] for d in (DEEP, SHALLOW)]
+            row[f"{arch} {DEEP}-{SHALLOW}"] = None if None in ends else ends[0] - ends[1]
+        rows.append(row)
+    return pd.DataFrame(rows).round(2)
+
+
+def verdict_lines(cells: pd.DataFrame) -> list[str]:
+    said = [
+        f"- **{arch}**: {verdict_text(degradation_verdict(cells, arch, MARGIN))}"
+        for arch in ("plain", "residual")
+    ]
+    return [*said, f"- **plain vs residual**: {contrast_text(contrast(cells, margin=MARGIN))}"]
+
+
+def seeds_text(seeds) -> str:
+    return ", ".join(str(int(s)) for s in sorted(seeds))
+
+
+def active_minutes(client: MlflowClient, run_id: str) -> float:
+    """Minutes between the run's training-error log points, gaps over PAUSE_SECONDS left out."""
+    history = client.get_metric_history(run_id, Metric.TRAIN_ERROR)
+    stamps = sorted(point.timestamp / 1000 for point in history)
+    steps = [b - a for a, b in itertools.pairwise(stamps)]
+    return sum(step for step in steps if step <= PAUSE_SECONDS) / 60
+
+
+def net_times(uri: str, cells: pd.DataFrame) -> pd.DataFrame:
+    client = MlflowClient(uri)
+    rows = []
+    for cell in cells[cells["status"] == "finished"].itertuples():
+        found = client.get_run(cell.run_id)
+        params, tags = found.data.params, found.data.tags
+        rows.append(
+            {
+                "cell": cell.cell,
+                "seed": int(cell.seed),
+                "training minutes": round(active_minutes(client, cell.run_id), 1),
+                "cpu": tags.get(Tag.DEVICE_NAME, ""),
+                "threads": tags.get(Tag.CPU_THREADS, ""),
+                "precision": params.get(Param.PRECISION, ""),
+                # A resumed run keeps the param of the attempt that compiled it.
+                "compiled (at some point)": Param.COMPILE_SECONDS in params,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def seeds_markdown(plan: pd.DataFrame, earlier: pd.DataFrame | None, times: pd.DataFrame) -> str:
+    both = plan if earlier is None else pd.concat([earlier, plan], ignore_index=True)
+    parts = [
+        "# The crossing preset, seed by seed",
+        "",
+        "Generated by `scripts/crossing_report.py` from the sweep's runs; do not edit.",
+        "",
+        f"## Pre-registered (docs/crossing/PLAN.md): seeds {seeds_text(plan['seed'].unique())}",
+        "",
+        *verdict_lines(plan),
+        "",
+    ]
+    if earlier is not None:
+        parts += [
+            f"## Not pre-registered: seeds {seeds_text(both['seed'].unique())}",
+            "",
+            "Seed 0 was seen before the preset's length was chosen; these lines add it.",
+            "",
+            *verdict_lines(both),
+            "",
+        ]
+    parts += ["## Every seed", "", markdown_table(seed_table(both).astype(object).fillna("")), ""]
+    per_seed = times.groupby("seed")["training minutes"].sum().round(1)
+    parts += [
+        "## Training time",
+        "",
+        "Each net's minutes between its log points (stops left out), summed per seed; "
+        "nets that trained at the same time on different workers each count in full.",
+        "",
+        markdown_table(per_seed.reset_index()),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--experiment", default="crossing-study")
+    p.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
+    p.add_argument("--earlier", type=Path, help="cells.csv of runs reported beside, not tested")
+    p.add_argument("--out", type=Path, default=OUT)
+    args = p.parse_args()
+    python = sys.executable
+    report = [python, "-m", "analysis.report", f"--experiment={args.experiment}"]
+    report += [f"--tracking-uri={args.tracking_uri}", f"--out={args.out.parent}", "--no-log"]
+    run(report)
+    made = args.out.parent / args.experiment
+    if made.resolve() != args.out.resolve():
+        raise SystemExit(f"analysis.report wrote {made}, not {args.out}: name the folder alike")
+    figure = [python, str(ROOT / "scripts" / "crossing_figure.py")]
+    figure += [f"--experiment={args.experiment}", f"--tracking-uri={args.tracking_uri}"]
+    run([*figure, f"--out={args.out}", f"--epoch={EPOCH}"])
+    cells = pd.read_csv(args.out / "cells.csv")
+    plan = cells[cells["seed"].isin(PLAN_SEEDS)]
+    earlier = pd.read_csv(args.earlier) if args.earlier else None
+    times = net_times(args.tracking_uri, plan)
+    times.to_csv(args.out / "net-times.csv", index=False)
+    (args.out / "seeds.md").write_text(seeds_markdown(plan, earlier, times))
+    print(f"Written: {args.out / 'seeds.md'}, {args.out / 'net-times.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
