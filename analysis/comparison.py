@@ -21,9 +21,9 @@ from analysis.collect import CollectError, collect
 from analysis.effects import DEFAULT_MARGIN
 from analysis.frames import arch_order
 from analysis.markdown import markdown_table
+from analysis.net_change import net_changes
 from analysis.sources import parse_source
 from analysis.stats import CONTRAST_PAIR, Contrast, Verdict, contrast, signed, verdicts
-from analysis.tuning_effect import tuning_effects
 from resnet.tracking.address import resolve_tracking_uri
 from resnet.tracking.schema import Metric
 
@@ -138,15 +138,15 @@ def net_change_table(judged: list[Judged]) -> pd.DataFrame:
     first = judged[0].sweep
     rows = []
     for j in judged[1:]:
-        for change in tuning_effects(j.sweep.cells, first.cells):
+        for change in net_changes(j.sweep.cells, first.cells):
             bounds = change.interval()
             rows.append(
                 {
                     "sweep": j.sweep.label,
                     "net": f"{change.arch}-{change.depth}",
                     "paired seeds": change.change.n,
-                    "first %": f"{change.untuned:.2f}",
-                    "this %": f"{change.tuned:.2f}",
+                    "first %": f"{change.first:.2f}",
+                    "this %": f"{change.later:.2f}",
                     "change (points)": f"{change.change.estimate:+.2f}",
                     "90 % CI": f"{signed(bounds[0])} to {signed(bounds[1])}" if bounds else "",
                 }

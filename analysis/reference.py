@@ -23,8 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from analysis.effects import fit_penalty
+from analysis.net_change import errors_by_seed
 from analysis.stats import CONTRAST_PAIR
-from analysis.tuning_effect import errors_by_seed
 from resnet.tracking.schema import Metric
 
 ROOT = Path(__file__).resolve().parents[1]

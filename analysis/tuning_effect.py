@@ -2,11 +2,10 @@
 
 A tuned sweep's cells train with each (arch, depth)'s best values from its study; the untuned
 sweep of the same grid trains them with the preset's own. Both on the same seeds, so the
-comparison pairs them seed by seed (the seed fixes the batch order and the initial weights of
-both): per seed, tuned minus untuned final training error, in points, with a two-sided 90 %
-interval on seeds - 1 degrees of freedom (each end a one-sided 5 % test, as the verdict's). A net
-whose whole interval lies above 0 trained worse tuned than untuned by more than the seed-to-seed
-noise: tuning failed for that net, and its tuned error is not a result about depth.
+comparison pairs them seed by seed (analysis/net_change.py): per seed, tuned minus untuned final
+training error, in points, with a two-sided 90 % interval. A net whose whole interval lies above
+0 trained worse tuned than untuned by more than the seed-to-seed noise: tuning failed for that
+net, and its tuned error is not a result about depth.
 """
 
 from __future__ import annotations
@@ -16,11 +15,8 @@ from enum import StrEnum
 
 import pandas as pd
 
-from analysis.effects import ALPHA, Difference
-from analysis.frames import arch_order
-from resnet.tracking.schema import Metric
-
-TWO_SIDED = 2 * ALPHA  # a 90 % interval: each end a one-sided 5 % test
+from analysis.effects import Difference
+from analysis.net_change import TWO_SIDED, net_changes
 
 
 class TuningOutcome(StrEnum):
@@ -54,31 +50,12 @@ class TuningEffect:
         return TuningOutcome.NO_CLEAR_CHANGE
 
 
-def errors_by_seed(cells: pd.DataFrame, arch: str, depth: int) -> dict[int, float]:
-    """{seed: final training error (%)} of a net's finished cells."""
-    done = cells[
-        (cells["status"] == "finished") & (cells["arch"] == arch) & (cells["depth"] == depth)
-    ]
-    return {
-        int(s): 100 * float(e) for s, e in zip(done["seed"], done[Metric.TRAIN_ERROR], strict=True)
-    }
-
-
 def tuning_effects(tuned: pd.DataFrame, untuned: pd.DataFrame) -> list[TuningEffect]:
     """One effect per net that both sweeps finished on at least one common seed."""
-    effects = []
-    nets = tuned[["arch", "depth"]].drop_duplicates()
-    order = {arch: i for i, arch in enumerate(arch_order(tuned))}
-    for arch, depth in sorted(nets.itertuples(index=False), key=lambda n: (order[n[0]], n[1])):
-        mine, theirs = errors_by_seed(tuned, arch, depth), errors_by_seed(untuned, arch, depth)
-        common = sorted(set(mine) & set(theirs))
-        if not common:
-            continue
-        change = Difference(tuple(mine[s] - theirs[s] for s in common))
-        tuned_mean = sum(mine[s] for s in common) / len(common)
-        untuned_mean = sum(theirs[s] for s in common) / len(common)
-        effects.append(TuningEffect(arch, int(depth), tuned_mean, untuned_mean, change))
-    return effects
+    return [
+        TuningEffect(c.arch, c.depth, c.later, c.first, c.change)
+        for c in net_changes(tuned, untuned)
+    ]
 
 
 def effect_table(effects: list[TuningEffect]) -> pd.DataFrame:
