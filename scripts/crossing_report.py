@@ -2,7 +2,7 @@
 from the sweep's store, so that every number in it comes from the runs:
 
     .venv/bin/python scripts/crossing_report.py --experiment crossing-study \\
-        --earlier docs/crossing-study/seed-0/cells.csv
+        --earlier docs/crossing-study-seed-0/cells.csv
 
 1. `analysis.report` on the sweep: report.md, cells.csv, table.csv and figures in
    docs/crossing-study/ (the plan's seeds, its pre-registered verdicts);
