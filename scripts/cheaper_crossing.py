@@ -47,7 +47,7 @@ from analysis.stats import degradation_verdict  # noqa: E402
 from resnet.tracking.schema import DEFAULT_TRACKING_URI, Metric  # noqa: E402
 
 FOLDER = ROOT / "docs" / "crossing" / "cheaper"
-CANDIDATES = ("nocrop", "crops-lr01", "crops")  # in the order they are tried
+CANDIDATES = ("nocrop-lr005", "nocrop-lr01", "crops-lr01")  # in the order they are tried
 SCREEN_SEEDS = (100, 101)
 ALL_SEEDS = (100, 101, 102, 103, 104)
 BUDGET_MINUTES = 20.0

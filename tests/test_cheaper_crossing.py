@@ -69,19 +69,19 @@ def test_the_test_reads_the_verdict_over_five_seeds(rule):
 
 
 def test_a_candidate_is_screened_then_tested_and_the_first_that_passes_ends_the_search(rule):
-    assert rule.judge("nocrop", None, times("x", 0))["outcome"] == "not run"
+    assert rule.judge("nocrop-lr005", None, times("x", 0))["outcome"] == "not run"
     assert rule.stage_to_run({"outcome": "not run"}) == rule.SCREEN_SEEDS
-    screened = rule.judge("nocrop", cells(*SCREENED), times("nocrop", 2 * 19 * 60))
+    screened = rule.judge("nocrop-lr005", cells(*SCREENED), times("nocrop-lr005", 2 * 19 * 60))
     assert screened["outcome"] == f"screen: {rule.PASSED}" and screened["min a seed"] == 19.0
     assert rule.stage_to_run(screened) == rule.ALL_SEEDS
     assert rule.stage_to_run({"outcome": "screen: no: plain-56 not above"}) is None
     assert rule.stage_to_run({"outcome": f"test: {rule.PASSED}"}) is None
     rows = [
-        {"candidate": "nocrop", "outcome": "screen: no: over budget"},
+        {"candidate": "nocrop-lr005", "outcome": "screen: no: over budget"},
+        {"candidate": "nocrop-lr01", "outcome": f"test: {rule.PASSED}"},
         {"candidate": "crops-lr01", "outcome": f"test: {rule.PASSED}"},
-        {"candidate": "crops", "outcome": f"test: {rule.PASSED}"},
     ]
-    assert rule.chosen(rows) == "crops-lr01"
+    assert rule.chosen(rows) == "nocrop-lr01"
     assert rule.chosen(rows[:1]) is None
 
 
