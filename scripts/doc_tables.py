@@ -550,6 +550,17 @@ def compile_quick() -> str:
     return f"{header}:\n\n{table}"
 
 
+def cheaper_crossing() -> str:
+    """The cheaper-crossing search judged on its committed records (scripts/cheaper_crossing.py
+    --recorded): every candidate tried, and the outcome."""
+    import cheaper_crossing as rule
+
+    rows = rule.search("", recorded=True)
+    name = rule.chosen(rows)
+    outcome = f"Chosen: {name}." if name else "No candidate has passed (yet)."
+    return f"{markdown_table(pd.DataFrame(rows).astype(object).fillna(''))}\n\n{outcome}"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "verdict-lines": verdict_lines,
     "default-nets": default_net_table,
@@ -569,8 +580,13 @@ TABLES: dict[str, Callable[[], str]] = {
     "compare-quick": compare_quick,
     "compare-commands": compare_commands,
     "compile-quick": compile_quick,
+    "cheaper-crossing": cheaper_crossing,
 }
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "docs" / "crossing" / "README.md",
+]
 BLOCK = re.compile(
     r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S
 )
