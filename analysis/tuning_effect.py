@@ -15,8 +15,7 @@ from enum import StrEnum
 
 import pandas as pd
 
-from analysis.effects import Difference
-from analysis.net_change import TWO_SIDED, net_changes
+from analysis.net_change import NetChange, net_changes
 
 
 class TuningOutcome(StrEnum):
@@ -27,15 +26,16 @@ class TuningOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class TuningEffect:
-    arch: str
-    depth: int
-    tuned: float  # mean final training error (%) over the paired seeds
-    untuned: float
-    change: Difference  # tuned - untuned per seed, points
+class TuningEffect(NetChange):
+    """A net's change from its untuned sweep (first) to its tuned one (later)."""
 
-    def interval(self) -> tuple[float, float] | None:
-        return self.change.interval(TWO_SIDED)
+    @property
+    def tuned(self) -> float:
+        return self.later
+
+    @property
+    def untuned(self) -> float:
+        return self.first
 
     @property
     def outcome(self) -> TuningOutcome:

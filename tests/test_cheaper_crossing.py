@@ -3,21 +3,14 @@ errors: the screen on seeds 100 and 101, the test on seeds 100-104, the budget, 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "cheaper_crossing.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def rule():
-    spec = importlib.util.spec_from_file_location("cheaper_crossing", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cheaper_crossing")
 
 
 def cells(plain_gaps: dict, residual_gaps: dict) -> pd.DataFrame:

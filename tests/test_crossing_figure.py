@@ -3,21 +3,14 @@ constructed curves: the iteration, none, curves of different lengths, the seeds'
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "crossing_figure.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def fig():
-    spec = importlib.util.spec_from_file_location("crossing_figure", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crossing_figure")
 
 
 def series(values: list[float], step: int = 100) -> pd.Series:

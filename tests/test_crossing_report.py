@@ -3,21 +3,14 @@ the plan's seeds tested, the earlier seed only beside them."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "crossing_report.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def report():
-    spec = importlib.util.spec_from_file_location("crossing_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crossing_report")
 
 
 def cells(gaps: dict[int, tuple[float, float]]) -> pd.DataFrame:

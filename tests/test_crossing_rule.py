@@ -3,22 +3,15 @@ constructed final errors and on the errors its candidates recorded."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from script_modules import load_script
 
 from resnet.core.presets import preset_path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "choose_crossing_budget.py"
 
 
 @pytest.fixture(scope="module")
 def rule():
-    spec = importlib.util.spec_from_file_location("choose_crossing_budget", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("choose_crossing_budget")
 
 
 def errors(plain20, plain56, residual20, residual56) -> dict:
