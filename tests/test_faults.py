@@ -26,7 +26,10 @@ import resnet.runner.storage as storage_module
 from analysis.report import main as report_main
 from resnet.cli.sweep import main
 from resnet.core.checkpoint import load
+from resnet.runner.journal_lock import HolderNamingLock, look, take_over
 from resnet.tracking.database import schema_problem
+from resnet.tracking.liveness import lease, owner_of
+from resnet.tracking.schema import Tag
 from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,6 +177,113 @@ def test_a_journal_lock_left_by_a_killed_writer_is_taken_over(tmp_path, monkeypa
     writer.join(timeout=60)
     assert created, "the study was not written within 60 s: the stale lock was never taken over"
     assert not lock.exists() and not lock.is_symlink()
+
+
+def test_a_journal_lock_of_a_process_killed_here_is_taken_over_at_once(tmp_path, monkeypatch):
+    """A lock naming a live process of this host is waited for; once that process is killed,
+    the waiting writer takes the lock over at once, not after the grace period (30 s)."""
+    monkeypatch.chdir(tmp_path)
+    Path("mlruns").mkdir()
+    lock = Path("mlruns/optuna-journal.log.lock")
+    holder = subprocess.Popen(["sleep", "120"])
+    lock.write_text(owner_of(holder.pid))
+    created = []
+    writer = threading.Thread(
+        target=lambda: created.append(
+            optuna.create_study(storage=storage_module.open_storage("mlruns/optuna-journal.log"))
+        ),
+        daemon=True,
+    )
+    try:
+        writer.start()
+        writer.join(timeout=2)
+        assert not created, "a live holder's lock was taken"
+    finally:
+        holder.kill()
+        holder.wait()
+    killed = time.time()
+    writer.join(timeout=60)
+    assert created and time.time() - killed < storage_module.JOURNAL_LOCK_GRACE / 3
+    assert list(Path("mlruns").iterdir()) == [Path("mlruns/optuna-journal.log")]  # none aside
+
+
+def test_a_lock_taken_over_and_taken_again_meanwhile_is_left_to_its_new_holder(tmp_path):
+    """Two waiters see the same dead holder; the first takes its lock over and a live writer
+    takes the lock: the second waiter's take-over finds another lock and leaves it alone."""
+    lock = tmp_path / "journal.log.lock"
+    lock.write_text("host:1:dead")
+    seen_by_both = look(str(lock))
+    assert take_over(str(lock), seen_by_both, 30)
+    lock.write_text("host:2:live")  # the live writer's new lock
+    assert not take_over(str(lock), seen_by_both, 30)
+    assert lock.read_text() == "host:2:live"
+    assert list(tmp_path.iterdir()) == [lock]  # no second lock left behind
+
+
+def test_one_waiter_at_a_time_takes_a_lock_over(tmp_path):
+    """While another waiter holds the take-over lock, a waiter leaves the dead lock to it; a
+    take-over lock left by a waiter killed inside its take-over goes after the grace period."""
+    lock = tmp_path / "journal.log.lock"
+    lock.write_text("host:1:dead")
+    guard = tmp_path / "journal.log.lock.takeover"
+    guard.touch()
+    assert not take_over(str(lock), look(str(lock)), 30)
+    assert lock.exists() and guard.exists()
+    os.utime(guard, (time.time() - 31, time.time() - 31))  # its waiter was killed 31 s ago
+    assert not take_over(str(lock), look(str(lock)), 30)
+    assert not guard.exists()
+    assert take_over(str(lock), look(str(lock)), 30)
+    assert list(tmp_path.iterdir()) == []
+
+
+# A writer that adds 1 to a counter file under the journal's lock, `n` times; with "hold", it
+# stops halfway while holding the lock (to be killed there).
+COUNTING_WRITER = """
+import sys, time
+from resnet.runner.journal_lock import HolderNamingLock
+journal, n, hold = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "hold"
+lock = HolderNamingLock(journal, 30)
+for i in range(n):
+    lock.acquire()
+    count = int(open(journal + ".count").read())
+    if hold and i == n // 2:
+        print("holding", flush=True)
+        time.sleep(600)
+    open(journal + ".count", "w").write(str(count + 1))
+    lock.release()
+"""
+
+
+def test_writers_lose_no_update_when_one_is_killed_holding_the_lock(tmp_path):
+    """Read-modify-write under the lock by four processes, one killed while it holds it: the
+    three waiting take it over at once, one at a time, and no increment is lost."""
+    journal, n = str(tmp_path / "journal.log"), 200
+    Path(journal + ".count").write_text("0")
+
+    def writer(mode: str) -> subprocess.Popen:
+        argv = [sys.executable, "-c", COUNTING_WRITER, journal, str(n), mode]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=REPO)
+
+    holder = writer("hold")
+    others = [writer("count") for _ in range(3)]
+    try:
+        assert holder.stdout.readline() == "holding\n"
+    finally:
+        holder.kill()
+        holder.wait()
+    killed = time.time()
+    assert [other.wait(timeout=120) for other in others] == [0, 0, 0]
+    assert time.time() - killed < storage_module.JOURNAL_LOCK_GRACE / 3
+    assert Path(journal + ".count").read_text() == str(3 * n + n // 2)
+
+
+def test_the_journal_lock_names_its_holder_while_held(tmp_path):
+    journal = tmp_path / "journal.log"
+    lock = HolderNamingLock(str(journal), grace_period=30)
+    assert lock.acquire()
+    assert journal.with_name("journal.log.lock").read_text() == lease()[Tag.OWNER]
+    lock.release()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_journal_whose_last_record_was_cut_is_repaired_and_nothing_is_lost(workdir, capsys):
@@ -365,6 +475,54 @@ def test_a_half_made_store_is_made_anew_and_one_holding_a_run_is_kept(workdir, c
     assert main([*ARGV, "--tracking-uri", f"sqlite:///{kept}"]) == 2
     assert "half-made" not in capsys.readouterr().err
     assert kept.read_bytes() == before
+
+
+# A writer killed mid-transaction: enough rows to spill SQLite's (tiny) page cache, so the
+# journal holds pages and is hot once its writer is gone.
+KILLED_WRITER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size = 8")
+db.execute("BEGIN")
+db.execute("CREATE TABLE never_committed (x)")
+db.executemany("INSERT INTO never_committed VALUES (?)", [("x" * 200,)] * 5000)
+print("mid-transaction", flush=True)
+time.sleep(600)
+"""
+
+
+def kill_a_writer_mid_transaction(db: Path) -> None:
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline() == "mid-transaction\n"
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_a_write_cut_by_sigkill_is_rolled_back_and_the_sweep_and_report_go_on(workdir, capsys):
+    """A process killed inside a write leaves a hot journal, which the read-only look at a store
+    cannot roll back ("attempt to write a readonly database"): it is rolled back, the rerun
+    resumes and the report reads the store; the killed write is gone, the finished runs kept."""
+    assert main([*ARGV, "--archs", "plain"]) == 0
+    db = workdir / "mlruns" / "mlflow.db"
+    kill_a_writer_mid_transaction(db)
+    assert db.with_name("mlflow.db-journal").stat().st_size > 0
+
+    assert schema_problem(db, new_ok=False) is None
+    assert main(ARGV) == 0
+    assert report_main(["--no-log", "--experiment", "depth-smoke-synthetic"]) == 0
+    capsys.readouterr()
+    client = Store(f"sqlite:///{db}").client
+    ids = [e.experiment_id for e in client.search_experiments()]
+    cells = [r for r in client.search_runs(ids) if r.data.tags.get("kind") == "cell"]
+    assert sorted(r.info.run_name for r in cells) == ["plain-8-s0", "residual-8-s0"]
+    assert {r.info.status for r in cells} == {"FINISHED"}
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert "never_committed" not in tables
 
 
 def test_ctrl_c_inside_a_database_call_stays_ctrl_c_not_a_store_error(tmp_path, monkeypatch):

@@ -25,9 +25,10 @@ import optuna
 import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat  # the documented way to add a backend
-from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from resnet.runner.journal_lock import HolderNamingLock
 from resnet.tracking.address import masked
 from resnet.tracking.client import sqlite_path
 from resnet.tracking.liveness import GRACE_SECONDS, HEARTBEAT_SECONDS, lease, process_alive
@@ -46,8 +47,9 @@ CREATE_ATTEMPTS = 5
 # healthy worker does between steps (compiling, evaluating, saving a checkpoint).
 STALL_LIMIT = 1800
 EXIT_STUCK = 3  # a worker that was stuck and whose cell went to another worker
-# Seconds after which a journal lock left by a killed process is taken over: a healthy writer
-# holds it for milliseconds.
+# Seconds after which a journal lock left by a killed process that cannot be judged (another
+# host's) is taken over; one of this host's is taken over at once (runner/journal_lock.py). A
+# healthy writer holds it for milliseconds.
 JOURNAL_LOCK_GRACE = 30
 LOCK_FILE_SUFFIX = ".lock"  # Optuna's name for a journal's lock file
 DASHBOARD_URL = "http://127.0.0.1:8080"  # where optuna-dashboard serves by default
@@ -129,7 +131,7 @@ def journal_backend(path: str) -> JournalFileBackend:
     then cannot be read and the next writer spins on it forever."""
     path = os.path.abspath(path)
     drop_dangling_lock(path + LOCK_FILE_SUFFIX)
-    return JournalFileBackend(path, lock_obj=JournalFileOpenLock(path, JOURNAL_LOCK_GRACE))
+    return JournalFileBackend(path, lock_obj=HolderNamingLock(path, JOURNAL_LOCK_GRACE))
 
 
 def drop_dangling_lock(lock: str) -> None:

@@ -29,6 +29,7 @@ from resnet.tracking.liveness import pid_alive
 ALEMBIC_TABLE = "alembic_version"  # where MLflow records its schema's revision
 DATA_TABLES = ("experiments", "runs")  # a store holding a row of these holds a user's work
 PARTIAL = "partial"  # the suffix of a store being made
+SQLITE_READONLY_ROLLBACK = 776  # a read-only connection found a hot journal it cannot roll back
 
 
 def sqlite_problem(uri: str, writes: bool) -> str | None:
@@ -63,7 +64,26 @@ class Contents:
 
 
 def read_contents(path: Path) -> Contents:
-    """Read without writing; raises sqlite3.DatabaseError for a file that is no database."""
+    """Read without writing; raises sqlite3.DatabaseError for a file that is no database. A
+    write cut short (its process killed) leaves a hot journal, which a read-only connection
+    cannot roll back: it is rolled back first, as MLflow's own connection would on opening."""
+    try:
+        return read_only_contents(path)
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != SQLITE_READONLY_ROLLBACK:
+            raise
+    roll_back_hot_journal(path)
+    return read_only_contents(path)
+
+
+def roll_back_hot_journal(path: Path) -> None:
+    """SQLite rolls a hot journal back when a connection that may write first reads the file:
+    the file returns to its last committed state, which is all any reader ever sees."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True)) as db:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+
+def read_only_contents(path: Path) -> Contents:
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         tables = frozenset(row[0] for row in db.execute("SELECT name FROM sqlite_master"))
         revisions = (

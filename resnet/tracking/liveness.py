@@ -25,9 +25,12 @@ def lease() -> dict[str, str]:
     """Who runs a cell, and since when: `owner` host:pid:process start:pid namespace (so a
     reused pid is not taken for the owner, nor a container of the same host name for this
     one) and a `heartbeat` time in ms."""
-    pid = os.getpid()
-    owner = f"{socket.gethostname()}:{pid}:{process_start(pid)}:{pid_namespace()}"
-    return {Tag.OWNER: owner, Tag.HEARTBEAT: str(now_ms())}
+    return {Tag.OWNER: owner_of(os.getpid()), Tag.HEARTBEAT: str(now_ms())}
+
+
+def owner_of(pid: int) -> str:
+    """The `owner` value of a process of this host: host:pid:process start:pid namespace."""
+    return f"{socket.gethostname()}:{pid}:{process_start(pid)}:{pid_namespace()}"
 
 
 def pid_namespace() -> str:
