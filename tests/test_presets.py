@@ -1,8 +1,12 @@
+from pathlib import Path
+
 import pytest
 
 import resnet.core.precision
 from resnet.core.config import ConfigError, RunConfig
-from resnet.core.presets import build_sweep, preset_names
+from resnet.core.presets import build_sweep, preset_names, read_preset
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write(tmp_path, text):
@@ -117,3 +121,16 @@ def test_flip_and_margin_come_from_the_preset_and_the_command_line(tmp_path):
     assert build_sweep(write(tmp_path, "[sweep]\nmargin = 5\n"), {}, {}).margin == 5.0
     with pytest.raises(ConfigError, match=r"margin must be in \(0, 100\), got 0"):
         build_sweep(write(tmp_path, "[sweep]\nmargin = 0\n"), {}, {})
+
+
+def test_the_short_crossing_trains_the_candidate_the_search_chose():
+    """crossing-short is docs/crossing/cheaper/nocrop-lr005.toml on its own seeds: any other
+    difference would test a design the search never chose."""
+    chosen = REPO / "docs" / "crossing" / "cheaper" / "nocrop-lr005.toml"
+    _, chosen_sweep, chosen_run, _ = read_preset(str(chosen))
+    _, sweep, run, _ = read_preset("crossing-short")
+    assert run == chosen_run and run["iterations"] == 4000
+    assert {k: v for k, v in sweep.items() if k != "seeds"} == {
+        k: v for k, v in chosen_sweep.items() if k != "seeds"
+    }
+    assert not set(sweep["seeds"]) & set(range(100, 105))  # the seeds that chose it
