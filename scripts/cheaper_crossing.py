@@ -28,17 +28,16 @@ judgement of every candidate tried to docs/crossing/cheaper/candidates.csv.
 from __future__ import annotations
 
 import argparse
-import platform
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from timed_sweep import append_row, timed_sweep  # noqa: E402
 
 from analysis.comparison import verdict_text  # noqa: E402
 from analysis.effects import Outcome  # noqa: E402
@@ -75,43 +74,22 @@ def seeds_text(seeds: tuple[int, ...]) -> str:
     return ",".join(map(str, seeds))
 
 
-def cpu_name() -> str:
-    """The CPU's model name, as /proc/cpuinfo gives it (the machine's kind elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def train(name: str, seeds: tuple[int, ...], uri: str) -> None:
     """One sweep command over `seeds` (finished runs of an earlier command are reused), its wall
     time appended to TIMES whatever its end; then its runs' record under FOLDER/runs."""
-    command = [
-        sys.executable,
-        str(ROOT / "experiments" / "depth_sweep.py"),
-        f"--preset={preset(name)}",
-        f"--seeds={seeds_text(seeds)}",
-        f"--experiment={experiment(name)}",
-        f"--tracking-uri={uri}",
-        "--no-report",
-        "--no-progress",
-    ]
-    print("$", " ".join(command[1:]), flush=True)
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    code = subprocess.run(command, cwd=ROOT).returncode
-    row = {
-        "candidate": name,
-        "seeds": seeds_text(seeds),
-        "seconds": round(time.perf_counter() - clock, 1),
-        "exit_code": code,
-        "cpu": cpu_name(),
-        "started": started.isoformat(timespec="seconds"),
-    }
-    pd.DataFrame([row]).to_csv(TIMES, mode="a", header=not TIMES.exists(), index=False)
+    timed = timed_sweep(
+        [
+            f"--preset={preset(name)}",
+            f"--seeds={seeds_text(seeds)}",
+            f"--experiment={experiment(name)}",
+            f"--tracking-uri={uri}",
+            "--no-report",
+            "--no-progress",
+        ]
+    )
+    row = {"candidate": name, "seeds": seeds_text(seeds), **vars(timed)}
+    append_row(TIMES, row)
+    code = timed.exit_code
     if code != 0:
         raise SystemExit(f"the sweep of {name} ended with exit code {code}; run this again")
     report = [sys.executable, "-m", "analysis.report", f"--experiment={experiment(name)}"]

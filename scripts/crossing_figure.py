@@ -115,18 +115,27 @@ def figure(
     for i, seed_at in enumerate(seed_crossings):
         label = "a seed's crossing" if i == 0 else None
         gaps.axvline(seed_at, color="tab:blue", lw=0.8, ls=":", label=label)
+    mean_gaps = []
     for arch, style in (("plain", "--"), ("residual", "-")):
         gap = nets[arch, DEEP] - nets[arch, SHALLOW]
         gaps.plot(gap.index, gap.values, style, color="black", label=f"{arch}: {DEEP} - {SHALLOW}")
+        mean_gaps.append(gap)
     gaps.axhline(0, color="grey", lw=0.8)
     if at is not None:
         gaps.axvline(at, color="grey", lw=0.8)
-    gaps.set_ylim(-3, 8)
+    gaps.set_ylim(-3, gap_panel_top(mean_gaps))
     gaps.set_xlabel("iteration")
     gaps.set_ylabel("gap (points)")
     gaps.grid(alpha=0.3)
     gaps.legend(fontsize=8)
     return fig
+
+
+def gap_panel_top(mean_gaps: list[pd.Series]) -> float:
+    """Room for both mean gaps after their first quarter (the early transient would squash the
+    residual gap's sign changes), and at least 8 points."""
+    settled = [gap.iloc[len(gap) // 4 :].max() for gap in mean_gaps if len(gap)]
+    return max(8.0, *(float(value) + 2 for value in settled if pd.notna(value)))
 
 
 def draw_curves(

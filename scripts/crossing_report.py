@@ -1,16 +1,18 @@
-"""The crossing study's report on the plan's seeds (docs/crossing/PLAN.md), made in one command
-from the sweep's store, so that every number in it comes from the runs:
+"""A crossing study's report on its plan's seeds, made in one command from the sweep's store, so
+that every number in it comes from the runs:
 
-    .venv/bin/python scripts/crossing_report.py --experiment crossing-study \\
-        --earlier docs/crossing-study-seed-0/cells.csv
+    .venv/bin/python scripts/crossing_report.py --study crossing-study
+    .venv/bin/python scripts/crossing_report.py --study crossing-short-study
+
+(their plans: docs/crossing/PLAN.md and docs/crossing/short/PLAN.md, as STUDIES names them)
 
 1. `analysis.report` on the sweep: report.md, cells.csv, table.csv and figures in
-   docs/crossing-study/ (the plan's seeds, its pre-registered verdicts);
+   docs/<study>/ (the plan's seeds, its pre-registered verdicts);
 2. scripts/crossing_figure.py on the same runs: the four nets over the seeds with each seed's
    crossing (crossing.png, crossings.csv, curves.csv);
 3. seeds.md: every seed's final training and test errors and penalties, the pre-registered
-   verdicts, and beside them, marked as not pre-registered, the verdicts with the `--earlier`
-   runs (seed 0) added;
+   verdicts and whether each shows its half of the figure by the plan's test, and beside them,
+   marked as not pre-registered, the verdicts with the study's earlier runs (if any) added;
 4. net-times.csv: each net's training time, from its logged steps' timestamps (pauses of over
    PAUSE_SECONDS between two log points, a stopped and resumed run's, left out), with the CPU,
    the precision, the threads and whether it was compiled.
@@ -22,6 +24,7 @@ import argparse
 import itertools
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -32,16 +35,53 @@ sys.path.insert(0, str(ROOT))
 from mlflow import MlflowClient  # noqa: E402
 
 from analysis.comparison import contrast_text, verdict_text  # noqa: E402
+from analysis.effects import Outcome  # noqa: E402
 from analysis.markdown import markdown_table  # noqa: E402
 from analysis.stats import contrast, degradation_verdict  # noqa: E402
 from resnet.tracking.schema import Metric, Param, Tag  # noqa: E402
 
-OUT = ROOT / "docs" / "crossing-study"
-PLAN_SEEDS = (1, 2, 3, 4)
 MARGIN = 2.0
 PAUSE_SECONDS = 300  # log points are seconds apart; a gap this long is a stop, not training
 SHALLOW, DEEP = 20, 56
 EPOCH = 55_000 / 128  # iterations an epoch: 55k training images, batch 128
+
+
+@dataclass(frozen=True)
+class Study:
+    """A crossing study as its plan fixed it, before its runs."""
+
+    title: str
+    plan: str  # the plan's path in the repository
+    seeds: tuple[int, ...]  # the plan's seeds: the only ones its test judges
+    plain_shown: frozenset[Outcome]  # the plain verdicts that show the left panel
+    earlier: str | None = None  # cells.csv of runs reported beside, never tested
+    earlier_why: str = ""
+    times: str | None = None  # the sweep commands' wall times (scripts/timed_sweep.py)
+    budget_minutes: float | None = None  # the plan's time test: wall minutes a seed
+
+    @property
+    def residual_shown(self) -> frozenset[Outcome]:
+        return frozenset({Outcome.DEEPER_IS_BETTER})  # both plans: the interval below zero
+
+
+STUDIES = {
+    "crossing-study": Study(
+        title="The crossing preset",
+        plan="docs/crossing/PLAN.md",
+        seeds=(1, 2, 3, 4),
+        plain_shown=frozenset({Outcome.DEGRADATION}),
+        earlier="docs/crossing-study-seed-0/cells.csv",
+        earlier_why="Seed 0 was seen before the preset's length was chosen; these lines add it.",
+    ),
+    "crossing-short-study": Study(
+        title="The short crossing",
+        plan="docs/crossing/short/PLAN.md",
+        seeds=(5, 6, 7, 8, 9),
+        plain_shown=frozenset({Outcome.DEGRADATION, Outcome.SMALL_PENALTY}),
+        times="docs/crossing/short/times.csv",
+        budget_minutes=20.0,
+    ),
+}
 
 
 def run(command: list[str]) -> None:
@@ -77,6 +117,20 @@ def verdict_lines(cells: pd.DataFrame) -> list[str]:
     return [*said, f"- **plain vs residual**: {contrast_text(contrast(cells, margin=MARGIN))}"]
 
 
+def shown_lines(cells: pd.DataFrame, study: Study) -> list[str]:
+    """Whether each half of Figure 6 is shown, by the plan's own test."""
+    halves = (
+        ("plain", "the left panel (plain nets degrade)", study.plain_shown),
+        ("residual", "the middle panel (deeper residual nets train better)", study.residual_shown),
+    )
+    lines = []
+    for arch, half, shown in halves:
+        verdict = degradation_verdict(cells, arch, MARGIN)
+        said = "yes" if verdict is not None and verdict.outcome in shown else "no"
+        lines.append(f"- {half} shown by the plan's test: **{said}**")
+    return lines
+
+
 def seeds_text(seeds) -> str:
     return ", ".join(str(int(s)) for s in sorted(seeds))
 
@@ -110,29 +164,54 @@ def net_times(uri: str, cells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def seeds_markdown(plan: pd.DataFrame, earlier: pd.DataFrame | None, times: pd.DataFrame) -> str:
+def seed_minutes(times: pd.DataFrame) -> pd.Series:
+    """Training minutes a seed: its nets' net-times.csv minutes, summed."""
+    return times.groupby("seed")["training minutes"].sum().round(1)
+
+
+def wall_time_lines(study: Study, root: Path = ROOT) -> list[str]:
+    """The plan's time test: every sweep command's wall time (stopped ones too), over the
+    plan's seeds, against its budget; nothing for a study whose plan has none."""
+    if study.times is None:
+        return []
+    commands = pd.read_csv(root / study.times)
+    minutes = commands["seconds"].sum() / 60
+    a_seed = minutes / len(study.seeds)
+    within = "within" if a_seed <= study.budget_minutes else "over"
+    return [
+        f"- wall time of the sweep commands ({study.times}, {len(commands)} commands, stopped "
+        f"ones included): {minutes:.1f} minutes, {a_seed:.1f} a seed: {within} the plan's "
+        f"{study.budget_minutes:g} minutes a seed"
+    ]
+
+
+def seeds_markdown(
+    study: Study, plan: pd.DataFrame, earlier: pd.DataFrame | None, times: pd.DataFrame
+) -> str:
     both = plan if earlier is None else pd.concat([earlier, plan], ignore_index=True)
     parts = [
-        "# The crossing preset, seed by seed",
+        f"# {study.title}, seed by seed",
         "",
         "Generated by `scripts/crossing_report.py` from the sweep's runs; do not edit.",
         "",
-        f"## Pre-registered (docs/crossing/PLAN.md): seeds {seeds_text(plan['seed'].unique())}",
+        f"## Pre-registered ({study.plan}): seeds {seeds_text(plan['seed'].unique())}",
         "",
         *verdict_lines(plan),
+        "",
+        *shown_lines(plan, study),
         "",
     ]
     if earlier is not None:
         parts += [
             f"## Not pre-registered: seeds {seeds_text(both['seed'].unique())}",
             "",
-            "Seed 0 was seen before the preset's length was chosen; these lines add it.",
+            study.earlier_why,
             "",
             *verdict_lines(both),
             "",
         ]
     parts += ["## Every seed", "", markdown_table(seed_table(both).astype(object).fillna("")), ""]
-    per_seed = times.groupby("seed")["training minutes"].sum().round(1)
+    per_seed = seed_minutes(times)
     parts += [
         "## Training time",
         "",
@@ -142,33 +221,32 @@ def seeds_markdown(plan: pd.DataFrame, earlier: pd.DataFrame | None, times: pd.D
         markdown_table(per_seed.reset_index()),
         "",
     ]
+    wall = wall_time_lines(study)
+    parts += [*wall, ""] if wall else []
     return "\n".join(parts)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--experiment", default="crossing-study")
+    p.add_argument("--study", choices=sorted(STUDIES), default="crossing-study")
     p.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
-    p.add_argument("--earlier", type=Path, help="cells.csv of runs reported beside, not tested")
-    p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
+    study = STUDIES[args.study]
+    out = ROOT / "docs" / args.study  # where analysis.report writes the experiment's report
     python = sys.executable
-    report = [python, "-m", "analysis.report", f"--experiment={args.experiment}"]
-    report += [f"--tracking-uri={args.tracking_uri}", f"--out={args.out.parent}", "--no-log"]
+    report = [python, "-m", "analysis.report", f"--experiment={args.study}"]
+    report += [f"--tracking-uri={args.tracking_uri}", f"--out={out.parent}", "--no-log"]
     run(report)
-    made = args.out.parent / args.experiment
-    if made.resolve() != args.out.resolve():
-        raise SystemExit(f"analysis.report wrote {made}, not {args.out}: name the folder alike")
     figure = [python, str(ROOT / "scripts" / "crossing_figure.py")]
-    figure += [f"--experiment={args.experiment}", f"--tracking-uri={args.tracking_uri}"]
-    run([*figure, f"--out={args.out}", f"--epoch={EPOCH}"])
-    cells = pd.read_csv(args.out / "cells.csv")
-    plan = cells[cells["seed"].isin(PLAN_SEEDS)]
-    earlier = pd.read_csv(args.earlier) if args.earlier else None
+    figure += [f"--experiment={args.study}", f"--tracking-uri={args.tracking_uri}"]
+    run([*figure, f"--out={out}", f"--epoch={EPOCH}"])
+    cells = pd.read_csv(out / "cells.csv")
+    plan = cells[cells["seed"].isin(study.seeds)]
+    earlier = pd.read_csv(ROOT / study.earlier) if study.earlier else None
     times = net_times(args.tracking_uri, plan)
-    times.to_csv(args.out / "net-times.csv", index=False)
-    (args.out / "seeds.md").write_text(seeds_markdown(plan, earlier, times))
-    print(f"Written: {args.out / 'seeds.md'}, {args.out / 'net-times.csv'}")
+    times.to_csv(out / "net-times.csv", index=False)
+    (out / "seeds.md").write_text(seeds_markdown(study, plan, earlier, times))
+    print(f"Written: {out / 'seeds.md'}, {out / 'net-times.csv'}")
     return 0
 
 

@@ -15,6 +15,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -561,6 +562,39 @@ def cheaper_crossing() -> str:
     return f"{markdown_table(pd.DataFrame(rows).astype(object).fillna(''))}\n\n{outcome}"
 
 
+def planned_crossing(study_name: str, seeds_too: bool) -> str:
+    """A crossing study's pre-registered verdicts on its plan's seeds, whether each half of
+    Figure 6 is shown by the plan's test, each seed's gaps, crossing iteration and training
+    minutes (scripts/crossing_report.py's committed files); `seeds_too` adds every seed's row."""
+    import crossing_report as report
+
+    study = report.STUDIES[study_name]
+    folder = ROOT / "docs" / study_name
+    cells = pd.read_csv(folder / "cells.csv")
+    plan = cells[cells["seed"].isin(study.seeds)]
+    seeds = report.seed_table(plan)
+    crossings = pd.read_csv(folder / "crossings.csv").set_index("seed")["crossing"]
+    minutes = report.seed_minutes(pd.read_csv(folder / "net-times.csv"))
+
+    def per_seed(values) -> str:
+        return ", ".join(f"{v:+.2f}" if isinstance(v, float) else str(v) for v in values)
+
+    lines = [
+        *report.verdict_lines(plan),
+        *report.shown_lines(plan, study),
+        f"- per seed ({report.seeds_text(seeds['seed'])}), depth 56 minus 20: plain "
+        f"{per_seed(seeds['plain 56-20'])}; residual {per_seed(seeds['residual 56-20'])}",
+        "- residual-56 below residual-20 for good from iteration: "
+        + ", ".join(str(crossings.get(seed, "none")) for seed in seeds["seed"]),
+        "- training minutes a seed, its four nets' summed (nets trained side by side each "
+        "count in full): " + ", ".join(f"{minutes[seed]:.1f}" for seed in seeds["seed"]),
+        *report.wall_time_lines(study, ROOT),
+    ]
+    if seeds_too:
+        lines += ["", markdown_table(seeds.astype(object).fillna(""))]
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "verdict-lines": verdict_lines,
     "default-nets": default_net_table,
@@ -581,6 +615,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "compare-commands": compare_commands,
     "compile-quick": compile_quick,
     "cheaper-crossing": cheaper_crossing,
+    "crossing-study": partial(planned_crossing, "crossing-study", False),
+    "crossing-study-seeds": partial(planned_crossing, "crossing-study", True),
+    "crossing-short-study": partial(planned_crossing, "crossing-short-study", False),
+    "crossing-short-study-seeds": partial(planned_crossing, "crossing-short-study", True),
 }
 DOCS = [
     ROOT / "README.md",

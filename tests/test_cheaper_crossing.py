@@ -3,6 +3,12 @@ errors: the screen on seeds 100 and 101, the test on seeds 100-104, the budget, 
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
+import time
+
 import pandas as pd
 import pytest
 from script_modules import load_script
@@ -90,3 +96,51 @@ def test_every_candidate_is_a_preset_of_depths_20_and_56_on_the_search_seeds(rul
 def test_the_recorded_search_judges_without_training(rule, capsys):
     rows = rule.search("sqlite:///nowhere.db", recorded=True)
     assert rows and rows[0]["candidate"] == rule.CANDIDATES[0]
+
+
+def test_a_timed_sweep_appends_its_time_whatever_its_end(tmp_path, capsys):
+    """Bad input ends the sweep at once with exit code 2; that command's time is still a row."""
+    timer = load_script("timed_sweep")
+    times = tmp_path / "times.csv"
+    timed = timer.timed_sweep(["--preset=smoke", "--depths=7"])
+    assert timed.exit_code == 2 and timed.seconds > 0 and timed.cpu
+    timer.append_row(times, {"arguments": "first", **vars(timed)})
+    timer.append_row(times, {"arguments": "second", **vars(timed)})
+    rows = pd.read_csv(times)
+    assert list(rows["arguments"]) == ["first", "second"]
+    assert list(rows.columns) == ["arguments", "seconds", "exit_code", "cpu", "started"]
+
+
+def test_ctrl_c_lets_the_timed_command_stop_its_way_and_keeps_its_time(tmp_path):
+    """Ctrl-C reaches the timer and its command alike: the timer waits for the command's own
+    clean stop (here: exit code 7 after its handler ran) instead of raising first."""
+    timer = load_script("timed_sweep")
+    pid_file = tmp_path / "pid"
+    child = (
+        "import os, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, lambda *_: (time.sleep(0.3), sys.exit(7)))\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(30)\n"
+    )
+
+    def ctrl_c():
+        while not pid_file.exists() or not pid_file.read_text():
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C: to both processes
+        os.kill(int(pid_file.read_text()), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    timed = timer.timed([sys.executable, "-c", child])
+    assert timed.exit_code == 7 and 0.3 <= timed.seconds < 30
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_a_timed_sweep_writes_no_password(tmp_path, capsys):
+    """The sweep refuses a password in a URL (one line, exit code 2); the timer's own echo and
+    row must not repeat it either."""
+    timer = load_script("timed_sweep")
+    times = tmp_path / "times.csv"
+    uri = "postgresql://me:hunter2@db.example/mlflow"
+    assert timer.main([f"--times={times}", "--", "--preset=smoke", f"--tracking-uri={uri}"]) == 2
+    assert "hunter2" not in capsys.readouterr().out
+    assert "hunter2" not in times.read_text() and "***" in times.read_text()

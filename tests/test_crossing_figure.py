@@ -66,3 +66,12 @@ def test_each_seed_gets_its_crossing_and_the_seeds_range_is_drawn(fig):
     assert list(low.round(6)) == [45, 28, 18] and list(high.round(6)) == [46, 33, 23]
     gaps = fig.arch_gaps(table, "residual", [1, 2], window=1)
     assert [list(g.round(6)) for g in gaps] == [[5, -2, -2], [5, 2, 2]]
+
+
+def test_the_gap_panel_holds_a_large_plain_gap_and_keeps_its_floor(fig):
+    """The short crossing's plain gap (about +10 points) stays in view; a gap within 8 points
+    keeps the panel at 8, where the residual gap's sign changes show."""
+    plain = series([30, 12, 11, 10, 9.8, 9.7, 9.7, 9.6])
+    residual = series([3, 0.5, 0.1, -0.2, -0.5, -0.6, -0.7, -0.7])
+    assert fig.gap_panel_top([plain, residual]) == pytest.approx(13.0)  # 11 + 2: 30 and 12 left out
+    assert fig.gap_panel_top([plain - 6, residual]) == 8.0
