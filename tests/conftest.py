@@ -47,6 +47,32 @@ def pytest_collection_modifyitems(items):
     items.sort(key=weight, reverse=True)  # stable: the others keep their order
 
 
+TEST_PASSED = pytest.StashKey[dict]()  # each phase of a test (setup, call, teardown): passed
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    item.stash.setdefault(TEST_PASSED, {})[report.when] = report.passed
+    return report
+
+
+@pytest.fixture
+def tmp_path(tmp_path, request):
+    """pytest's tmp_path, emptied when its test passes but not removed. The suite writes about
+    half a GB of stores and checkpoints, and a machine's disk may be small; removed (pytest's
+    own "failed" retention), the folder's name would go to the next test of the same name, in
+    whose process MLflow's stores, cached by URI, still hold the removed database open: "attempt
+    to write a readonly database". A failed test's folder is kept whole."""
+    yield tmp_path
+    if all(request.node.stash.get(TEST_PASSED, {}).values()):
+        for entry in list(tmp_path.iterdir()):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def synthetic16():
     """The smoke preset's data set: generated 3x16x16 images, 10 classes."""

@@ -23,6 +23,10 @@ from resnet.cli.sweep import main
 from resnet.core.launcher_config import LauncherConfig
 from resnet.runner import slurm as launcher
 
+# One process runs this module's tests one after another, so that its cluster, PostgreSQL and
+# MLflow server (module fixtures) start once, not once per test process.
+pytestmark = pytest.mark.xdist_group("slurm")
+
 REPO = Path(__file__).resolve().parents[1]
 CELLS = {"plain-8-s0", "residual-8-s0", "plain-14-s0", "residual-14-s0"}
 SWEEP = [sys.executable, str(REPO / "experiments" / "depth_sweep.py"), "--preset", "smoke"]
