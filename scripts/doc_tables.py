@@ -551,6 +551,23 @@ def compile_quick() -> str:
     return f"{header}:\n\n{table}"
 
 
+def suite_time() -> str:
+    """The suite's newest recorded time for each kind of machine (scripts/suite_time.py),
+    the newest first."""
+    times = pd.read_csv(ROOT / "docs" / "benchmarks" / "suite-time.csv", dtype={"commit": str})
+    newest = times.iloc[::-1].drop_duplicates(["cpu", "cores", "native_bf16"])
+    return "\n".join(suite_time_line(row) for row in newest.itertuples())
+
+
+def suite_time_line(row) -> str:
+    minutes, seconds = divmod(round(row.seconds), 60)
+    bf16 = "with native bf16" if row.native_bf16 else "without native bf16"
+    return (
+        f"- {row.tests} tests in {minutes} min {seconds:02d} s on a {row.cores}-core {row.cpu} "
+        f"{bf16}, at {row.commit} ({row.date}; [suite-time.csv](docs/benchmarks/suite-time.csv))"
+    )
+
+
 def cheaper_crossing() -> str:
     """The cheaper-crossing search judged on its committed records (scripts/cheaper_crossing.py
     --recorded): every candidate tried, and the outcome."""
@@ -615,6 +632,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "compare-commands": compare_commands,
     "compile-quick": compile_quick,
     "cheaper-crossing": cheaper_crossing,
+    "suite-time": suite_time,
     "crossing-study": partial(planned_crossing, "crossing-study", False),
     "crossing-study-seeds": partial(planned_crossing, "crossing-study", True),
     "crossing-short-study": partial(planned_crossing, "crossing-short-study", False),
