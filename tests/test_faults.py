@@ -502,6 +502,31 @@ def kill_a_writer_mid_transaction(db: Path) -> None:
         writer.wait()
 
 
+def test_a_write_cut_short_in_a_store_the_user_may_not_write_is_one_line(store_workdir):
+    """The report of another user's store (read, not written) that holds a hot journal: this
+    user cannot roll it back, and is told so in one line, the store left as it was."""
+    workdir = store_workdir
+    db = workdir / "mlruns" / "mlflow.db"
+    kill_a_writer_mid_transaction(db)
+    journal = db.with_name("mlflow.db-journal")
+    before = (db.read_bytes(), journal.read_bytes())
+    command = [sys.executable, "-m", "analysis.report", "--no-log", "--experiment", "any"]
+    if os.geteuid() == 0:  # root writes anything: without that power, as a user would be
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    for path, mode in ((db, 0o444), (journal, 0o444), (db.parent, 0o555)):
+        path.chmod(mode)  # another user's store: readable, not writable
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=120)
+    finally:
+        for path, mode in ((db.parent, 0o755), (db, 0o644), (journal, 0o644)):
+            path.chmod(mode)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "holds a write that was cut short (mlflow.db-journal is left beside it)" in done.stderr
+    assert (db.read_bytes(), journal.read_bytes()) == before
+    assert schema_problem(db, new_ok=False) is None  # one who may write rolls it back
+
+
 def test_a_write_cut_by_sigkill_is_rolled_back_and_the_sweep_and_report_go_on(workdir, capsys):
     """A process killed inside a write leaves a hot journal, which the read-only look at a store
     cannot roll back ("attempt to write a readonly database"): it is rolled back, the rerun

@@ -63,16 +63,24 @@ class Contents:
     holds_work: bool  # an experiment or a run: never made anew
 
 
+class WriteCutShort(Exception):
+    """The file holds a write cut short (a hot journal) that this user may not roll back."""
+
+
 def read_contents(path: Path) -> Contents:
     """Read without writing; raises sqlite3.DatabaseError for a file that is no database. A
     write cut short (its process killed) leaves a hot journal, which a read-only connection
-    cannot roll back: it is rolled back first, as MLflow's own connection would on opening."""
+    cannot roll back: it is rolled back first, as MLflow's own connection would on opening;
+    WriteCutShort where this user may not write the store."""
     try:
         return read_only_contents(path)
     except sqlite3.OperationalError as exc:
         if getattr(exc, "sqlite_errorcode", None) != SQLITE_READONLY_ROLLBACK:
             raise
-    roll_back_hot_journal(path)
+    try:
+        roll_back_hot_journal(path)
+    except sqlite3.Error as exc:
+        raise WriteCutShort(str(exc)) from exc
     return read_only_contents(path)
 
 
@@ -105,6 +113,12 @@ def schema_problem(path: Path, new_ok: bool) -> str | None:
     makes it whole)."""
     try:
         contents = read_contents(path)
+    except WriteCutShort:
+        return (
+            f"{shown(path)} holds a write that was cut short ({shown(path.name + '-journal')} is "
+            "left beside it), which only a user who may write the store and its folder can "
+            "undo: run this command once as one"
+        )
     except sqlite3.DatabaseError as exc:
         return f"{shown(path)} is not a SQLite database ({exc})"
     if not contents.tables:
