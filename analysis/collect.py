@@ -112,7 +112,7 @@ def open_client(uri: str) -> MlflowClient:
         raise CollectError(
             f"no MLflow store at {masked(uri)} (run a sweep first, or pass --tracking-uri)"
         )
-    problem = sqlite_problem(absolute_uri(uri), writes=False)  # read without writing, first
+    problem = sqlite_problem(absolute_uri(uri), writes=False)  # a look before MLflow's, first
     if problem is None and is_database_url(uri):
         problem = database_problem(uri)  # once: MLflow would retry
     if problem is None:

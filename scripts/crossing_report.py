@@ -58,10 +58,12 @@ class Study:
     earlier_why: str = ""
     times: str | None = None  # the sweep commands' wall times (scripts/timed_sweep.py)
     budget_minutes: float | None = None  # the plan's time test: wall minutes a seed
+    # The residual verdict that shows the middle panel; both plans: the interval below zero.
+    residual_shown: frozenset[Outcome] = frozenset({Outcome.DEEPER_IS_BETTER})
 
-    @property
-    def residual_shown(self) -> frozenset[Outcome]:
-        return frozenset({Outcome.DEEPER_IS_BETTER})  # both plans: the interval below zero
+    def __post_init__(self) -> None:
+        if (self.times is None) != (self.budget_minutes is None):
+            raise ValueError(f"{self.title}: a time test needs both its times and its budget")
 
 
 STUDIES = {

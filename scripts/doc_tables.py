@@ -551,6 +551,12 @@ def compile_quick() -> str:
     return f"{header}:\n\n{table}"
 
 
+def crossing_text(iteration) -> str:
+    """A seed's crossing iteration, or "none" where residual-56 never stays below (an empty
+    cell, read as NaN, which also turns the column's numbers into floats)."""
+    return "none" if iteration is None or pd.isna(iteration) else str(int(iteration))
+
+
 def suite_time() -> str:
     """The suite's newest recorded time for each kind of machine (scripts/suite_time.py),
     the newest first."""
@@ -602,7 +608,7 @@ def planned_crossing(study_name: str, seeds_too: bool) -> str:
         f"- per seed ({report.seeds_text(seeds['seed'])}), depth 56 minus 20: plain "
         f"{per_seed(seeds['plain 56-20'])}; residual {per_seed(seeds['residual 56-20'])}",
         "- residual-56 below residual-20 for good from iteration: "
-        + ", ".join(str(crossings.get(seed, "none")) for seed in seeds["seed"]),
+        + ", ".join(crossing_text(crossings.get(seed)) for seed in seeds["seed"]),
         "- training minutes a seed, its four nets' summed (nets trained side by side each "
         "count in full): " + ", ".join(f"{minutes[seed]:.1f}" for seed in seeds["seed"]),
         *report.wall_time_lines(study, ROOT),

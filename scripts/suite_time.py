@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from timed_sweep import cpu_name  # noqa: E402
@@ -31,8 +32,8 @@ from timed_sweep import cpu_name  # noqa: E402
 TIMES = ROOT / "docs" / "benchmarks" / "suite-time.csv"
 # pytest's last line: "798 passed, 4 warnings in 363.55s (0:06:03)"
 SUMMARY = re.compile(r"^=*[ ]*(?P<counts>[^=\n]*?) in (?P<seconds>[\d.]+)s\b", re.M)
-NOT_PASSED = ("failed", "error")
-NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+FAILURES = re.compile(r"\b\d+ (failed|errors?)\b")  # not "xfailed": an expected failure
+PASSED = re.compile(r"\b(\d+) passed\b")
 
 
 @dataclass(frozen=True)
@@ -57,31 +58,32 @@ def passed_and_seconds(output: str) -> tuple[int, float]:
     if not found:
         raise NotPassed("no pytest summary line found")
     counts, seconds = found[-1]["counts"], float(found[-1]["seconds"])
-    if any(word in counts for word in NOT_PASSED) or "passed" not in counts:
+    passed = PASSED.search(counts)
+    if FAILURES.search(counts) or passed is None:
         raise NotPassed(f"the suite did not pass: {counts.strip()}")
-    return int(re.search(r"(\d+) passed", counts)[1]), seconds
+    return int(passed[1]), seconds
 
 
 def native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+    import torch
+
+    from resnet.core.precision import native_precision
+
+    return native_precision(torch.device("cpu"))[0] == "bf16"
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 def commit() -> str:
-    done = subprocess.run(
-        ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip() or "unknown"
+    """This checkout's commit, "-dirty" where tracked files have changed."""
+    head = git("rev-parse", "--short=7", "HEAD") or "unknown"
+    return head + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def run_suite() -> str:
-    """The README's test command, its output shown as it comes and returned."""
+def run_suite() -> tuple[str, int]:
+    """The README's test command: its output, shown as it comes, and its exit code."""
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest"],
         cwd=ROOT,
@@ -93,8 +95,7 @@ def run_suite() -> str:
     for line in process.stdout:
         print(line, end="", flush=True)
         lines.append(line)
-    process.wait()
-    return "".join(lines)
+    return "".join(lines), process.wait()
 
 
 def record(output: str, source: str, times: Path, tested: str) -> SuiteTime:
@@ -123,12 +124,16 @@ def main() -> int:
     if args.from_log is not None and not args.from_log.is_file():
         print(f"suite_time.py: error: --from-log {args.from_log}: no such file", file=sys.stderr)
         return 2
+    tested = args.commit or commit()  # before the run: what changes meanwhile is not tested
     if args.from_log is not None:
-        output, source = args.from_log.read_text(errors="replace"), f"log {args.from_log.name}"
+        output, code = args.from_log.read_text(errors="replace"), 0  # its summary judges it
+        source = f"log {args.from_log.name}"
     else:
-        output, source = run_suite(), "scripts/suite_time.py"
+        (output, code), source = run_suite(), "scripts/suite_time.py"
     try:
-        row = record(output, source, args.times, args.commit or commit())
+        if code != 0:
+            raise NotPassed(f"the suite exited with code {code}")
+        row = record(output, source, args.times, tested)
     except NotPassed as exc:
         print(f"suite_time.py: {exc}; nothing recorded", file=sys.stderr)
         return 1

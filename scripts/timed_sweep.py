@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     arguments = args.sweep[1:] if args.sweep[:1] == ["--"] else args.sweep
     if not args.times.parent.is_dir():
-        p.error(f"--times: no folder {args.times.parent} to write {args.times.name} in")
+        message = f"--times: no folder {args.times.parent} to write {args.times.name} in"
+        print(f"timed_sweep.py: error: {message}", file=sys.stderr)
+        return 2
     timed = timed_sweep(arguments)
     row = {"arguments": masked(" ".join(arguments)), **vars(timed)}
     append_row(args.times, row)

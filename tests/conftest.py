@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=weight, reverse=True)  # stable: the others keep their order
 
 
-TEST_PASSED = pytest.StashKey[dict]()  # each phase of a test (setup, call, teardown): passed
+TEST_PASSED = pytest.StashKey[dict]()  # each phase of a test reported so far: passed
 
 
 @pytest.hookimpl(wrapper=True)
@@ -63,7 +63,8 @@ def tmp_path(tmp_path, request):
     half a GB of stores and checkpoints, and a machine's disk may be small; removed (pytest's
     own "failed" retention), the folder's name would go to the next test of the same name, in
     whose process MLflow's stores, cached by URI, still hold the removed database open: "attempt
-    to write a readonly database". A failed test's folder is kept whole."""
+    to write a readonly database". A failed or skipped test's folder is kept whole (its setup
+    and call are judged: the teardown, this, is not over yet)."""
     yield tmp_path
     if all(request.node.stash.get(TEST_PASSED, {}).values()):
         for entry in list(tmp_path.iterdir()):

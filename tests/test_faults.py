@@ -235,6 +235,16 @@ def test_one_waiter_at_a_time_takes_a_lock_over(tmp_path):
     assert take_over(str(lock), look(str(lock)), 30)
     assert list(tmp_path.iterdir()) == []
 
+    # One left by a waiter of this host that was killed goes at once.
+    waiter = subprocess.Popen(["sleep", "60"])
+    guard.write_text(owner_of(waiter.pid))
+    waiter.kill()
+    waiter.wait()
+    lock.write_text("host:1:dead")
+    assert not take_over(str(lock), look(str(lock)), 30)
+    assert take_over(str(lock), look(str(lock)), 30)
+    assert list(tmp_path.iterdir()) == []
+
 
 # A writer that adds 1 to a counter file under the journal's lock, `n` times; with "hold", it
 # stops halfway while holding the lock (to be killed there).

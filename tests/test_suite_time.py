@@ -24,12 +24,18 @@ def suite_time():
 
 def test_the_count_and_seconds_are_pytests_own(suite_time):
     assert suite_time.passed_and_seconds(PASSED_LOG) == (798, 363.55)
-    framed = "=========== 12 passed, 1 skipped in 7.20s ===========\n"
+    framed = "=========== 12 passed, 1 skipped, 2 xfailed in 7.20s ===========\n"
     assert suite_time.passed_and_seconds(framed) == (12, 7.2)
 
 
 @pytest.mark.parametrize(
-    "log", [FAILED_LOG, PASSED_LOG.replace("4 warnings", "1 error, 4 warnings"), "no summary"]
+    "log",
+    [
+        FAILED_LOG,
+        PASSED_LOG.replace("4 warnings", "1 error, 4 warnings"),
+        PASSED_LOG.replace("798 passed", "3 xpassed"),
+        "no summary",
+    ],
 )
 def test_a_run_that_did_not_pass_is_not_recorded(suite_time, tmp_path, log):
     times = tmp_path / "suite-time.csv"

@@ -11,14 +11,14 @@ journal would take each other's locks for dead ones.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
 
 from optuna.storages.journal import JournalFileOpenLock
 
-from resnet.tracking.liveness import lease, process_alive
-from resnet.tracking.schema import Tag
+from resnet.tracking.liveness import owner_of, process_alive
 
 TAKEOVER_SUFFIX = ".takeover"  # held by the one waiter that may remove a dead holder's lock
 HOLDER_BYTES = 1024  # an owner is far shorter; Optuna's symlink lock would read the journal
@@ -30,83 +30,106 @@ class HolderNamingLock(JournalFileOpenLock):
 
     def acquire(self) -> bool:
         sleep, seen, unchanged_since = 0.001, None, time.monotonic()
-        me = lease()[Tag.OWNER]  # another thread of this process: alive, whatever pids say
+        me = owner_of(os.getpid())  # another thread of this process: alive, whatever pids say
         while True:
-            if self.try_create():
+            if create_naming(self._lock_file, me):
                 return True
             found = look(self._lock_file)
             if found is None:
                 continue  # released just now
-            dead = found.holder not in ("", me) and process_alive(found.holder) is False
-            if (found.inode, found.mtime) != seen:
-                seen, unchanged_since = (found.inode, found.mtime), time.monotonic()
+            if found != seen:
+                seen, unchanged_since = found, time.monotonic()
             silent = self.grace_period and time.monotonic() - unchanged_since > self.grace_period
-            if (dead or silent) and take_over(self._lock_file, found, self.grace_period):
+            if (names_the_dead(found, me) or silent) and take_over(
+                self._lock_file, found, self.grace_period
+            ):
                 continue
             time.sleep(sleep)
             sleep = min(sleep * 2, LONGEST_SLEEP)
 
-    def try_create(self) -> bool:
-        try:
-            descriptor = os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return False
-        try:
-            os.write(descriptor, lease()[Tag.OWNER].encode())
-        except BaseException:
-            os.unlink(self._lock_file)
-            raise
-        finally:
-            os.close(descriptor)
-        return True
+
+def create_naming(path: str, owner: str) -> bool:
+    """Create `path` (O_EXCL, which NFS honours) with `owner` in it; False where it exists."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    try:
+        os.write(descriptor, owner.encode())
+    except BaseException:
+        os.unlink(path)
+        raise
+    finally:
+        os.close(descriptor)
+    return True
 
 
 @dataclass(frozen=True)
 class Found:
     """A lock file as a waiter saw it: the holder it names ("" while it names nobody), and
-    which file it was (a new lock of the same holder is another file)."""
+    which file it was (a new lock of the same holder is another file, made at another time)."""
 
     holder: str
     inode: int
-    mtime: float
+    mtime_ns: int
 
 
-def look(lock: str) -> Found | None:
+def look(path: str) -> Found | None:
     try:
-        with open(lock) as file:
+        with open(path, errors="replace") as file:
             status = os.fstat(file.fileno())
-            return Found(file.read(HOLDER_BYTES), status.st_ino, status.st_mtime)
+            return Found(file.read(HOLDER_BYTES), status.st_ino, status.st_mtime_ns)
     except FileNotFoundError:
         return None
 
 
+def names_the_dead(found: Found, me: str) -> bool:
+    """The file names a process of this host that has ended (not this one)."""
+    return found.holder not in ("", me) and process_alive(found.holder) is False
+
+
 def take_over(lock: str, found: Found, grace_period: float | None) -> bool:
     """Remove the lock `found` (its holder dead, or silent past the grace period), if it is
-    still that very file. One waiter at a time, under a second lock file: between its look and
-    its removal no one else removes a lock, so no one can have made a new one, and a live
-    writer's lock is never touched. A second lock left by a waiter killed inside this goes after
-    the grace period. Whether the lock was removed (or gone already)."""
-    guard = lock + TAKEOVER_SUFFIX
-    try:
-        os.close(os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        drop_if_older(guard, grace_period)
+    still that very file. One waiter at a time, under a second lock file that names it too:
+    a dead holder's lock is removed by no one else meanwhile, so no live writer's lock is
+    touched. (A holder of another host, silent past the grace period but alive, may release
+    and a writer lock anew within the take-over's microseconds; the new file is then put
+    back, as remove_if_same says.) A second lock left by a waiter killed inside this goes at
+    once on this host, after the grace period from another. Whether the lock was removed (or
+    gone already)."""
+    guard, me = lock + TAKEOVER_SUFFIX, owner_of(os.getpid())
+    if not create_naming(guard, me):
+        drop_stale_guard(guard, me, grace_period)
         return False  # another waiter is at it: look again after a pause
+    mine = look(guard)
     try:
-        now = look(lock)
-        if now is None:
-            return True
-        if (now.holder, now.inode) != (found.holder, found.inode):
-            return False  # taken meanwhile, by a live writer
-        os.unlink(lock)
-        return True
+        return remove_if_same(lock, found)
     finally:
-        os.unlink(guard)
+        if mine is not None:
+            remove_if_same(guard, mine)
 
 
-def drop_if_older(path: str, seconds: float | None) -> None:
+def drop_stale_guard(guard: str, me: str, grace_period: float | None) -> None:
+    found = look(guard)
+    if found is None:
+        return
+    old = grace_period is not None and time.time() - found.mtime_ns / 1e9 > grace_period
+    if names_the_dead(found, me) or old:
+        remove_if_same(guard, found)
+
+
+def remove_if_same(path: str, found: Found) -> bool:
+    """Remove the file at `path` if it is still the one `found` was (or gone): it is moved
+    aside under a name of this process's first, and looked at there, so that a file made at
+    `path` since the look is never removed but put back. Whether `found` is gone."""
+    aside = f"{path}.{os.getpid()}.{time.monotonic_ns()}"
     try:
-        if seconds is not None and time.time() - os.stat(path).st_mtime > seconds:
-            os.unlink(path)
+        os.rename(path, aside)
     except FileNotFoundError:
-        pass
+        return True
+    moved = look(aside)
+    if moved != found:
+        with contextlib.suppress(FileExistsError):
+            os.link(aside, path)  # put back, unless yet another was made there meanwhile
+    os.unlink(aside)
+    return moved == found

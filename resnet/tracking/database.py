@@ -1,6 +1,7 @@
 """What a local MLflow database must be before a command opens it. MLflow's client creates its
 tables in any SQLite file it is given, and upgrades or stamps what it finds, so these checks read
-the file themselves, read-only, first: another application's database, a store of a schema
+the file themselves, read-only, first (writing only to roll back a write cut short, as any
+SQLite connection that may write does): another application's database, a store of a schema
 revision this MLflow does not know, or an in-memory store is refused, and left as it was.
 
 A new store is made whole before anyone opens it: its tables and migrations go into a temporary
@@ -68,7 +69,8 @@ class WriteCutShort(Exception):
 
 
 def read_contents(path: Path) -> Contents:
-    """Read without writing; raises sqlite3.DatabaseError for a file that is no database. A
+    """Read, and write nothing but a rollback (below); raises sqlite3.DatabaseError for a file
+    that is no database. A
     write cut short (its process killed) leaves a hot journal, which a read-only connection
     cannot roll back: it is rolled back first, as MLflow's own connection would on opening;
     WriteCutShort where this user may not write the store."""
@@ -108,8 +110,8 @@ def read_only_contents(path: Path) -> Contents:
 
 
 def schema_problem(path: Path, new_ok: bool) -> str | None:
-    """Why the SQLite file `path` is not an MLflow store of this MLflow's schema, read without
-    writing; an empty database, or a half-made store, is a new store where `new_ok` (a sweep
+    """Why the SQLite file `path` is not an MLflow store of this MLflow's schema, read as
+    read_contents reads it; an empty database, or a half-made store, is a new store where `new_ok` (a sweep
     makes it whole)."""
     try:
         contents = read_contents(path)
