@@ -111,8 +111,8 @@ def read_only_contents(path: Path) -> Contents:
 
 def schema_problem(path: Path, new_ok: bool) -> str | None:
     """Why the SQLite file `path` is not an MLflow store of this MLflow's schema, read as
-    read_contents reads it; an empty database, or a half-made store, is a new store where `new_ok` (a sweep
-    makes it whole)."""
+    read_contents reads it; an empty database, or a half-made store, is a new store where
+    `new_ok` (a sweep makes it whole)."""
     try:
         contents = read_contents(path)
     except WriteCutShort:
