@@ -21,13 +21,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from timed_sweep import cpu_name  # noqa: E402
+from timed_sweep import append_row, cpu_name  # noqa: E402
 
 TIMES = ROOT / "docs" / "benchmarks" / "suite-time.csv"
 # pytest's last line: "798 passed, 4 warnings in 363.55s (0:06:03)"
@@ -110,8 +108,7 @@ def record(output: str, source: str, times: Path, tested: str) -> SuiteTime:
         seconds=seconds,
         source=source,
     )
-    frame = pd.DataFrame([asdict(row)])
-    frame.to_csv(times, mode="a", header=not times.exists(), index=False)
+    append_row(times, asdict(row))
     return row
 
 
