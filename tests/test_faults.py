@@ -28,8 +28,7 @@ from resnet.cli.sweep import main
 from resnet.core.checkpoint import load
 from resnet.runner.journal_lock import HolderNamingLock, look, take_over
 from resnet.tracking.database import schema_problem
-from resnet.tracking.liveness import lease, owner_of
-from resnet.tracking.schema import Tag
+from resnet.tracking.liveness import owner_of
 from resnet.tracking.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -291,7 +290,7 @@ def test_the_journal_lock_names_its_holder_while_held(tmp_path):
     journal = tmp_path / "journal.log"
     lock = HolderNamingLock(str(journal), grace_period=30)
     assert lock.acquire()
-    assert journal.with_name("journal.log.lock").read_text() == lease()[Tag.OWNER]
+    assert journal.with_name("journal.log.lock").read_text() == owner_of(os.getpid())
     lock.release()
     assert list(tmp_path.iterdir()) == []
 
