@@ -60,10 +60,16 @@ def page_faults(*modes: str) -> list[int]:
 @pytest.mark.heavy(45)
 @pytest.mark.skipif(_glibc_mallopt() is None, reason="the thresholds are glibc's")
 def test_training_steps_reuse_freed_memory_instead_of_faulting_it_in():
-    first, second, kept = page_faults("default", "default", "kept")
+    first, second, kept_first, kept_second = page_faults("default", "default", "kept", "kept")
     # glibc's default raises its mmap threshold as big blocks are freed, so an occasional
     # process settles without faulting (once in a suite run: 0); the larger of two shows it.
     default = max(first, second)
-    print(f"page faults a step: {first} and {second} by default, {kept} with freed memory kept")
+    # With freed memory kept, an occasional process faults one 2 MB region a step (512, once in
+    # ten suite runs, against 0 in 18 processes alone); the smaller of two shows the rule.
+    kept = min(kept_first, kept_second)
+    print(
+        f"page faults a step: {first} and {second} by default, {kept_first} and {kept_second} "
+        "with freed memory kept"
+    )
     assert default > 200  # the step does fault by default; measured: 3,000-8,000 (fp32, AVX2)
     assert kept < 100  # measured: 0 in most steps
